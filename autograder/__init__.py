@@ -1,0 +1,12 @@
+"""The Shikumi autograder.
+
+Grading a submission, in one picture:
+
+    submission.ipynb ──(answer cells, matched by nbgrader grade_id)──┐
+    solutions/NN.ipynb ──(shikumi release, in memory)── trusted lesson ┴→ grading notebook
+    grading notebook ──papermill, separate process, time limits──→ plain-data outputs (JSON)
+    outputs + hidden checks (autograder/checks/, run here, in the grader's process) ──→ score + feedback
+
+The learner's code only ever runs inside the papermill kernel. What comes back is plain data (JSON with a
+few tags, see `plain.py`), never a pickle; references are computed in the grader's own process.
+"""

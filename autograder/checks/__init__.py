@@ -1,0 +1,88 @@
+"""Hidden checks, one module per lesson (`l01_ngram.py` for `01_ngram`), keyed by the exercise's grade_id.
+
+A check never runs the learner's code itself. It says which function to call on which inputs (`cases`,
+plain data drawn from a seeded random generator, so answers cannot be hard-coded), and later judges what
+came back (`verify`), computing the right answer here, in the grader's own process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from autograder.plain import Array, Unsupported
+
+
+@dataclass
+class Case:
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Check:
+    name: str                                         # what the notebook must define, e.g. "count_ngrams"
+    cases: Callable[[random.Random], list[Case]]      # inputs to try, from a seeded generator
+    verify: Callable[[Case, Any], str | None]         # None when right, else a message for the learner
+    kind: str = "call"                                # "call": call name(*args); "value": read a variable
+
+
+def for_lesson(lesson: str) -> dict[str, Check]:
+    """{grade_id: Check} for a lesson name such as "01_ngram"."""
+    try:
+        module = importlib.import_module(f"autograder.checks.l{lesson}")
+    except ModuleNotFoundError as e:
+        raise LookupError(f"no hidden checks for lesson {lesson!r} (expected autograder/checks/l{lesson}.py)") from e
+    return module.CHECKS
+
+
+# -- helpers for writing messages a beginner can act on ------------------------------------------
+
+def show(value: Any, limit: int = 120) -> str:
+    """A short, readable form of a value for a message."""
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, dict) and not isinstance(value, Unsupported):
+        text = "{" + ", ".join(f"{show(k)}: {show(v)}" for k, v in list(value.items())[:8]) + (
+            ", …}" if len(value) > 8 else "}")
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_text(name: str, case: Case) -> str:
+    parts = [show(a, 60) for a in case.args] + [f"{k}={show(v, 40)}" for k, v in case.kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def type_problem(value: Any, expected: type | tuple[type, ...], what: str) -> str | None:
+    """A message when `value` is not of the expected type (the most common beginner mistake), else None."""
+    if isinstance(value, Unsupported):
+        return f"{what} returned {value!r}, which is not a {_names(expected)}."
+    if isinstance(value, Array):
+        return f"{what} returned a {value!r}; expected a {_names(expected)}."
+    if value is None:
+        return f"{what} returned None: did you forget the `return` statement?"
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return None  # an int is a fine probability of 0 or 1
+    if not isinstance(value, expected) or isinstance(value, bool) and bool not in _tuple(expected):
+        return f"{what} returned a {type(value).__name__} ({show(value, 60)}); expected a {_names(expected)}."
+    return None
+
+
+def close(a: float, b: float, rel: float = 1e-6, abs_: float = 1e-9) -> bool:
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+
+
+def _tuple(t):
+    return t if isinstance(t, tuple) else (t,)
+
+
+def _names(t) -> str:
+    return " or ".join(x.__name__ for x in _tuple(t))

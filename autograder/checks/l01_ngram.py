@@ -1,0 +1,258 @@
+"""Hidden checks for lesson 01 · n-gram language model (slides 21–25)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+from autograder.checks import Case, Check, call_text, close, show, type_problem
+from shikumi.ngram import BOS, EOS, conditional_prob, count_ngrams, pad
+
+WORDS = ["むかし", "おじいさん", "おばあさん", "が", "は", "山", "川", "へ", "行きました", "桃", "。", "、"]
+
+
+def _sentences(rng: random.Random, n_sentences: int, vocab: list[str], max_len: int = 7) -> list[list[str]]:
+    return [[rng.choice(vocab) for _ in range(rng.randint(1, max_len))] for _ in range(n_sentences)]
+
+
+def _corpus_counts(rng: random.Random, n: int, n_sentences: int = 6, vocab_size: int = 6) -> Counter:
+    vocab = rng.sample(WORDS, vocab_size)
+    counts = Counter()
+    for s in _sentences(rng, n_sentences, vocab):
+        counts.update(count_ngrams(pad(s, n), n))
+    return counts
+
+
+def _contexts(counts: Counter) -> list[tuple[str, ...]]:
+    return sorted({ngram[:-1] for ngram in counts})
+
+
+def _as_counts(value) -> Counter | None:
+    if isinstance(value, dict):
+        return Counter({k: v for k, v in value.items() if v})
+    return None
+
+
+# -- Exercise 1.1: count_ngrams ------------------------------------------------------------------
+
+def count_cases(rng: random.Random) -> list[Case]:
+    vocab = rng.sample(WORDS, 4)
+    cases = [Case(([rng.choice(vocab) for _ in range(rng.randint(6, 12))], n)) for n in (1, 2, 2, 3)]
+    cases.append(Case(([rng.choice(vocab) for _ in range(2)], 3)))  # shorter than n: no n-grams at all
+    return cases
+
+
+def count_verify(case: Case, value) -> str | None:
+    tokens, n = case.args
+    what = call_text("count_ngrams", case)
+    if (problem := type_problem(value, dict, what)) is not None:
+        return problem + " Return a Counter (or dict) from n-gram tuples to counts."
+    expected, got = count_ngrams(tokens, n), _as_counts(value)
+    if got == expected:
+        return None
+    wrong_keys = [k for k in got if not isinstance(k, tuple)]
+    if wrong_keys:
+        return (f"{what}: the keys should be tuples of {n} words, like {show(next(iter(expected), ('…',)))}, "
+                f"but one is {show(wrong_keys[0])} ({type(wrong_keys[0]).__name__}). Use tuple(tokens[i:i+n]).")
+    bad_len = [k for k in got if len(k) != n]
+    if bad_len:
+        return f"{what}: every key should hold n={n} words, but {show(bad_len[0])} holds {len(bad_len[0])}."
+    total_expected, total_got = sum(expected.values()), sum(got.values())
+    if total_got == total_expected - 1:
+        return (f"{what}: {len(tokens)} tokens hold {total_expected} n-grams of length {n}, you counted "
+                f"{total_got}. The last one is missing: the start positions run over range(len(tokens) - n + 1).")
+    missing = {k: v for k, v in expected.items() if got.get(k) != v}
+    return (f"{what}: expected {show(dict(expected))}, got {show(dict(got))}. "
+            f"For example {show(next(iter(missing)))} should be counted {expected[next(iter(missing))]} "
+            f"time(s), not {got.get(next(iter(missing)), 0)}.")
+
+
+# -- Exercise 1.2: conditional_prob --------------------------------------------------------------
+
+def cond_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for n in (2, 2, 3):
+        counts = _corpus_counts(rng, n)
+        ctx = rng.choice(_contexts(counts))
+        seen = sorted(ng[-1] for ng in counts if ng[:-1] == ctx)
+        cases.append(Case((counts, ctx, rng.choice(seen))))
+    counts = _corpus_counts(rng, 2)
+    ctx = rng.choice(_contexts(counts))
+    cases.append(Case((counts, ctx, "ウェイヨッシャ")))        # a word never seen after this context: 0.0
+    cases.append(Case((counts, ("ウェイヨッシャ",), "。")))    # a context never seen at all: 0.0
+    return cases
+
+
+def cond_verify(case: Case, value) -> str | None:
+    counts, ctx, word = case.args
+    what = call_text("conditional_prob", case)
+    if (problem := type_problem(value, float, what)) is not None:
+        return problem
+    expected = conditional_prob(counts, ctx, word)
+    if close(value, expected):
+        return None
+    hint = ""
+    joint = counts[tuple(ctx) + (word,)]
+    if joint and close(value, joint / sum(counts.values())):
+        hint = " Did you divide by the number of all n-grams instead of C(context)?"
+    elif value > 1:
+        hint = " A probability is never above 1: did you return the count C(context, word) without dividing?"
+    elif joint and close(value, joint / max(1, sum(c for ng, c in counts.items() if ng[-1] == word))):
+        hint = " Did you divide by the count of the word instead of the count of the context?"
+    return f"{what}: expected {expected:.6g}, got {show(value)}.{hint}"
+
+
+# -- Exercise 1.3: smoothed_prob ----------------------------------------------------------------
+
+def _smoothed(counts, ctx, word, k, vocab_size) -> float:
+    ctx = tuple(ctx)
+    context_count = sum(c for ng, c in counts.items() if ng[:-1] == ctx)
+    return (counts[ctx + (word,)] + k) / (context_count + k * vocab_size)
+
+
+def smooth_cases(rng: random.Random) -> list[Case]:
+    counts = _corpus_counts(rng, 2)
+    ctxs = _contexts(counts)
+    vocab_size = len({ng[-1] for ng in counts}) + 1
+    ctx = rng.choice(ctxs)
+    seen = sorted(ng[-1] for ng in counts if ng[:-1] == ctx)
+    return [
+        Case((counts, ctx, rng.choice(seen), 1.0, vocab_size)),
+        Case((counts, ctx, "ウェイヨッシャ", 1.0, vocab_size)),          # unseen pair: small but not 0
+        Case((counts, rng.choice(ctxs), rng.choice(seen), round(rng.uniform(0.05, 0.5), 2), vocab_size)),
+        Case((counts, ("ウェイヨッシャ",), "。", 0.5, vocab_size)),       # unseen context: 1 / V
+        Case((counts, ctx, rng.choice(seen), 0.0, vocab_size)),            # k = 0 is plain counting
+    ]
+
+
+def smooth_verify(case: Case, value) -> str | None:
+    counts, ctx, word, k, vocab_size = case.args
+    what = call_text("smoothed_prob", case)
+    if (problem := type_problem(value, float, what)) is not None:
+        return problem
+    expected = _smoothed(counts, ctx, word, k, vocab_size)
+    if close(value, expected):
+        return None
+    ctx_count = sum(c for ng, c in counts.items() if ng[:-1] == tuple(ctx))
+    hint = ""
+    if ctx_count + k and close(value, (counts[tuple(ctx) + (word,)] + k) / (ctx_count + k)):
+        hint = " The denominator needs k once for every word of the vocabulary: C(context) + k·V."
+    elif close(value, (counts[tuple(ctx) + (word,)] + k) / (ctx_count + vocab_size)):
+        hint = " The denominator is C(context) + k·V: did you forget to multiply V by k?"
+    return f"{what}: expected {expected:.6g}, got {show(value)}.{hint}"
+
+
+# -- Exercise 1.4: sentence_logprob --------------------------------------------------------------
+
+def _logprob(counts, sentence, n, log=math.log, padded=True, end=True) -> float:
+    tokens = pad(sentence, n) if padded else list(sentence)
+    if padded and not end:
+        tokens = tokens[:-1]
+    total = 0.0
+    for i in range(n - 1, len(tokens)):
+        p = conditional_prob(counts, tokens[i - n + 1 : i], tokens[i])
+        if p == 0:
+            return -math.inf
+        total += log(p)
+    return total
+
+
+def logprob_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for n in (2, 2, 3):
+        vocab = rng.sample(WORDS, 4)
+        sentences = _sentences(rng, 8, vocab, max_len=5)
+        counts = Counter()
+        for s in sentences:
+            counts.update(count_ngrams(pad(s, n), n))
+        cases.append(Case((counts, rng.choice(sentences), n)))
+    cases.append(Case((counts, list(reversed(sentences[0])) + ["ウェイヨッシャ"], n)))  # impossible: -inf
+    return cases
+
+
+def logprob_verify(case: Case, value) -> str | None:
+    counts, sentence, n = case.args
+    what = call_text("sentence_logprob", case)
+    if (problem := type_problem(value, float, what)) is not None:
+        return problem
+    expected = _logprob(counts, sentence, n)
+    if close(value, expected):
+        return None
+    if math.isinf(expected):
+        return (f"{what}: this sentence contains an n-gram never seen in training, so its probability is 0 and "
+                f"its log-probability is -inf (return -math.inf); got {show(value)}.")
+    hint = ""
+    if close(value, _logprob(counts, sentence, n, log=math.log10)):
+        hint = " That is log10: use the natural log, math.log."
+    elif close(value, math.exp(expected)):
+        hint = " That is the probability itself: return the sum of the logs, not the product."
+    elif close(value, _logprob(counts, sentence, n, end=False)):
+        hint = f" The end marker {EOS!r} is part of the sentence too: pad(sentence, n) adds it."
+    elif close(value, _logprob(counts, sentence, n, padded=False)):
+        hint = f" Start from the padded sentence, pad(sentence, n): the first word is predicted from {BOS!r}."
+    return f"{what}: expected {expected:.6g}, got {show(value)}.{hint}"
+
+
+# -- Exercise 1.5: greedy_generate ---------------------------------------------------------------
+
+def _greedy(counts, context, n, max_words, alphabetical_ties=True) -> list[str]:
+    words, out = [BOS] * (n - 1) + list(context), []
+    for _ in range(max_words):
+        ctx = tuple(words[len(words) - (n - 1) :]) if n > 1 else ()
+        following = {ng[-1]: c for ng, c in counts.items() if ng[:-1] == ctx}
+        if not following:
+            break
+        if alphabetical_ties:
+            word = min(following, key=lambda w: (-following[w], w))
+        else:  # whichever tied word the dict happens to list first
+            word = max(following, key=following.get)
+        if word == EOS:
+            break
+        words.append(word)
+        out.append(word)
+    return out
+
+
+def greedy_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for n, max_words in ((2, 10), (3, 10), (2, 4)):
+        counts = _corpus_counts(rng, n, n_sentences=8)
+        start = rng.choice([ng[-1] for ng in counts if ng[-1] != EOS])
+        cases.append(Case((counts, [start], n, max_words)))
+    a, b = rng.sample(WORDS, 2)
+    loop = count_ngrams(pad([a, b, a, b, a, b, a], 2), 2)  # greedy goes round a → b → a → …
+    cases.append(Case((loop, [a], 2, 7)))
+    tie = Counter({(BOS, "むかし"): 2, ("むかし", "桃"): 1, ("むかし", "山"): 1, ("山", EOS): 1, ("桃", EOS): 1})
+    cases.append(Case((tie, [], 2, 5)))                    # a tie: the alphabetically first word wins
+    return cases
+
+
+def greedy_verify(case: Case, value) -> str | None:
+    counts, context, n, max_words = case.args
+    what = call_text("greedy_generate", case)
+    if (problem := type_problem(value, (list, tuple), what)) is not None:
+        return problem
+    value = list(value)
+    expected = _greedy(counts, context, n, max_words)
+    if value == expected:
+        return None
+    hint = ""
+    if value[: len(context)] == list(context) and value[len(context):] == expected:
+        hint = " Return only the new words, without the context you were given."
+    elif EOS in value:
+        hint = f" Stop when the next word is {EOS!r}, and don't include it."
+    elif len(value) > max_words:
+        hint = f" Generate at most max_words={max_words} words."
+    elif value == _greedy(counts, context, n, max_words, alphabetical_ties=False):
+        hint = " When two words are equally likely, take the alphabetically first one (min of the tied words)."
+    return f"{what}: expected {show(expected)}, got {show(value)}.{hint}"
+
+
+CHECKS = {
+    "count_ngrams": Check("count_ngrams", count_cases, count_verify),
+    "conditional_prob": Check("conditional_prob", cond_cases, cond_verify),
+    "smoothed_prob": Check("smoothed_prob", smooth_cases, smooth_verify),
+    "sentence_logprob": Check("sentence_logprob", logprob_cases, logprob_verify),
+    "greedy_generate": Check("greedy_generate", greedy_cases, greedy_verify),
+}

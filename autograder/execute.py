@@ -1,0 +1,44 @@
+"""Run one grading notebook with papermill. Started by the grader as its own process:
+
+    python -m autograder.execute IN.ipynb OUT.ipynb --cwd DIR --cell-timeout S --parameters JSON
+
+Every code cell carries the `raises-exception` tag, so a failing cell does not stop the cells after it;
+papermill still reports the failures at the end, which is expected here and not an error of this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--cwd", required=True)
+    parser.add_argument("--cell-timeout", type=int, default=300)
+    parser.add_argument("--parameters", default="{}")
+    args = parser.parse_args(argv)
+
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            args.input, args.output, parameters=json.loads(args.parameters), cwd=args.cwd,
+            kernel_name="python3", execution_timeout=args.cell_timeout, interrupt_on_timeout=True,
+            progress_bar=False, log_output=False, request_save_on_cell_execute=True,
+        )
+    except PapermillExecutionError:
+        pass  # some learner cell failed; the grader reads which one from the output notebook
+    except Exception as e:  # the kernel died, could not start, …: one line for the grader to report
+        print(f"execution stopped: {type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Grade one submission: take the learner's answers, run them in the trusted lesson, check what they return.
+
+`grade_submission(path)` never raises for a bad submission: whatever goes wrong (not a notebook, the
+wrong lesson, a cell that loops forever, a kernel that dies) ends up as a message in the result, and the
+exercises that did run are still scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder import checks as checks_registry
+from autograder.harness import harness_source, probe_source
+from autograder.plain import decode, encode
+from shikumi import release
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+GRADING_PARAMETERS = {"DEVICE": "cpu", "SIZE": "quick", "SEED": 0}
+
+
+@dataclass
+class ExerciseResult:
+    number: str
+    grade_id: str
+    score: float
+    max_score: float
+    output: str
+    status: str = ""  # "passed" or "failed" (Gradescope's words)
+
+    def __post_init__(self):
+        self.status = self.status or ("passed" if self.score >= self.max_score else "failed")
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    student_id: str
+    lesson: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    tests: list[ExerciseResult] = field(default_factory=list)
+    seed: int | None = None
+    seconds: float = 0.0
+    error: str | None = None  # why the submission could not be graded at all, in one line
+    note: str = ""            # graded, but something stopped early (a time-out, a dead kernel)
+
+    def to_gradescope(self) -> dict:
+        """Gradescope's results.json shape."""
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "execution_time": round(self.seconds, 2),
+            "output": self.error or (f"Lesson {self.lesson}: {self.score:g} / {self.max_score:g}"
+                                     + (f" ({self.note})" if self.note else "")),
+            "tests": [{"name": f"Exercise {t.number}: {t.grade_id}", "number": t.number, "score": t.score,
+                       "max_score": t.max_score, "status": t.status, "output": t.output} for t in self.tests],
+            "extra_data": {"submission": self.submission, "student_id": self.student_id, "lesson": self.lesson,
+                           "seed": self.seed, "error": self.error},
+        }
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be graded; the message is the one line the instructor sees."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading the submission
+# ------------------------------------------------------------------------------------------------
+
+def read_submission(path: Path):
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file")
+    if path.is_dir():
+        raise SubmissionError(f"{path}: is a folder, not a notebook")
+    size = path.stat().st_size
+    if size == 0:
+        raise SubmissionError("the file is empty")
+    if size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"the file is {size / 2**20:.0f} MB; a notebook is at most "
+                              f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear its outputs and submit again)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SubmissionError("not a notebook: the file is not text (UTF-8)") from None
+    except json.JSONDecodeError as e:
+        raise SubmissionError(f"not a notebook: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, dict) or "cells" not in data:
+        raise SubmissionError("not a notebook: valid JSON, but with no 'cells'")
+    if data.get("nbformat") != 4:
+        raise SubmissionError(f"notebook format {data.get('nbformat')} is not supported; save it from "
+                              "JupyterLab (format 4)")
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)  # joins multi-line sources, upgrades 4.x minors
+    except Exception as e:  # malformed cells
+        raise SubmissionError(f"not a readable notebook: {type(e).__name__}") from None
+    if not all(isinstance(c, dict) and isinstance(c.get("source", ""), str) for c in nb.cells):
+        raise SubmissionError("not a readable notebook: a cell has no text source")
+    return nb
+
+
+def which_lesson(nb, path: Path) -> str:
+    """The lesson a submission belongs to: its metadata, else its file name, else its exercises."""
+    known = {p.stem: p for p in release.sources()}
+    meta = nb.metadata.get("shikumi", {}).get("lesson") if isinstance(nb.metadata.get("shikumi"), dict) else None
+    if meta in known:
+        return meta
+    for name in known:
+        if path.stem.startswith(name) or name in path.stem:
+            return name
+    ids = {release.grade_id(c) for c in nb.cells if release.is_answer_cell(c)}
+    for name, src in known.items():
+        if ids & {e.grade_id for e in release.exercises(release.read_source(src))}:
+            return name
+    raise SubmissionError("cannot tell which lesson this is: no lesson metadata, no lesson name in the file "
+                          f"name, and no known exercise cells (lessons: {', '.join(sorted(known)) or 'none'})")
+
+
+def answers_of(nb, exercises) -> tuple[dict[str, str], dict[str, str]]:
+    """{grade_id: source} of the learner's answer cells, and notes on how some were found."""
+    answers, notes = {}, {}
+    for cell in nb.cells:
+        gid = release.grade_id(cell) if cell.get("cell_type") == "code" else None
+        if gid and gid not in answers and any(e.grade_id == gid for e in exercises):
+            answers[gid] = cell.source
+    for e in exercises:  # cells whose nbgrader metadata got lost: look for the function by name
+        if e.grade_id not in answers:
+            for cell in nb.cells:
+                if cell.get("cell_type") == "code" and f"def {e.grade_id}(" in cell.source:
+                    answers[e.grade_id] = cell.source
+                    notes[e.grade_id] = "(found by its `def` line: the cell had lost its exercise metadata) "
+                    break
+    return answers, notes
+
+
+# ------------------------------------------------------------------------------------------------
+# The notebook that is executed
+# ------------------------------------------------------------------------------------------------
+
+def grading_notebook(trusted, answers: dict[str, str], io_dir: str):
+    """The trusted lesson with the learner's answer cells in place, a probe after each, checks removed."""
+    nb = nbformat.v4.new_notebook(metadata=trusted.metadata)
+    for cell in trusted.cells:
+        if release.is_check_cell(cell):
+            continue  # the visible self-checks are for the learner; the hidden checks grade
+        cell = nbformat.from_dict(json.loads(json.dumps(cell)))
+        if cell.cell_type == "code":
+            cell.metadata["tags"] = sorted(set(cell.metadata.get("tags", [])) | {"raises-exception"})
+        if release.is_answer_cell(cell) and release.grade_id(cell) in answers:
+            cell.source = answers[release.grade_id(cell)]
+        nb.cells.append(cell)
+        if "parameters" in cell.metadata.get("tags", []):
+            nb.cells.append(nbformat.v4.new_code_cell(harness_source(io_dir),
+                                                      metadata={"tags": ["raises-exception"]}))
+        if release.is_answer_cell(cell):
+            nb.cells.append(nbformat.v4.new_code_cell(probe_source(release.grade_id(cell)),
+                                                      metadata={"tags": ["raises-exception"]}))
+    if not any("parameters" in c.metadata.get("tags", []) for c in trusted.cells):
+        nb.cells.insert(0, nbformat.v4.new_code_cell(harness_source(io_dir),
+                                                     metadata={"tags": ["raises-exception"]}))
+    return nb
+
+
+def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict) -> tuple[object, str]:
+    """Run the notebook in a separate process; return (executed notebook or None, a note if it stopped early)."""
+    src, out = work / "grading.ipynb", work / "executed.ipynb"
+    nbformat.write(nb, str(src))
+    run_dir = work / "run"
+    run_dir.mkdir()
+    cmd = [sys.executable, "-m", "autograder.execute", str(src), str(out), "--cwd", str(run_dir),
+           "--cell-timeout", str(cell_timeout), "--parameters", json.dumps(parameters)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIKUMI_", "PYTEST", "JPY_SESSION"))}
+    env.setdefault("MPLBACKEND", "Agg")
+    proc = subprocess.Popen(cmd, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    note = ""
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+        if proc.returncode:
+            lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("execution stopped")]
+            note = lines[-1] if lines else f"the notebook run failed (exit {proc.returncode})"
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc.pid)
+        proc.communicate()
+        note = f"the whole notebook took longer than {timeout} s and was stopped"
+    executed = nbformat.read(str(out), as_version=4) if out.exists() else None
+    return executed, note
+
+
+def _kill_tree(pid: int) -> None:
+    """Stop the runner and every process under it: the kernel, and anything the learner's code started."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        family = parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return
+    for p in family:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=10)
+
+
+def cell_errors(executed) -> dict[str, str]:
+    """{grade_id: "SyntaxError: …"} for answer cells whose own execution raised."""
+    errors = {}
+    if executed is None:
+        return errors
+    for cell in executed.cells:
+        if release.is_answer_cell(cell):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    errors[release.grade_id(cell)] = f"{out.get('ename')}: {str(out.get('evalue'))[:200]}"
+    return errors
+
+
+# ------------------------------------------------------------------------------------------------
+# Scoring
+# ------------------------------------------------------------------------------------------------
+
+def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_error, cell_timeout) -> ExerciseResult:
+    def result(score: float, output: str) -> ExerciseResult:
+        return ExerciseResult(exercise.number, exercise.grade_id, round(score, 4), exercise.points,
+                              (note + output).strip())
+
+    if answer is None:
+        return result(0, f"Not attempted: the answer cell for {exercise.grade_id} is missing from your notebook "
+                         "(was it deleted?).")
+    if _normalise(answer) in stubs:
+        return result(0, "Not attempted: the cell still raises NotImplementedError.")
+    if record is None or not record.get("ran"):
+        why = f" Your cell raised {cell_error}." if cell_error else ""
+        return result(0, f"Not graded: the notebook stopped before this exercise could be checked.{why}")
+    outcomes = record.get("cases", [])
+    passed, first_problem = 0, None
+    for case, outcome in zip(cases, outcomes + [None] * (len(cases) - len(outcomes))):
+        if outcome is None:
+            problem = "not run (the notebook stopped before this case)"
+        elif outcome.get("started"):
+            problem = (f"{checks_registry.call_text(check.name, case)} did not finish within {cell_timeout} s: "
+                       "is there a loop that never ends?")
+        elif "error" in outcome:
+            if outcome["error"] == "NotImplementedError":
+                return result(0, "Not attempted: your function still raises NotImplementedError.")
+            problem = f"{checks_registry.call_text(check.name, case)} raised {outcome['error']}: {outcome['message']}"
+            if outcome["error"] == "NameError" and cell_error:
+                problem = f"{check.name} is not defined, because your cell raised {cell_error}"
+        else:
+            try:
+                problem = check.verify(case, decode(outcome["value"]))
+            except Exception as e:  # a return value of a shape the check did not foresee
+                problem = f"{checks_registry.call_text(check.name, case)} returned something unexpected ({type(e).__name__})."
+        if problem is None:
+            passed += 1
+        elif first_problem is None:
+            first_problem = problem
+    total = len(cases)
+    if passed == total:
+        return result(exercise.points, f"All {total} checks passed.")
+    return result(exercise.points * passed / total, f"{passed} of {total} checks passed. {first_problem}")
+
+
+def _normalise(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def submission_seed(answers: dict[str, str]) -> int:
+    """Check inputs depend on the answers themselves: the same submission always meets the same inputs,
+    and nobody can know them before writing the code that gets them."""
+    digest = hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()
+    return int(digest[:12], 16)
+
+
+def grade_submission(path: str | Path, out_dir: str | Path | None = None, **options) -> SubmissionResult:
+    """Grade one submission. Never raises: a problem of the grader itself becomes an error line too."""
+    try:
+        return _grade(Path(path), out_dir, **options)
+    except Exception as e:  # a bug in the grader must not take the rest of a class down with it
+        return SubmissionResult(submission=str(path), student_id=options.get("student_id") or Path(path).stem,
+                                error=f"internal grader error ({type(e).__name__}: {e}); please report it")
+
+
+def _grade(path: Path, out_dir: str | Path | None = None, *, cell_timeout: int = 120, timeout: int = 900,
+           seed: int | None = None, student_id: str | None = None) -> SubmissionResult:
+    started = time.perf_counter()
+    res = SubmissionResult(submission=str(path), student_id=student_id or path.stem)
+    try:
+        nb = read_submission(path)
+        res.lesson = which_lesson(nb, path)
+        source = release.read_source(release.course_root() / "solutions" / f"{res.lesson}.ipynb")
+        exercises = release.exercises(source)
+        trusted = release.build_lesson(source, "en")
+        all_checks = checks_registry.for_lesson(res.lesson)
+    except SubmissionError as e:
+        res.error, res.seconds = str(e), time.perf_counter() - started
+        return res
+    res.max_score = sum(e.points for e in exercises)
+
+    answers, notes = answers_of(nb, exercises)
+    res.seed = submission_seed(answers) if seed is None else seed
+    rng = random.Random(res.seed)
+    cases = {e.grade_id: all_checks[e.grade_id].cases(rng) for e in exercises}
+
+    work = Path(tempfile.mkdtemp(prefix="shikumi-grade-"))
+    try:
+        io_dir = work / "io"
+        (io_dir / "inputs").mkdir(parents=True)
+        (io_dir / "outputs").mkdir()
+        for e in exercises:
+            check = all_checks[e.grade_id]
+            spec = {"name": check.name, "kind": check.kind,
+                    "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))} for c in cases[e.grade_id]]}
+            (io_dir / "inputs" / f"{e.grade_id}.json").write_text(json.dumps(spec), encoding="utf-8")
+        attempted = {gid: src for gid, src in answers.items()}
+        executed, stop_note = execute(grading_notebook(trusted, attempted, str(io_dir)), work, cell_timeout,
+                                      timeout, GRADING_PARAMETERS)
+        errors = cell_errors(executed)
+        stubs = {_normalise(c.source) for lang in release.LANGS
+                 for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
+        for e in exercises:
+            out_file = io_dir / "outputs" / f"{e.grade_id}.json"
+            record = _read_json(out_file)
+            res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], record,
+                                            answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),
+                                            errors.get(e.grade_id), cell_timeout))
+        res.note = stop_note
+        if out_dir is not None and executed is not None:
+            (Path(out_dir) / "executed").mkdir(parents=True, exist_ok=True)
+            nbformat.write(executed, str(Path(out_dir) / "executed" / f"{path.stem}.ipynb"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res.score = round(sum(t.score for t in res.tests), 4)
+    res.seconds = time.perf_counter() - started
+    return res
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def as_dict(res: SubmissionResult) -> dict:
+    return asdict(res)

@@ -1,0 +1,58 @@
+"""The two kinds of cell the grader adds to the notebook it executes.
+
+- The harness cell (once, right after the parameters cell) defines `_shikumi_probe`.
+- A probe cell (after each answer cell) calls `_shikumi_probe("<grade_id>")`: it reads that exercise's
+  inputs, written by the grader as plain-data JSON, calls the learner's function on each, and writes what
+  came back as plain data, one file per exercise, rewritten after every case, so an answer that hangs or
+  crashes the kernel still leaves the cases before it.
+"""
+
+from __future__ import annotations
+
+import json
+
+HARNESS = r'''
+def _shikumi_probe(grade_id, _io_dir={io_dir!r}):
+    import json as _json, os as _os, time as _time, traceback as _tb
+    from autograder.plain import decode as _decode, encode as _encode
+    with open(_os.path.join(_io_dir, "inputs", grade_id + ".json"), encoding="utf-8") as f:
+        spec = _json.load(f)
+    out_path = _os.path.join(_io_dir, "outputs", grade_id + ".json")
+    record = {{"grade_id": grade_id, "ran": True, "cases": []}}
+
+    def save():
+        tmp = out_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            _json.dump(record, f)
+        _os.replace(tmp, out_path)
+
+    target = globals().get(spec["name"], _shikumi_probe)
+    for case in spec["cases"]:
+        result = {{"started": True}}
+        record["cases"].append(result)
+        save()  # a case that never finishes stays "started": the grader reports a time-out
+        start = _time.perf_counter()
+        try:
+            if target is _shikumi_probe:
+                raise NameError(f"name {{spec['name']!r}} is not defined")
+            if spec["kind"] == "call":
+                value = target(*_decode(case["args"]), **dict(_decode(case["kwargs"])))
+            else:
+                value = target
+            result["value"] = _encode(value)
+        except Exception as e:
+            result["error"] = type(e).__name__
+            result["message"] = str(e)[:500]
+            result["where"] = "".join(_tb.format_exception_only(type(e), e))[-500:]
+        result["seconds"] = round(_time.perf_counter() - start, 4)
+        result["started"] = False
+        save()
+'''
+
+
+def harness_source(io_dir: str) -> str:
+    return HARNESS.format(io_dir=io_dir).strip() + "\n"
+
+
+def probe_source(grade_id: str) -> str:
+    return f"_shikumi_probe({json.dumps(grade_id)})\n"

@@ -1,0 +1,87 @@
+"""The `shikumi` command.
+
+    shikumi release [--check]                  build lessons/ from solutions/ (or check it is in sync)
+    shikumi grade SUBMISSION.ipynb ... --out DIR   grade submissions with the hidden checks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_release(args) -> int:
+    from shikumi import release
+
+    root = Path(args.root).resolve() if args.root else release.course_root()
+    if not (root / "solutions").is_dir():
+        print(f"shikumi release: no solutions/ folder in {root}", file=sys.stderr)
+        return 2
+    try:
+        if args.check:
+            problems = release.stale(root)
+            if problems:
+                print("lessons/ is out of date with solutions/ — run `shikumi release`:", file=sys.stderr)
+                print("\n".join(f"  {p}" for p in problems), file=sys.stderr)
+                return 1
+            print(f"lessons/ is in sync with solutions/ ({len(release.sources(root))} lessons × {len(release.LANGS)} languages)")
+            return 0
+        written = release.release(root)
+    except ValueError as e:  # a malformed source notebook: say which and why, in one line
+        print(f"shikumi release: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path.relative_to(root)}")
+    print(f"{len(written)} file(s) written; {len(release.sources(root))} lessons in sync")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from autograder.grade import grade_submission
+    from autograder.report import summary, update_gradebook, write_results
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for sub in args.submissions:
+        if not args.json:
+            print(f"grading {sub} …", file=sys.stderr, flush=True)
+        res = grade_submission(sub, out_dir, cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed)
+        write_results(res, out_dir)
+        update_gradebook([res], out_dir)  # after each submission: a crash later loses nothing finished
+        results.append(res)
+        if not args.json:
+            print(summary(res), flush=True)
+    if args.json:
+        print(json.dumps([r.to_gradescope() for r in results], ensure_ascii=False, indent=2))
+    else:
+        print(f"\nresults in {out_dir}/ (gradebook.csv, one .json per submission)")
+    return 1 if any(r.error for r in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shikumi", description="Shikumi course tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="build the student notebooks in lessons/ from solutions/")
+    p.add_argument("--check", action="store_true", help="exit 1 if lessons/ is not what release would write")
+    p.add_argument("--root", help="the course folder (default: the one this package was installed from)")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("grade", help="grade submitted notebooks")
+    p.add_argument("submissions", nargs="+", help="submitted .ipynb files")
+    p.add_argument("--out", default="grades", help="folder for gradebook.csv and results (default: grades/)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    p.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
+    p.add_argument("--timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
+    p.add_argument("--seed", type=int, default=None, help="fix the check inputs (default: derived from the answers)")
+    p.set_defaults(func=cmd_grade)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

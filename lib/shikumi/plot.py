@@ -1,0 +1,67 @@
+"""One helper per kind of picture, so every lesson's plots look alike.
+
+Importing this module also sets a Japanese font (IPAexGothic, shipped by matplotlib-fontja), so labels such
+as 「むかし」 draw as text rather than empty boxes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+
+try:  # registers IPAexGothic and makes it the default family
+    import matplotlib_fontja  # noqa: F401
+except ImportError:  # plots still work; Japanese labels show as boxes
+    pass
+
+plt.rcParams.update({"figure.dpi": 100, "axes.spines.top": False, "axes.spines.right": False})
+
+
+def bar(distribution: Mapping[str, float], title: str = "", xlabel: str = "", ylabel: str = "P",
+        top: int = 15, ax=None):
+    """A bar chart of a distribution over words (or any labels), largest first."""
+    items = sorted(distribution.items(), key=lambda kv: -kv[1])[:top]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, 0.55 * len(items) + 1), 3))
+    labels = [str(k) for k, _ in items]
+    ax.bar(range(len(items)), [v for _, v in items], color="#4C72B0")
+    ax.set_xticks(range(len(items)), labels, rotation=45 if max(map(len, labels), default=0) > 3 else 0,
+                  ha="right" if max(map(len, labels), default=0) > 3 else "center")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return ax
+
+
+def lines(x: Sequence, series: Mapping[str, Sequence[float]], title: str = "", xlabel: str = "",
+          ylabel: str = "", logy: bool = False, ax=None):
+    """Several curves over the same x: one line with markers per named series."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.2))
+    for name, ys in series.items():
+        ax.plot(list(x), list(ys), marker="o", label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
+def heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str], title: str = "",
+            fmt: str = "{:.2f}", ax=None):
+    """A labelled matrix with its values written in the cells (slide 32's attention table)."""
+    import numpy as np
+
+    matrix = np.asarray(matrix, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.8 * len(col_labels) + 1.5, 0.6 * len(row_labels) + 1))
+    ax.imshow(matrix, cmap="Blues", vmin=0)
+    ax.set_xticks(range(len(col_labels)), col_labels)
+    ax.set_yticks(range(len(row_labels)), row_labels)
+    ax.xaxis.tick_top()
+    threshold = matrix.max() * 0.6 if matrix.size else 0
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center",
+                    color="white" if matrix[i, j] > threshold else "black")
+    ax.set_title(title, pad=20)
+    return ax
