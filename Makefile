@@ -1,0 +1,42 @@
+# Shikumi — two commands on a fresh machine:
+#   make lab    set up .venv and open the course in JupyterLab
+#   make test   set up .venv and run the whole test suite
+#
+# PyTorch: by default we ask for torch==2.13.0 (a CPU build where one is on disk, as on the course machines),
+# and fall back to any torch in the supported range. A GPU user installs a CUDA build first, or sets
+# TORCH_SPEC, e.g.  make lab TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu128"
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test install lint release check-release bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC) || $(PY) -m pip install -q "torch>=2.3,<3"
+	$(PY) -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab lessons/
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -n 2 --durations=10
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+release: $(STAMP)
+	$(VENV)/bin/shikumi release
+
+check-release: $(STAMP)
+	$(VENV)/bin/shikumi release --check
+
+clean:
+	rm -rf $(VENV) grades .pytest_cache .ruff_cache
