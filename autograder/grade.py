@@ -325,19 +325,19 @@ def _grade(path: Path, out_dir: str | Path | None = None, *, cell_timeout: int =
             spec = {"name": check.name, "kind": check.kind,
                     "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))} for c in cases[e.grade_id]]}
             (io_dir / "inputs" / f"{e.grade_id}.json").write_text(json.dumps(spec), encoding="utf-8")
-        attempted = {gid: src for gid, src in answers.items()}
-        executed, stop_note = execute(grading_notebook(trusted, attempted, str(io_dir)), work, cell_timeout,
-                                      timeout, GRADING_PARAMETERS)
-        errors = cell_errors(executed)
         stubs = {_normalise(c.source) for lang in release.LANGS
                  for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
+        executed, errors = None, {}
+        if any(_normalise(src) not in stubs for src in answers.values()):  # nothing to run in a blank lesson
+            executed, res.note = execute(grading_notebook(trusted, answers, str(io_dir)), work, cell_timeout,
+                                         timeout, GRADING_PARAMETERS)
+            errors = cell_errors(executed)
         for e in exercises:
             out_file = io_dir / "outputs" / f"{e.grade_id}.json"
             record = _read_json(out_file)
             res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], record,
                                             answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),
                                             errors.get(e.grade_id), cell_timeout))
-        res.note = stop_note
         if out_dir is not None and executed is not None:
             (Path(out_dir) / "executed").mkdir(parents=True, exist_ok=True)
             nbformat.write(executed, str(Path(out_dir) / "executed" / f"{path.stem}.ipynb"))

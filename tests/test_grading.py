@@ -1,0 +1,151 @@
+"""Grading end to end: real submissions through `shikumi grade`, scored by the hidden checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from autograder.grade import grade_submission
+from shikumi import release
+from tests.conftest import ROOT, make_submission
+
+LESSON = "01_ngram"
+
+
+def by_id(result):
+    return {t.grade_id: t for t in result.tests}
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_solution_gets_full_marks_and_blank_lessons_zero(tmp_path):
+    out = tmp_path / "grades"
+    blank_ja = tmp_path / "blank_ja.ipynb"
+    blank_ja.write_bytes((ROOT / "lessons" / "ja" / f"{LESSON}.ipynb").read_bytes())
+    proc = run_cli(ROOT / "solutions" / f"{LESSON}.ipynb", ROOT / "lessons" / "en" / f"{LESSON}.ipynb", blank_ja,
+                   "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    solution, blank_en, blank_ja_result = json.loads(proc.stdout)
+    assert solution["score"] == solution["max_score"] == 10
+    assert all(t["status"] == "passed" for t in solution["tests"])
+    for blank in (blank_en, blank_ja_result):
+        assert blank["score"] == 0 and blank["max_score"] == 10
+        assert all("Not attempted" in t["output"] for t in blank["tests"])
+    # Gradescope's results.json per submission, and one gradebook row each
+    results = json.loads((out / f"{LESSON}.json").read_text(encoding="utf-8"))
+    assert {"score", "max_score", "tests"} <= set(results)
+    assert {"name", "score", "max_score", "status", "output"} <= set(results["tests"][0])
+    with (out / "gradebook.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["score"] for r in rows) == ["0", "0", "10"]
+    assert all(r["assignment"] == LESSON and r["max_score"] == "10" for r in rows)
+
+
+def test_half_done_submission_gets_its_exact_partial_score(tmp_path, solutions):
+    answers = {gid: solutions[LESSON][gid] for gid in ("count_ngrams", "conditional_prob")}
+    # smoothed_prob with the classic slip: k instead of k·V. Of its 5 checks only k = 0 passes → 2 × 1/5.
+    answers["smoothed_prob"] = '''
+def smoothed_prob(counts, context, word, k, vocab_size):
+    context = tuple(context)
+    total = sum(c for gram, c in counts.items() if gram[:-1] == context)
+    return (counts[context + (word,)] + k) / (total + k)
+'''
+    result = grade_submission(make_submission(tmp_path, LESSON, answers))
+    tests = by_id(result)
+    assert result.error is None
+    assert result.score == pytest.approx(4.4)
+    assert tests["count_ngrams"].score == 2 and tests["conditional_prob"].score == 2
+    assert tests["smoothed_prob"].score == pytest.approx(0.4)
+    assert "1 of 5 checks passed" in tests["smoothed_prob"].output and "k·V" in tests["smoothed_prob"].output
+    assert tests["sentence_logprob"].score == 0 and "Not attempted" in tests["sentence_logprob"].output
+
+
+def test_syntax_error_and_infinite_loop_cost_only_their_own_exercise(tmp_path, solutions):
+    answers = dict(solutions[LESSON])
+    answers["smoothed_prob"] = "def smoothed_prob(counts, context, word, k, vocab_size)\n    return 0.5\n"
+    answers["greedy_generate"] = ("def greedy_generate(counts, context, n, max_words=20):\n"
+                                  "    while True:\n        pass\n")
+    result = grade_submission(make_submission(tmp_path, LESSON, answers), cell_timeout=5)
+    tests = by_id(result)
+    assert tests["smoothed_prob"].score == 0 and "SyntaxError" in tests["smoothed_prob"].output
+    assert tests["greedy_generate"].score == 0 and "did not finish within 5 s" in tests["greedy_generate"].output
+    for gid in ("count_ngrams", "conditional_prob", "sentence_logprob"):
+        assert tests[gid].score == 2, tests[gid].output
+    assert result.score == 6
+
+
+def test_edits_outside_the_answers_are_ignored(tmp_path, solutions):
+    def vandalise(nb):
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = "I rewrote this."
+            elif "parameters" in cell.metadata.get("tags", []):
+                cell.source = 'DEVICE = "cuda"\nSIZE = "full"\nSEED = 1'
+            elif cell.metadata.get("nbgrader", {}).get("grade"):
+                cell.source = "print('my own check: everything is fine')"
+        # delete the toy corpus, and one answer cell altogether
+        nb.cells = [c for c in nb.cells if "toy = [" not in c.source and release.grade_id(c) != "greedy_generate"]
+        nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('a cell the lesson never had')"))
+
+    result = grade_submission(make_submission(tmp_path, LESSON, solutions[LESSON], edit=vandalise))
+    tests = by_id(result)
+    assert result.score == 8
+    assert tests["greedy_generate"].score == 0 and "missing" in tests["greedy_generate"].output
+
+
+def test_answer_cell_that_lost_its_metadata_is_found_by_its_def_line(tmp_path, solutions):
+    def strip_metadata(nb):
+        for cell in nb.cells:
+            if release.grade_id(cell) == "count_ngrams":
+                del cell.metadata["nbgrader"]
+
+    result = grade_submission(make_submission(tmp_path, LESSON, {"count_ngrams": solutions[LESSON]["count_ngrams"]},
+                                              edit=strip_metadata))
+    test = by_id(result)["count_ngrams"]
+    assert test.score == 2 and "found by its `def` line" in test.output
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty"),
+    (b"this is not json", "not valid JSON"),
+    (b'{"cells": [], "nbformat": 3, "nbformat_minor": 0, "metadata": {}}', "format 3"),
+    (b'["a", "list"]', "no 'cells'"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "not text"),
+])
+def test_bad_files_get_one_line_reasons(tmp_path, content, reason):
+    path = tmp_path / "01_ngram_bad.ipynb"
+    path.write_bytes(content)
+    result = grade_submission(path)
+    assert result.error is not None and reason in result.error and "\n" not in result.error
+    assert result.tests == []
+
+
+def test_a_bad_file_does_not_stop_the_batch(tmp_path, solutions):
+    bad = tmp_path / "alice.ipynb"
+    bad.write_text("{ broken", encoding="utf-8")
+    good = make_submission(tmp_path, LESSON, {"count_ngrams": solutions[LESSON]["count_ngrams"]}, name="bob.ipynb")
+    out = tmp_path / "grades"
+    proc = run_cli(bad, good, "--out", out)
+    assert proc.returncode == 1  # something could not be graded
+    assert "could not grade" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    with (out / "gradebook.csv").open(encoding="utf-8") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert rows["alice"]["status"] == "error" and "not valid JSON" in rows["alice"]["message"]
+    assert rows["bob"]["status"] == "graded" and rows["bob"]["score"] == "2"
+
+
+def test_unknown_lesson_is_reported(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("print('hello')"))
+    path = tmp_path / "homework.ipynb"
+    nbformat.write(nb, str(path))
+    result = grade_submission(path)
+    assert result.error and "which lesson" in result.error
