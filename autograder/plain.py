@@ -21,7 +21,7 @@ def encode(obj: Any, _depth: int = 0) -> Any:
     if isinstance(obj, int):
         return obj if abs(obj) < 2**53 else {"__int__": str(obj)}
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else {"__float__": repr(obj)}
+        return float(obj) if math.isfinite(obj) else {"__float__": repr(float(obj))}  # np.float64 too
     if isinstance(obj, tuple):
         return {"__tuple__": [encode(x, d) for x in obj]}
     if isinstance(obj, list):

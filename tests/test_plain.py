@@ -112,9 +112,6 @@ def test_numpy_scalars_become_python_numbers():
     assert round_trip(np.float64(0.25)) == 0.25
 
 
-@pytest.mark.xfail(reason="BUG autograder/plain.py encode: a non-finite np.float64 is encoded with repr(), which "
-                          "is 'np.float64(-inf)' under NumPy 2, and decode's float() then raises ValueError",
-                   strict=True)
 @pytest.mark.parametrize("value", [np.float64(-np.inf), np.float64(np.nan)])
 def test_numpy_float64_non_finite(value):
     back = round_trip(value)

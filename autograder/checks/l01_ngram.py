@@ -59,13 +59,16 @@ def count_verify(case: Case, value) -> str | None:
     if bad_len:
         return f"{what}: every key should hold n={n} words, but {show(bad_len[0])} holds {len(bad_len[0])}."
     total_expected, total_got = sum(expected.values()), sum(got.values())
-    if total_got == total_expected - 1:
+    if total_got == total_expected - 1 and got == count_ngrams(tokens[:-1], n):
         return (f"{what}: {len(tokens)} tokens hold {total_expected} n-grams of length {n}, you counted "
                 f"{total_got}. The last one is missing: the start positions run over range(len(tokens) - n + 1).")
-    missing = {k: v for k, v in expected.items() if got.get(k) != v}
-    return (f"{what}: expected {show(dict(expected))}, got {show(dict(got))}. "
-            f"For example {show(next(iter(missing)))} should be counted {expected[next(iter(missing))]} "
-            f"time(s), not {got.get(next(iter(missing)), 0)}.")
+    wrong = [k for k in expected if got.get(k) != expected[k]]
+    if wrong:
+        detail = f"For example {show(wrong[0])} should be counted {expected[wrong[0]]} time(s), not {got.get(wrong[0], 0)}."
+    else:
+        extra = next(k for k in got if k not in expected)
+        detail = f"{show(extra)} is not in these tokens and should not be counted (did you pad them yourself?)."
+    return f"{what}: expected {show(dict(expected))}, got {show(dict(got))}. {detail}"
 
 
 # -- Exercise 1.2: conditional_prob --------------------------------------------------------------

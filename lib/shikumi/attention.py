@@ -1,0 +1,91 @@
+"""Attention: which words in the sentence should I pay attention to? (slides 16–18, 32–34)
+
+Slide 17: 「文中のどの単語に注目すればいいのか を表すスコアを出すモデル」. For every word (a *query*) we score every
+word (a *key*), turn the scores into weights with a softmax, and mix the words' *values* with those weights:
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / √d) V
+
+This file is the one implementation every model of the course uses: the Transformer (lesson 03), GPT (04),
+CLIP's text encoder (06) and the UNet's cross-attention (08). `scaled_dot_product_attention` has two paths:
+the explicit math, to read and to look at the weights, and PyTorch's fused kernel, to be fast. Tests check
+that they agree, and that `MultiHeadAttention` matches `torch.nn.MultiheadAttention`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def causal_mask(T: int, device=None) -> torch.Tensor:
+    """(T, T) bool, True where a position may look: itself and the past, never the future (GPT, decoders)."""
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """(B, 1, 1, T) bool, True for real tokens: nobody attends to padding. Broadcasts over heads and queries."""
+    return (tokens != pad_id)[:, None, None, :]
+
+
+def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                                 mask: torch.Tensor | None = None, dropout_p: float = 0.0,
+                                 need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """softmax(q kᵀ / √d) v.
+
+    q: (..., T_q, d), k: (..., T_k, d), v: (..., T_k, d_v); mask: bool, broadcastable to (..., T_q, T_k),
+    True where attention is allowed. Returns (output (..., T_q, d_v), weights (..., T_q, T_k) or None).
+    need_weights=True takes the explicit path so the weights can be returned; otherwise PyTorch's fused kernel.
+    """
+    if not need_weights:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        return out, None
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))         # (..., T_q, T_k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))             # forbidden → weight 0 after softmax
+    weights = scores.softmax(dim=-1)
+    if dropout_p > 0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v, weights                                       # (..., T_q, d_v)
+
+
+class MultiHeadAttention(nn.Module):
+    """n_head attentions side by side, each on its own d_model / n_head slice (slide 33: 8 heads, merged).
+
+    Self-attention: forward(x). Cross-attention (a decoder reading the encoder, a UNet reading the text):
+    forward(x, context), with queries from x and keys/values from context (whose width may be d_context).
+    """
+
+    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0, bias: bool = True,
+                 d_context: int | None = None):
+        super().__init__()
+        if d_model % n_head:
+            raise ValueError(f"d_model={d_model} must be divisible by n_head={n_head}")
+        self.n_head, self.head_dim, self.dropout = n_head, d_model // n_head, dropout
+        d_context = d_context or d_model
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_context, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_context, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.last_weights: torch.Tensor | None = None  # (B, n_head, T_q, T_k) after a call with need_weights
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.n_head, self.head_dim).transpose(1, 2)    # (B, nh, T, hd)
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, _, T, _ = x.shape
+        return x.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # (B, T, d_model)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                need_weights: bool = False) -> torch.Tensor:
+        context = x if context is None else context                 # x: (B, T_q, d_model), context: (B, T_k, d_ctx)
+        q = self.split_heads(self.q_proj(x))                         # (B, nh, T_q, hd)
+        k = self.split_heads(self.k_proj(context))                   # (B, nh, T_k, hd)
+        v = self.split_heads(self.v_proj(context))                   # (B, nh, T_k, hd)
+        out, weights = scaled_dot_product_attention(q, k, v, mask=mask, need_weights=need_weights,
+                                                    dropout_p=self.dropout if self.training else 0.0)
+        self.last_weights = weights.detach() if weights is not None else None
+        return self.out_proj(self.merge_heads(out))                  # (B, T_q, d_model)
