@@ -1,8 +1,8 @@
 """Plain data across the process boundary: what a learner's function returned, as JSON.
 
 `encode` runs inside the learner's kernel and turns a return value into JSON-able data with a few tags
-(tuples, Counters, dicts with non-string keys, arrays). `decode` runs in the grader and turns it back into
-ordinary Python and NumPy objects. Nothing is ever unpickled, so a submission cannot run code in the grader.
+(tuples, Counters, dicts with non-string keys, arrays). `decode` turns it back into ordinary Python objects,
+NumPy arrays and torch tensors (in the grader for what came back; in the kernel for the check inputs). Nothing is ever unpickled, so a submission cannot run code in the grader.
 """
 
 from __future__ import annotations
@@ -64,20 +64,6 @@ class Unsupported:
         return f"<{self.type_name}: {self.text}>"
 
 
-class Array:
-    """An array that came back from the learner's kernel: its values (NumPy), dtype and kind as they were."""
-
-    def __init__(self, kind: str, dtype: str, values):
-        self.kind, self.dtype, self.values = kind, dtype, values
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.values.shape)
-
-    def __repr__(self) -> str:
-        return f"{self.kind} array of shape {self.shape}, dtype {self.dtype}"
-
-
 def decode(data: Any) -> Any:
     if isinstance(data, list):
         return [decode(x) for x in data]
@@ -97,14 +83,25 @@ def decode(data: Any) -> Any:
         if "__int__" in data:
             return int(data["__int__"])
         if "__array__" in data:
-            import numpy as np
-
-            a = data["__array__"]
-            values = np.asarray(a["data"], dtype=np.float64 if "float" in a["dtype"] else None)
-            return Array(a["kind"], a["dtype"], values.reshape(a["shape"]))
+            return _array(data["__array__"])
         if "__unsupported__" in data:
             return Unsupported(str(data["__unsupported__"]), str(data.get("repr", "")))
     raise ValueError(f"not plain data: {str(data)[:100]}")
+
+
+def _array(a: dict):
+    """A NumPy array or a torch tensor again, with its shape and dtype (bf16/fp16 travel as float32)."""
+    import numpy as np
+
+    if a["kind"] == "torch":
+        import torch
+
+        dtype = getattr(torch, str(a["dtype"]).removeprefix("torch."), None)
+        if not isinstance(dtype, torch.dtype):
+            raise ValueError(f"unknown torch dtype {a['dtype']!r}")
+        return torch.tensor(a["data"], dtype=torch.float64 if dtype.is_floating_point else dtype
+                            ).reshape(a["shape"]).to(dtype)
+    return np.asarray(a["data"], dtype=np.dtype(a["dtype"])).reshape(a["shape"])
 
 
 def _hashable(x):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.plain import Array, Unsupported
+from autograder.plain import Unsupported
 
 
 @dataclass
@@ -63,8 +63,8 @@ def type_problem(value: Any, expected: type | tuple[type, ...], what: str) -> st
     """A message when `value` is not of the expected type (the most common beginner mistake), else None."""
     if isinstance(value, Unsupported):
         return f"{what} returned {value!r}, which is not a {_names(expected)}."
-    if isinstance(value, Array):
-        return f"{what} returned a {value!r}; expected a {_names(expected)}."
+    if _is_array(value) and not any(_is_array_type(t) for t in _tuple(expected)):
+        return f"{what} returned an array of shape {tuple(value.shape)}; expected a {_names(expected)}."
     if value is None:
         return f"{what} returned None: did you forget the `return` statement?"
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -86,3 +86,33 @@ def _tuple(t):
 
 def _names(t) -> str:
     return " or ".join(x.__name__ for x in _tuple(t))
+
+
+def _is_array(x) -> bool:
+    return type(x).__module__.split(".")[0] in ("numpy", "torch") and hasattr(x, "shape") and hasattr(x, "dtype")
+
+
+def _is_array_type(t) -> bool:
+    return t.__module__.split(".")[0] in ("numpy", "torch")
+
+
+def array_problem(value, expected, what: str, rtol: float = 1e-4, atol: float = 1e-5) -> str | None:
+    """None when `value` is a tensor (or array) of `expected`'s shape with close values, else a message that
+    names the first thing wrong: not an array, the shape (the most common mistake), NaNs, then the values."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, Unsupported) or value is None or not _is_array(value):
+        return type_problem(value, torch.Tensor, what) or f"{what} returned {show(value)}, not a tensor."
+    got = torch.as_tensor(np.asarray(value) if isinstance(value, np.ndarray) else value).double()
+    want = torch.as_tensor(expected).double()
+    if tuple(got.shape) != tuple(want.shape):
+        return f"{what}: expected a tensor of shape {tuple(want.shape)}, got shape {tuple(got.shape)}."
+    if torch.isnan(got).any() and not torch.isnan(want).any():
+        return f"{what}: the result contains NaN (did a softmax see a row that was all -inf?)."
+    if not torch.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
+        diff = (got - want).abs()
+        i = tuple(int(j) for j in np.unravel_index(int(diff.argmax()), tuple(want.shape)))
+        return (f"{what}: values differ from the expected ones by up to {diff.max().item():.3g} "
+                f"(at index {i}: expected {want[i].item():.6g}, got {got[i].item():.6g}).")
+    return None

@@ -2,6 +2,7 @@
 
     shikumi release [--check]                  build lessons/ from solutions/ (or check it is in sync)
     shikumi grade SUBMISSION.ipynb ... --out DIR   grade submissions with the hidden checks
+    shikumi train NAME [--size full]           reproduce a shipped checkpoint
 """
 
 from __future__ import annotations
@@ -61,6 +62,17 @@ def cmd_grade(args) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def cmd_train(args) -> int:
+    from shikumi import recipes
+
+    try:
+        recipes.train_recipe(args.name, args.out, size=args.size, device=args.device)
+    except KeyError as e:
+        print(f"shikumi train: {e.args[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shikumi", description="Shikumi course tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
     p.add_argument("--seed", type=int, default=None, help="fix the check inputs (default: derived from the answers)")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("train", help="reproduce a shipped checkpoint (or train a bigger one on a GPU)")
+    p.add_argument("name", help="which checkpoint, e.g. gpt_shakespeare")
+    p.add_argument("--size", default="quick", choices=["quick", "full"], help="the preset (default: quick)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--out", default=None, help="folder for the checkpoint (default: the shipped one)")
+    p.set_defaults(func=cmd_train)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,0 +1,33 @@
+"""`shikumi train NAME`: the commands that reproduce each shipped checkpoint.
+
+Each entry names a function `f(out_dir: Path, size: str, device: str) -> Path` in the module that owns the
+model's data. It trains from scratch with fixed seeds, saves NAME.safetensors + NAME.json (and anything else
+the lesson needs, e.g. a tokenizer) into out_dir, and returns the weights' path; `shikumi train` then records
+the SHA-256 in SHA256SUMS. Lessons load the result with `shikumi.checkpoint.load(..., NAME)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+from shikumi import checkpoint
+
+RECIPES: dict[str, str] = {
+    # NAME: "module:function"
+}
+
+
+def train_recipe(name: str, out_dir: Path | None = None, size: str = "quick", device: str = "auto") -> Path:
+    if name not in RECIPES:
+        known = ", ".join(sorted(RECIPES)) or "none yet"
+        raise KeyError(f"no recipe {name!r}; known: {known}")
+    module, func = RECIPES[name].split(":")
+    out_dir = Path(out_dir) if out_dir else checkpoint.SHIPPED
+    start = time.perf_counter()
+    path = getattr(importlib.import_module(module), func)(out_dir, size=size, device=device)
+    digest = checkpoint.record_checksum(name, out_dir)
+    size_mb = path.stat().st_size / 2**20
+    print(f"{name}: {path} ({size_mb:.1f} MB, sha256 {digest[:12]}…) in {time.perf_counter() - start:.0f} s")
+    return path
