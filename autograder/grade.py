@@ -323,7 +323,9 @@ def _grade(path: Path, out_dir: str | Path | None = None, *, cell_timeout: int =
         for e in exercises:
             check = all_checks[e.grade_id]
             spec = {"name": check.name, "kind": check.kind,
-                    "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs))} for c in cases[e.grade_id]]}
+                    "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs)),
+                               "state": None if c.state is None else encode(dict(c.state)),
+                               "inputs": encode(tuple(c.inputs))} for c in cases[e.grade_id]]}
             (io_dir / "inputs" / f"{e.grade_id}.json").write_text(json.dumps(spec), encoding="utf-8")
         stubs = {_normalise(c.source) for lang in release.LANGS
                  for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}

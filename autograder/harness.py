@@ -2,7 +2,8 @@
 
 - The harness cell (once, right after the parameters cell) defines `_shikumi_probe`.
 - A probe cell (after each answer cell) calls `_shikumi_probe("<grade_id>")`: it reads that exercise's
-  inputs, written by the grader as plain-data JSON, calls the learner's function on each, and writes what
+  inputs, written by the grader as plain-data JSON, calls the learner's function on each (or, for kind
+  "module", builds the learner's nn.Module, loads the given weights and runs it), and writes what
   came back as plain data, one file per exercise, rewritten after every case, so an answer that hangs or
   crashes the kernel still leaves the cases before it.
 """
@@ -37,6 +38,14 @@ def _shikumi_probe(grade_id, _io_dir={io_dir!r}):
                 raise NameError(f"name {{spec['name']!r}} is not defined")
             if spec["kind"] == "call":
                 value = target(*_decode(case["args"]), **dict(_decode(case["kwargs"])))
+            elif spec["kind"] == "module":  # build the learner's nn.Module, give it known weights, run it
+                import torch as _torch
+                module = target(*_decode(case["args"]), **dict(_decode(case["kwargs"])))
+                if case.get("state") is not None:
+                    module.load_state_dict(dict(_decode(case["state"])))
+                module.eval()
+                with _torch.no_grad():
+                    value = module(*_decode(case["inputs"]))
             else:
                 value = target
             result["value"] = _encode(value)

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.grade import grade_submission
 from shikumi import release
-from tests.conftest import ROOT, make_submission
+from tests.conftest import ROOT, lesson_names, make_submission
 
 LESSON = "01_ngram"
 
@@ -26,27 +26,29 @@ def run_cli(*args, cwd=None):
                           capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
-def test_solution_gets_full_marks_and_blank_lessons_zero(tmp_path):
+@pytest.mark.parametrize("lesson", lesson_names())
+def test_solution_gets_full_marks_and_blank_lessons_zero(tmp_path, lesson):
     out = tmp_path / "grades"
+    max_score = sum(e.points for e in release.exercises(release.read_source(ROOT / "solutions" / f"{lesson}.ipynb")))
     blank_ja = tmp_path / "blank_ja.ipynb"
-    blank_ja.write_bytes((ROOT / "lessons" / "ja" / f"{LESSON}.ipynb").read_bytes())
-    proc = run_cli(ROOT / "solutions" / f"{LESSON}.ipynb", ROOT / "lessons" / "en" / f"{LESSON}.ipynb", blank_ja,
+    blank_ja.write_bytes((ROOT / "lessons" / "ja" / f"{lesson}.ipynb").read_bytes())
+    proc = run_cli(ROOT / "solutions" / f"{lesson}.ipynb", ROOT / "lessons" / "en" / f"{lesson}.ipynb", blank_ja,
                    "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     solution, blank_en, blank_ja_result = json.loads(proc.stdout)
-    assert solution["score"] == solution["max_score"] == 10
+    assert solution["score"] == solution["max_score"] == max_score, solution["tests"]
     assert all(t["status"] == "passed" for t in solution["tests"])
     for blank in (blank_en, blank_ja_result):
-        assert blank["score"] == 0 and blank["max_score"] == 10
+        assert blank["score"] == 0 and blank["max_score"] == max_score
         assert all("Not attempted" in t["output"] for t in blank["tests"])
     # Gradescope's results.json per submission, and one gradebook row each
-    results = json.loads((out / f"{LESSON}.json").read_text(encoding="utf-8"))
+    results = json.loads((out / f"{lesson}.json").read_text(encoding="utf-8"))
     assert {"score", "max_score", "tests"} <= set(results)
     assert {"name", "score", "max_score", "status", "output"} <= set(results["tests"][0])
     with (out / "gradebook.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert sorted(r["score"] for r in rows) == ["0", "0", "10"]
-    assert all(r["assignment"] == LESSON and r["max_score"] == "10" for r in rows)
+    assert sorted(float(r["score"]) for r in rows) == [0, 0, max_score]
+    assert all(r["assignment"] == lesson for r in rows)
 
 
 def test_half_done_submission_gets_its_exact_partial_score(tmp_path, solutions):

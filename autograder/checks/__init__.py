@@ -19,8 +19,10 @@ from autograder.plain import Unsupported
 
 @dataclass
 class Case:
-    args: tuple
+    args: tuple                                       # "call": the arguments; "module": the constructor's
     kwargs: dict = field(default_factory=dict)
+    state: dict | None = None                         # "module": weights for load_state_dict (tensors)
+    inputs: tuple = ()                                # "module": the forward() arguments
 
 
 @dataclass
@@ -28,7 +30,8 @@ class Check:
     name: str                                         # what the notebook must define, e.g. "count_ngrams"
     cases: Callable[[random.Random], list[Case]]      # inputs to try, from a seeded generator
     verify: Callable[[Case, Any], str | None]         # None when right, else a message for the learner
-    kind: str = "call"                                # "call": call name(*args); "value": read a variable
+    kind: str = "call"    # "call": name(*args, **kwargs); "value": read a variable;
+                          # "module": name(*args, **kwargs).load_state_dict(state), then called on inputs
 
 
 def for_lesson(lesson: str) -> dict[str, Check]:

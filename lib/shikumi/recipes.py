@@ -16,6 +16,8 @@ from shikumi import checkpoint
 
 RECIPES: dict[str, str] = {
     # NAME: "module:function"
+    "translator": "shikumi.translation:train_translator",       # lesson 03: 私は家を建てた → I built a house
+    "gpt_shakespeare": "shikumi.charlm:train_gpt_shakespeare",  # lesson 04: a character-level GPT
 }
 
 
