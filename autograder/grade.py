@@ -67,7 +67,7 @@ class SubmissionResult:
             "tests": [{"name": f"Exercise {t.number}: {t.grade_id}", "number": t.number, "score": t.score,
                        "max_score": t.max_score, "status": t.status, "output": t.output} for t in self.tests],
             "extra_data": {"submission": self.submission, "student_id": self.student_id, "lesson": self.lesson,
-                           "seed": self.seed, "error": self.error},
+                           "seed": self.seed, "error": self.error, "note": self.note},
         }
 
 
@@ -285,16 +285,16 @@ def submission_seed(answers: dict[str, str]) -> int:
     return int(digest[:12], 16)
 
 
-def grade_submission(path: str | Path, out_dir: str | Path | None = None, **options) -> SubmissionResult:
+def grade_submission(path: str | Path, executed_to: str | Path | None = None, **options) -> SubmissionResult:
     """Grade one submission. Never raises: a problem of the grader itself becomes an error line too."""
     try:
-        return _grade(Path(path), out_dir, **options)
+        return _grade(Path(path), executed_to, **options)
     except Exception as e:  # a bug in the grader must not take the rest of a class down with it
         return SubmissionResult(submission=str(path), student_id=options.get("student_id") or Path(path).stem,
                                 error=f"internal grader error ({type(e).__name__}: {e}); please report it")
 
 
-def _grade(path: Path, out_dir: str | Path | None = None, *, cell_timeout: int = 120, timeout: int = 900,
+def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: int = 120, timeout: int = 900,
            seed: int | None = None, student_id: str | None = None) -> SubmissionResult:
     started = time.perf_counter()
     res = SubmissionResult(submission=str(path), student_id=student_id or path.stem)
@@ -340,9 +340,9 @@ def _grade(path: Path, out_dir: str | Path | None = None, *, cell_timeout: int =
             res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], record,
                                             answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),
                                             errors.get(e.grade_id), cell_timeout))
-        if out_dir is not None and executed is not None:
-            (Path(out_dir) / "executed").mkdir(parents=True, exist_ok=True)
-            nbformat.write(executed, str(Path(out_dir) / "executed" / f"{path.stem}.ipynb"))
+        if executed_to is not None and executed is not None:  # for the instructor: what the run printed
+            Path(executed_to).parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(executed, str(executed_to))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     res.score = round(sum(t.score for t in res.tests), 4)

@@ -1,8 +1,10 @@
-"""What the grader writes: results.json per submission, one gradebook.csv, and a summary for the terminal."""
+"""What the grader writes: a results.json and an HTML feedback page per submission, one gradebook.csv,
+and a summary for the terminal."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -12,7 +14,7 @@ from pathlib import Path
 from autograder.grade import SubmissionResult
 
 GRADEBOOK_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "message", "submission",
-                     "seconds", "seed"]
+                     "seconds", "seed", "results"]
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -24,40 +26,39 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_results(res: SubmissionResult, out_dir: Path) -> Path:
-    path = out_dir / f"{Path(res.submission).stem}.json"
-    atomic_write(path, json.dumps(res.to_gradescope(), ensure_ascii=False, indent=2) + "\n")
+def write_submission(res: SubmissionResult, path: Path, content_hash: str = "") -> Path:
+    """PATH.json (Gradescope's results.json shape) and PATH.html (the learner's feedback page)."""
+    data = res.to_gradescope()
+    data["extra_data"]["content_hash"] = content_hash
+    atomic_write(path.with_suffix(".html"), feedback_html(res))
+    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")  # last: it marks "done"
     return path
 
 
-def gradebook_row(res: SubmissionResult) -> dict:
-    return {
-        "student_id": res.student_id,
-        "assignment": res.lesson,
-        "score": f"{res.score:g}",
-        "max_score": f"{res.max_score:g}",
-        "status": "error" if res.error else "graded",
-        "message": res.error or res.note,
-        "submission": res.submission,
-        "seconds": f"{res.seconds:.1f}",
-        "seed": "" if res.seed is None else str(res.seed),
-    }
-
-
-def update_gradebook(results: list[SubmissionResult], out_dir: Path) -> Path:
-    """Add or replace these submissions' rows; rows of other submissions already there are kept."""
-    path = out_dir / "gradebook.csv"
-    rows: dict[str, dict] = {}
-    if path.exists():
-        with path.open(encoding="utf-8", newline="") as f:
-            rows = {r["submission"]: r for r in csv.DictReader(f)}
-    for res in results:
-        rows[res.submission] = gradebook_row(res)
+def rebuild_gradebook(out_dir: Path) -> Path:
+    """gradebook.csv from every results file under out_dir (the results files are the truth)."""
+    rows = []
+    for path in sorted(out_dir.glob("*/*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            extra = data["extra_data"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        rows.append({
+            "student_id": extra.get("student_id", ""), "assignment": extra.get("lesson", ""),
+            "score": f"{data.get('score', 0):g}", "max_score": f"{data.get('max_score', 0):g}",
+            "status": "error" if extra.get("error") else "graded",
+            "message": extra.get("error") or extra.get("note") or "",
+            "submission": extra.get("submission", ""), "seconds": f"{data.get('execution_time', 0):.1f}",
+            "seed": "" if extra.get("seed") is None else str(extra.get("seed")),
+            "results": str(path.relative_to(out_dir)),
+        })
+    rows.sort(key=lambda r: (r["assignment"], r["student_id"]))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=GRADEBOOK_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=GRADEBOOK_COLUMNS)
     writer.writeheader()
-    for row in sorted(rows.values(), key=lambda r: (r.get("assignment", ""), r.get("student_id", ""))):
-        writer.writerow(row)
+    writer.writerows(rows)
+    path = out_dir / "gradebook.csv"
     atomic_write(path, buffer.getvalue())
     return path
 
@@ -65,8 +66,8 @@ def update_gradebook(results: list[SubmissionResult], out_dir: Path) -> Path:
 def summary(res: SubmissionResult) -> str:
     """A few readable lines for the terminal."""
     if res.error and not res.tests:
-        return f"✗ {res.submission}: could not grade — {res.error}"
-    lines = [f"{res.submission}  ({res.lesson})  {res.score:g} / {res.max_score:g}   [{res.seconds:.1f} s]"]
+        return f"✗ {res.student_id} ({res.submission}): could not grade — {res.error}"
+    lines = [f"{res.student_id}  {res.lesson}  {res.score:g} / {res.max_score:g}   [{res.seconds:.1f} s]"]
     for t in res.tests:
         mark = "✓" if t.status == "passed" else ("·" if t.score == 0 else "~")
         first_line = t.output.splitlines()[0] if t.output else ""
@@ -74,3 +75,46 @@ def summary(res: SubmissionResult) -> str:
     if res.note:
         lines.append(f"  note: {res.note}")
     return "\n".join(lines)
+
+
+def table(results: list[SubmissionResult]) -> str:
+    """One line per submission, for the end of a batch."""
+    lines = [f"{'student':<20} {'lesson':<16} {'score':>11}  status"]
+    for r in sorted(results, key=lambda r: (r.lesson, r.student_id)):
+        status = f"error: {r.error}" if r.error else ("graded" + (f" ({r.note})" if r.note else ""))
+        lines.append(f"{r.student_id[:20]:<20} {r.lesson[:16] or '-':<16} {r.score:>5g} / {r.max_score:<3g}  {status[:90]}")
+    return "\n".join(lines)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, "Hiragino Sans", "Noto Sans JP", sans-serif; max-width: 56rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .5rem;
+       vertical-align: top; text-align: left; }}
+.passed {{ color: #1a7f37; }} .failed {{ color: #b42318; }} pre {{ white-space: pre-wrap; margin: 0; }}
+.total {{ font-size: 1.4rem; }}
+</style></head><body>
+<h1>{title}</h1>
+<p class="total">{score}</p>
+{note}
+<table><tr><th>exercise</th><th>points</th><th>feedback</th></tr>
+{rows}
+</table>
+<p><small>Graded by the Shikumi autograder (seed {seed}). Your answers were run on inputs chosen for this
+submission; the messages show the first check that did not pass.</small></p>
+</body></html>
+"""
+
+
+def feedback_html(res: SubmissionResult) -> str:
+    esc = html.escape
+    rows = "\n".join(
+        f'<tr class="{t.status}"><td>Exercise {esc(t.number)}<br><code>{esc(t.grade_id)}</code></td>'
+        f"<td>{t.score:g} / {t.max_score:g}</td><td><pre>{esc(t.output)}</pre></td></tr>" for t in res.tests)
+    note = f"<p><strong>Could not grade:</strong> {esc(res.error)}</p>" if res.error else (
+        f"<p><em>{esc(res.note)}</em></p>" if res.note else "")
+    return _PAGE.format(title=esc(f"{res.student_id} — lesson {res.lesson or '?'}"),
+                        score=esc(f"{res.score:g} / {res.max_score:g}"), note=note, rows=rows,
+                        seed=esc(str(res.seed)))

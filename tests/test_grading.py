@@ -30,10 +30,11 @@ def run_cli(*args, cwd=None):
 def test_solution_gets_full_marks_and_blank_lessons_zero(tmp_path, lesson):
     out = tmp_path / "grades"
     max_score = sum(e.points for e in release.exercises(release.read_source(ROOT / "solutions" / f"{lesson}.ipynb")))
-    blank_ja = tmp_path / "blank_ja.ipynb"
-    blank_ja.write_bytes((ROOT / "lessons" / "ja" / f"{lesson}.ipynb").read_bytes())
-    proc = run_cli(ROOT / "solutions" / f"{lesson}.ipynb", ROOT / "lessons" / "en" / f"{lesson}.ipynb", blank_ja,
-                   "--out", out, "--json")
+    copies = {"solution": ROOT / "solutions" / f"{lesson}.ipynb", "blank_en": ROOT / "lessons" / "en" / f"{lesson}.ipynb",
+              "blank_ja": ROOT / "lessons" / "ja" / f"{lesson}.ipynb"}
+    for name, src in copies.items():
+        (tmp_path / f"{name}.ipynb").write_bytes(src.read_bytes())
+    proc = run_cli(*(tmp_path / f"{name}.ipynb" for name in copies), "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     solution, blank_en, blank_ja_result = json.loads(proc.stdout)
     assert solution["score"] == solution["max_score"] == max_score, solution["tests"]
@@ -42,7 +43,8 @@ def test_solution_gets_full_marks_and_blank_lessons_zero(tmp_path, lesson):
         assert blank["score"] == 0 and blank["max_score"] == max_score
         assert all("Not attempted" in t["output"] for t in blank["tests"])
     # Gradescope's results.json per submission, and one gradebook row each
-    results = json.loads((out / f"{lesson}.json").read_text(encoding="utf-8"))
+    results = json.loads((out / "solution" / f"{lesson}.json").read_text(encoding="utf-8"))
+    assert "<html" in (out / "solution" / f"{lesson}.html").read_text(encoding="utf-8")
     assert {"score", "max_score", "tests"} <= set(results)
     assert {"name", "score", "max_score", "status", "output"} <= set(results["tests"][0])
     with (out / "gradebook.csv").open(encoding="utf-8") as f:

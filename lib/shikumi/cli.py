@@ -40,25 +40,22 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder.grade import grade_submission
-    from autograder.report import summary, update_gradebook, write_results
+    from autograder.batch import grade_batch
+    from autograder.report import summary, table
 
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    for sub in args.submissions:
-        if not args.json:
-            print(f"grading {sub} …", file=sys.stderr, flush=True)
-        res = grade_submission(sub, out_dir, cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed)
-        write_results(res, out_dir)
-        update_gradebook([res], out_dir)  # after each submission: a crash later loses nothing finished
-        results.append(res)
-        if not args.json:
-            print(summary(res), flush=True)
+    results, skipped = grade_batch(args.submissions, args.out, workers=args.workers, progress=not args.json,
+                                   cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed)
     if args.json:
         print(json.dumps([r.to_gradescope() for r in results], ensure_ascii=False, indent=2))
     else:
-        print(f"\nresults in {out_dir}/ (gradebook.csv, one .json per submission)")
+        if len(results) <= 3:
+            for res in results:
+                print(summary(res))
+        else:
+            print(table(results))
+        done = f", {skipped} already graded (unchanged)" if skipped else ""
+        print(f"\n{len(results)} graded{done}. Results in {args.out}/: gradebook.csv, and per learner "
+              "<student>/<lesson>.json (Gradescope format) and .html (feedback)")
     return 1 if any(r.error for r in results) else 0
 
 
@@ -83,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("grade", help="grade submitted notebooks")
-    p.add_argument("submissions", nargs="+", help="submitted .ipynb files")
+    p.add_argument("submissions", nargs="+", help="submitted notebooks, or folders of them (see the README)")
+    p.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     p.add_argument("--out", default="grades", help="folder for gradebook.csv and results (default: grades/)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
