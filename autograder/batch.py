@@ -150,6 +150,8 @@ def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, 
             skipped += 1
         else:
             todo.append((sub, digest))
+    hide = [out_dir, *(Path(p) if Path(p).is_dir() else Path(p).parent for p in paths)]
+    options.setdefault("hide", hide)  # the other learners' notebooks and everybody's grades
     results = []
     with tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress) as bar, \
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

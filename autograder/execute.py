@@ -13,6 +13,22 @@ import json
 import sys
 
 
+def limit_resources(args) -> None:
+    """Limits inherited by the kernel and everything the learner's code starts (memory and process bombs,
+    disk filling, endless CPU loops in C code that an interrupt cannot stop)."""
+    import os
+    import resource
+
+    limits = [(resource.RLIMIT_AS, args.memory_mb * 2**20), (resource.RLIMIT_FSIZE, args.fsize_mb * 2**20),
+              (resource.RLIMIT_CPU, args.cpu_seconds), (resource.RLIMIT_CORE, 0)]
+    if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; the sandbox runs us as `nobody` when it can
+        limits.append((resource.RLIMIT_NPROC, args.nproc))
+    for which, value in limits:
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value if hard == resource.RLIM_INFINITY else hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("input")
@@ -20,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cwd", required=True)
     parser.add_argument("--cell-timeout", type=int, default=300)
     parser.add_argument("--parameters", default="{}")
+    parser.add_argument("--memory-mb", type=int, default=6144, help="address-space limit of every process")
+    parser.add_argument("--fsize-mb", type=int, default=256, help="largest file a process may write")
+    parser.add_argument("--nproc", type=int, default=512, help="processes/threads of this user (not for root)")
+    parser.add_argument("--cpu-seconds", type=int, default=3600, help="CPU time of each process")
     args = parser.parse_args(argv)
+    limit_resources(args)
 
     import papermill
     from papermill.exceptions import PapermillExecutionError

@@ -14,7 +14,6 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import checks as checks_registry
+from autograder import sandbox
 from autograder.harness import harness_source, probe_source
 from autograder.plain import decode, encode
 from shikumi import release
@@ -172,18 +172,29 @@ def grading_notebook(trusted, answers: dict[str, str], io_dir: str):
     return nb
 
 
-def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict) -> tuple[object, str]:
-    """Run the notebook in a separate process; return (executed notebook or None, a note if it stopped early)."""
+def hidden_paths(extra: list[Path] = ()) -> list[Path]:
+    """What the learner's code must not see: the hidden checks, the solutions, and whatever the caller adds
+    (the other submissions, the grades folder)."""
+    return [Path(checks_registry.__file__).resolve().parent, release.course_root() / "solutions",
+            *(Path(p).resolve() for p in extra)]
+
+
+def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict,
+            hide: list[Path] = (), memory_mb: int = 6144) -> tuple[object, str]:
+    """Run the notebook in the sandbox; return (executed notebook or None, a note if it stopped early)."""
     src, out = work / "grading.ipynb", work / "executed.ipynb"
     nbformat.write(nb, str(src))
     run_dir = work / "run"
-    run_dir.mkdir()
+    run_dir.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "autograder.execute", str(src), str(out), "--cwd", str(run_dir),
-           "--cell-timeout", str(cell_timeout), "--parameters", json.dumps(parameters)]
+           "--cell-timeout", str(cell_timeout), "--parameters", json.dumps(parameters),
+           "--memory-mb", str(memory_mb), "--cpu-seconds", str(timeout + 60)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIKUMI_", "PYTEST", "JPY_SESSION"))}
-    env.setdefault("MPLBACKEND", "Agg")
-    proc = subprocess.Popen(cmd, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    env.update(HOME=str(run_dir), MPLBACKEND="Agg", MPLCONFIGDIR=str(run_dir / ".config"),
+               IPYTHONDIR=str(run_dir / ".ipython"), JUPYTER_RUNTIME_DIR=str(run_dir / ".runtime"),
+               JUPYTER_PLATFORM_DIRS="1")
+    proc = subprocess.Popen(sandbox.wrap(cmd, work, hidden_paths(hide)), cwd=run_dir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     note = ""
     try:
         _, stderr = proc.communicate(timeout=timeout)
@@ -290,12 +301,17 @@ def grade_submission(path: str | Path, executed_to: str | Path | None = None, **
     try:
         return _grade(Path(path), executed_to, **options)
     except Exception as e:  # a bug in the grader must not take the rest of a class down with it
-        return SubmissionResult(submission=str(path), student_id=options.get("student_id") or Path(path).stem,
-                                error=f"internal grader error ({type(e).__name__}: {e}); please report it")
+        import traceback
+
+        res = SubmissionResult(submission=str(path), student_id=options.get("student_id") or Path(path).stem,
+                               error=f"internal grader error ({type(e).__name__}: {e}); please report it")
+        res.note = traceback.format_exc()[-3000:]  # kept in the results file, for the bug report
+        return res
 
 
 def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: int = 120, timeout: int = 900,
-           seed: int | None = None, student_id: str | None = None) -> SubmissionResult:
+           seed: int | None = None, student_id: str | None = None, hide: list[Path] = (),
+           memory_mb: int = 6144) -> SubmissionResult:
     started = time.perf_counter()
     res = SubmissionResult(submission=str(path), student_id=student_id or path.stem)
     try:
@@ -315,7 +331,7 @@ def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: i
     rng = random.Random(res.seed)
     cases = {e.grade_id: all_checks[e.grade_id].cases(rng) for e in exercises}
 
-    work = Path(tempfile.mkdtemp(prefix="shikumi-grade-"))
+    work = sandbox.work_dir()
     try:
         io_dir = work / "io"
         (io_dir / "inputs").mkdir(parents=True)
@@ -332,7 +348,7 @@ def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: i
         executed, errors = None, {}
         if any(_normalise(src) not in stubs for src in answers.values()):  # nothing to run in a blank lesson
             executed, res.note = execute(grading_notebook(trusted, answers, str(io_dir)), work, cell_timeout,
-                                         timeout, GRADING_PARAMETERS)
+                                         timeout, GRADING_PARAMETERS, hide=hide, memory_mb=memory_mb)
             errors = cell_errors(executed)
         for e in exercises:
             out_file = io_dir / "outputs" / f"{e.grade_id}.json"
