@@ -257,7 +257,12 @@ def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_err
         why = f" Your cell raised {cell_error}." if cell_error else ""
         return result(0, f"Not graded: the notebook stopped before this exercise could be checked.{why}")
     outcomes = record.get("cases", [])
-    passed, first_problem = 0, None
+    used = sorted({ref for o in outcomes if o for ref in o.get("used_reference", [])})
+    if used:
+        names = ", ".join(f"`{ref.replace(':', '.')}`" for ref in used)
+        return result(0, f"Flagged: your answer uses the library's own solution ({names}). The exercise is "
+                         "to write it yourself — the library is there to read and compare with afterwards.")
+    passed, main_passed, first_problem = 0, 0, None
     for case, outcome in zip(cases, outcomes + [None] * (len(cases) - len(outcomes))):
         if outcome is None:
             problem = "not run (the notebook stopped before this case)"
@@ -277,9 +282,13 @@ def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_err
                 problem = f"{checks_registry.call_text(check.name, case)} returned something unexpected ({type(e).__name__})."
         if problem is None:
             passed += 1
+            main_passed += not case.edge
         elif first_problem is None:
             first_problem = problem
     total = len(cases)
+    if main_passed == 0 and passed:  # only edge cases right: e.g. `return 0.0`
+        return result(0, f"0 of {total} checks passed on real inputs ({passed} edge case(s) alone earn nothing). "
+                         f"{first_problem}")
     if passed == total:
         return result(exercise.points, f"All {total} checks passed.")
     return result(exercise.points * passed / total, f"{passed} of {total} checks passed. {first_problem}")
@@ -338,7 +347,7 @@ def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: i
         (io_dir / "outputs").mkdir()
         for e in exercises:
             check = all_checks[e.grade_id]
-            spec = {"name": check.name, "kind": check.kind,
+            spec = {"name": check.name, "kind": check.kind, "references": list(check.references),
                     "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs)),
                                "state": None if c.state is None else encode(dict(c.state)),
                                "inputs": encode(tuple(c.inputs))} for c in cases[e.grade_id]]}

@@ -23,6 +23,8 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     state: dict | None = None                         # "module": weights for load_state_dict (tensors)
     inputs: tuple = ()                                # "module": the forward() arguments
+    edge: bool = False    # an edge case (empty input, unseen context…): counts only if a main case passes,
+                          # so a constant answer such as `return {}` or `return 0.0` earns nothing
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Check:
     verify: Callable[[Case, Any], str | None]         # None when right, else a message for the learner
     kind: str = "call"    # "call": name(*args, **kwargs); "value": read a variable;
                           # "module": name(*args, **kwargs).load_state_dict(state), then called on inputs
+    references: tuple[str, ...] = ()  # "module:qualname" of the library's own solution: using it scores 0
 
 
 def for_lesson(lesson: str) -> dict[str, Check]:

@@ -39,7 +39,7 @@ def _as_counts(value) -> Counter | None:
 def count_cases(rng: random.Random) -> list[Case]:
     vocab = rng.sample(WORDS, 4)
     cases = [Case(([rng.choice(vocab) for _ in range(rng.randint(6, 12))], n)) for n in (1, 2, 2, 3)]
-    cases.append(Case(([rng.choice(vocab) for _ in range(2)], 3)))  # shorter than n: no n-grams at all
+    cases.append(Case(([rng.choice(vocab) for _ in range(2)], 3), edge=True))  # shorter than n: no n-grams
     return cases
 
 
@@ -82,8 +82,8 @@ def cond_cases(rng: random.Random) -> list[Case]:
         cases.append(Case((counts, ctx, rng.choice(seen))))
     counts = _corpus_counts(rng, 2)
     ctx = rng.choice(_contexts(counts))
-    cases.append(Case((counts, ctx, "ウェイヨッシャ")))        # a word never seen after this context: 0.0
-    cases.append(Case((counts, ("ウェイヨッシャ",), "。")))    # a context never seen at all: 0.0
+    cases.append(Case((counts, ctx, "ウェイヨッシャ"), edge=True))      # a word never seen after it: 0.0
+    cases.append(Case((counts, ("ウェイヨッシャ",), "。"), edge=True))  # a context never seen at all: 0.0
     return cases
 
 
@@ -170,7 +170,7 @@ def logprob_cases(rng: random.Random) -> list[Case]:
         for s in sentences:
             counts.update(count_ngrams(pad(s, n), n))
         cases.append(Case((counts, rng.choice(sentences), n)))
-    cases.append(Case((counts, list(reversed(sentences[0])) + ["ウェイヨッシャ"], n)))  # impossible: -inf
+    cases.append(Case((counts, list(reversed(sentences[0])) + ["ウェイヨッシャ"], n), edge=True))  # -inf
     return cases
 
 
@@ -252,10 +252,14 @@ def greedy_verify(case: Case, value) -> str | None:
     return f"{what}: expected {show(expected)}, got {show(value)}.{hint}"
 
 
+_MODEL = ("shikumi.ngram:NGramModel.fit", "shikumi.ngram:NGramModel.prob", "shikumi.ngram:NGramModel.logprob",
+          "shikumi.ngram:NGramModel.generate")
 CHECKS = {
-    "count_ngrams": Check("count_ngrams", count_cases, count_verify),
-    "conditional_prob": Check("conditional_prob", cond_cases, cond_verify),
-    "smoothed_prob": Check("smoothed_prob", smooth_cases, smooth_verify),
-    "sentence_logprob": Check("sentence_logprob", logprob_cases, logprob_verify),
-    "greedy_generate": Check("greedy_generate", greedy_cases, greedy_verify),
+    "count_ngrams": Check("count_ngrams", count_cases, count_verify,
+                          references=("shikumi.ngram:count_ngrams", "shikumi.ngram:NGramModel.fit")),
+    "conditional_prob": Check("conditional_prob", cond_cases, cond_verify,
+                              references=("shikumi.ngram:conditional_prob", "shikumi.ngram:phrase_prob", *_MODEL)),
+    "smoothed_prob": Check("smoothed_prob", smooth_cases, smooth_verify, references=_MODEL),
+    "sentence_logprob": Check("sentence_logprob", logprob_cases, logprob_verify, references=_MODEL),
+    "greedy_generate": Check("greedy_generate", greedy_cases, greedy_verify, references=_MODEL),
 }
