@@ -354,15 +354,32 @@ def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: i
             (io_dir / "inputs" / f"{e.grade_id}.json").write_text(json.dumps(spec), encoding="utf-8")
         stubs = {_normalise(c.source) for lang in release.LANGS
                  for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
-        executed, errors = None, {}
-        if any(_normalise(src) not in stubs for src in answers.values()):  # nothing to run in a blank lesson
-            executed, res.note = execute(grading_notebook(trusted, answers, str(io_dir)), work, cell_timeout,
-                                         timeout, GRADING_PARAMETERS, hide=hide, memory_mb=memory_mb)
-            errors = cell_errors(executed)
+        executed, errors, records, crashed = None, {}, {}, {}
+        run_answers = dict(answers)
+        for _ in range(3):  # a run whose kernel died is repeated without the answer that killed it
+            if not any(_normalise(src) not in stubs for src in run_answers.values()):
+                break  # nothing (left) to run: a blank lesson costs no kernel at all
+            executed, note = execute(grading_notebook(trusted, run_answers, str(io_dir)), work, cell_timeout,
+                                     timeout, GRADING_PARAMETERS, hide=hide, memory_mb=memory_mb)
+            errors.update({k: v for k, v in cell_errors(executed).items() if k not in records})
+            new = {e.grade_id: r for e in exercises if e.grade_id not in records
+                   and (r := _read_json(io_dir / "outputs" / f"{e.grade_id}.json")) is not None}
+            records.update(new)
+            res.note = note
+            missing = [e.grade_id for e in exercises if e.grade_id not in records and e.grade_id in run_answers
+                       and _normalise(run_answers[e.grade_id]) not in stubs]
+            if "DeadKernel" not in note or not missing:
+                break
+            culprit = missing[0]
+            crashed[culprit] = ("Your answer stopped the Python kernel (os._exit, a crash, running out of "
+                                "memory…), so the exercises after it were graded in a second run without it. ")
+            run_answers[culprit] = release.stub(next(e for e in exercises if e.grade_id == culprit), "en")
+            res.note = f"the kernel died in exercise {culprit}; the rest was graded without it"
         for e in exercises:
-            out_file = io_dir / "outputs" / f"{e.grade_id}.json"
-            record = _read_json(out_file)
-            res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], record,
+            if e.grade_id in crashed:
+                res.tests.append(ExerciseResult(e.number, e.grade_id, 0, e.points, crashed[e.grade_id].strip()))
+                continue
+            res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], records.get(e.grade_id),
                                             answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),
                                             errors.get(e.grade_id), cell_timeout))
         if executed_to is not None and executed is not None:  # for the instructor: what the run printed

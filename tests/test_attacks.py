@@ -154,12 +154,13 @@ def greedy_generate(counts, context, n, max_words=20):
     assert not leftovers, "processes started by a submission outlive the run"
 
 
-def test_killing_the_kernel_loses_only_what_comes_after(tmp_path, solutions):
-    path = make_submission(tmp_path, LESSON, with_answers(solutions, greedy_generate="import os\nos._exit(0)\n"))
+def test_killing_the_kernel_costs_only_that_exercise(tmp_path, solutions):
+    path = make_submission(tmp_path, LESSON, with_answers(solutions, count_ngrams="import os\nos._exit(0)\n"))
     result = grade_submission(path)
     assert result.error is None
-    assert scores(result) == {"count_ngrams": 2, "conditional_prob": 2, "smoothed_prob": 2,
-                              "sentence_logprob": 2, "greedy_generate": 0}
+    assert scores(result) == {"count_ngrams": 0, "conditional_prob": 2, "smoothed_prob": 2,
+                              "sentence_logprob": 2, "greedy_generate": 2}
+    assert "stopped the Python kernel" in result.tests[0].output
 
 
 def test_using_the_library_solution_is_flagged(tmp_path, solutions):
