@@ -39,5 +39,8 @@ release: $(STAMP)
 check-release: $(STAMP)
 	$(VENV)/bin/shikumi release --check
 
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) grades .pytest_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""Run a notebook in its own process and measure its wall time and peak memory (RSS of the whole process
+tree: papermill and the kernel). Used by `make bench` and by the budget test in tests/test_notebooks.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stderr_tail: str
+
+
+def _tree_rss(pid: int) -> int:
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def measure(cmd: list[str], cwd: str | Path | None = None, timeout: float = 1800) -> Measurement:
+    """Run `cmd`, sampling the RSS of its process tree every 0.1 s."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak, done = 0, threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+    done.set()
+    sampler.join()
+    return Measurement(time.perf_counter() - start, peak / 2**20, proc.returncode, (stderr or "")[-2000:])
+
+
+def run_notebook(notebook: str | Path, output: str | Path, parameters: dict | None = None,
+                 cwd: str | Path | None = None) -> Measurement:
+    """papermill NOTEBOOK OUTPUT with parameters, measured."""
+    cmd = [sys.executable, "-m", "papermill", str(notebook), str(output), "--no-progress-bar",
+           "-y", json.dumps(parameters or {"DEVICE": "auto", "SIZE": "quick", "SEED": 0})]
+    return measure(cmd, cwd=cwd)
