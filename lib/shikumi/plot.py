@@ -65,3 +65,34 @@ def heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str], title:
                     color="white" if matrix[i, j] > threshold else "black")
     ax.set_title(title, pad=20)
     return ax
+
+
+def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, title: str = "",
+               size: float = 1.4, value_range: tuple[float, float] = (0.0, 1.0)):
+    """Images side by side: a tensor/array (N, C, H, W) with C = 1 (grey) or 3 (RGB), values in value_range.
+
+    Diffusion works in [-1, 1]: pass value_range=(-1, 1) and the images are shown as they will look."""
+    import numpy as np
+
+    images = np.asarray(images.detach().cpu() if hasattr(images, "detach") else images, dtype=float)
+    lo, hi = value_range
+    images = np.clip((images - lo) / (hi - lo), 0, 1)
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            img = images[i]
+            if img.shape[0] == 1:
+                ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(img.transpose(1, 2, 0))
+            if titles is not None and i < len(titles):
+                ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
