@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC) || $(PY) -m pip install -q "torch>=2.3,<3"
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --no-deps "open_clip_torch>=2.20"
 	@touch $(STAMP)
 
 # LAB_ARGS: extra options, e.g. make lab LAB_ARGS="--no-browser --port 8890"
