@@ -12,6 +12,7 @@ from shikumi import release
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any kernel imports torch: parallel tests share 2 cores
 
 
 def lesson_names() -> list[str]:

@@ -99,8 +99,9 @@ def softmax_verify(case: Case, value) -> str | None:
     ]
     hint = _first_hint(value, variants)
     got = torch.as_tensor(value).double()
-    if not hint and tuple(got.shape) == tuple(expected.shape) and not torch.isfinite(got).all():
-        hint = " exp() of a large number is inf: subtract x.max(dim=dim, keepdim=True).values before torch.exp."
+    if tuple(got.shape) == tuple(expected.shape) and not torch.isfinite(got).all():
+        problem = f"{what}: the result contains nan or inf."
+        hint = hint or " exp() of a large number is inf: subtract x.max(dim=dim, keepdim=True).values before torch.exp."
     return problem + hint
 
 
@@ -333,7 +334,8 @@ def mha_verify(case: Case, value) -> str | None:
     ]
     if len(case.inputs) > 1:
         variants.append((_mha(case, use_mask=False), "The mask was ignored: pass it on to attention_weights."))
-    return problem + _first_hint(value, variants)
+    return problem + (_first_hint(value, variants) or " The layer calls your split_heads, attention_weights and "
+                      "merge_heads: check that their exercises pass first, then follow the steps in the docstring.")
 
 
 CHECKS = {

@@ -46,6 +46,8 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))             # forbidden → weight 0 after softmax
     weights = scores.softmax(dim=-1)
+    if mask is not None:  # a query allowed to see nothing gets zero weights (not NaN), as in the fused kernel
+        weights = weights.masked_fill(~mask, 0.0)
     if dropout_p > 0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights                                       # (..., T_q, d_v)

@@ -46,6 +46,21 @@ def autocast(device: torch.device | str):
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def one_cpu_thread(device: torch.device | str = "cpu"):
+    """Run small models on one CPU thread. For matrices this small, extra threads mostly wait for each other
+    (many times slower on a busy machine), and one thread gives the same numbers everywhere. No-op on a GPU."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def describe(device: torch.device | str) -> str:
     """A one-line description for the top of a lesson: which device, and how many CPU threads."""
     device = torch.device(device)
