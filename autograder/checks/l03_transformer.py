@@ -7,6 +7,7 @@ mistakes are computed here with the same weights, so a wrong answer can be told 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import torch
 
@@ -26,6 +27,18 @@ def _close(a, b, atol: float = 1e-4) -> bool:
     except (TypeError, ValueError, RuntimeError):
         return False
     return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=atol)
+
+
+def _with_hint(value, want, what: str, mistakes: dict[str, Callable[[], torch.Tensor]],
+               atol: float = 1e-5) -> str | None:
+    """array_problem's message, plus the hint of the classic mistake that gives exactly this value, if any."""
+    problem = array_problem(value, want, what, atol=atol)
+    if problem is None or not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(want.shape):
+        return problem
+    for hint, wrong in mistakes.items():
+        if _close(value, wrong()):
+            return f"{problem} {hint}"
+    return problem
 
 
 # -- Exercise 3.1: positional_encoding -------------------------------------------------------------
@@ -68,13 +81,8 @@ def pe_cases(rng: random.Random) -> list[Case]:
 def pe_verify(case: Case, value) -> str | None:
     T, d = case.args
     what = f"positional_encoding({T}, {d})"
-    problem = array_problem(value, _pe(T, d), what, rtol=1e-4, atol=1e-4)
-    if problem is None or "shape" in problem or "not a tensor" in problem or "returned" in problem:
-        return problem
-    for mistake, hint in PE_HINTS.items():
-        if _close(value, _pe(T, d, mistake)):
-            return f"{problem} It looks like {hint}"
-    return problem
+    return _with_hint(value, _pe(T, d), what, {f"It looks like {hint}": lambda m=mistake: _pe(T, d, m)
+                                               for mistake, hint in PE_HINTS.items()}, atol=1e-4)
 
 
 # -- Exercises 3.2 and 3.3: EncoderLayer and DecoderLayer (kind "module") --------------------------
@@ -145,13 +153,8 @@ def encoder_verify(case: Case, value) -> str | None:
     x, mask = case.inputs
     what = (f"EncoderLayer({d}, {h}, {ff})(x of shape {tuple(x.shape)}, mask with "
             f"{int((~mask).sum())} padding position(s))")
-    problem = array_problem(value, _encoder(case), what)
-    if problem is None or "shape" in problem or "not a tensor" in problem or "returned" in problem:
-        return problem
-    for mistake, hint in ENCODER_HINTS.items():
-        if _close(value, _encoder(case, mistake)):
-            return f"{problem} {hint}"
-    return problem
+    return _with_hint(value, _encoder(case), what, {hint: lambda m=mistake: _encoder(case, m)
+                                                    for mistake, hint in ENCODER_HINTS.items()})
 
 
 def decoder_cases(rng: random.Random) -> list[Case]:
@@ -213,13 +216,8 @@ def decoder_verify(case: Case, value) -> str | None:
     x, memory, src_mask = case.inputs
     what = (f"DecoderLayer({d}, {h}, {ff})(x of shape {tuple(x.shape)}, memory of shape {tuple(memory.shape)}, "
             f"src_mask with {int((~src_mask).sum())} padding position(s))")
-    problem = array_problem(value, _decoder(case), what)
-    if problem is None or "shape" in problem or "not a tensor" in problem or "returned" in problem:
-        return problem
-    for mistake, hint in DECODER_HINTS.items():
-        if _close(value, _decoder(case, mistake)):
-            return f"{problem} {hint}"
-    return problem
+    return _with_hint(value, _decoder(case), what, {hint: lambda m=mistake: _decoder(case, m)
+                                                    for mistake, hint in DECODER_HINTS.items()})
 
 
 # -- Exercise 3.4: decoder_input_and_labels -----------------------------------------------------------

@@ -47,18 +47,24 @@ def autocast(device: torch.device | str):
 
 
 @contextlib.contextmanager
-def one_cpu_thread(device: torch.device | str = "cpu"):
-    """Run small models on one CPU thread. For matrices this small, extra threads mostly wait for each other
-    (many times slower on a busy machine), and one thread gives the same numbers everywhere. No-op on a GPU."""
-    if torch.device(device).type != "cpu":
+def cpu_threads(n: int | None, device: torch.device | str = "cpu"):
+    """Use n CPU threads inside the block (None: leave PyTorch's choice). The course's models are small: for
+    matrices this small, extra threads mostly wait for each other (many times slower on a busy machine), and
+    one thread gives the same numbers everywhere. No effect on a GPU."""
+    if n is None or torch.device(device).type != "cpu":
         yield
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
+
+
+def one_cpu_thread(device: torch.device | str = "cpu"):
+    """cpu_threads(1, device): the usual choice for the course's small models."""
+    return cpu_threads(1, device)
 
 
 def describe(device: torch.device | str) -> str:

@@ -41,7 +41,9 @@ def lines(x: Sequence, series: Mapping[str, Sequence[float]], title: str = "", x
         ax.plot(list(x), list(ys), marker="o", label=name)
     if logy:
         ax.set_yscale("log")
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    for setter, text in ((ax.set_title, title), (ax.set_xlabel, xlabel), (ax.set_ylabel, ylabel)):
+        if text:  # a second call on the same axes keeps the first call's labels
+            setter(text)
     ax.legend()
     return ax
 

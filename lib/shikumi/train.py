@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from shikumi.device import autocast, get_device
+from shikumi.device import autocast, cpu_threads, get_device
 
 
 @dataclass
@@ -34,6 +34,7 @@ class TrainConfig:
     eval_steps: int = 10          # batches averaged for one evaluation
     device: str = "auto"
     compile: bool = False         # torch.compile the model (worth it on a GPU for long runs)
+    cpu_threads: int | None = None  # on a CPU: 1 is fastest for the course's small models; None: PyTorch's default
     progress: bool = True
     max_seconds: float | None = None  # stop early after this much wall time (a CPU budget)
 
@@ -83,6 +84,11 @@ def evaluate(model, get_batch, loss_fn, steps: int, device, split: str = "val") 
 def train(model: torch.nn.Module, get_batch: Callable[[str], tuple], loss_fn: Callable, cfg: TrainConfig,
           on_eval: Callable[[int, float], None] | None = None) -> History:
     """Train `model` in place for cfg.max_steps steps; return the loss history."""
+    with cpu_threads(cfg.cpu_threads, get_device(cfg.device)):
+        return _train(model, get_batch, loss_fn, cfg, on_eval)
+
+
+def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval) -> History:
     device = get_device(cfg.device)
     model.to(device).train()
     step_model = torch.compile(model) if cfg.compile else model

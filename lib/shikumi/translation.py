@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from shikumi import checkpoint
+from shikumi.device import one_cpu_thread
 from shikumi.tokenizer import WordTokenizer
 from shikumi.transformer import Transformer, TransformerConfig
 
@@ -127,14 +128,17 @@ def sample_pair(rng: random.Random, split: str = "train") -> tuple[list[str], li
 
 def _request(rng: random.Random) -> tuple[list[str], list[str]]:
     """「なんか 喋って」 → speak something, 「これ を 読んで」 → read this, 「箱 を 運んで」 → carry a box."""
-    te, en = SPEAK if rng.random() < 0.2 else (lambda v: (v[0].split()[8], v[1].split()[0]))(rng.choice(VERBS))
+    if rng.random() < 0.2:
+        (te, en), objects = SPEAK, []
+    else:
+        ja_forms, en_forms, objects = rng.choice(VERBS)
+        te, en = ja_forms.split()[8], en_forms.split()[0]                  # 建てて → build
     what = rng.choice(["なんか", "これ", "object"])
     if what == "なんか":
         return ["なんか", te], [en, "something"]
-    if what == "これ" or en == "speak":
+    if what == "これ" or not objects:
         return ["これ", "を", te], [en, "this"]
-    noun = rng.choice(next(v[2] for v in VERBS if v[1].split()[0] == en))
-    o_ja, o_en = _object_phrase(rng, noun)
+    o_ja, o_en = _object_phrase(rng, rng.choice(objects))
     return o_ja + ["を", te], [en] + o_en
 
 
@@ -218,7 +222,8 @@ def translate_batch(model: Transformer, src_tok, tgt_tok, sentences: list[list[s
     """Greedy translations of many word lists at once."""
     device = next(model.parameters()).device
     src, _, _ = make_batch([(s, []) for s in sentences], src_tok, tgt_tok)
-    out = model.eval().generate(src.to(device), tgt_tok.bos_id, tgt_tok.eos_id)
+    with one_cpu_thread(device):
+        out = model.eval().generate(src.to(device), tgt_tok.bos_id, tgt_tok.eos_id)
     return [_words(row, tgt_tok) for row in out.tolist()]
 
 
@@ -252,28 +257,70 @@ def exact_match(model: Transformer, src_tok, tgt_tok, pairs, batch_size: int = 2
     return right / len(pairs)
 
 
+class NextWordScores:
+    """The decoder as a table: scores[prefix] → the scores (logits, (V,)) of the next word, given the words
+    written so far (a tuple of ids starting with <s>) and one source sentence, which is encoded once.
+    This is slide 30's 「いままで生成した文章を入れて次の一単語を出す」, one lookup at a time."""
+
+    def __init__(self, model: Transformer, src_ids: list[int]):
+        self.model = model.eval()
+        device = next(model.parameters()).device
+        self.src = torch.tensor([list(src_ids)], device=device)                # (1, S)
+        with torch.no_grad():
+            self.memory = model.encode(self.src)                               # (1, S, d_model)
+
+    def __getitem__(self, prefix: tuple[int, ...]) -> torch.Tensor:
+        tgt = torch.tensor([[int(i) for i in prefix]], device=self.src.device)   # (1, T)
+        with torch.no_grad():
+            return self.model.decode(tgt, self.memory, self.src)[0, -1].cpu()  # (V,): the last position's scores
+
+
+# slide 19: the same model, trained on chat pairs instead of translations, answers instead of translating
+CHAT_PAIRS = [(ja.split(), reply.split()) for ja, reply in [
+    ("なんか 喋って", "はい 、 喜んで お話しします ！"),
+    ("私 は 家 を 建てた", "すごい ！ どんな 家 です か ？"),
+    ("こんにちは", "こんにちは ！ 元気 です か ？"),
+    ("おはよう", "おはよう ございます ！"),
+    ("ありがとう", "どう いたしまして ！"),
+    ("元気 です か", "元気 です 、 ありがとう ！"),
+    ("なんか 書いて", "はい 、 詩 を 書きます ！"),
+    ("名前 は", "小さな Transformer です"),
+    ("おやすみ", "おやすみなさい 、 また 明日 ！"),
+]]
+
+
+def chat_tokenizers() -> tuple[WordTokenizer, WordTokenizer]:
+    return (WordTokenizer.from_sentences(q for q, _ in CHAT_PAIRS),
+            WordTokenizer.from_sentences(a for _, a in CHAT_PAIRS))
+
+
+def train_small(model: Transformer, get_batch: Callable[[str], tuple], cfg):
+    """shikumi.train.train(model, get_batch, loss_fn, cfg) on one CPU thread (fastest for a model this small)."""
+    import dataclasses
+
+    from shikumi.train import train
+
+    return train(model, get_batch, loss_fn, dataclasses.replace(cfg, cpu_threads=1))
+
+
 def train_translator(out_dir: Path, size: str = "quick", device: str = "auto", max_steps: int | None = None,
                      progress: bool = True) -> Path:
-    """`shikumi train translator`: train from scratch with fixed seeds, save NAME.safetensors + .json, the two
+    """`shikumi train translator`: train from scratch with fixed seeds; save NAME.safetensors + .json, the two
     vocabularies (NAME.vocab.json) and what training measured (NAME.history.json). About a minute on 2 CPU cores."""
-    import time
-
     from shikumi.device import seed_everything
-    from shikumi.train import TrainConfig, train
+    from shikumi.train import TrainConfig
 
     seed_everything(0)
     src_tok, tgt_tok = build_tokenizers()
     config = TransformerConfig.preset(size, src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size,
                                       block_size=24)
     model = Transformer(config)
-    steps = max_steps or {"tiny": 300, "quick": 1500}.get(size, 3000)
+    small = size in ("tiny", "quick")
     get_batch = batch_sampler(lambda rng: sample_pair(rng, "train"), heldout_pairs(200, seed=1), src_tok, tgt_tok)
-    cfg = TrainConfig(max_steps=steps, lr=2e-3 if size in ("tiny", "quick") else 5e-4, warmup_steps=100,
-                      weight_decay=0.01, eval_every=250, eval_steps=4, device=device, progress=progress,
-                      max_seconds=120 if size in ("tiny", "quick") else None)
-    start = time.perf_counter()
-    history = train(model, get_batch, loss_fn, cfg)
-    seconds = time.perf_counter() - start
+    cfg = TrainConfig(max_steps=max_steps or (700 if small else 3000), lr=2e-3 if small else 5e-4,
+                      warmup_steps=100, weight_decay=0.01, eval_every=250, eval_steps=4, device=device,
+                      progress=progress, max_seconds=90 if small else None)
+    history = train_small(model, get_batch, cfg)
     model.cpu()
     accuracy = exact_match(model, src_tok, tgt_tok, heldout_pairs())
     out_dir = Path(out_dir)
@@ -282,12 +329,12 @@ def train_translator(out_dir: Path, size: str = "quick", device: str = "auto", m
                                                            ensure_ascii=False) + "\n", encoding="utf-8")
     every = max(1, len(history.step) // 200)
     (out_dir / f"{NAME}.history.json").write_text(json.dumps({
-        "size": size, "steps": len(history.step), "train_seconds": round(seconds, 1),
+        "size": size, "steps": len(history.step), "train_seconds": round(history.seconds, 1),
         "heldout_exact_match": accuracy, "step": history.step[::every],
-        "train_loss": [round(x, 4) for x in history.train_loss[::every]],
-        "eval_step": history.eval_step, "eval_loss": [round(x, 4) for x in history.eval_loss]}) + "\n",
+        "train_loss": [float(f"{x:.4g}") for x in history.train_loss[::every]],
+        "eval_step": history.eval_step, "eval_loss": [float(f"{x:.4g}") for x in history.eval_loss]}) + "\n",
         encoding="utf-8")
-    print(f"{NAME}: {model.num_parameters():,} parameters, {len(history.step)} steps in {seconds:.0f} s, "
+    print(f"{NAME}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s, "
           f"held-out exact match {accuracy:.1%}")
     return path
 

@@ -34,3 +34,71 @@ def next_word_explorer(next_word_distribution: Callable[[str], Mapping[str, floa
     box.observe(redraw, names="value")
     redraw()
     return widgets.VBox([box, out])  # the last value of a cell: Jupyter displays it
+
+
+def attention_explorer(explain: Callable[[str], tuple], text: str = "", title: str = "cross-attention"):
+    """Type a sentence; see what an encoder–decoder writes and, as a heatmap, which input words it looked at while
+    writing each output word (lesson 03's translator).
+
+    explain: maps the typed text to (output text, weights (rows × columns), row labels, column labels).
+    """
+    box = widgets.Text(value=text, description="input", continuous_update=False,
+                       layout=widgets.Layout(width="60%"))
+    out = widgets.Output()
+
+    def redraw(_=None):
+        with out:
+            clear_output(wait=True)
+            output, weights, rows, cols = explain(box.value)
+            print(f"{box.value} → {output}")
+            if len(rows) and len(cols):
+                plot.heatmap(weights, rows, cols, title=title)
+                plt.show()
+
+    box.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([box, out])
+
+
+def timestep_explorer(draw: Callable[[int], None], num_train_timesteps: int = 1000, value: int = 0, step: int = 10,
+                      description: str = "t"):
+    """Drag a slider over the timesteps 0 … T−1; `draw(t)` draws the picture for that t (lesson 07: a digit
+    dissolving into noise as t grows)."""
+    slider = widgets.IntSlider(value=value, min=0, max=num_train_timesteps - 1, step=step, description=description,
+                               continuous_update=False, layout=widgets.Layout(width="70%"))
+    out = widgets.Output()
+
+    def redraw(_=None):
+        with out:
+            clear_output(wait=True)
+            draw(slider.value)
+            plt.show()
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([slider, out])
+
+
+def latent_explorer(draw: Callable[..., None], sliders: Mapping[str, tuple]):
+    """Move a few sliders; `draw(**values)` draws the picture for those values (lesson 05: walk from one digit's
+    latent to another's and watch the decoder's output change).
+
+    sliders: {name: (min, max, step, value)}; whole-number bounds give an IntSlider, others a FloatSlider.
+    """
+    controls = {}
+    for name, (low, high, step, value) in sliders.items():
+        kind = widgets.IntSlider if all(isinstance(v, int) for v in (low, high, step, value)) else widgets.FloatSlider
+        controls[name] = kind(value=value, min=low, max=high, step=step, description=name,
+                              continuous_update=False, layout=widgets.Layout(width="60%"))
+    out = widgets.Output()
+
+    def redraw(_=None):
+        with out:
+            clear_output(wait=True)
+            draw(**{name: c.value for name, c in controls.items()})
+            plt.show()
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([*controls.values(), out])
