@@ -135,7 +135,30 @@ def _attention_rows() -> list[str]:
 
 
 def _gpt_rows() -> list[str]:
-    raise ImportError("shikumi.gpt benchmark not written yet")
+    """One training step (forward + backward) of the course GPT and of transformers' GPT-2, same config."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from shikumi.gpt import GPT, GPTConfig
+
+    cfg = GPTConfig(vocab_size=65, block_size=128, n_layer=4, n_head=4, d_model=128)
+    ours = GPT(cfg)
+    theirs = GPT2LMHeadModel(GPT2Config(vocab_size=65, n_positions=128, n_layer=4, n_head=4, n_embd=128,
+                                        resid_pdrop=0, embd_pdrop=0, attn_pdrop=0))
+    theirs.config._attn_implementation = "sdpa"
+    idx = torch.randint(0, 65, (8, 128))
+
+    def step_ours():
+        logits = ours(idx)
+        torch.nn.functional.cross_entropy(logits.flatten(0, 1), idx.flatten()).backward()
+
+    def step_theirs():
+        theirs(idx, labels=idx).loss.backward()
+
+    a, b = timed(step_ours, 10), timed(step_theirs, 10)
+    n_ours = sum(p.numel() for p in ours.parameters())
+    n_theirs = sum(p.numel() for p in theirs.parameters())
+    return [f"| GPT train step (4 layers, d=128, batch 8×128; {n_ours:,} vs {n_theirs:,} params), ms | "
+            f"{a * 1000:.1f} | {b * 1000:.1f} (transformers GPT2LMHeadModel) | {a / b:.2f} |"]
 
 
 def main(argv=None) -> int:
