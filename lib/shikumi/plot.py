@@ -98,3 +98,48 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, titl
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def scatter(points, labels: Sequence, title: str = "", xlabel: str = "", ylabel: str = "", ax=None):
+    """Points in 2-D (N, 2), coloured by label, with a legend: e.g. latents or embeddings squeezed to 2-D (PCA)."""
+    import numpy as np
+
+    points = np.asarray(points.detach().cpu() if hasattr(points, "detach") else points, dtype=float)
+    labels = [str(v.item() if hasattr(v, "item") else v) for v in labels]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    for i, name in enumerate(sorted(set(labels), key=lambda s: (len(s), s))):
+        mask = np.array([lab == name for lab in labels])
+        ax.scatter(points[mask, 0], points[mask, 1], s=10, alpha=0.7, color=plt.cm.tab10(i % 10), label=name)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(markerscale=2, fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax
+
+
+def image_text_matrix(matrix, images, texts: Sequence[str], title: str = "", fmt: str = "{:.2f}"):
+    """CLIP's picture (slide 46): one image per row, drawn at the left; one text per column, along the top; in each
+    cell how similar they are. matrix: (len(images), len(texts)), e.g. cosines in [-1, 1]: red similar, blue opposite."""
+    import numpy as np
+
+    matrix = np.asarray(matrix.detach().cpu() if hasattr(matrix, "detach") else matrix, dtype=float)
+    images = np.clip(np.asarray(images.detach().cpu() if hasattr(images, "detach") else images, dtype=float), 0, 1)
+    n, m = matrix.shape
+    limit = max(1.0, float(np.abs(matrix).max())) if matrix.size else 1.0
+    _, ax = plt.subplots(figsize=(0.75 * m + 2.0, 0.75 * n + 2.4))
+    ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, extent=(-0.5, m - 0.5, n - 0.5, -0.5))
+    for i in range(n):
+        img = images[i]
+        ax.imshow(img.transpose(1, 2, 0) if img.shape[0] == 3 else img[0], cmap="gray", vmin=0, vmax=1,
+                  extent=(-1.45, -0.55, i + 0.45, i - 0.45))
+        for j in range(m):
+            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center", fontsize=9,
+                    color="white" if abs(matrix[i, j]) > 0.6 * limit else "black")
+    ax.set_xlim(-1.5, m - 0.5)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xticks(range(m), list(texts), rotation=40, ha="left", rotation_mode="anchor", fontsize=8)
+    ax.set_yticks([])
+    ax.xaxis.tick_top()
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title, pad=10)
+    return ax

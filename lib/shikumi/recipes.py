@@ -18,6 +18,9 @@ RECIPES: dict[str, str] = {
     # NAME: "module:function"
     "translator": "shikumi.translation:train_translator",       # lesson 03: 私は家を建てた → I built a house
     "gpt_shakespeare": "shikumi.charlm:train_gpt_shakespeare",  # lesson 04: a character-level GPT
+    "clip_shapes": "shikumi.clip:train_clip_shapes",            # lesson 06: CLIP on captioned shapes (en + ja)
+    "vae_digits": "shikumi.autoencoder:train_vae_digits",       # lesson 05: digits VAE, 28×28 → 16 numbers
+    "vae_shapes": "shikumi.autoencoder:train_vae_shapes",       # lessons 05 + 08: SD geometry, 32×32×3 → 4×4×4
 }
 
 

@@ -102,3 +102,49 @@ def latent_explorer(draw: Callable[..., None], sliders: Mapping[str, tuple]):
         c.observe(redraw, names="value")
     redraw()
     return widgets.VBox([*controls.values(), out])
+
+
+def generation_explorer(generate: Callable[[str, float, int], str], prompt: str = "", temperature: float = 0.8,
+                        top_k: int = 0, max_top_k: int = 100):
+    """Edit a prompt, drag temperature and top-k; see freshly generated text each time (lesson 04, slide 25).
+
+    generate: maps (prompt, temperature, top_k) to the text that follows; temperature 0 is greedy, top_k 0 is off.
+    """
+    box = widgets.Text(value=prompt, description="prompt", continuous_update=False,
+                       layout=widgets.Layout(width="60%"))
+    temp = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, description="temperature",
+                               continuous_update=False, layout=widgets.Layout(width="60%"))
+    k = widgets.IntSlider(value=top_k, min=0, max=max_top_k, step=1, description="top_k",
+                          continuous_update=False, layout=widgets.Layout(width="60%"))
+    out = widgets.Output()
+
+    def redraw(_=None):
+        with out:
+            clear_output(wait=True)
+            print(box.value + generate(box.value, temp.value, k.value))
+
+    for control in (box, temp, k):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([box, temp, k, out])
+
+
+def image_search_explorer(search: Callable[[str], tuple], text: str = "", ncols: int = 8):
+    """Type a caption; see the images it finds (lesson 06's CLIP retrieval: English or Japanese).
+
+    search: maps the typed text to (images (N, C, H, W), one title per image), best match first.
+    """
+    box = widgets.Text(value=text, description="caption", continuous_update=False,
+                       layout=widgets.Layout(width="60%"))
+    out = widgets.Output()
+
+    def redraw(_=None):
+        with out:
+            clear_output(wait=True)
+            images, titles = search(box.value)
+            plot.image_grid(images, titles, ncols=ncols, title=box.value, size=1.5)
+            plt.show()
+
+    box.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([box, out])

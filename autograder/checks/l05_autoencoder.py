@@ -1,0 +1,233 @@
+"""Hidden checks for lesson 05 · autoencoder and VAE (slides 43–44).
+
+The right answers are computed here (in float64, from the formulas) or by shikumi.autoencoder; the classic
+mistakes are computed too, so a wrong answer can be told which mistake it looks like.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import torch
+
+from autograder.checks import Case, Check, array_problem, call_text, close, show, type_problem
+
+
+def _generator(rng: random.Random) -> torch.Generator:
+    return torch.Generator().manual_seed(rng.getrandbits(32))
+
+
+def _close(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    try:
+        a, b = torch.as_tensor(a).double(), torch.as_tensor(b).double()
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def _with_hint(value, want, what: str, mistakes: dict[str, Callable[[], torch.Tensor]]) -> str | None:
+    """array_problem's message, plus the hint of the classic mistake that gives exactly this value, if any."""
+    problem = array_problem(value, want, what)
+    if problem is None or not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(want.shape):
+        return problem
+    for hint, wrong in mistakes.items():
+        if _close(value, wrong()):
+            return f"{problem} {hint}"
+    return problem
+
+
+def _tensor_text(name: str, case: Case) -> str:
+    """call_text with tensors shown by their shape: kl_divergence(tensor (4, 16), tensor (4, 16))."""
+    parts = [f"tensor {tuple(a.shape)}" if isinstance(a, torch.Tensor) else show(a, 40) for a in case.args]
+    return f"{name}({', '.join(parts)})"
+
+
+# -- Exercise 5.1: compression_ratio ---------------------------------------------------------------
+
+def ratio_cases(rng: random.Random) -> list[Case]:
+    cases = [Case(((3, 512, 512), (4, 64, 64))),                         # slide 43: 48
+             Case(((1, 28, 28), (16,))),                                 # this lesson's digits: 49
+             Case(((3, 28, 28), (5, 7, 7)))]                             # 9.6: not a whole number
+    c, side, f = rng.choice((1, 3)), rng.choice((16, 32, 64, 96)), rng.choice((2, 4, 8))
+    cases.append(Case(((c, side, side), (rng.randint(2, 8), side // f, side // f))))
+    cases.append(Case(((3, 64, 64), (3, 64, 64)), edge=True))            # no compression at all: 1.0
+    return cases
+
+
+def ratio_verify(case: Case, value) -> str | None:
+    image_shape, latent_shape = case.args
+    what = call_text("compression_ratio", case)
+    if (problem := type_problem(value, float, what)) is not None:
+        return problem
+    expected = math.prod(image_shape) / math.prod(latent_shape)
+    if close(value, expected):
+        return None
+    hint = ""
+    if close(value, 1 / expected):
+        hint = " That is latent / image: the ratio is how many image numbers there are per latent number."
+    elif close(value, math.prod(image_shape) // math.prod(latent_shape)):
+        hint = " Use / (true division), not // (which rounds down)."
+    elif close(value, sum(image_shape) / sum(latent_shape)):
+        hint = " Count the numbers in a tensor by multiplying its dimensions (math.prod), not adding them."
+    elif len(latent_shape) == 3 and close(value, math.prod(image_shape[1:]) / math.prod(latent_shape[1:])):
+        hint = " That compares only H × W: the channels (3 for RGB, 4 latent channels) count too."
+    return f"{what}: expected {expected:.6g}, got {show(value)}.{hint}"
+
+
+# -- Exercise 5.2: conv_output_size ----------------------------------------------------------------
+
+def _conv_size(size, k, s, p) -> int:
+    return (size + 2 * p - k) // s + 1
+
+
+def conv_cases(rng: random.Random) -> list[Case]:
+    return [Case((512, 3, 2, 1)),                                        # SD's encoder: 512 → 256
+            Case((rng.choice((28, 14)), 3, 2, 1)),
+            Case((7, 3, 2, 1)),                                          # an odd size: 7 → 4 (rounds down)
+            Case((rng.choice((32, 28, 64)), 3, 1, 1)),                   # stride 1, padding 1 keeps the size
+            Case((rng.randint(20, 40), 5, rng.choice((2, 3)), 0)),       # no padding
+            Case((rng.randint(9, 30), 4, 2, 1))]
+
+
+def conv_verify(case: Case, value) -> str | None:
+    size, k, s, p = case.args
+    what = f"conv_output_size(size={size}, kernel_size={k}, stride={s}, padding={p})"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if (problem := type_problem(value, int, what)) is not None:
+        return problem + " Use // (integer division)."
+    expected = _conv_size(size, k, s, p)
+    if value == expected:
+        return None
+    hint = ""
+    if value == expected - 1:
+        hint = " Did you forget the + 1? The first position counts too."
+    elif value == (size - k) // s + 1:
+        hint = " The padding adds p pixels on both sides: size + 2·padding."
+    elif value == (size + p - k) // s + 1:
+        hint = " The padding adds p pixels on *both* sides: 2·padding."
+    elif value == math.ceil((size + 2 * p - k) / s) + 1:
+        hint = " Round down (//), not up: a window that would stick out past the padding is not computed."
+    elif value == size // s:
+        hint = " size // stride is right only for some kernels and paddings: use the full formula."
+    return f"{what}: expected {expected}, got {show(value)}.{hint}"
+
+
+# -- Exercise 5.3: reparameterize ------------------------------------------------------------------
+
+def reparam_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for shape in ((3, 8), (2, 4, 4, 4)):
+        g = _generator(rng)
+        mu, logvar, eps = (torch.randn(shape, generator=g) for _ in range(3))
+        cases.append(Case((mu, logvar, eps)))
+    g = _generator(rng)
+    mu = torch.randn(2, 6, generator=g)
+    cases.append(Case((mu, torch.full((2, 6), -2.0), torch.randn(2, 6, generator=g))))  # σ = e^-1
+    cases.append(Case((mu, torch.zeros(2, 6), torch.zeros(2, 6)), edge=True))          # ε = 0: z = μ
+    return cases
+
+
+def reparam_verify(case: Case, value) -> str | None:
+    mu, logvar, eps = (a.double() for a in case.args)
+    want = mu + torch.exp(0.5 * logvar) * eps
+    return _with_hint(value, want, _tensor_text("reparameterize", case), {
+        "σ² is exp(logvar); σ (the standard deviation) is its square root: exp(0.5 · logvar).":
+            lambda: mu + torch.exp(logvar) * eps,
+        "logvar is log σ², not σ: turn it into σ with exp(0.5 · logvar) first.": lambda: mu + logvar * eps,
+        "Start from the mean: z = μ + σ·ε.": lambda: torch.exp(0.5 * logvar) * eps,
+        "σ = exp(+0.5 · logvar), not exp(-0.5 · logvar).": lambda: mu + torch.exp(-0.5 * logvar) * eps,
+        "Multiply ε by σ; don't add it: z = μ + σ·ε.": lambda: mu + torch.exp(0.5 * logvar) + eps,
+    })
+
+
+# -- Exercise 5.4: kl_divergence -------------------------------------------------------------------
+
+def _kl_terms(mu, logvar):
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+
+
+def kl_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for shape in ((4, 16), (3, 4, 4, 4), (1, 8)):
+        g = _generator(rng)
+        cases.append(Case((torch.randn(shape, generator=g), 0.5 * torch.randn(shape, generator=g))))
+    cases.append(Case((torch.zeros(2, 5), torch.zeros(2, 5)), edge=True))   # already N(0, 1): KL = 0
+    return cases
+
+
+def kl_verify(case: Case, value) -> str | None:
+    mu, logvar = (a.double() for a in case.args)
+    what = _tensor_text("kl_divergence", case)
+    if isinstance(value, float) or (isinstance(value, torch.Tensor) and value.numel() == 1 and value.dim() > 0):
+        return (f"{what}: expected a scalar tensor (shape ()), got {show(value, 60)}"
+                f"{' of shape ' + str(tuple(value.shape)) if isinstance(value, torch.Tensor) else ''}. "
+                "Keep it a tensor (no .item()), and reduce it to one number with .sum(...) then .mean().")
+    terms = _kl_terms(mu, logvar)
+    want = terms.flatten(1).sum(1).mean()
+    return _with_hint(value, want, what, {
+        "Sum over each image's latent numbers and average only over the batch (dimension 0); "
+        "you averaged over everything.": lambda: terms.mean(),
+        "Average over the batch instead of summing it too: .flatten(1).sum(1).mean().": lambda: terms.sum(),
+        "Sum over *every* dimension but the batch (dims 1, 2, 3 for maps): .flatten(1).sum(1).mean().":
+            lambda: terms.sum(1).mean(),
+        "The sign: KL is never negative. It is -0.5 · Σ(1 + log σ² − μ² − σ²), i.e. +0.5 · Σ(μ² + σ² − 1 − log σ²).":
+            lambda: -want,
+        "Don't forget the factor 0.5.": lambda: 2 * want,
+        "σ² is exp(logvar), not exp(0.5 · logvar).":
+            lambda: (0.5 * (mu.pow(2) + (0.5 * logvar).exp() - 1 - logvar)).flatten(1).sum(1).mean(),
+        "μ enters squared: μ², not μ.":
+            lambda: (0.5 * (mu + logvar.exp() - 1 - logvar)).flatten(1).sum(1).mean(),
+    })
+
+
+# -- Exercise 5.5: vae_loss ------------------------------------------------------------------------
+
+def loss_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for shape, beta in (((3, 1, 6, 6), 1.0), ((2, 3, 4, 4), round(rng.uniform(0.05, 0.5), 3)), ((4, 1, 5, 5), 0.0)):
+        g = _generator(rng)
+        x = torch.rand(shape, generator=g)
+        x_hat = x + 0.3 * torch.randn(shape, generator=g)
+        latent = (shape[0], 2, 2, 2) if len(cases) == 1 else (shape[0], 6)
+        mu, logvar = torch.randn(latent, generator=g), 0.5 * torch.randn(latent, generator=g)
+        cases.append(Case((x_hat, x, mu, logvar, beta)))
+    return cases
+
+
+def loss_verify(case: Case, value) -> str | None:
+    x_hat, x, mu, logvar = (a.double() for a in case.args[:4])
+    beta = case.args[4]
+    what = _tensor_text("vae_loss", case)
+    if isinstance(value, float) or (isinstance(value, torch.Tensor) and value.numel() == 1 and value.dim() > 0):
+        return f"{what}: expected a scalar tensor (shape ()), got {show(value, 60)}. Keep it a tensor (no .item())."
+    sq = (x_hat - x).pow(2)
+    recon = sq.flatten(1).sum(1).mean()
+    kl = _kl_terms(mu, logvar).flatten(1).sum(1).mean()
+    want = recon + beta * kl
+    return _with_hint(value, want, what, {
+        "The reconstruction term sums the squared error over each image's pixels and averages over the batch "
+        "(F.mse_loss's default averages over the pixels too, which makes the KL term far too strong).":
+            lambda: sq.mean() + beta * kl,
+        "Average the squared error over the batch, don't sum it.": lambda: sq.sum() + beta * kl,
+        "β multiplies the KL term only: recon + β · KL.": lambda: beta * recon + kl,
+        "Multiply the KL term by β.": lambda: recon + kl,
+        "Square the difference: (x̂ − x)².": lambda: (x_hat - x).abs().flatten(1).sum(1).mean() + beta * kl,
+        "Add the two terms: the KL term is a penalty, recon + β · KL.": lambda: recon - beta * kl,
+    })
+
+
+_LIB = "shikumi.autoencoder"
+CHECKS = {
+    "compression_ratio": Check("compression_ratio", ratio_cases, ratio_verify,
+                               references=(f"{_LIB}:compression_ratio",)),
+    "conv_output_size": Check("conv_output_size", conv_cases, conv_verify),
+    "reparameterize": Check("reparameterize", reparam_cases, reparam_verify,
+                            references=(f"{_LIB}:reparameterize", f"{_LIB}:DiagonalGaussian.sample")),
+    "kl_divergence": Check("kl_divergence", kl_cases, kl_verify,
+                           references=(f"{_LIB}:kl_divergence", f"{_LIB}:DiagonalGaussian.kl", f"{_LIB}:vae_loss")),
+    "vae_loss": Check("vae_loss", loss_cases, loss_verify,
+                      references=(f"{_LIB}:vae_loss", f"{_LIB}:kl_divergence", f"{_LIB}:vae_loss_fn")),
+}

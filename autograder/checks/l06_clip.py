@@ -1,0 +1,307 @@
+"""Hidden checks for lesson 06 · CLIP (slides 45–46).
+
+The right answers come from `shikumi.clip` and PyTorch, computed here in float64; the classic mistakes (the
+last position instead of the end-of-text token, normalising the wrong axis, forgetting the scale, one direction
+of the loss only, argmax over the prompts' axis…) are recognised by computing the wrong variant and comparing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import torch
+import torch.nn.functional as F
+
+from autograder.checks import Case, Check, array_problem, show, type_problem
+from shikumi.clip import clip_loss, pool_at_eot, similarity
+
+
+def _gen(rng: random.Random) -> torch.Generator:
+    return torch.Generator().manual_seed(rng.getrandbits(32))
+
+
+def _randn(gen: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
+    return (torch.randn(*shape, generator=gen) * scale).float()
+
+
+def _shape(x) -> str:
+    return f"of shape {tuple(x.shape)}" if hasattr(x, "shape") else repr(x)
+
+
+def _matches(value, variant, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    try:
+        got = torch.as_tensor(value).double()
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    want = torch.as_tensor(variant).double()
+    if got.numel() == 1 and want.numel() == 1:
+        got, want = got.reshape(()), want.reshape(())
+    return tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def _first_hint(value, variants) -> str:
+    for variant, hint in variants:
+        if variant is not None and _matches(value, variant):
+            return " " + hint
+    return ""
+
+
+def _tensor_problem(value, what: str) -> str | None:
+    if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
+        return f"{what} returned a tuple of {len(value)} tensors; return just one tensor."
+    return type_problem(value, torch.Tensor, what)
+
+
+# -- Exercise 6.1: pool_at_eot ---------------------------------------------------------------------
+
+def _tokens(gen: torch.Generator, lengths: list[int], T: int, pad_id: int = 0, vocab: int = 40) -> torch.Tensor:
+    """(B, T) ids: each row has `length` real tokens (never pad_id), then padding."""
+    ids = torch.randint(1, vocab, (len(lengths), T), generator=gen)
+    ids[ids == pad_id] = pad_id + 1
+    for i, n in enumerate(lengths):
+        ids[i, n:] = pad_id
+    return ids
+
+
+def pool_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    return [
+        Case((_randn(g, 2, 5, 4), _tokens(g, [5, 3], 5))),                                  # one full, one padded
+        Case((_randn(g, 3, 6, 8), _tokens(g, [rng.randint(2, 5), 6, rng.randint(2, 5)], 6))),
+        Case((_randn(g, 4, 7, 3), _tokens(g, [rng.randint(2, 6) for _ in range(4)], 7))),
+        Case((_randn(g, 3, 6, 4), _tokens(g, [4, 2, 5], 6, pad_id=7)), {"pad_id": 7}),    # another padding id
+        Case((_randn(g, 2, 4, 5), _tokens(g, [4, 4], 4)), edge=True),                       # no padding at all
+    ]
+
+
+def pool_verify(case: Case, value) -> str | None:
+    hidden, tokens = case.args
+    pad_id = case.kwargs.get("pad_id", 0)
+    what = (f"pool_at_eot(hidden {_shape(hidden)}, tokens {_shape(tokens)}"
+            + (f", pad_id={pad_id})" if "pad_id" in case.kwargs else ")"))
+    if (problem := _tensor_problem(value, what)) is not None:
+        return problem
+    h = hidden.double()
+    expected = pool_at_eot(h, tokens, pad_id)
+    if (problem := array_problem(value, expected, what)) is None:
+        return None
+    lengths = (tokens != pad_id).sum(dim=1)
+    rows = torch.arange(h.size(0))
+    real = (tokens != pad_id).double()[..., None]
+    variants = [
+        (h[:, -1], "That is the last position, which is padding for the shorter captions: take each caption's last "
+                   "token that is not padding (index = number of real tokens − 1)."),
+        (h[:, 0], "That is the first token, <s>: with a causal mask it has seen nothing of the caption."),
+        (h[rows, lengths.clamp(max=h.size(1) - 1)], "Off by one: the last real token is at index length − 1."),
+        (h[rows, (tokens != 0).sum(dim=1) - 1] if pad_id != 0 else None,
+         f"Padding is marked by pad_id (here {pad_id}), not by 0: count tokens != pad_id."),
+        ((h * real).sum(1) / real.sum(1), "That is the mean over the real tokens; CLIP takes one token's vector."),
+        (h.mean(dim=1), "That is the mean over all positions; CLIP takes the vector at the end-of-text token."),
+    ]
+    return problem + _first_hint(value, variants)
+
+
+# -- Exercise 6.2: l2_normalize ----------------------------------------------------------------------
+
+def norm_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    wide = _randn(g, 5, 3)
+    wide[:, 0] *= 10.0                                   # columns of very different sizes
+    return [
+        Case((_randn(g, 4, 8),)),
+        Case((_randn(g, 3, 5, scale=10.0),)),
+        Case((wide,)),
+        Case((_randn(g, 2, 3, 4),)),                     # a batch of batches: still the last axis
+        Case((_randn(g, 6, scale=0.1),), edge=True),     # one vector
+    ]
+
+
+def norm_verify(case: Case, value) -> str | None:
+    (x,) = case.args
+    what = f"l2_normalize(x {_shape(x)})"
+    if (problem := _tensor_problem(value, what)) is not None:
+        return problem
+    x64 = x.double()
+    expected = x64 / x64.norm(dim=-1, keepdim=True)
+    if (problem := array_problem(value, expected, what)) is None:
+        return None
+    variants = [
+        (x64 / x64.norm(dim=0, keepdim=True) if x64.dim() > 1 else None,
+         "That normalises each column (dim=0): each row, one vector, should have length 1 — use dim=-1."),
+        (x64 / x64.norm(), "That divides by the length of the whole tensor: each row needs its own length "
+                           "(norm over dim=-1, keepdim=True)."),
+        (x64 / x64.sum(dim=-1, keepdim=True), "That divides by the sum: the L2 length is the square root of the "
+                                              "sum of squares."),
+        (x64 / x64.abs().sum(dim=-1, keepdim=True), "That is the L1 length (sum of |x|): use the L2 length, "
+                                                    "√(Σ x²)."),
+        (x64 / (x64 ** 2).sum(dim=-1, keepdim=True), "Take the square root of the sum of squares."),
+    ]
+    return problem + _first_hint(value, variants)
+
+
+# -- Exercise 6.3: similarity_matrix ------------------------------------------------------------------
+
+def sim_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    return [
+        Case((_randn(g, 4, 8), _randn(g, 4, 8), 1.0)),
+        Case((_randn(g, 3, 8, scale=5.0), _randn(g, 5, 8), round(rng.uniform(10, 20), 2))),
+        Case((_randn(g, 6, 16), _randn(g, 2, 16, scale=0.2), 100.0)),
+        Case((_randn(g, 2, 4), _randn(g, 3, 4), torch.tensor(round(rng.uniform(2, 8), 2)))),   # a tensor scale
+    ]
+
+
+def sim_verify(case: Case, value) -> str | None:
+    img, txt, scale = case.args
+    s = float(scale)
+    what = f"similarity_matrix(image_features {_shape(img)}, text_features {_shape(txt)}, logit_scale={s:g})"
+    if (problem := _tensor_problem(value, what)) is not None:
+        return problem
+    i64, t64 = img.double(), txt.double()
+    expected = similarity(i64, t64, s)
+    if (problem := array_problem(value, expected, what)) is None:
+        return None
+    cos = F.normalize(i64, dim=-1) @ F.normalize(t64, dim=-1).T
+    got = torch.as_tensor(value)
+    if tuple(got.shape) == (txt.size(0), img.size(0)) != tuple(expected.shape):
+        return problem + " Rows are images and columns are texts: image_features @ text_features.T."
+    variants = [
+        (s * i64 @ t64.T, "The features were not normalised: divide each by its length first (cosine similarity)."),
+        (cos, "Multiply the cosines by logit_scale."),
+        (math.exp(s) * cos if s < 50 else None, "logit_scale is already the multiplier exp(t): don't exp() it again."),
+        (s * F.normalize(i64, dim=0) @ F.normalize(t64, dim=0).T, "Normalise each row (each vector), dim=-1, "
+                                                                 "not each column."),
+        (s * F.normalize(i64, dim=-1) @ t64.T, "Normalise the text features too."),
+        (s * i64 @ F.normalize(t64, dim=-1).T, "Normalise the image features too."),
+        (cos / s, "Multiply by logit_scale; don't divide."),
+    ]
+    return problem + _first_hint(value, variants)
+
+
+# -- Exercise 6.4: clip_loss ---------------------------------------------------------------------------
+
+def loss_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    cases = [Case((_randn(g, B, E, scale=sc), _randn(g, B, E), scale))
+             for B, E, sc, scale in ((4, 8, 1.0, 1.0), (8, 16, 3.0, round(rng.uniform(10, 20), 2)),
+                                     (3, 4, 0.5, 100.0), (16, 8, 1.0, round(rng.uniform(2, 8), 2)))]
+    img = _randn(g, 6, 8)
+    cases.append(Case((img, img + 0.3 * _randn(g, 6, 8), 14.28)))            # nearly matching pairs: a low loss
+    cases.append(Case((_randn(g, 1, 8), _randn(g, 1, 8), 10.0), edge=True))  # one pair: nothing to confuse, 0
+    return cases
+
+
+def _loss_value(value):
+    if torch.is_tensor(value) and value.numel() == 1:
+        return value.reshape(()).double()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return torch.tensor(float(value), dtype=torch.float64)
+    return None
+
+
+def loss_verify(case: Case, value) -> str | None:
+    img, txt, scale = case.args
+    B = img.size(0)
+    what = f"clip_loss(image_features {_shape(img)}, text_features {_shape(txt)}, logit_scale={float(scale):g})"
+    if torch.is_tensor(value) and value.dim() >= 1 and value.numel() == B and B > 1:
+        return (f"{what}: expected one number (a tensor of shape ()), got a tensor of shape {tuple(value.shape)}. "
+                "Average the cross-entropy over the batch (F.cross_entropy does by default).")
+    got = _loss_value(value)
+    if got is None:
+        return (type_problem(value, torch.Tensor, what)
+                or f"{what} returned {show(value)}; expected a scalar tensor (shape ())")
+    i64, t64 = img.double(), txt.double()
+    expected = clip_loss(i64, t64, float(scale))
+    if torch.isclose(got, expected, rtol=1e-4, atol=1e-5):
+        return None
+    targets = torch.arange(B)
+    logits = similarity(i64, t64, float(scale))
+    raw = float(scale) * i64 @ t64.T
+    i2t, t2i = F.cross_entropy(logits, targets), F.cross_entropy(logits.T, targets)
+    variants = [
+        (i2t, "That is only image → text (the rows). CLIP's loss is symmetric: also the cross-entropy of the "
+              "columns (logits.T, text → image), then the average of the two."),
+        (t2i, "That is only text → image (the columns): add image → text (the rows) and average the two."),
+        (i2t + t2i, "Average the two directions: (image→text + text→image) / 2, not their sum."),
+        ((F.cross_entropy(raw, targets) + F.cross_entropy(raw.T, targets)) / 2,
+         "The features were not normalised: use cosine similarities (normalise each row first)."),
+        ((F.cross_entropy(logits / float(scale), targets) + F.cross_entropy(logits.T / float(scale), targets)) / 2,
+         "Multiply the cosines by logit_scale before the cross-entropy."),
+        ((F.cross_entropy(logits, targets, reduction="sum") + F.cross_entropy(logits.T, targets, reduction="sum"))
+         / 2, "Take the mean over the batch, not the sum."),
+        ((F.cross_entropy(logits, targets.flip(0)) + F.cross_entropy(logits.T, targets.flip(0))) / 2 if B > 1
+         else None, "The right answers are on the diagonal: targets = torch.arange(B)."),
+    ]
+    return f"{what}: expected {expected.item():.6g}, got {got.item():.6g}." + _first_hint(got, variants)
+
+
+# -- Exercise 6.5: zero_shot_classify -----------------------------------------------------------------
+
+def _clear_margin(img: torch.Tensor, prompts: torch.Tensor) -> bool:
+    """True when every image's best prompt wins by a clear margin (no near-ties that rounding could flip)."""
+    cos = F.normalize(img.double(), dim=-1) @ F.normalize(prompts.double(), dim=-1).T
+    if cos.size(1) < 2:
+        return True
+    top2 = cos.topk(2, dim=1).values
+    return bool((top2[:, 0] - top2[:, 1] > 1e-3).all())
+
+
+def zero_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    cases = []
+    for N, C, E in ((6, 4, 8), (10, 5, 16), (3, 7, 4)):
+        while True:
+            img = _randn(g, N, E)
+            lengths = torch.rand(C, 1, generator=g) * 9.9 + 0.1          # prompts of very different lengths
+            prompts = _randn(g, C, E) * lengths
+            raw_pick = (img @ prompts.T).argmax(1)
+            cos_pick = (img @ F.normalize(prompts, dim=-1).T).argmax(1)
+            if _clear_margin(img, prompts) and (raw_pick != cos_pick).any():
+                break
+        cases.append(Case((img, prompts)))
+    cases.append(Case((_randn(g, 4, 8), _randn(g, 1, 8)), edge=True))   # one prompt: every image gets class 0
+    return cases
+
+
+def zero_verify(case: Case, value) -> str | None:
+    img, prompts = case.args
+    what = f"zero_shot_classify(image_features {_shape(img)}, prompt_features {_shape(prompts)})"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value):
+        value = torch.tensor(list(value), dtype=torch.long)
+    if (problem := _tensor_problem(value, what)) is not None:
+        return problem
+    cos = F.normalize(img.double(), dim=-1) @ F.normalize(prompts.double(), dim=-1).T
+    expected = cos.argmax(dim=1)
+    got = torch.as_tensor(value)
+    if tuple(got.shape) != tuple(expected.shape):
+        hint = ""
+        if tuple(got.shape) == (prompts.size(0),):
+            hint = " That is one answer per prompt: take the argmax over the prompts, dim=1 (one answer per image)."
+        elif tuple(got.shape) == tuple(cos.shape):
+            hint = " Those are the similarities: return their argmax over the prompts (dim=1)."
+        return f"{what}: expected a tensor of shape {tuple(expected.shape)}, got shape {tuple(got.shape)}.{hint}"
+    if got.is_floating_point() and not torch.equal(got, got.round()):
+        return f"{what}: expected class indices (whole numbers), got {show(got.tolist())}."
+    if torch.equal(got.long(), expected):
+        return None
+    hint = ""
+    if torch.equal(got.long(), (img.double() @ prompts.double().T).argmax(1)):
+        hint = (" That is the argmax of the plain dot product: a prompt with a longer vector wins too often. "
+                "Normalise the prompt features (cosine similarity).")
+    elif torch.equal(got.long(), cos.argmin(1)):
+        hint = " That is the least similar prompt: use argmax."
+    return f"{what}: expected {expected.tolist()}, got {got.long().tolist()}.{hint}"
+
+
+CHECKS = {
+    "pool_at_eot": Check("pool_at_eot", pool_cases, pool_verify,
+                         references=("shikumi.clip:pool_at_eot",)),
+    "l2_normalize": Check("l2_normalize", norm_cases, norm_verify,
+                          references=("torch.nn.functional:normalize",)),
+    "similarity_matrix": Check("similarity_matrix", sim_cases, sim_verify,
+                               references=("shikumi.clip:similarity",)),
+    "clip_loss": Check("clip_loss", loss_cases, loss_verify,
+                       references=("shikumi.clip:clip_loss", "shikumi.clip:loss_fn")),
+    "zero_shot_classify": Check("zero_shot_classify", zero_cases, zero_verify),
+}
