@@ -74,8 +74,8 @@ def wrap(cmd: list[str], work: Path, hide: list[Path]) -> list[str]:
     for path in hide:
         if path.is_dir() and not _needed(path, work):
             script.append(f"mount -t tmpfs -o ro,size=64k,mode=0555 shikumi-hidden {q(path)}")
-    for tmp in ("/tmp", "/dev/shm"):
-        if Path(tmp).is_dir() and not Path(work).is_relative_to(tmp):
+    for tmp in ("/tmp", "/dev/shm"):  # a private, size-limited /tmp — unless the course itself lives there
+        if Path(tmp).is_dir() and not _needed(Path(tmp), work):
             script.append(f"mount -t tmpfs -o size=512m,mode=1777 shikumi-tmp {tmp}")
     # no capabilities from here on: the mounts above cannot be undone, even by (namespaced) root
     script.append("exec " + shlex.join([*drop, "--inh-caps=-all", "--bounding-set=-all", "--", *cmd]))
@@ -100,7 +100,8 @@ def _needed(path: Path, work: Path) -> bool:
     import shikumi
 
     path = path.resolve()
-    needed = [Path(sys.prefix), Path(shikumi.__file__).parent, Path(__file__).parent / "execute.py", Path(work)]
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(shikumi.__file__).parent,
+              Path(__file__).parent / "execute.py", Path(work)]
     return any(p.resolve().is_relative_to(path) for p in needed)
 
 
