@@ -193,7 +193,8 @@ def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict,
     env.update(HOME=str(run_dir), MPLBACKEND="Agg", MPLCONFIGDIR=str(run_dir / ".config"),
                IPYTHONDIR=str(run_dir / ".ipython"), JUPYTER_RUNTIME_DIR=str(run_dir / ".runtime"),
                JUPYTER_PLATFORM_DIRS="1")
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep instead of spinning: 2 runs share 2 cores
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep instead of spinning
+    env.setdefault("OMP_NUM_THREADS", "1")        # the lessons' models are small; parallel workers share the cores
     proc = subprocess.Popen(sandbox.wrap(cmd, work, hidden_paths(hide)), cwd=run_dir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     note = ""

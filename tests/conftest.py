@@ -13,6 +13,8 @@ from shikumi import release
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any kernel imports torch: parallel tests share 2 cores
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers, two kernels, two cores: one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def lesson_names() -> list[str]:

@@ -112,7 +112,7 @@ class NGramModel:
         tokens = pad(sentence, self.n)
         total = 0.0
         for i in range(self.n - 1, len(tokens)):
-            p = self.prob(tokens[i], tokens[:i])
+            p = self.prob(tokens[i], tokens[max(0, i - self.n + 1) : i])  # only the last n-1 words matter
             if p == 0.0:
                 return -math.inf
             total += math.log(p)

@@ -1,0 +1,271 @@
+"""Hidden checks for lesson 04 · GPT (slides 12–15, 21, 25, 37–39)."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from autograder.checks import Case, Check, array_problem, call_text, show, type_problem
+from shikumi import gpt
+from shikumi.attention import causal_mask
+
+
+def _generator(rng: random.Random) -> torch.Generator:
+    return torch.Generator().manual_seed(rng.getrandbits(32))
+
+
+# -- Exercise 4.1: count_parameters ----------------------------------------------------------------
+
+def _config(rng: random.Random, prenorm: bool) -> dict:
+    n_head = rng.choice([1, 2, 4])
+    return gpt.config_dict(gpt.GPTConfig(vocab_size=rng.randint(20, 300), block_size=rng.randint(8, 128),
+                                         n_layer=rng.randint(1, 6), n_head=n_head,
+                                         d_model=n_head * rng.randint(2, 16), prenorm=prenorm))
+
+
+def count_cases(rng: random.Random) -> list[Case]:
+    cases = [Case((_config(rng, True),)), Case((_config(rng, True),)), Case((_config(rng, False),))]
+    cases += [Case((gpt.config_dict(gpt.GPTConfig.preset(name)),)) for name in ("gpt1", "gpt2-xl", "gpt3")]
+    return cases
+
+
+def _count_variants(c: dict) -> dict[str, int]:
+    """Wrong counts a learner may arrive at, each with the hint that explains it."""
+    d, V, T, L = c["d_model"], c["vocab_size"], c["block_size"], c["n_layer"]
+    ln_f = 2 * d if c["prenorm"] else 0
+    right = gpt.num_parameters(gpt.GPTConfig(**c))
+    per_layer = 12 * d * d + 13 * d
+    return {
+        "The output layer shares the token embedding's matrix (tied embeddings): count V·d only once.":
+            right + V * d,
+        "Don't forget the learned position embedding: block_size · d_model more.": right - T * d,
+        "Every Linear layer has a bias too (attention: 4·d, MLP: 4·d + d).": right - L * 9 * d,
+        "Each LayerNorm has a scale and a shift (2·d_model), two per Block.": right - L * 4 * d,
+        "The final LayerNorm exists only with prenorm=True (GPT-1's post-LN has none).":
+            right + (-ln_f if c["prenorm"] else 2 * d),
+        "The MLP widens to 4·d_model: d·4d + 4d + 4d·d + d.": right - L * (6 * d * d + 3 * d),
+        "Attention has four projections, q, k, v and out: 4·(d² + d).": right - L * (d * d + d),
+        "Multiply the per-Block count by n_layer.": right - (L - 1) * per_layer,
+    }
+
+
+def count_verify(case: Case, value) -> str | None:
+    (config,) = case.args
+    what = f"count_parameters({{n_layer={config['n_layer']}, d_model={config['d_model']}, "\
+           f"vocab_size={config['vocab_size']}, block_size={config['block_size']}, prenorm={config['prenorm']}, …}})"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if (problem := type_problem(value, int, what)) is not None:
+        return problem + " Return a whole number (an int)."
+    expected = gpt.num_parameters(gpt.GPTConfig(**config))
+    if value == expected:
+        return None
+    hint = next((h for h, wrong in _count_variants(config).items() if wrong == value and wrong != expected), "")
+    if not hint and config["n_head"] > 1 and value == expected * config["n_head"]:
+        hint = "The heads split d_model between them: n_head adds no parameters."
+    return f"{what}: expected {expected:,}, got {value:,}. {hint}".strip()
+
+
+# -- Exercise 4.2: Block (pre-LN, causal) -------------------------------------------------------------
+
+def _random_state(block: gpt.Block, g: torch.Generator) -> dict:
+    state = {}
+    for name, p in block.state_dict().items():
+        scale = 0.3 if p.dim() > 1 else 0.1
+        base = 1.0 if name.endswith(("ln_1.weight", "ln_2.weight")) else 0.0
+        state[name] = (base + scale * torch.randn(p.shape, generator=g)).float()
+    return state
+
+
+def block_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for d_model, n_head, B, T in ((16, 2, 2, 5), (24, 4, 1, 7), (12, 3, 2, 1)):
+        g = _generator(rng)
+        state = _random_state(gpt.Block(d_model, n_head), g)
+        x = torch.randn(B, T, d_model, generator=g)
+        cases.append(Case((d_model, n_head), state=state, inputs=(x,)))
+    return cases
+
+
+def _block_variants(d_model: int, n_head: int, state: dict, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    b = gpt.Block(d_model, n_head)
+    b.load_state_dict(state)
+    b.eval()
+    T = x.size(1)
+    mask = causal_mask(T)
+    with torch.no_grad():
+        post = gpt.Block(d_model, n_head, prenorm=False)
+        post.load_state_dict(state)
+        post.eval()
+        no_mask = x + b.attn(b.ln_1(x))
+        no_mask = no_mask + b.mlp(b.ln_2(no_mask))
+        a = b.attn(b.ln_1(x), mask=mask)
+        no_residual = b.mlp(b.ln_2(a))
+        one_residual = x + a
+        one_residual = b.mlp(b.ln_2(one_residual))
+        attn_only = x + a
+        same_norm = x + b.attn(b.ln_1(x), mask=mask)
+        same_norm = same_norm + b.mlp(b.ln_1(same_norm))
+        return {
+            "That is post-LN (GPT-1): LayerNorm after adding. Pre-LN normalises what goes INTO attention and "
+            "the MLP: x = x + attn(ln_1(x), mask); x = x + mlp(ln_2(x)).": post(x),
+            "The attention can see the future: pass mask=causal_mask(T, device=x.device) to self.attn.": no_mask,
+            "The residual connections are missing: add the input back, x = x + ….": no_residual,
+            "The MLP's residual connection is missing: x = x + self.mlp(self.ln_2(x)).": one_residual,
+            "The MLP step is missing: after attention, x = x + self.mlp(self.ln_2(x)).": attn_only,
+            "The MLP gets its own LayerNorm: use self.ln_2 before self.mlp (ln_1 is for attention).": same_norm,
+        }
+
+
+def block_verify(case: Case, value) -> str | None:
+    d_model, n_head = case.args
+    (x,) = case.inputs
+    what = f"Block({d_model}, {n_head})(x of shape {tuple(x.shape)})"
+    block = gpt.Block(d_model, n_head)
+    block.load_state_dict(case.state)
+    block.eval()
+    with torch.no_grad():
+        expected = block(x)
+    problem = array_problem(value, expected, what)
+    if problem is None:
+        return None
+    if not problem.startswith(what + ": values"):
+        return problem
+    got = torch.as_tensor(value).double()
+    for hint, wrong in _block_variants(d_model, n_head, case.state, x).items():
+        if got.shape == wrong.shape and torch.allclose(got, wrong.double(), rtol=1e-4, atol=1e-5):
+            return f"{problem} {hint}"
+    return problem
+
+
+# -- Exercise 4.3: next_token_probs ---------------------------------------------------------------------
+
+def probs_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    for temperature, top_k in ((1.0, None), (0.5, None), (2.0, 3), (0.8, 1), (0, None), (1.5, 5)):
+        V = rng.randint(6, 12)
+        logits = (torch.randn(V, generator=_generator(rng)) * 2).float()
+        cases.append(Case((logits, temperature, top_k)))
+    return cases
+
+
+def _probs_variants(logits: torch.Tensor, temperature: float, top_k) -> dict[str, torch.Tensor]:
+    V = logits.numel()
+    out = {}
+    if temperature:
+        out["Divide the logits by the temperature (you multiplied)."] = gpt.next_token_probs(
+            logits * temperature, 1.0, top_k)
+        out["Softmax turns logits into probabilities: you returned the (scaled) logits."] = logits / temperature
+        if top_k is not None and 1 < top_k < V:
+            out[f"Keep exactly the top_k={top_k} largest logits (you kept one too few)."] = gpt.next_token_probs(
+                logits, temperature, top_k - 1)
+        if top_k is not None and top_k + 1 < V:
+            out[f"Keep exactly the top_k={top_k} largest logits (you kept one too many)."] = gpt.next_token_probs(
+                logits, temperature, top_k + 1)
+        if top_k is not None and top_k < V:
+            full = gpt.next_token_probs(logits, temperature)
+            kth = torch.topk(full, top_k).values[-1]
+            out["Set the other logits to -inf BEFORE the softmax, so the kept probabilities sum to 1 "
+                "(you zeroed probabilities after it)."] = torch.where(full >= kth, full, torch.zeros_like(full))
+        if top_k is not None:
+            out["Apply top_k: every token outside the k largest logits gets probability 0."] = gpt.next_token_probs(
+                logits, temperature)
+        if temperature != 1:
+            out["Divide by the temperature before the softmax."] = gpt.next_token_probs(logits, 1.0, top_k)
+    return out
+
+
+def probs_verify(case: Case, value) -> str | None:
+    logits, temperature, top_k = case.args
+    what = call_text("next_token_probs", case)
+    if temperature == 0 and isinstance(value, int) and not isinstance(value, bool):
+        return (f"{what}: return the probabilities, not the token: a tensor of shape ({logits.numel()},) with 1.0 "
+                f"at the argmax ({int(logits.argmax())}) and 0.0 everywhere else.")
+    expected = gpt.next_token_probs(logits, temperature, top_k)
+    problem = array_problem(value, expected, what)
+    if problem is None:
+        return None
+    if not problem.startswith(what + ": values"):
+        if temperature == 0 and "NaN" in problem:
+            problem += " temperature=0 means greedy: don't divide by 0, put all the probability on the argmax."
+        return problem
+    got = torch.as_tensor(value).double()
+    for hint, wrong in _probs_variants(logits, temperature, top_k).items():
+        if torch.allclose(got, wrong.double(), rtol=1e-4, atol=1e-5):
+            return f"{problem} {hint}"
+    if temperature == 0:
+        return f"{problem} temperature=0 means greedy: probability 1.0 at the argmax, 0.0 everywhere else."
+    if abs(got.sum().item() - 1) > 1e-3:
+        return f"{problem} The probabilities should sum to 1; yours sum to {got.sum().item():.4g}."
+    return problem
+
+
+# -- Exercise 4.4: build_chat_prompt ---------------------------------------------------------------
+
+SPEAKERS = ["ROMEO", "JULIET", "HAMLET", "OPHELIA", "MACBETH", "LADY MACBETH", "OTHELLO", "IAGO", "LEAR"]
+LINES = ["Good morrow, my lord.", "What light through yonder window breaks?", "To be, or not to be.",
+         "Is this a dagger which I see before me?", "Speak, I am bound to hear.", "O, I am fortune's fool!",
+         "Get thee to a nunnery.", "Nothing will come of nothing.", "Fair is foul, and foul is fair.",
+         "I will wear my heart upon my sleeve.", "The rest is silence.", "What's in a name?"]
+
+
+def reference_prompt(turns, next_speaker: str, block_size: int) -> str:
+    """All the turns, then the next speaker's name; drop the oldest whole turns until it fits in block_size
+    characters; if not even the newest turn fits, the last block_size characters."""
+    parts = [f"{speaker}\n{line}\n\n" for speaker, line in turns]
+    header = f"{next_speaker}\n"
+    for start in range(len(parts)):
+        prompt = "".join(parts[start:]) + header
+        if len(prompt) <= block_size:
+            return prompt
+    return ("".join(parts) + header)[-block_size:]
+
+
+def _turns(rng: random.Random, n: int) -> list[tuple[str, str]]:
+    a, b = rng.sample(SPEAKERS, 2)
+    return [((a, b)[i % 2], rng.choice(LINES)) for i in range(n)]
+
+
+def chat_cases(rng: random.Random) -> list[Case]:
+    cases = []
+    turns = _turns(rng, 2)                                    # everything fits
+    cases.append(Case((turns, turns[0][0], 200)))
+    turns = _turns(rng, 5)                                    # the oldest turns must go
+    full = len(reference_prompt(turns, turns[-2][0], 10**6))
+    cases.append(Case((turns, turns[-2][0], full - rng.randint(30, 60))))
+    turns = _turns(rng, 3)                                    # exactly fits: nothing is dropped
+    cases.append(Case((turns, turns[1][0], len(reference_prompt(turns, turns[1][0], 10**6)))))
+    turns = _turns(rng, 3)                                    # not even the newest turn fits: a character cut
+    cases.append(Case((turns, turns[1][0], rng.randint(12, 18))))
+    cases.append(Case(([], rng.choice(SPEAKERS), 64)))        # no history yet
+    return cases
+
+
+def chat_verify(case: Case, value) -> str | None:
+    turns, next_speaker, block_size = case.args
+    what = call_text("build_chat_prompt", case)
+    if (problem := type_problem(value, str, what)) is not None:
+        return problem
+    expected = reference_prompt(turns, next_speaker, block_size)
+    if value == expected:
+        return None
+    full = "".join(f"{s}\n{t}\n\n" for s, t in turns) + f"{next_speaker}\n"
+    hint = ""
+    if len(value) > block_size:
+        hint = f" The prompt must fit the context window: at most block_size={block_size} characters, got {len(value)}."
+    elif value == full[:block_size]:
+        hint = " You kept the beginning: the model needs the newest turns, so drop from the front (the oldest)."
+    elif value == full[-block_size:]:
+        hint = " Drop whole turns (the oldest first) rather than cutting a turn in the middle."
+    elif not value.endswith(f"{next_speaker}\n"):
+        hint = f" End with the next speaker's name on its own line, {next_speaker + chr(10)!r}, so the model answers as them."
+    return f"{what}: expected {show(expected, 200)}, got {show(value, 200)}.{hint}"
+
+
+CHECKS = {
+    "count_parameters": Check("count_parameters", count_cases, count_verify),
+    "Block": Check("Block", block_cases, block_verify, kind="module"),
+    "next_token_probs": Check("next_token_probs", probs_cases, probs_verify),
+    "build_chat_prompt": Check("build_chat_prompt", chat_cases, chat_verify),
+}
