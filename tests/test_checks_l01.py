@@ -465,3 +465,19 @@ def test_greedy_tuple_is_accepted():
 def test_greedy_string_is_a_type_problem():
     for _case, _value, message in run("greedy_generate", lambda *a: " ".join(ref_greedy(*a)), 0):
         assert message is not None and "expected a list or tuple" in message
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_a_constant_answer_earns_nothing(seed):
+    """Cases whose right answer is trivial (0.0, 1.0, [], {}) are edge cases: they count only beside a real one."""
+    import random
+
+    constants = {"count_ngrams": [{}], "conditional_prob": [0.0, 1.0], "smoothed_prob": [0.0, 1.0],
+                 "sentence_logprob": [0.0, float("-inf")], "greedy_generate": [[]]}
+    for gid, values in constants.items():
+        check = l01.CHECKS[gid]
+        cases = check.cases(random.Random(seed))
+        main = [c for c in cases if not c.edge]
+        assert main, gid
+        for value in values:
+            assert all(check.verify(c, value) is not None for c in main), (gid, value)

@@ -79,7 +79,9 @@ def cond_cases(rng: random.Random) -> list[Case]:
         counts = _corpus_counts(rng, n)
         ctx = rng.choice(_contexts(counts))
         seen = sorted(ng[-1] for ng in counts if ng[:-1] == ctx)
-        cases.append(Case((counts, ctx, rng.choice(seen))))
+        word = rng.choice(seen)
+        trivial = conditional_prob(counts, ctx, word) == 1.0  # `return 1.0` must not earn this one
+        cases.append(Case((counts, ctx, word), edge=trivial))
     counts = _corpus_counts(rng, 2)
     ctx = rng.choice(_contexts(counts))
     cases.append(Case((counts, ctx, "ウェイヨッシャ"), edge=True))      # a word never seen after it: 0.0
@@ -222,7 +224,8 @@ def greedy_cases(rng: random.Random) -> list[Case]:
     for n, max_words in ((2, 10), (3, 10), (2, 4)):
         counts = _corpus_counts(rng, n, n_sentences=8)
         start = rng.choice([ng[-1] for ng in counts if ng[-1] != EOS])
-        cases.append(Case((counts, [start], n, max_words)))
+        empty = not _greedy(counts, [start], n, max_words)  # `return []` must not earn this one
+        cases.append(Case((counts, [start], n, max_words), edge=empty))
     a, b = rng.sample(WORDS, 2)
     loop = count_ngrams(pad([a, b, a, b, a, b, a], 2), 2)  # greedy goes round a → b → a → …
     cases.append(Case((loop, [a], 2, 7)))
