@@ -76,12 +76,17 @@ def count_verify(case: Case, value) -> str | None:
 def cond_cases(rng: random.Random) -> list[Case]:
     cases = []
     for n in (2, 2, 3):
-        counts = _corpus_counts(rng, n)
-        ctx = rng.choice(_contexts(counts))
-        seen = sorted(ng[-1] for ng in counts if ng[:-1] == ctx)
-        word = rng.choice(seen)
-        trivial = conditional_prob(counts, ctx, word) == 1.0  # `return 1.0` must not earn this one
-        cases.append(Case((counts, ctx, word), edge=trivial))
+        for _ in range(100):  # prefer a context with several followers: P strictly between 0 and 1
+            counts = _corpus_counts(rng, n)
+            choices = [(ctx, w) for ctx in _contexts(counts) for w in sorted({g[-1] for g in counts if g[:-1] == ctx})
+                       if 0 < conditional_prob(counts, ctx, w) < 1]
+            if choices:
+                break
+        if choices:
+            cases.append(Case((counts, *rng.choice(choices))))
+        else:  # every context has one follower: P = 1, which `return 1.0` would hit
+            ctx = rng.choice(_contexts(counts))
+            cases.append(Case((counts, ctx, sorted(g[-1] for g in counts if g[:-1] == ctx)[0]), edge=True))
     counts = _corpus_counts(rng, 2)
     ctx = rng.choice(_contexts(counts))
     cases.append(Case((counts, ctx, "ウェイヨッシャ"), edge=True))      # a word never seen after it: 0.0
@@ -122,13 +127,16 @@ def smooth_cases(rng: random.Random) -> list[Case]:
     vocab_size = len({ng[-1] for ng in counts}) + 1
     ctx = rng.choice(ctxs)
     seen = sorted(ng[-1] for ng in counts if ng[:-1] == ctx)
-    return [
+    cases = [
         Case((counts, ctx, rng.choice(seen), 1.0, vocab_size)),
         Case((counts, ctx, "ウェイヨッシャ", 1.0, vocab_size)),          # unseen pair: small but not 0
         Case((counts, rng.choice(ctxs), rng.choice(seen), round(rng.uniform(0.05, 0.5), 2), vocab_size)),
         Case((counts, ("ウェイヨッシャ",), "。", 0.5, vocab_size)),       # unseen context: 1 / V
         Case((counts, ctx, rng.choice(seen), 0.0, vocab_size)),            # k = 0 is plain counting
     ]
+    for case in cases:  # a right answer of exactly 0 or 1 is one a constant could hit: an edge case
+        case.edge = _smoothed(*case.args) in (0.0, 1.0)
+    return cases
 
 
 def smooth_verify(case: Case, value) -> str | None:
@@ -171,7 +179,8 @@ def logprob_cases(rng: random.Random) -> list[Case]:
         counts = Counter()
         for s in sentences:
             counts.update(count_ngrams(pad(s, n), n))
-        cases.append(Case((counts, rng.choice(sentences), n)))
+        sentence = rng.choice(sentences)
+        cases.append(Case((counts, sentence, n), edge=_logprob(counts, sentence, n) == 0.0))  # P = 1: trivial
     cases.append(Case((counts, list(reversed(sentences[0])) + ["ウェイヨッシャ"], n), edge=True))  # -inf
     return cases
 
