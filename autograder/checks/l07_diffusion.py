@@ -1,0 +1,269 @@
+"""Hidden checks for lesson 07 · diffusion, forward and reverse (slide 47).
+
+The right answers are the papers' formulas, computed here in float64 (tests check that they agree with
+`shikumi.diffusion`'s schedulers and with diffusers'). The classic mistakes — α instead of ᾱ, a forgotten square
+root, x_0 and ε swapped, `alphas_cumprod[t - 1]` reading the last entry when t = 0, no noise added, σ_t² = β_t
+instead of β̃_t — are recognised by computing the wrong variant and comparing.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from autograder.checks import Case, Check, array_problem, type_problem
+from shikumi.diffusion import cosine_betas, linear_betas
+
+_NOT_LIBRARY = ("shikumi.diffusion:NoiseScheduler.add_noise", "shikumi.diffusion:NoiseScheduler.predict_original",
+                "shikumi.diffusion:DDPMScheduler.step", "shikumi.diffusion:DDIMScheduler.step")
+
+
+def _gen(rng: random.Random) -> torch.Generator:
+    return torch.Generator().manual_seed(rng.getrandbits(32))
+
+
+def _randn(g: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=g).float()
+
+
+def _images(g: torch.Generator, *shape: int) -> torch.Tensor:
+    """Something like a clean image in [-1, 1]."""
+    return (torch.rand(*shape, generator=g) * 2 - 1).float()
+
+
+def _schedule(kind: str, g: torch.Generator) -> torch.Tensor:
+    """ᾱ for one of: a linear schedule (250 steps), the cosine one (200 steps), a random 40-step one."""
+    if kind == "linear":
+        betas = linear_betas(250, 1e-4, 0.06)
+    elif kind == "cosine":
+        betas = cosine_betas(200)
+    else:
+        betas = (torch.rand(40, generator=g) * 0.05 + 0.001).float()
+    return torch.cumprod(1 - betas.double(), 0).float()
+
+
+def _matches(value, variant) -> bool:
+    try:
+        got = torch.as_tensor(value).double()
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    want = torch.as_tensor(variant).double()
+    return tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True)
+
+
+def _first_hint(value, variants) -> str:
+    for variant, hint in variants:
+        if variant is not None and _matches(value, variant):
+            return " " + hint
+    return ""
+
+
+def _tensor_problem(value, what: str) -> str | None:
+    if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
+        return f"{what} returned a tuple of {len(value)} tensors; return just one tensor."
+    return type_problem(value, torch.Tensor, what)
+
+
+def _check(value, expected, what: str, variants, rtol=1e-4, atol=1e-4) -> str | None:
+    if (problem := _tensor_problem(value, what)) is not None:
+        return problem
+    if tuple(value.shape) == tuple(expected.shape) and torch.isnan(torch.as_tensor(value).double()).any():
+        return (f"{what}: the result contains NaN (a square root of a negative number, or 0 / 0?)."
+                + _first_hint(value, variants))
+    problem = array_problem(value, expected, what, rtol=rtol, atol=atol)
+    if problem is None:
+        return None
+    return problem + _first_hint(value, variants)
+
+
+def _abar(alphas_cumprod: torch.Tensor, t, shape=None) -> torch.Tensor:
+    """ᾱ_t in float64; t an int (−1 means "before the first step": 1) or a (B,) tensor, reshaped to broadcast."""
+    ac = alphas_cumprod.double()
+    if isinstance(t, int):
+        return torch.tensor(1.0, dtype=torch.float64) if t < 0 else ac[t]
+    a = ac[t.long()]
+    return a.view(-1, *[1] * (len(shape) - 1))
+
+
+# -- Exercise 7.1: compute_alphas_cumprod -------------------------------------------------------------------
+
+def cumprod_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    return [
+        Case((linear_betas(10, 0.01, rng.uniform(0.1, 0.3)),)),        # a short linear schedule
+        Case(((torch.rand(25, generator=g) * 0.1 + 0.001).float(),)),   # random β's
+        Case((cosine_betas(rng.randint(20, 60)),)),                     # the cosine schedule
+        Case((torch.tensor([rng.uniform(0.1, 0.9)]),), edge=True),      # one step: ᾱ_0 = 1 − β_0
+    ]
+
+
+def cumprod_verify(case: Case, value) -> str | None:
+    (betas,) = case.args
+    what = f"compute_alphas_cumprod(betas of shape {tuple(betas.shape)})"
+    b = betas.double()
+    expected = torch.cumprod(1 - b, 0)
+    variants = [
+        (torch.cumprod(b, 0), "That is the cumulative product of the β's: multiply the α_t = 1 − β_t instead."),
+        (1 - b, "That is α_t = 1 − β_t for each step alone; ᾱ_t multiplies all of them up to t (torch.cumprod)."),
+        (torch.cat([torch.ones(1, dtype=torch.float64), expected[:-1]]),
+         "Shifted by one step: ᾱ_0 is already α_0 = 1 − β_0 (the first image is noised once)."),
+        (1 - torch.cumsum(b, 0), "That is 1 − (β_0 + … + β_t): ᾱ_t is a product, (1 − β_0)(1 − β_1)…(1 − β_t)."),
+        (torch.cumprod(1 - b, 0).sqrt(), "That is √ᾱ_t: return ᾱ_t itself (the square root comes in add_noise)."),
+    ]
+    return _check(value, expected, what, variants, rtol=1e-5, atol=1e-6)
+
+
+# -- Exercise 7.2: add_noise -----------------------------------------------------------------------------
+
+def add_noise_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    cases = []
+    for kind, shape in (("linear", (3, 1, 4, 5)), ("cosine", (2, 3, 4, 4)), ("random", (4, 1, 3, 3))):
+        ac = _schedule(kind, g)
+        t = torch.randint(1, len(ac), (shape[0],), generator=g)
+        cases.append(Case((_images(g, *shape), _randn(g, *shape), t, ac)))
+    ac = _schedule("linear", g)
+    cases.append(Case((_images(g, 2, 1, 3, 5), _randn(g, 2, 1, 3, 5), torch.tensor([0, len(ac) - 1]), ac)))
+    return cases
+
+
+def _forward(x0, noise, a):
+    return a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()
+
+
+def add_noise_verify(case: Case, value) -> str | None:
+    x0, noise, t, ac = case.args
+    what = f"add_noise(x0 {tuple(x0.shape)}, noise, t={t.tolist()}, alphas_cumprod)"
+    a = _abar(ac, t, x0.shape)
+    x, e = x0.double(), noise.double()
+    variants = [
+        (a * x + (1 - a) * e, "Forgot the square roots: x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise."),
+        ((1 - a).sqrt() * x + a.sqrt() * e, "x0 and noise are swapped: the image gets √ᾱ_t, the noise √(1 − ᾱ_t)."),
+        (x + (1 - a).sqrt() * e, "The image must shrink too: multiply x0 by √ᾱ_t (that keeps the variance at 1)."),
+        (_forward(x, e, _abar(ac, (t - 1).clamp(min=0), x0.shape)), "Off by one: use alphas_cumprod[t], not [t − 1]."),
+        (a.sqrt() * x + a.sqrt().neg().add(1) * e, "The noise's factor is √(1 − ᾱ_t), not 1 − √ᾱ_t."),
+    ]
+    return _check(value, _forward(x, e, a), what, variants)
+
+
+# -- Exercise 7.3: predict_x0 ---------------------------------------------------------------------------
+
+def predict_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    cases = []
+    for kind, shape in (("linear", (2, 1, 4, 4)), ("cosine", (3, 1, 3, 5)), ("random", (2, 3, 4, 4))):
+        ac = _schedule(kind, g)
+        t = rng.randint(1, int(len(ac) * 0.9))
+        cases.append(Case((_randn(g, *shape), _randn(g, *shape), t, ac)))
+    ac = _schedule("linear", g)
+    cases.append(Case((_randn(g, 2, 1, 3, 3), _randn(g, 2, 1, 3, 3), 0, ac), edge=True))  # t = 0: little noise
+    return cases
+
+
+def _x0(x_t, eps, a):
+    return (x_t.double() - (1 - a).sqrt() * eps.double()) / a.sqrt()
+
+
+def predict_verify(case: Case, value) -> str | None:
+    x_t, eps, t, ac = case.args
+    what = f"predict_x0(x_t {tuple(x_t.shape)}, eps_hat, t={t}, alphas_cumprod)"
+    a = _abar(ac, t)
+    x, e = x_t.double(), eps.double()
+    variants = [
+        ((x - (1 - a) * e) / a, "Forgot the square roots: x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t."),
+        ((x + (1 - a).sqrt() * e) / a.sqrt(), "Sign: subtract the noise, x_t − √(1 − ᾱ_t) · ε̂."),
+        (x - (1 - a).sqrt() * e, "Divide by √ᾱ_t at the end: the image was shrunk by √ᾱ_t when it was noised."),
+        ((x - a.sqrt() * e) / (1 - a).sqrt(), "√ᾱ_t and √(1 − ᾱ_t) are swapped."),
+        (_x0(x, e, _abar(ac, max(t - 1, 0))), "Off by one: use alphas_cumprod[t], not [t − 1]."),
+    ]
+    return _check(value, _x0(x, e, a), what, variants)
+
+
+# -- Exercise 7.4: ddpm_step -------------------------------------------------------------------------------
+
+def ddpm_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    cases = []
+    for kind, shape in (("linear", (2, 1, 4, 4)), ("cosine", (2, 1, 3, 5)), ("random", (3, 2, 3, 3))):
+        ac = _schedule(kind, g)
+        t = rng.randint(2, int(len(ac) * 0.9))
+        cases.append(Case((_randn(g, *shape), _randn(g, *shape), t, ac, _randn(g, *shape))))
+    ac = _schedule("linear", g)
+    cases.append(Case((_randn(g, 2, 1, 3, 3), _randn(g, 2, 1, 3, 3), 0, ac, _randn(g, 2, 1, 3, 3))))  # last step
+    return cases
+
+
+def _ddpm(x_t, eps, t, ac, z, sigma2="small", prev=None, alpha="step"):
+    a_t = _abar(ac, t)
+    a_prev = _abar(ac, t - 1) if prev is None else prev
+    alpha_t = a_t / a_prev if alpha == "step" else a_t
+    beta_t = 1 - alpha_t
+    mean = (x_t.double() - beta_t / (1 - a_t).sqrt() * eps.double()) / alpha_t.sqrt()
+    var = {"small": (1 - a_prev) / (1 - a_t) * beta_t, "large": beta_t, "none": torch.zeros(())}[sigma2]
+    return mean + var.sqrt() * z.double(), mean, var
+
+
+def ddpm_verify(case: Case, value) -> str | None:
+    x_t, eps, t, ac, z = case.args
+    what = f"ddpm_step(x_t {tuple(x_t.shape)}, eps_hat, t={t}, alphas_cumprod, z)"
+    expected, mean, var = _ddpm(x_t, eps, t, ac, z)
+    variants = [
+        (mean, "That is μ alone: add σ_t · z (the noise that keeps DDPM's samples varied)." if t > 0 else ""),
+        (_ddpm(x_t, eps, t, ac, z, sigma2="large")[0],
+         "You used σ_t² = β_t; this exercise asks for β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t."),
+        (mean + var * z.double(), "Multiply z by σ_t = √(σ_t²), not by the variance σ_t²."),
+        (_ddpm(x_t, eps, t, ac, z, alpha="bar")[0], "α_t is one step's α: ᾱ_t / ᾱ_{t−1}, not ᾱ_t itself."),
+    ]
+    if t == 0:
+        variants.insert(0, (_ddpm(x_t, eps, t, ac, z, prev=ac.double()[-1])[0],
+                            "At t = 0, ᾱ_{t−1} is 1 (nothing comes before the first step): alphas_cumprod[t − 1] "
+                            "with t = 0 reads the LAST entry of the tensor."))
+    return _check(value, expected, what, [v for v in variants if v[1]])
+
+
+# -- Exercise 7.5: ddim_step -------------------------------------------------------------------------------
+
+def ddim_cases(rng: random.Random) -> list[Case]:
+    g = _gen(rng)
+    cases = []
+    for kind, shape in (("linear", (2, 1, 4, 4)), ("cosine", (2, 1, 3, 5)), ("random", (3, 2, 3, 3))):
+        ac = _schedule(kind, g)
+        t = rng.randint(len(ac) // 3, int(len(ac) * 0.9))
+        t_prev = t - rng.randint(2, len(ac) // 5)
+        cases.append(Case((_randn(g, *shape), _randn(g, *shape), t, t_prev, ac)))
+    ac = _schedule("linear", g)
+    cases.append(Case((_randn(g, 2, 1, 3, 3), _randn(g, 2, 1, 3, 3), rng.randint(10, 40), -1, ac)))  # the last jump
+    return cases
+
+
+def _ddim(x_t, eps, t, t_prev, ac, prev=None):
+    a_t = _abar(ac, t)
+    a_prev = _abar(ac, t_prev) if prev is None else prev
+    x0 = _x0(x_t, eps, a_t)
+    return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps.double(), x0, a_prev
+
+
+def ddim_verify(case: Case, value) -> str | None:
+    x_t, eps, t, t_prev, ac = case.args
+    what = f"ddim_step(x_t {tuple(x_t.shape)}, eps_hat, t={t}, t_prev={t_prev}, alphas_cumprod)"
+    expected, x0, a_prev = _ddim(x_t, eps, t, t_prev, ac)
+    e = eps.double()
+    variants = [
+        (_ddim(x_t, eps, t, t_prev, ac, prev=ac.double()[-1])[0] if t_prev < 0 else None,
+         "For t_prev = −1 use ᾱ = 1 (the clean image): alphas_cumprod[-1] reads the LAST entry of the tensor."),
+        (x0, "That is x̂0: re-noise it to the level of t_prev, √ᾱ_prev · x̂0 + √(1 − ᾱ_prev) · ε̂."),
+        (a_prev * x0 + (1 - a_prev) * e, "Forgot the square roots of ᾱ_prev and 1 − ᾱ_prev."),
+        ((1 - a_prev).sqrt() * x0 + a_prev.sqrt() * e, "x̂0 and ε̂ are swapped: x̂0 gets √ᾱ_prev."),
+        (_ddim(x_t, eps, t, t - 1, ac)[0], f"Jump to t_prev={t_prev}, not to t − 1 = {t - 1}."),
+    ]
+    return _check(value, expected, what, variants)
+
+
+CHECKS = {
+    "compute_alphas_cumprod": Check("compute_alphas_cumprod", cumprod_cases, cumprod_verify),
+    "add_noise": Check("add_noise", add_noise_cases, add_noise_verify, references=_NOT_LIBRARY),
+    "predict_x0": Check("predict_x0", predict_cases, predict_verify, references=_NOT_LIBRARY),
+    "ddpm_step": Check("ddpm_step", ddpm_cases, ddpm_verify, references=_NOT_LIBRARY),
+    "ddim_step": Check("ddim_step", ddim_cases, ddim_verify, references=_NOT_LIBRARY),
+}
