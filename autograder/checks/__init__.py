@@ -122,3 +122,34 @@ def array_problem(value, expected, what: str, rtol: float = 1e-4, atol: float = 
         return (f"{what}: values differ from the expected ones by up to {diff.max().item():.3g} "
                 f"(at index {i}: expected {want[i].item():.6g}, got {got[i].item():.6g}).")
     return None
+
+
+def matches(value, variant, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """Does the learner's value equal this (usually wrong) variant? Same shape and close values."""
+    import torch
+
+    try:
+        got = torch.as_tensor(value).double()
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    want = torch.as_tensor(variant).double()
+    if got.numel() == 1 and want.numel() == 1:
+        got, want = got.reshape(()), want.reshape(())
+    return tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def first_hint(value, variants) -> str:
+    """The hint of the first (variant, hint) whose variant the value equals, or "": names the classic mistake."""
+    for variant, hint in variants:
+        if variant is not None and matches(value, variant):
+            return " " + hint
+    return ""
+
+
+def tensor_problem(value, what: str) -> str | None:
+    """type_problem for a function that must return one tensor (a tuple of tensors gets its own message)."""
+    import torch
+
+    if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
+        return f"{what} returned a tuple of {len(value)} tensors; return just one tensor."
+    return type_problem(value, torch.Tensor, what)

@@ -12,7 +12,9 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, type_problem
+from autograder.checks import Case, Check, array_problem
+from autograder.checks import first_hint as _first_hint
+from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.attention import MultiHeadAttention, causal_mask
 
 
@@ -28,28 +30,10 @@ def _shape(x) -> str:
     return f"of shape {tuple(x.shape)}" if hasattr(x, "shape") else repr(x)
 
 
-def _matches(value, variant) -> bool:
-    """Does the learner's value equal this (wrong) variant? Shapes first; NaN-free values close."""
-    try:
-        got = torch.as_tensor(value).double()
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    want = variant.double()
-    return tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True)
 
 
-def _first_hint(value, variants) -> str:
-    """The hint of the first wrong variant the value equals, or ""."""
-    for variant, hint in variants:
-        if variant is not None and _matches(value, variant):
-            return " " + hint
-    return ""
 
 
-def _tensor_problem(value, what: str) -> str | None:
-    if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
-        return f"{what} returned a tuple of {len(value)} tensors; return just one tensor."
-    return type_problem(value, torch.Tensor, what)
 
 
 # -- Exercise 2.1: softmax ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import Case, Check, array_problem, show, type_problem
+from autograder.checks import first_hint as _first_hint
+from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.clip import clip_loss, pool_at_eot, similarity
 
 
@@ -29,28 +31,10 @@ def _shape(x) -> str:
     return f"of shape {tuple(x.shape)}" if hasattr(x, "shape") else repr(x)
 
 
-def _matches(value, variant, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    try:
-        got = torch.as_tensor(value).double()
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    want = torch.as_tensor(variant).double()
-    if got.numel() == 1 and want.numel() == 1:
-        got, want = got.reshape(()), want.reshape(())
-    return tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
 
 
-def _first_hint(value, variants) -> str:
-    for variant, hint in variants:
-        if variant is not None and _matches(value, variant):
-            return " " + hint
-    return ""
 
 
-def _tensor_problem(value, what: str) -> str | None:
-    if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
-        return f"{what} returned a tuple of {len(value)} tensors; return just one tensor."
-    return type_problem(value, torch.Tensor, what)
 
 
 # -- Exercise 6.1: pool_at_eot ---------------------------------------------------------------------

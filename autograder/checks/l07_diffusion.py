@@ -12,7 +12,9 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, type_problem
+from autograder.checks import Case, Check, array_problem
+from autograder.checks import first_hint as _first_hint
+from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.diffusion import cosine_betas, linear_betas
 
 _NOT_LIBRARY = ("shikumi.diffusion:NoiseScheduler.add_noise", "shikumi.diffusion:NoiseScheduler.predict_original",
@@ -43,26 +45,10 @@ def _schedule(kind: str, g: torch.Generator) -> torch.Tensor:
     return torch.cumprod(1 - betas.double(), 0).float()
 
 
-def _matches(value, variant) -> bool:
-    try:
-        got = torch.as_tensor(value).double()
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    want = torch.as_tensor(variant).double()
-    return tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True)
 
 
-def _first_hint(value, variants) -> str:
-    for variant, hint in variants:
-        if variant is not None and _matches(value, variant):
-            return " " + hint
-    return ""
 
 
-def _tensor_problem(value, what: str) -> str | None:
-    if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
-        return f"{what} returned a tuple of {len(value)} tensors; return just one tensor."
-    return type_problem(value, torch.Tensor, what)
 
 
 def _check(value, expected, what: str, variants, rtol=1e-4, atol=1e-4) -> str | None:
