@@ -121,6 +121,45 @@ def test_causal_mask_matches_torch_is_causal():
     assert (weights[..., 0, 1:] == 0).all() and torch.allclose(weights[..., 0, 0], torch.ones(()).double())
 
 
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_is_causal_is_the_explicit_causal_mask(need_weights):
+    """is_causal=True (GPT's fast path) = mask=causal_mask(T), on both paths, with the same weights."""
+    q, k, v, _ = attention_inputs("none")
+    want, want_weights = scaled_dot_product_attention(q, k, v, mask=causal_mask(6), need_weights=True)
+    out, weights = scaled_dot_product_attention(q, k, v, is_causal=True, need_weights=need_weights)
+    torch.testing.assert_close(out, want, rtol=1e-10, atol=1e-10)
+    if need_weights:
+        torch.testing.assert_close(weights, want_weights, rtol=0, atol=0)
+    else:
+        assert weights is None
+
+
+def test_is_causal_refuses_a_mask_or_cross_attention():
+    q, k, v, _ = attention_inputs("none")
+    with pytest.raises(ValueError, match="is_causal"):
+        scaled_dot_product_attention(q, k, v, mask=causal_mask(6), is_causal=True)
+    q, k, v, _ = attention_inputs("cross")                         # T_q = 6, T_k = 4
+    with pytest.raises(ValueError, match="T_q = T_k"):
+        scaled_dot_product_attention(q, k, v, is_causal=True, need_weights=True)
+
+
+def test_multihead_is_causal_matches_the_causal_mask_forward_and_backward():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2).double()
+    x = randn(2, 5, 8, seed=4)
+    outs, grads = [], []
+    for kwargs in ({"mask": causal_mask(5)}, {"is_causal": True}, {"is_causal": True, "need_weights": True}):
+        mha.zero_grad()
+        out = mha(x, **kwargs)
+        out.pow(2).sum().backward()
+        outs.append(out.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in mha.parameters()]))
+    for out, grad in zip(outs[1:], grads[1:]):
+        torch.testing.assert_close(out, outs[0])
+        torch.testing.assert_close(grad, grads[0])
+    assert mha.last_weights.shape == (2, 2, 5, 5) and (mha.last_weights[..., 0, 1:] == 0).all()
+
+
 def test_causal_attention_does_not_see_the_future():
     """Changing the last word changes no earlier output: the property generation relies on."""
     q, k, v, _ = attention_inputs("none")

@@ -130,6 +130,29 @@ def test_block_matches_a_hand_written_pre_ln_block():
         assert torch.allclose(block(x), want, atol=1e-5)
 
 
+@pytest.mark.parametrize("prenorm", [True, False])
+def test_gpt_logits_are_those_of_the_explicit_causal_mask(prenorm):
+    """Block uses is_causal=True (the fused kernel's fast path); the logits are those of lesson 02's
+    mask=causal_mask(T) on the explicit path."""
+    torch.manual_seed(0)
+    model = gpt.GPT(small_config(prenorm=prenorm)).eval()
+    idx = torch.randint(0, 37, (3, 16))
+    mask = causal_mask(16)
+
+    def block_with_mask(b, x):
+        if prenorm:
+            x = x + b.attn(b.ln_1(x), mask=mask, need_weights=True)
+            return x + b.mlp(b.ln_2(x))
+        x = b.ln_1(x + b.attn(x, mask=mask, need_weights=True))
+        return b.ln_2(x + b.mlp(x))
+
+    with torch.no_grad():
+        x = model.token_embedding(idx) + model.position_embedding(torch.arange(16))
+        for b in model.blocks:
+            x = block_with_mask(b, x)
+        torch.testing.assert_close(model(idx), model.lm_head(model.ln_f(x)))
+
+
 def test_future_tokens_do_not_change_earlier_logits():
     model = gpt.GPT(small_config()).eval()
     x = torch.randint(0, 37, (1, 12))

@@ -32,16 +32,23 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                  mask: torch.Tensor | None = None, dropout_p: float = 0.0,
-                                 need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+                                 need_weights: bool = False,
+                                 is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """softmax(q kᵀ / √d) v.
 
     q: (..., T_q, d), k: (..., T_k, d), v: (..., T_k, d_v); mask: bool, broadcastable to (..., T_q, T_k),
     True where attention is allowed. Returns (output (..., T_q, d_v), weights (..., T_q, T_k) or None).
     need_weights=True takes the explicit path so the weights can be returned; otherwise PyTorch's fused kernel.
+    is_causal=True means mask=causal_mask(T) (self-attention, T_q = T_k), without building it: the fused
+    kernel then simply skips the future, which is faster than reading a (T, T) mask.
     """
+    if is_causal and (mask is not None or q.size(-2) != k.size(-2)):
+        raise ValueError("is_causal=True is the causal mask of self-attention: give no mask, and T_q = T_k")
     if not need_weights:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
         return out, None
+    if is_causal:  # the explicit path needs the mask written out
+        mask = causal_mask(q.size(-2), device=q.device)              # (T, T)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))         # (..., T_q, T_k)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))             # forbidden → weight 0 after softmax
@@ -82,12 +89,14 @@ class MultiHeadAttention(nn.Module):
         return x.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # (B, T, d_model)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                need_weights: bool = False) -> torch.Tensor:
+                need_weights: bool = False, is_causal: bool = False) -> torch.Tensor:
+        """is_causal=True: the same as mask=causal_mask(T), faster (GPT's self-attention)."""
         context = x if context is None else context                 # x: (B, T_q, d_model), context: (B, T_k, d_ctx)
         q = self.split_heads(self.q_proj(x))                         # (B, nh, T_q, hd)
         k = self.split_heads(self.k_proj(context))                   # (B, nh, T_k, hd)
         v = self.split_heads(self.v_proj(context))                   # (B, nh, T_k, hd)
         out, weights = scaled_dot_product_attention(q, k, v, mask=mask, need_weights=need_weights,
-                                                    dropout_p=self.dropout if self.training else 0.0)
+                                                    dropout_p=self.dropout if self.training else 0.0,
+                                                    is_causal=is_causal)
         self.last_weights = weights.detach() if weights is not None else None
         return self.out_proj(self.merge_heads(out))                  # (B, T_q, d_model)

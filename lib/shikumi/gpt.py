@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from shikumi.attention import MultiHeadAttention, causal_mask
+from shikumi.attention import MultiHeadAttention
 
 
 @dataclass
@@ -100,12 +100,12 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = causal_mask(x.size(1), device=x.device)                     # (T, T): no peeking ahead
+        # no peeking ahead: is_causal=True is mask=causal_mask(T) (lesson 02), without building the (T, T) mask
         if self.prenorm:  # GPT-2: normalise what goes into each part; the residual path stays untouched
-            x = x + self.dropout(self.attn(self.ln_1(x), mask=mask))
+            x = x + self.dropout(self.attn(self.ln_1(x), is_causal=True))
             x = x + self.mlp(self.ln_2(x))
         else:             # GPT-1: normalise after adding
-            x = self.ln_1(x + self.dropout(self.attn(x, mask=mask)))
+            x = self.ln_1(x + self.dropout(self.attn(x, is_causal=True)))
             x = self.ln_2(x + self.mlp(x))
         return x                                                           # (B, T, d_model)
 
