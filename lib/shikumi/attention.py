@@ -40,7 +40,8 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     True where attention is allowed. Returns (output (..., T_q, d_v), weights (..., T_q, T_k) or None).
     need_weights=True takes the explicit path so the weights can be returned; otherwise PyTorch's fused kernel.
     is_causal=True means mask=causal_mask(T) (self-attention, T_q = T_k), without building it: the fused
-    kernel then simply skips the future, which is faster than reading a (T, T) mask.
+    kernel then skips the future by itself, and PyTorch may pick its fastest kernel (on a GPU, FlashAttention,
+    which takes no mask at all).
     """
     if is_causal and (mask is not None or q.size(-2) != k.size(-2)):
         raise ValueError("is_causal=True is the causal mask of self-attention: give no mask, and T_q = T_k")

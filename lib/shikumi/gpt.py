@@ -100,7 +100,7 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # no peeking ahead: is_causal=True is mask=causal_mask(T) (lesson 02), without building the (T, T) mask
+        # no peeking ahead: is_causal=True is mask=causal_mask(T) (lesson 02) without building it (faster on a GPU)
         if self.prenorm:  # GPT-2: normalise what goes into each part; the residual path stays untouched
             x = x + self.dropout(self.attn(self.ln_1(x), is_causal=True))
             x = x + self.mlp(self.ln_2(x))
