@@ -40,8 +40,9 @@ release: $(STAMP)
 check-release: $(STAMP)
 	$(VENV)/bin/shikumi release --check
 
+# BENCH_ARGS: e.g. make bench BENCH_ARGS="--only models,sampling" (the other sections of results.md are kept)
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) grades .pytest_cache .ruff_cache

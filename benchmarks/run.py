@@ -1,36 +1,53 @@
 """`make bench`: measure the course on this machine and write benchmarks/results.md.
 
-    python -m benchmarks.run [--batch 30] [--sections lessons,grader,models]
+    python -m benchmarks.run                          every section (what `make bench` runs)
+    python -m benchmarks.run --only models,sampling   some sections; the others keep their figures in results.md
+    python -m benchmarks.run --only unet --device cuda --out /tmp/gpu.md
 
-1. every lesson's solution under papermill: wall time and peak memory, against the budget (120 s, 2 GB);
-2. the grader: its overhead per submission over a plain papermill run of the same notebook, and a class
-   of N submissions graded with 1 and with 2 workers;
-3. the course's models against reference libraries, same configuration, same process (when installed).
+Sections (issue 7, "Performance you can quote"):
+
+- lessons   every lesson's solution under papermill: wall time and peak memory, against the budget (120 s, 2 GB);
+- grader    the grader's overhead per submission over a plain papermill run, and a class batch with 1 and 2 workers;
+- models    the course's attention and GPT against torch and transformers, same configuration, same process;
+- sampling  our DDPM and DDIM loops against diffusers' schedulers driving the same network (the shipped UNet);
+- unet      the course UNet against a diffusers UNet2DModel of similar size: parameters and step time;
+- quality   the GPT's held-out loss after N seconds of training;
+- fidelity  lesson 08's prompt fidelity against the number of sampling steps (a hook, filled in with lesson 08).
+
+results.md keeps one block per section, each with the date, machine and commit it was measured on, so a partial
+run replaces only what it measured. Timings interleave the contenders round by round and keep each one's
+fastest round, so a machine that gets busier or quieter in the middle affects both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from benchmarks.measure import measure, run_notebook
 from shikumi import release
+from shikumi.device import cpu_threads, get_device
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results.md"
 BUDGET_S, BUDGET_MB = 120, 2048
 
 
-def machine() -> str:
+def machine(device: torch.device) -> str:
     cpu = platform.processor() or "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -42,12 +59,52 @@ def machine() -> str:
     import psutil
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    load = f"load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
     return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
             f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, GPU: {gpu}; Python {platform.python_version()}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+            f"torch {torch.__version__}; models on {device.type}"
+            + (f" with {torch.get_num_threads()} thread(s)" if device.type == "cpu" else "") + f"; {load}")
 
 
-def lessons() -> list[str]:
+# -- timing -----------------------------------------------------------------------------------------------
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def compare(fns: dict[str, Callable[[], object]], device: torch.device, repeat: int = 5,
+            rounds: int = 5) -> dict[str, float]:
+    """Seconds per call of each fn: after a warm-up call, `rounds` rounds run every fn `repeat` times in turn
+    (in reverse order every other round); the fastest round counts, as in `timeit`: another process on the
+    machine can only add time, so the minimum is the best estimate of what the code itself costs."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(rounds):
+        for name, fn in (reversed(fns.items()) if r % 2 else fns.items()):
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(repeat):
+                fn()
+            _sync(device)
+            times[name].append((time.perf_counter() - start) / repeat)
+    return {name: min(t) for name, t in times.items()}
+
+
+def row(what: str, ours: float, theirs: float, reference: str, unit: str = "ms") -> str:
+    scale = 1000 if unit == "ms" else 1
+    return f"| {what}, {unit} | {ours * scale:.1f} | {theirs * scale:.1f} ({reference}) | {ours / theirs:.2f} |"
+
+
+TABLE = ["| what | course | reference | ratio (course / reference) |", "|---|---:|---:|---:|"]
+
+
+# -- 1. lessons, 2. grader --------------------------------------------------------------------------------
+
+
+def lessons(args) -> list[str]:
     rows = ["| lesson | wall time (s) | peak memory (MB) | within budget (120 s, 2 GB) |", "|---|---:|---:|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         for src in release.sources(ROOT):
@@ -60,7 +117,8 @@ def lessons() -> list[str]:
     return rows
 
 
-def grader(batch: int) -> list[str]:
+def grader(args) -> list[str]:
+    batch = args.batch
     shikumi = [sys.executable, "-m", "shikumi.cli", "grade"]
     rows = ["| lesson | papermill alone (s) | `shikumi grade` (s) | overhead (s) |", "|---|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,63 +147,63 @@ def grader(batch: int) -> list[str]:
     return rows
 
 
-def timed(fn, repeat: int = 10) -> float:
-    fn()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - start) / repeat
+# -- 3. models against reference libraries ------------------------------------------------------------------
 
 
-def models() -> list[str]:
-    rows = ["| what | course | reference | ratio (course / reference) |", "|---|---:|---:|---:|"]
-    rows += _attention_rows()
-    for extra in (_gpt_rows,):
-        try:
-            rows += extra()
-        except ImportError as e:
-            rows.append(f"| {extra.__name__[1:-5]} | – | – | not available yet ({e}) |")
+def models(args) -> list[str]:
+    """The course attention against torch, the course GPT's train step against transformers' GPT-2."""
+    rows = [*TABLE, *_attention_rows(args.device)]
+    try:
+        rows += _gpt_rows(args.device)
+    except ImportError as e:
+        rows.append(f"| GPT train step | – | – | transformers not installed ({e}) |")
     return rows
 
 
-def _attention_rows() -> list[str]:
+def _attention_rows(device: torch.device) -> list[str]:
     import torch.nn.functional as F
 
-    from shikumi.attention import MultiHeadAttention, scaled_dot_product_attention
+    from shikumi.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
 
     torch.manual_seed(0)
     B, H, T, d = 8, 8, 128, 32
-    q, k, v = (torch.randn(B, H, T, d) for _ in range(3))
-    ref = timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True), 50)
-    mask = torch.ones(T, T, dtype=torch.bool).tril()
-    fast = timed(lambda: scaled_dot_product_attention(q, k, v, mask=mask), 50)
-    math = timed(lambda: scaled_dot_product_attention(q, k, v, mask=mask, need_weights=True), 50)
-    x = torch.randn(B, T, H * d)
-    ours = MultiHeadAttention(H * d, H)
-    theirs = torch.nn.MultiheadAttention(H * d, H, batch_first=True)
+    q, k, v = (torch.randn(B, H, T, d, device=device) for _ in range(3))
+    mask = causal_mask(T, device=device)
+    x = torch.randn(B, T, H * d, device=device)
+    ours = MultiHeadAttention(H * d, H).to(device)
+    theirs = torch.nn.MultiheadAttention(H * d, H, batch_first=True).to(device)
     with torch.no_grad():
-        mha = timed(lambda: ours(x, mask=mask), 20)
-        ref_mha = timed(lambda: theirs(x, x, x, attn_mask=~mask, need_weights=False), 20)
-    ms = 1000
+        t = compare({
+            "torch": lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+            "causal": lambda: scaled_dot_product_attention(q, k, v, is_causal=True),
+            "mask": lambda: scaled_dot_product_attention(q, k, v, mask=mask),
+            "math": lambda: scaled_dot_product_attention(q, k, v, mask=mask, need_weights=True),
+            "mha": lambda: ours(x, is_causal=True),
+            "torch_mha": lambda: theirs(x, x, x, attn_mask=~mask, need_weights=False),
+        }, device, repeat=20)
+    sdpa = "torch SDPA, is_causal"
     return [
-        f"| attention, fused path (B={B}, heads={H}, T={T}, d={d}), ms | {fast * ms:.2f} | {ref * ms:.2f} (torch SDPA) | {fast / ref:.2f} |",
-        f"| attention, explicit math path, ms | {math * ms:.2f} | {ref * ms:.2f} (torch SDPA) | {math / ref:.2f} |",
-        f"| multi-head attention forward, ms | {mha * ms:.2f} | {ref_mha * ms:.2f} (nn.MultiheadAttention) | {mha / ref_mha:.2f} |",
+        row(f"causal attention, fused path, is_causal (B={B}, heads={H}, T={T}, d={d})", t["causal"], t["torch"], sdpa),
+        row("causal attention, fused path with an explicit causal mask", t["mask"], t["torch"], sdpa),
+        row("causal attention, explicit math path (returns the weights)", t["math"], t["torch"], sdpa),
+        row("causal multi-head self-attention forward", t["mha"], t["torch_mha"], "nn.MultiheadAttention"),
     ]
 
 
-def _gpt_rows() -> list[str]:
+def _gpt_rows(device: torch.device) -> list[str]:
     """One training step (forward + backward) of the course GPT and of transformers' GPT-2, same config."""
+    import transformers
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from shikumi.gpt import GPT, GPTConfig
 
-    cfg = GPTConfig(vocab_size=65, block_size=128, n_layer=4, n_head=4, d_model=128)
-    ours = GPT(cfg)
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    ours = GPT(GPTConfig(vocab_size=65, block_size=128, n_layer=4, n_head=4, d_model=128)).to(device)
     theirs = GPT2LMHeadModel(GPT2Config(vocab_size=65, n_positions=128, n_layer=4, n_head=4, n_embd=128,
-                                        resid_pdrop=0, embd_pdrop=0, attn_pdrop=0))
+                                        resid_pdrop=0, embd_pdrop=0, attn_pdrop=0)).to(device)
     theirs.config._attn_implementation = "sdpa"
-    idx = torch.randint(0, 65, (8, 128))
+    idx = torch.randint(0, 65, (8, 128), device=device)
 
     def step_ours():
         logits = ours(idx)
@@ -154,31 +212,248 @@ def _gpt_rows() -> list[str]:
     def step_theirs():
         theirs(idx, labels=idx).loss.backward()
 
-    a, b = timed(step_ours, 10), timed(step_theirs, 10)
+    t = compare({"ours": step_ours, "theirs": step_theirs}, device, repeat=3, rounds=7)
     n_ours = sum(p.numel() for p in ours.parameters())
     n_theirs = sum(p.numel() for p in theirs.parameters())
-    return [f"| GPT train step (4 layers, d=128, batch 8×128; {n_ours:,} vs {n_theirs:,} params), ms | "
-            f"{a * 1000:.1f} | {b * 1000:.1f} (transformers GPT2LMHeadModel) | {a / b:.2f} |"]
+    return [row(f"GPT train step, forward + backward (4 layers, d=128, batch 8×128; {n_ours:,} vs {n_theirs:,} "
+                "params)", t["ours"], t["theirs"], "transformers GPT2LMHeadModel, SDPA")]
+
+
+# -- 3. sampling loops against diffusers ---------------------------------------------------------------------
+
+SAMPLING = {"DDPM": 100, "DDIM": 20}   # inference steps of each loop with the network (DDPM alone: 1000 below)
+SAMPLING_BATCH = 4
+
+
+def sampling(args) -> list[str]:
+    """shikumi.diffusion's schedulers and `sample` loop against diffusers' schedulers in a plain loop, both
+    driving the shipped digit UNet, from the same generator seed (same starting noise, same noise per step)."""
+    import diffusers
+
+    from shikumi import diffusion
+
+    device = args.device
+    model, schedule = diffusion.load_unet_digits(device=device)
+    model.eval()
+    shape = (SAMPLING_BATCH, 1, 28, 28)
+    classes = {"DDPM": (diffusion.DDPMScheduler, diffusers.DDPMScheduler),
+               "DDIM": (diffusion.DDIMScheduler, diffusers.DDIMScheduler)}
+
+    def ours(kind, net, steps):
+        g = torch.Generator().manual_seed(0)
+        return diffusion.sample(net, classes[kind][0](**schedule), shape, steps, generator=g, device=device)
+
+    @torch.no_grad()
+    def theirs(kind, net, steps):  # the loop of diffusers' DDPMPipeline / DDIMPipeline, written out
+        g = torch.Generator().manual_seed(0)
+        scheduler = classes[kind][1](**schedule)
+        x = torch.randn(shape, generator=g).to(device)
+        scheduler.set_timesteps(steps)
+        for t in scheduler.timesteps:
+            x = scheduler.step(net(x, t.to(device)), t, x, generator=g).prev_sample
+        return x
+
+    def constant(x, t, context=None):  # a stand-in network that costs nothing: the schedulers' own overhead
+        return 0.1 * x
+
+    rows = [*TABLE]
+    for kind, steps in SAMPLING.items():
+        a, b = ours(kind, model, steps), theirs(kind, model, steps)
+        error = (a.double() - b.double()).abs().max().item()
+        t = compare({"ours": lambda k=kind, s=steps: ours(k, model, s),
+                     "theirs": lambda k=kind, s=steps: theirs(k, model, s)}, device, repeat=1, rounds=4)
+        rows.append(row(f"{kind} sampling, {steps} steps, shipped UNet ({model.num_parameters():,} params), batch "
+                        f"{SAMPLING_BATCH}; max abs difference of the images {error:.1e}", t["ours"], t["theirs"],
+                        f"diffusers {kind}Scheduler", unit="s"))
+        print(rows[-1], flush=True)
+    for kind, steps in (("DDPM", 1000), ("DDIM", 50)):
+        t = compare({"ours": lambda k=kind, s=steps: ours(k, constant, s),
+                     "theirs": lambda k=kind, s=steps: theirs(k, constant, s)}, device, repeat=1, rounds=5)
+        rows.append(row(f"{kind} loop alone, {steps} steps (a network that costs nothing)", t["ours"], t["theirs"],
+                        f"diffusers {kind}Scheduler"))
+        print(rows[-1], flush=True)
+    return rows
+
+
+# -- 3. the UNet against diffusers' UNet2DModel ---------------------------------------------------------------
+
+
+def diffusers_unet_like(cfg):
+    """diffusers' UNet2DModel with the course UNet's widths, depth, attention levels and heads."""
+    import diffusers
+
+    down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in cfg.attention_levels)
+    up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(cfg.attention_levels))
+    return diffusers.UNet2DModel(sample_size=cfg.sample_size, in_channels=cfg.in_channels,
+                                 out_channels=cfg.out_channels, layers_per_block=cfg.layers_per_block,
+                                 block_out_channels=cfg.block_channels, norm_num_groups=cfg.norm_groups,
+                                 down_block_types=down, up_block_types=up,
+                                 attention_head_dim=cfg.block_channels[-1] // cfg.n_head)
+
+
+def unet(args) -> list[str]:
+    from shikumi.unet import UNet, UNetConfig
+
+    device = args.device
+    cfg = UNetConfig.preset("quick")
+    torch.manual_seed(0)
+    ours, theirs = UNet(cfg).to(device), diffusers_unet_like(cfg).to(device)
+    n_ours, n_theirs = ours.num_parameters(), sum(p.numel() for p in theirs.parameters())
+    x, noise = torch.randn(64, 1, 28, 28, device=device), torch.randn(64, 1, 28, 28, device=device)
+    t = torch.randint(0, 1000, (64,), device=device)
+
+    def step(net, out=lambda y: y):
+        torch.nn.functional.mse_loss(out(net(x, t)), noise).backward()
+
+    with torch.no_grad():
+        fwd = compare({"ours": lambda: ours(x[:16], t[:16]), "theirs": lambda: theirs(x[:16], t[:16])}, device)
+    train = compare({"ours": lambda: step(ours), "theirs": lambda: step(theirs, lambda y: y.sample)}, device)
+    widths = "/".join(map(str, cfg.block_channels))
+    return [
+        *TABLE,
+        f"| parameters (UNetConfig.preset(\"quick\"): widths {widths}, attention at the lowest level) | "
+        f"{n_ours:,} | {n_theirs:,} (diffusers UNet2DModel, same widths; its up blocks have one more ResNet) | "
+        f"{n_ours / n_theirs:.2f} |",
+        row("forward, batch 16 of 28×28", fwd["ours"], fwd["theirs"], "UNet2DModel"),
+        row("train step, forward + backward, batch 64 of 28×28", train["ours"], train["theirs"], "UNet2DModel"),
+    ]
+
+
+# -- 4. quality per CPU-second ---------------------------------------------------------------------------------
+
+QUALITY_SECONDS = (5, 15, 30)
+
+
+def quality(args) -> list[str]:
+    """lesson 04's quick recipe (shikumi.charlm) from scratch with seed 0, its learning-rate schedule (5 % warmup,
+    then cosine decay) squeezed into N seconds, stopped at N seconds by TrainConfig.max_seconds; then the loss on
+    20 batches of the held-out play (The Tempest)."""
+    from shikumi import charlm
+    from shikumi.device import seed_everything
+    from shikumi.gpt import GPT
+    from shikumi.train import evaluate, train
+
+    recipe = charlm.RECIPES["quick"]
+    tok = charlm.tokenizer()
+    train_text, val_text = charlm.corpus("quick")
+    train_ids, val_ids = charlm.encode(train_text, tok), charlm.encode(val_text, tok)
+    config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
+    threads = torch.get_num_threads()
+
+    def run(max_steps: int, seconds: float | None, eval_steps: int = 20):
+        seed_everything(0)
+        cfg = dataclasses.replace(recipe.train, max_steps=max_steps, warmup_steps=max(1, max_steps // 20),
+                                  max_seconds=seconds, eval_every=0, eval_steps=eval_steps, progress=False,
+                                  device=str(args.device), cpu_threads=threads)
+        get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+        return train(GPT(config), get_batch, charlm.loss_fn, cfg)
+
+    timing = run(5, None, eval_steps=1)
+    per_step = timing.seconds / 5                                       # seconds per step, roughly
+    where = f"{args.device.type}" + (f", {threads} thread(s)" if args.device.type == "cpu" else "")
+    rows = [f"| seconds of training ({where}) | steps planned | steps done | held-out loss (nats/char) |",
+            "|---:|---:|---:|---:|"]
+    for seconds in QUALITY_SECONDS:
+        planned = max(10, int(seconds / per_step))
+        history = run(planned, seconds)
+        rows.append(f"| {seconds} | {planned} | {len(history.step)} | {history.eval_loss[-1]:.3f} |")
+        print(rows[-1], flush=True)
+    shipped, _ = charlm.load_gpt_shakespeare(device=args.device)
+    get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+    loss = evaluate(shipped, get_batch, charlm.loss_fn, 20, args.device)
+    rows.append(f"| the shipped checkpoint (the whole recipe: ≈10 min on 2 cores) | {recipe.train.max_steps} | "
+                f"{recipe.train.max_steps} | {loss:.3f} |")
+    per = "CPU-second" if args.device.type == "cpu" and threads == 1 else "second"
+    return [f"The course GPT (lesson 04's quick recipe: {config.n_layer} layers, d={config.d_model}, batch "
+            f"{recipe.batch_size}×{config.block_size}) trained from scratch for N seconds: the steps planned "
+            "are what N seconds allow at the speed of a short timing run (its warmup and cosine decay fit in N "
+            "seconds), and `TrainConfig.max_seconds` stops it at N seconds in any case. Then its loss on the "
+            f"same 20 batches of the held-out play. Quality per {per}; a uniform guess scores "
+            f"{math.log(tok.vocab_size):.2f}.", "", *rows]
+
+
+def fidelity(args) -> list[str]:
+    """HOOK for lesson 08 (the text-to-image pipeline, shikumi.pipeline): prompt fidelity against the number
+    of sampling steps. Whoever lands lesson 08 fills this function in, e.g.:
+
+        for steps in (5, 10, 20, 50):
+            images = <lesson 08's pipeline>(PROMPTS, num_inference_steps=steps, seed=0)   # fixed prompts and seeds
+            score = <how well each image matches its prompt: e.g. the shipped CLIP's zero-shot accuracy of the
+                     right caption among all captions, or the mean cosine similarity>
+            rows.append(f"| {steps} | {score:.3f} | {seconds per image:.2f} |")
+
+    and returns a table | sampling steps | prompt fidelity | seconds per image |. Until then the section says so.
+    """
+    return ["_Not measured yet: this section waits for lesson 08 (`shikumi.pipeline`); "
+            "its hook is `fidelity` in benchmarks/run.py._"]
+
+
+# -- results.md: one block per section, each with its own date --------------------------------------------------
+
+SECTIONS: dict[str, tuple[str, Callable]] = {
+    "lessons": ("1. Lessons: each solution notebook under papermill (SIZE=quick)", lessons),
+    "grader": ("2. Grader: overhead per submission, and a class batch", grader),
+    "models": ("3a. Models against reference libraries: attention and the GPT", models),
+    "sampling": ("3b. Sampling loops against diffusers (DDPM, DDIM), the same network", sampling),
+    "unet": ("3c. The course UNet against diffusers' UNet2DModel", unet),
+    "quality": ("4a. Quality per CPU-second: the GPT's held-out loss after N seconds of training", quality),
+    "fidelity": ("4b. Lesson 08: prompt fidelity against the number of sampling steps", fidelity),
+}
+_BLOCK = re.compile(r"<!-- section: (\w+) -->\n(.*?)<!-- end: \1 -->\n", re.S)
+
+
+def read_sections(path: Path) -> dict[str, str]:
+    """{section name: its block} from an existing results.md (empty if there is none)."""
+    if not path.exists():
+        return {}
+    return {m.group(1): m.group(2) for m in _BLOCK.finditer(path.read_text(encoding="utf-8"))}
+
+
+def render(blocks: dict[str, str]) -> str:
+    out = ["# Benchmarks", "",
+           "Written by `make bench` (`python -m benchmarks.run`). `python -m benchmarks.run --only NAME[,NAME]` "
+           "re-measures some sections and keeps the others as they were, so each section says when, on which "
+           "machine and at which commit it was measured. Sections: " + ", ".join(f"`{n}`" for n in SECTIONS) + ".",
+           ""]
+    for name, (title, _) in SECTIONS.items():
+        body = blocks.get(name) or (f"## {title}\n\n_Not measured yet: `python -m benchmarks.run --only {name}`._\n\n")
+        out.append(f"<!-- section: {name} -->\n{body}<!-- end: {name} -->\n")
+    return "\n".join(out)
+
+
+def measure_section(name: str, args, commit: str) -> str:
+    title, fn = SECTIONS[name]
+    print(f"== {name}", flush=True)
+    header = (f"_Measured {dt.date.today().isoformat()} at commit {commit} on: {machine(args.device)}._"
+              + (f" _{args.note}_" if args.note else ""))
+    return "\n".join([f"## {title}", "", header, "", *fn(args), "", ""])
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", "--sections", dest="only", default=",".join(SECTIONS),
+                        help="comma-separated sections to measure (default: all): " + ", ".join(SECTIONS))
     parser.add_argument("--batch", type=int, default=30, help="submissions in the class batch (default 30)")
-    parser.add_argument("--sections", default="lessons,grader,models")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
+    parser.add_argument("--device", default="auto", help="where the model sections run: auto (default), cpu, cuda")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for the model sections (default 1, as the course's training uses)")
+    parser.add_argument("--note", default="", help="a remark printed under each section measured now")
+    parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    sections = args.sections.split(",")
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    args.device = get_device(args.device)
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    out = [f"# Benchmarks — {dt.date.today().isoformat()}", "",
-           f"Machine: {machine()}. Commit {git.stdout.strip() or '?'}. Produced by `make bench`.", ""]
-    if "lessons" in sections:
-        out += ["## Lessons (solution notebooks, papermill, SIZE=quick)", "", *lessons(), ""]
-    if "grader" in sections:
-        out += ["## Grader", "", *grader(args.batch), ""]
-    if "models" in sections:
-        out += ["## Models against reference libraries (CPU, same process)", "", *models(), ""]
-    Path(args.out).write_text("\n".join(out) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    commit = git.stdout.strip() or "?"
+    out = Path(args.out)
+    blocks = read_sections(out)
+    with cpu_threads(args.threads, args.device):
+        for name in names:
+            blocks[name] = measure_section(name, args, commit)
+            out.write_text(render(blocks), encoding="utf-8")  # after every section: an interrupted run keeps the rest
+    print(f"wrote {out}")
     return 0
 
 
