@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -116,3 +123,110 @@ def test_training_on_cuda_with_bf16_autocast():
     history = train(Line(), get_batch, loss_fn, TrainConfig(max_steps=200, lr=0.1, device="cuda", progress=False,
                                                             eval_steps=1, weight_decay=0.0))
     assert math.isfinite(history.train_loss[-1]) and history.train_loss[-1] < 0.05
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.compile + bf16 path)")
+def test_training_on_cuda_with_torch_compile():
+    get_batch, loss_fn = _regression()
+    history = train(Line(), get_batch, loss_fn, TrainConfig(max_steps=50, lr=0.1, device="cuda", progress=False,
+                                                            eval_steps=1, weight_decay=0.0, compile=True))
+    assert math.isfinite(history.train_loss[-1]) and history.train_loss[-1] < history.train_loss[0]
+
+
+# -- several processes: torchrun, DistributedDataParallel, gloo on CPU ----------------------------------------
+
+TORCHRUN = shutil.which("torchrun", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+
+# One recipe, registered in shikumi.recipes and run by `shikumi train`'s code path (recipes.train_recipe) in
+# every process. Batch n of the pool is x = rows 4n … 4n+3 of a fixed (64, 3) matrix: easy to follow.
+DDP_WORKER = textwrap.dedent("""
+    import dataclasses, json, os, sys
+    from pathlib import Path
+
+    import torch
+
+    from shikumi import checkpoint, recipes
+    from shikumi.train import TrainConfig, rank_and_world, train
+
+    X = torch.linspace(-1, 1, 192).view(64, 3)
+    Y = X @ torch.tensor([[2.0], [-1.0], [0.5]]) + 0.3
+    CFG = TrainConfig(max_steps=12, lr=0.05, warmup_steps=1, eval_every=5, eval_steps=2, progress=True,
+                      weight_decay=0.0, device=os.environ.get("WORKER_DEVICE", "cpu"))
+
+    @dataclasses.dataclass
+    class LineConfig:
+        width: int = 3
+
+    def batches():
+        counter = {"train": 0, "val": 100}
+        def get_batch(split):
+            n = counter[split] % 16
+            counter[split] += 1
+            return X[4 * n: 4 * n + 4], Y[4 * n: 4 * n + 4], split, counter[split] - 1
+        return get_batch
+
+    def train_line(out_dir, size="quick", device="auto"):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1)
+        seen, draws = [], []
+        def loss_fn(m, batch):
+            x, y, split, n = batch
+            if split == "train":
+                seen.append(n)
+                draws.append(torch.rand(()).item())      # the process's own random numbers
+            return torch.nn.functional.mse_loss(m(x), y)
+        history = train(model, batches(), loss_fn, CFG)
+        rank = rank_and_world()[0]
+        Path(sys.argv[1], f"rank{rank}.json").write_text(json.dumps({
+            "weight": model.weight.tolist(), "bias": model.bias.tolist(), "seen": seen, "draws": draws,
+            "eval_loss": history.eval_loss, "steps": history.step}))
+        print(f"line: trained on rank {rank}")
+        return checkpoint.save(model, LineConfig(), Path(out_dir) / "line")
+
+    recipes.RECIPES["line"] = "__main__:train_line"
+    recipes.train_recipe("line", Path(sys.argv[1]) / "shipped")
+""")
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed")
+@pytest.mark.parametrize("device", [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA GPUs (NCCL)"))])
+def test_torchrun_two_processes_train_one_model(tmp_path, device):
+    """torchrun --nproc_per_node 2 (gloo on CPUs, NCCL on GPUs): both processes end with the same weights, which
+    are those of one process training on both processes' batches at once; each read every other batch; only
+    rank 0 printed and saved."""
+    (tmp_path / "worker.py").write_text(DDP_WORKER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": os.environ.get("GLOO_SOCKET_IFNAME", "lo"),
+           "WORKER_DEVICE": device}
+    if sys.platform == "darwin":
+        env["GLOO_SOCKET_IFNAME"] = "lo0"
+    done = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node", "2", str(tmp_path / "worker.py"),
+                           str(tmp_path)], capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["seen"] == list(range(0, 24, 2)) and ranks[1]["seen"] == list(range(1, 24, 2))
+    assert ranks[0]["weight"] == ranks[1]["weight"] and ranks[0]["bias"] == ranks[1]["bias"]  # kept in sync
+    assert ranks[0]["eval_loss"] == ranks[1]["eval_loss"] and len(ranks[0]["eval_loss"]) == 3   # steps 5, 10, 11
+    assert ranks[0]["draws"] != ranks[1]["draws"]                                              # a seed each
+    assert done.stdout.count("line: trained") == 1 and "on rank 0" in done.stdout               # rank 0 prints
+    assert sorted(p.name for p in (tmp_path / "shipped").iterdir()) == ["SHA256SUMS", "line.json",
+                                                                       "line.safetensors"]
+
+    # one process reading batches 2k and 2k+1 together at step k takes the very same steps
+    worker = {}
+    exec(compile(DDP_WORKER.split("recipes.RECIPES")[0], "worker", "exec"), worker)
+    one = worker["batches"]()
+
+    def both(split):
+        a, b = one(split), one(split)
+        return torch.cat([a[0], b[0]]), torch.cat([a[1], b[1]]), split, -1
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    history = train(model, both, lambda m, batch: torch.nn.functional.mse_loss(m(batch[0]), batch[1]),
+                    dataclasses.replace(worker["CFG"], progress=False, device=device))
+    tol = 1e-5 if device == "cpu" else 2e-2                      # CUDA: bf16 autocast rounds differently
+    torch.testing.assert_close(model.weight.cpu(), torch.tensor(ranks[0]["weight"]), atol=tol, rtol=tol)
+    torch.testing.assert_close(model.bias.cpu(), torch.tensor(ranks[0]["bias"]), atol=tol, rtol=tol)
+    assert history.eval_loss == pytest.approx(ranks[0]["eval_loss"], rel=tol, abs=tol)

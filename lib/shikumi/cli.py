@@ -3,6 +3,7 @@
     shikumi release [--check]                  build lessons/ from solutions/ (or check it is in sync)
     shikumi grade SUBMISSION.ipynb ... --out DIR   grade submissions with the hidden checks
     shikumi train NAME [--size full]           reproduce a shipped checkpoint
+    torchrun --nproc_per_node 4 -m shikumi.cli train NAME --size full    the same on 4 GPUs
 """
 
 from __future__ import annotations

@@ -4,15 +4,22 @@ Each entry names a function `f(out_dir: Path, size: str, device: str) -> Path` i
 model's data. It trains from scratch with fixed seeds, saves NAME.safetensors + NAME.json (and anything else
 the lesson needs, e.g. a tokenizer) into out_dir, and returns the weights' path; `shikumi train` then records
 the SHA-256 in SHA256SUMS. Lessons load the result with `shikumi.checkpoint.load(..., NAME)`.
+
+On several GPUs, `torchrun --nproc_per_node N -m shikumi.cli train NAME` runs the recipe in N processes that
+train together (shikumi.train explains how); only rank 0 prints and saves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import tempfile
 import time
 from pathlib import Path
 
 from shikumi import checkpoint
+from shikumi.train import is_main_process
 
 RECIPES: dict[str, str] = {
     # NAME: "module:function"
@@ -25,14 +32,20 @@ RECIPES: dict[str, str] = {
 }
 
 
-def train_recipe(name: str, out_dir: Path | None = None, size: str = "quick", device: str = "auto") -> Path:
+def train_recipe(name: str, out_dir: Path | None = None, size: str = "quick",
+                 device: str = "auto") -> Path | None:
     if name not in RECIPES:
         known = ", ".join(sorted(RECIPES)) or "none yet"
         raise KeyError(f"no recipe {name!r}; known: {known}")
     module, func = RECIPES[name].split(":")
+    recipe = getattr(importlib.import_module(module), func)
+    if not is_main_process():  # under torchrun: train alongside rank 0, quietly, and throw the copy away
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+            recipe(Path(tmp), size=size, device=device)
+        return None
     out_dir = Path(out_dir) if out_dir else checkpoint.SHIPPED
     start = time.perf_counter()
-    path = getattr(importlib.import_module(module), func)(out_dir, size=size, device=device)
+    path = recipe(out_dir, size=size, device=device)
     digest = checkpoint.record_checksum(name, out_dir)
     size_mb = path.stat().st_size / 2**20
     print(f"{name}: {path} ({size_mb:.1f} MB, sha256 {digest[:12]}…) in {time.perf_counter() - start:.0f} s")

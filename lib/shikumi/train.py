@@ -6,16 +6,30 @@
 - `loss_fn(model, batch)` returns a scalar loss tensor;
 - the loop does the rest: AdamW, learning-rate warmup then cosine decay, gradient clipping, bf16 autocast on
   CUDA, a progress bar showing the loss, and an evaluation every `eval_every` steps.
+
+Several GPUs: start the same program once per GPU with torchrun, e.g.
+
+    torchrun --nproc_per_node 4 -m shikumi.cli train gpt_shakespeare --size full
+
+torchrun sets WORLD_SIZE (how many processes), RANK (which one this is) and LOCAL_RANK (which GPU of this
+machine). With WORLD_SIZE > 1 this loop joins the others (NCCL on GPUs, gloo on CPUs), wraps the model in
+DistributedDataParallel, which averages the gradients of all processes after every backward pass so that their
+copies of the model stay identical, and gives each process different batches: all draw the same batches and
+each keeps every WORLD_SIZE-th one, so together they read what one process would read, in order, each batch
+once. Random numbers inside loss_fn (noise, timesteps) get a seed per process. Only rank 0 shows progress.
+loss_fn must call the model itself (`model(...)`): that call is where DistributedDataParallel hooks in.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from shikumi.device import autocast, cpu_threads, get_device
@@ -71,6 +85,7 @@ def _to(batch, device):
 
 @torch.no_grad()
 def evaluate(model, get_batch, loss_fn, steps: int, device, split: str = "val") -> float:
+    """The mean loss over `steps` batches of `split` (under torchrun: over every process's batches)."""
     was_training = model.training
     model.eval()
     losses = []
@@ -78,23 +93,88 @@ def evaluate(model, get_batch, loss_fn, steps: int, device, split: str = "val") 
         with autocast(device):
             losses.append(loss_fn(model, _to(get_batch(split), device)).item())
     model.train(was_training)
-    return sum(losses) / len(losses)
+    return _mean_over_processes(sum(losses) / len(losses), device)
+
+
+# -- several processes (torchrun): a no-op in a plain run ------------------------------------------------
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(this process's rank, how many processes): (0, 1) in a plain run; under torchrun, what it set."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def is_main_process() -> bool:
+    """True in a plain run, and in rank 0 under torchrun: the one process that prints and saves."""
+    return rank_and_world()[0] == 0
+
+
+def _join_processes(device: torch.device) -> torch.device:
+    """Join the torchrun group (NCCL between GPUs, gloo between CPUs); on GPUs, take this process's own GPU."""
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def _own_batches(get_batch, rank: int, world: int):
+    """get_batch for process `rank` of `world`: draw `world` batches, keep the rank-th (see the module's doc)."""
+    if world == 1:
+        return get_batch
+    return lambda split: [get_batch(split) for _ in range(world)][rank]
+
+
+def _mean_over_processes(value: float, device) -> float:
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    total = torch.tensor(value, device=device)
+    dist.all_reduce(total)                                       # the sum over processes, on every process
+    return total.item() / dist.get_world_size()
+
+
+def _any_process(flag: bool, device) -> bool:
+    """True on every process if it is True on one (so that all stop at the same step)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    t = torch.tensor(float(flag), device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def train(model: torch.nn.Module, get_batch: Callable[[str], tuple], loss_fn: Callable, cfg: TrainConfig,
           on_eval: Callable[[int, float], None] | None = None) -> History:
-    """Train `model` in place for cfg.max_steps steps; return the loss history."""
-    with cpu_threads(cfg.cpu_threads, get_device(cfg.device)):
-        return _train(model, get_batch, loss_fn, cfg, on_eval)
-
-
-def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval) -> History:
+    """Train `model` in place for cfg.max_steps steps; return the loss history (under torchrun, on every process)."""
+    rank, world = rank_and_world()
     device = get_device(cfg.device)
+    if world == 1:
+        with cpu_threads(cfg.cpu_threads, device):
+            return _train(model, get_batch, loss_fn, cfg, on_eval, device)
+    started_here = not dist.is_initialized()
+    device = _join_processes(device)
+    if rank:
+        torch.manual_seed(torch.initial_seed() + rank)           # each process its own noise in loss_fn
+    try:
+        with cpu_threads(cfg.cpu_threads, device):
+            return _train(model, _own_batches(get_batch, rank, world), loss_fn, cfg,
+                          on_eval if rank == 0 else None, device, rank)
+    finally:
+        if started_here:
+            dist.destroy_process_group()
+
+
+def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval, device, rank: int = 0) -> History:
     model.to(device).train()
-    step_model = torch.compile(model) if cfg.compile else model
+    step_model = model
+    if dist.is_available() and dist.is_initialized():            # torchrun: average the gradients of all processes
+        step_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        step_model = torch.compile(step_model)
     optimizer = make_optimizer(model, cfg)
     history, start = History(), time.perf_counter()
-    bar = tqdm(range(cfg.max_steps), disable=not cfg.progress, desc="training", leave=False)
+    bar = tqdm(range(cfg.max_steps), disable=not cfg.progress or rank != 0, desc="training", leave=False)
     for step in bar:
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
@@ -110,7 +190,9 @@ def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval) -> History:
         history.train_loss.append(loss.item())
         history.lr.append(lr)
         last = step == cfg.max_steps - 1
-        out_of_time = cfg.max_seconds is not None and time.perf_counter() - start > cfg.max_seconds
+        out_of_time = False
+        if cfg.max_seconds is not None:  # under torchrun, all processes must stop at the same step
+            out_of_time = _any_process(time.perf_counter() - start > cfg.max_seconds, device)
         if (cfg.eval_every and step % cfg.eval_every == 0 and step) or last or out_of_time:
             val = evaluate(model, get_batch, loss_fn, cfg.eval_steps, device)
             history.eval_step.append(step)
