@@ -23,6 +23,8 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     state: dict | None = None                         # "module": weights for load_state_dict (tensors)
     inputs: tuple = ()                                # "module": the forward() arguments
+    build: str | None = None  # "module:function" called with no arguments in the learner's kernel; what it
+                              # returns goes first in args (a trained model, which plain data cannot carry)
     edge: bool = False    # an edge case (empty input, unseen context…): counts only if a main case passes,
                           # so a constant answer such as `return {}` or `return 0.0` earns nothing
 

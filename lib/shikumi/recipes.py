@@ -29,6 +29,7 @@ RECIPES: dict[str, str] = {
     "vae_digits": "shikumi.autoencoder:train_vae_digits",       # lesson 05: digits VAE, 28×28 → 16 numbers
     "vae_shapes": "shikumi.autoencoder:train_vae_shapes",       # lessons 05 + 08: SD geometry, 32×32×3 → 4×4×4
     "unet_digits": "shikumi.diffusion:train_unet_digits",       # lesson 07: the digit denoiser
+    "sd_shapes": "shikumi.pipeline:train_sd_shapes",            # lesson 08: the text-conditioned latent UNet
 }
 
 

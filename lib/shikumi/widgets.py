@@ -1,4 +1,8 @@
-"""Interactive explorers (ipywidgets) that lessons share."""
+"""Interactive explorers (ipywidgets) that lessons share.
+
+Every explorer is the same pattern: a few controls (a text box, sliders) and an output area that is redrawn
+whenever a control changes (`_live`). The explorers below only say which controls, and what to draw.
+"""
 
 from __future__ import annotations
 
@@ -11,85 +15,21 @@ from IPython.display import clear_output
 from shikumi import plot
 
 
-def next_word_explorer(next_word_distribution: Callable[[str], Mapping[str, float]], text: str = "",
-                       title: str = "P(next word | {text})", top: int = 15):
-    """Type a context; see the model's distribution over the next word as a bar chart.
-
-    next_word_distribution: maps the typed text to {word: probability}.
-    """
-    box = widgets.Text(value=text, description="context", continuous_update=False,
-                       layout=widgets.Layout(width="60%"))
-    out = widgets.Output()
-
-    def redraw(_=None):
-        with out:
-            clear_output(wait=True)
-            dist = next_word_distribution(box.value)
-            if not dist:
-                print(f"「{box.value}」: this context never appears in the training text (every count is 0).")
-                return
-            plot.bar(dist, title=title.format(text=box.value), top=top)
-            plt.show()
-
-    box.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([box, out])  # the last value of a cell: Jupyter displays it
+def _text(value: str, description: str) -> widgets.Text:
+    return widgets.Text(value=value, description=description, continuous_update=False,
+                        layout=widgets.Layout(width="60%"))
 
 
-def attention_explorer(explain: Callable[[str], tuple], text: str = "", title: str = "cross-attention"):
-    """Type a sentence; see what an encoder–decoder writes and, as a heatmap, which input words it looked at while
-    writing each output word (lesson 03's translator).
-
-    explain: maps the typed text to (output text, weights (rows × columns), row labels, column labels).
-    """
-    box = widgets.Text(value=text, description="input", continuous_update=False,
-                       layout=widgets.Layout(width="60%"))
-    out = widgets.Output()
-
-    def redraw(_=None):
-        with out:
-            clear_output(wait=True)
-            output, weights, rows, cols = explain(box.value)
-            print(f"{box.value} → {output}")
-            if len(rows) and len(cols):
-                plot.heatmap(weights, rows, cols, title=title)
-                plt.show()
-
-    box.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([box, out])
+def _slider(description: str, low, high, step, value) -> widgets.Widget:
+    """A slider that updates on release: an IntSlider when all four numbers are whole, else a FloatSlider."""
+    kind = widgets.IntSlider if all(isinstance(v, int) for v in (low, high, step, value)) else widgets.FloatSlider
+    return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
+                layout=widgets.Layout(width="60%"))
 
 
-def timestep_explorer(draw: Callable[[int], None], num_train_timesteps: int = 1000, value: int = 0, step: int = 10,
-                      description: str = "t"):
-    """Drag a slider over the timesteps 0 … T−1; `draw(t)` draws the picture for that t (lesson 07: a digit
-    dissolving into noise as t grows)."""
-    slider = widgets.IntSlider(value=value, min=0, max=num_train_timesteps - 1, step=step, description=description,
-                               continuous_update=False, layout=widgets.Layout(width="70%"))
-    out = widgets.Output()
-
-    def redraw(_=None):
-        with out:
-            clear_output(wait=True)
-            draw(slider.value)
-            plt.show()
-
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([slider, out])
-
-
-def latent_explorer(draw: Callable[..., None], sliders: Mapping[str, tuple]):
-    """Move a few sliders; `draw(**values)` draws the picture for those values (lesson 05: walk from one digit's
-    latent to another's and watch the decoder's output change).
-
-    sliders: {name: (min, max, step, value)}; whole-number bounds give an IntSlider, others a FloatSlider.
-    """
-    controls = {}
-    for name, (low, high, step, value) in sliders.items():
-        kind = widgets.IntSlider if all(isinstance(v, int) for v in (low, high, step, value)) else widgets.FloatSlider
-        controls[name] = kind(value=value, min=low, max=high, step=step, description=name,
-                              continuous_update=False, layout=widgets.Layout(width="60%"))
+def _live(controls: Mapping[str, widgets.Widget], draw: Callable[..., None]) -> widgets.VBox:
+    """The controls above an output area; `draw(**their values)` runs now and after every change. Whatever
+    it prints or plots appears in the output area (plt.show() is called for it)."""
     out = widgets.Output()
 
     def redraw(_=None):
@@ -98,10 +38,57 @@ def latent_explorer(draw: Callable[..., None], sliders: Mapping[str, tuple]):
             draw(**{name: c.value for name, c in controls.items()})
             plt.show()
 
-    for c in controls.values():
-        c.observe(redraw, names="value")
+    for control in controls.values():
+        control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([*controls.values(), out])
+    return widgets.VBox([*controls.values(), out])  # the last value of a cell: Jupyter displays it
+
+
+def next_word_explorer(next_word_distribution: Callable[[str], Mapping[str, float]], text: str = "",
+                       title: str = "P(next word | {text})", top: int = 15):
+    """Type a context; see the model's distribution over the next word as a bar chart.
+
+    next_word_distribution: maps the typed text to {word: probability}.
+    """
+    def draw(context):
+        dist = next_word_distribution(context)
+        if not dist:
+            print(f"「{context}」: this context never appears in the training text (every count is 0).")
+            return
+        plot.bar(dist, title=title.format(text=context), top=top)
+
+    return _live({"context": _text(text, "context")}, draw)
+
+
+def attention_explorer(explain: Callable[[str], tuple], text: str = "", title: str = "cross-attention"):
+    """Type a sentence; see what an encoder–decoder writes and, as a heatmap, which input words it looked at while
+    writing each output word (lesson 03's translator).
+
+    explain: maps the typed text to (output text, weights (rows × columns), row labels, column labels).
+    """
+    def draw(sentence):
+        output, weights, rows, cols = explain(sentence)
+        print(f"{sentence} → {output}")
+        if len(rows) and len(cols):
+            plot.heatmap(weights, rows, cols, title=title)
+
+    return _live({"input": _text(text, "input")}, draw)
+
+
+def timestep_explorer(draw: Callable[[int], None], num_train_timesteps: int = 1000, value: int = 0, step: int = 10,
+                      description: str = "t"):
+    """Drag a slider over the timesteps 0 … T−1; `draw(t)` draws the picture for that t (lesson 07: a digit
+    dissolving into noise as t grows)."""
+    return _live({"t": _slider(description, 0, num_train_timesteps - 1, step, value)}, lambda t: draw(t))
+
+
+def latent_explorer(draw: Callable[..., None], sliders: Mapping[str, tuple]):
+    """Move a few sliders; `draw(**values)` draws the picture for those values (lesson 05: walk from one digit's
+    latent to another's and watch the decoder's output change).
+
+    sliders: {name: (min, max, step, value)}; whole-number bounds give an IntSlider, others a FloatSlider.
+    """
+    return _live({name: _slider(name, *spec) for name, spec in sliders.items()}, draw)
 
 
 def generation_explorer(generate: Callable[[str, float, int], str], prompt: str = "", temperature: float = 0.8,
@@ -110,23 +97,9 @@ def generation_explorer(generate: Callable[[str, float, int], str], prompt: str 
 
     generate: maps (prompt, temperature, top_k) to the text that follows; temperature 0 is greedy, top_k 0 is off.
     """
-    box = widgets.Text(value=prompt, description="prompt", continuous_update=False,
-                       layout=widgets.Layout(width="60%"))
-    temp = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, description="temperature",
-                               continuous_update=False, layout=widgets.Layout(width="60%"))
-    k = widgets.IntSlider(value=top_k, min=0, max=max_top_k, step=1, description="top_k",
-                          continuous_update=False, layout=widgets.Layout(width="60%"))
-    out = widgets.Output()
-
-    def redraw(_=None):
-        with out:
-            clear_output(wait=True)
-            print(box.value + generate(box.value, temp.value, k.value))
-
-    for control in (box, temp, k):
-        control.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([box, temp, k, out])
+    controls = {"prompt": _text(prompt, "prompt"), "temperature": _slider("temperature", 0.0, 2.0, 0.1, temperature),
+                "top_k": _slider("top_k", 0, max_top_k, 1, top_k)}
+    return _live(controls, lambda prompt, temperature, top_k: print(prompt + generate(prompt, temperature, top_k)))
 
 
 def image_search_explorer(search: Callable[[str], tuple], text: str = "", ncols: int = 8):
@@ -134,17 +107,19 @@ def image_search_explorer(search: Callable[[str], tuple], text: str = "", ncols:
 
     search: maps the typed text to (images (N, C, H, W), one title per image), best match first.
     """
-    box = widgets.Text(value=text, description="caption", continuous_update=False,
-                       layout=widgets.Layout(width="60%"))
-    out = widgets.Output()
+    def draw(caption):
+        images, titles = search(caption)
+        plot.image_grid(images, titles, ncols=ncols, title=caption, size=1.5)
 
-    def redraw(_=None):
-        with out:
-            clear_output(wait=True)
-            images, titles = search(box.value)
-            plot.image_grid(images, titles, ncols=ncols, title=box.value, size=1.5)
-            plt.show()
+    return _live({"caption": _text(text, "caption")}, draw)
 
-    box.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([box, out])
+
+def prompt_explorer(draw: Callable[..., None], prompt: str = "", sliders: Mapping[str, tuple] | None = None):
+    """Type a prompt and move sliders; `draw(prompt=..., **values)` draws what they make (lesson 08: the prompt
+    box with a guidance-scale slider, img2img with a strength slider).
+
+    sliders: {name: (min, max, step, value)}, as latent_explorer's.
+    """
+    controls = {"prompt": _text(prompt, "prompt")}
+    controls |= {name: _slider(name, *spec) for name, spec in (sliders or {}).items()}
+    return _live(controls, draw)
