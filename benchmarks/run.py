@@ -63,7 +63,8 @@ def machine(device: torch.device) -> str:
     return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
             f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, GPU: {gpu}; Python {platform.python_version()}, "
             f"torch {torch.__version__}; models on {device.type}"
-            + (f" with {torch.get_num_threads()} thread(s)" if device.type == "cpu" else "") + f"; {load}")
+            + (f" with {torch.get_num_threads()} thread(s), timed in CPU time of the process" if device.type == "cpu"
+               else ", timed in wall time") + f"; {load}")
 
 
 # -- timing -----------------------------------------------------------------------------------------------
@@ -74,22 +75,30 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def clock(device: torch.device):
+    """What the model sections time: on a CPU, the CPU time of this process (time.process_time), which other
+    programs on the machine inflate far less than wall time (with one thread the two agree on a quiet machine);
+    on a GPU, wall time with the GPU synchronised."""
+    return time.process_time if device.type == "cpu" else time.perf_counter
+
+
 def compare(fns: dict[str, Callable[[], object]], device: torch.device, repeat: int = 5,
             rounds: int = 5) -> dict[str, float]:
     """Seconds per call of each fn: after a warm-up call, `rounds` rounds run every fn `repeat` times in turn
     (in reverse order every other round); the fastest round counts, as in `timeit`: another process on the
     machine can only add time, so the minimum is the best estimate of what the code itself costs."""
+    now = clock(device)
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for r in range(rounds):
         for name, fn in (reversed(fns.items()) if r % 2 else fns.items()):
             _sync(device)
-            start = time.perf_counter()
+            start = now()
             for _ in range(repeat):
                 fn()
             _sync(device)
-            times[name].append((time.perf_counter() - start) / repeat)
+            times[name].append((now() - start) / repeat)
     return {name: min(t) for name, t in times.items()}
 
 
@@ -261,7 +270,7 @@ def sampling(args) -> list[str]:
         a, b = ours(kind, model, steps), theirs(kind, model, steps)
         error = (a.double() - b.double()).abs().max().item()
         t = compare({"ours": lambda k=kind, s=steps: ours(k, model, s),
-                     "theirs": lambda k=kind, s=steps: theirs(k, model, s)}, device, repeat=1, rounds=4)
+                     "theirs": lambda k=kind, s=steps: theirs(k, model, s)}, device, repeat=1, rounds=8)
         rows.append(row(f"{kind} sampling, {steps} steps, shipped UNet ({model.num_parameters():,} params), batch "
                         f"{SAMPLING_BATCH}; max abs difference of the images {error:.1e}", t["ours"], t["theirs"],
                         f"diffusers {kind}Scheduler", unit="s"))
@@ -351,28 +360,29 @@ def quality(args) -> list[str]:
     timing = run(5, None, eval_steps=1)
     per_step = timing.seconds / 5                                       # seconds per step, roughly
     where = f"{args.device.type}" + (f", {threads} thread(s)" if args.device.type == "cpu" else "")
-    rows = [f"| seconds of training ({where}) | steps planned | steps done | held-out loss (nats/char) |",
-            "|---:|---:|---:|---:|"]
+    rows = [f"| N, seconds of training ({where}) | CPU seconds used (training + evaluation) | steps planned | steps done | "
+            "held-out loss (nats/char) |", "|---:|---:|---:|---:|---:|"]
     for seconds in QUALITY_SECONDS:
         planned = max(10, int(seconds / per_step))
+        cpu = time.process_time()
         history = run(planned, seconds)
-        rows.append(f"| {seconds} | {planned} | {len(history.step)} | {history.eval_loss[-1]:.3f} |")
+        cpu = time.process_time() - cpu
+        rows.append(f"| {seconds} | {cpu:.1f} | {planned} | {len(history.step)} | {history.eval_loss[-1]:.3f} |")
         print(rows[-1], flush=True)
     shipped, _ = charlm.load_gpt_shakespeare(device=args.device)
     get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
     loss = evaluate(shipped, get_batch, charlm.loss_fn, 20, args.device)
-    rows.append(f"| the shipped checkpoint (the whole recipe: ≈10 min on 2 cores) | {recipe.train.max_steps} | "
+    rows.append(f"| the shipped checkpoint (the whole recipe: ≈10 min on 2 cores) | – | {recipe.train.max_steps} | "
                 f"{recipe.train.max_steps} | {loss:.3f} |")
-    per = "CPU-second" if args.device.type == "cpu" and threads == 1 else "second"
     return [f"The course GPT (lesson 04's quick recipe: {config.n_layer} layers, d={config.d_model}, batch "
-            f"{recipe.batch_size}×{config.block_size}) trained from scratch for N seconds: the steps planned "
-            "are what N seconds allow at the speed of a short timing run (its warmup and cosine decay fit in N "
-            "seconds), and `TrainConfig.max_seconds` stops it at N seconds in any case. Then its loss on the "
-            f"same 20 batches of the held-out play. Quality per {per}; a uniform guess scores "
-            f"{math.log(tok.vocab_size):.2f}.", "", *rows]
+            f"{recipe.batch_size}×{config.block_size}) trained from scratch for N seconds of wall time "
+            "(`TrainConfig.max_seconds`), its warmup and cosine decay planned to fit N seconds at the speed of a "
+            "short timing run; then its loss on the same 20 batches of the held-out play (a uniform guess scores "
+            f"{math.log(tok.vocab_size):.2f}). With one thread a quiet machine gives one CPU-second per second; "
+            "the CPU time the process used, evaluation included, is shown beside N.", "", *rows]
 
 
-def fidelity(args) -> list[str]:
+def fidelity(args) -> list[str] | None:
     """HOOK for lesson 08 (the text-to-image pipeline, shikumi.pipeline): prompt fidelity against the number
     of sampling steps. Whoever lands lesson 08 fills this function in, e.g.:
 
@@ -384,8 +394,7 @@ def fidelity(args) -> list[str]:
 
     and returns a table | sampling steps | prompt fidelity | seconds per image |. Until then the section says so.
     """
-    return ["_Not measured yet: this section waits for lesson 08 (`shikumi.pipeline`); "
-            "its hook is `fidelity` in benchmarks/run.py._"]
+    return None  # nothing measured: results.md keeps saying that this section waits for lesson 08
 
 
 # -- results.md: one block per section, each with its own date --------------------------------------------------
@@ -415,18 +424,31 @@ def render(blocks: dict[str, str]) -> str:
            "re-measures some sections and keeps the others as they were, so each section says when, on which "
            "machine and at which commit it was measured. Sections: " + ", ".join(f"`{n}`" for n in SECTIONS) + ".",
            ""]
-    for name, (title, _) in SECTIONS.items():
-        body = blocks.get(name) or (f"## {title}\n\n_Not measured yet: `python -m benchmarks.run --only {name}`._\n\n")
+    for name, (title, fn) in SECTIONS.items():
+        hook = (f" This section is a hook waiting for its lesson: `{fn.__name__}` in benchmarks/run.py."
+                if (fn.__doc__ or "").startswith("HOOK") else "")
+        body = blocks.get(name) or f"## {title}\n\n_Not measured yet: `python -m benchmarks.run --only {name}`.{hook}_\n\n"
         out.append(f"<!-- section: {name} -->\n{body}<!-- end: {name} -->\n")
     return "\n".join(out)
 
 
-def measure_section(name: str, args, commit: str) -> str:
+def measure_section(name: str, args, commit: str) -> str | None:
+    """The section's block for results.md, or None if it measured nothing (a hook not filled in yet)."""
     title, fn = SECTIONS[name]
     print(f"== {name}", flush=True)
+    rows = fn(args)
+    if rows is None:
+        return None
     header = (f"_Measured {dt.date.today().isoformat()} at commit {commit} on: {machine(args.device)}._"
               + (f" _{args.note}_" if args.note else ""))
-    return "\n".join([f"## {title}", "", header, "", *fn(args), "", ""])
+    return "\n".join([f"## {title}", "", header, "", *rows, "", ""])
+
+
+def commit_id() -> str:
+    """The commit measured, marked when lib/ or benchmarks/ differ from it."""
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "lib", "benchmarks"], cwd=ROOT).returncode
+    return (git.stdout.strip() or "?") + (" (with uncommitted changes)" if dirty else "")
 
 
 def main(argv=None) -> int:
@@ -445,13 +467,14 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     args.device = get_device(args.device)
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    commit = git.stdout.strip() or "?"
+    commit = commit_id()
     out = Path(args.out)
     blocks = read_sections(out)
     with cpu_threads(args.threads, args.device):
         for name in names:
-            blocks[name] = measure_section(name, args, commit)
+            block = measure_section(name, args, commit)
+            if block is not None:
+                blocks[name] = block
             out.write_text(render(blocks), encoding="utf-8")  # after every section: an interrupted run keeps the rest
     print(f"wrote {out}")
     return 0

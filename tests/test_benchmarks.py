@@ -18,7 +18,9 @@ def fake_sections(monkeypatch):
             return ["| what | course | reference | ratio |", f"| {name} | 1 | 2 | 0.50 |"]
         return measure
 
-    monkeypatch.setattr(run, "SECTIONS", {name: (title, fake(name)) for name, (title, _) in run.SECTIONS.items()})
+    sections = {name: (title, fake(name)) for name, (title, _) in run.SECTIONS.items()}
+    sections["fidelity"] = run.SECTIONS["fidelity"]               # the hook: measures nothing yet
+    monkeypatch.setattr(run, "SECTIONS", sections)
     return calls
 
 
@@ -32,11 +34,13 @@ def test_a_partial_run_keeps_the_other_sections(tmp_path, fake_sections):
     assert "Not measured yet" in first["sampling"] and "--only sampling" in first["sampling"]
     assert "Measured " in first["unet"] and "torch " + run.torch.__version__ in first["unet"]
 
-    run.main(["--only", "sampling", "--out", str(out), "--device", "cpu"])
+    run.main(["--only", "sampling,fidelity", "--out", str(out), "--device", "cpu"])
     second = run.read_sections(out)
     assert second["models"] == first["models"] and second["unet"] == first["unet"]   # kept as they were
     assert "| sampling | 1 | 2 | 0.50 |" in second["sampling"] and "first run" not in second["sampling"]
     assert out.read_text().startswith("# Benchmarks")
+    assert "Not measured yet" in second["fidelity"] and "`fidelity` in benchmarks/run.py" in second["fidelity"]
+    assert "Measured" not in second["fidelity"]
 
 
 def test_unknown_sections_are_refused(tmp_path, fake_sections, capsys):
