@@ -37,7 +37,7 @@ part() {  # part NAME SECONDS COMMAND...: run with a time limit, record its stat
 }
 
 # 1. the GPU tests: every model trains on CUDA with bf16 autocast, torch.compile, DDP with NCCL if 2+ GPUs
-part "pytest (tests/test_cuda.py, test_train.py, test_device.py)" 120 \
+part "pytest (tests/test_cuda.py, test_train.py, test_device.py)" 180 \
   $PY -m pytest tests/test_cuda.py tests/test_train.py tests/test_device.py -q -rs -p no:cacheprovider \
   > "$out/pytest.txt" 2>&1
 tail -n 15 "$out/pytest.txt"
