@@ -7,8 +7,17 @@
 # each lesson), notebooks/ (the executed lessons, to look at what failed), results-cuda.md (the model
 # benchmarks on the GPU, in benchmarks/results.md's format). Exits non-zero if anything failed.
 # Environment: PY (default .venv/bin/python, else python3), JOBS (lessons run at once, default 3).
+#
+# On a GPU machine with no package index (the workplace's lent machines): fill .whl/ here first with
+# `bash benchmarks/gpu_wheels.sh` (the course's pure-Python dependencies the machine lacks), carry .whl, and the
+# script installs them into /tmp/site and runs the course from the source tree (PYTHONPATH=lib).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ] && [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || { echo "gpu_smoke: installing .whl/ failed"; exit 1; }
+  export PYTHONPATH="/tmp/site:$PWD/lib:$PWD${PYTHONPATH:+:$PYTHONPATH}" MPLBACKEND=Agg
+fi
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 JOBS=${JOBS:-3}
 out=${1:-${OUT:-$(mktemp -d)}}
@@ -70,6 +79,11 @@ part "benchmarks (models, sampling, unet, quality) on cuda" 180 \
   $PY -m benchmarks.run --only models,sampling,unet,quality --device cuda --out "$out/results-cuda.md" \
   --note "gpu_smoke.sh"
 cat "$out/results-cuda.md" 2>/dev/null | grep '^|' || true
+
+# 4. lesson 08 at full size: the wide UNet (18.4 M parameters) trained briefly on the GPU, then judged
+part "lesson 08 full size (3000 steps) + prompt fidelity" 240 \
+  $PY -m benchmarks.full_size --device cuda --steps 3000 --out "$(mktemp -d)" > "$out/full_size.txt" 2>&1
+tail -n 1 "$out/full_size.txt" | tee -a "$summary"
 
 echo "- total: $(( $(date +%s) - start )) s (target: under 480 s)" | tee -a "$summary"
 exit $failed
