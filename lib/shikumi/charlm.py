@@ -101,6 +101,7 @@ def loss_fn(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) ->
 
 
 @torch.no_grad()
+@torch.no_grad()
 def nats_per_char(model: GPT, ids: torch.Tensor, batch_size: int = 32) -> float:
     """Average -log P(next character) over a whole text, read in windows of block_size characters.
 
