@@ -26,7 +26,6 @@ with latent_dim > 0, one flat vector per image (slide 44's picture).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,12 +318,7 @@ def fit_vae(name: str, config: AutoencoderConfig, train_images, val_images, test
     config.scaling_factor = float(f"{1.0 / means.std().item():.5g}")
     measured = {f"{k}_mse": float(f"{reconstruction_mse(model, v):.4g}") for k, v in test_sets.items()}
     path = checkpoint.save(model, config, Path(out_dir) / name)
-    every = max(1, len(history.step) // 200)
-    Path(out_dir, f"{name}.history.json").write_text(json.dumps({
-        "steps": len(history.step), "train_seconds": round(history.seconds, 1), "beta": beta, **measured,
-        "step": history.step[::every], "train_loss": [float(f"{x:.4g}") for x in history.train_loss[::every]],
-        "eval_step": history.eval_step, "eval_loss": [float(f"{x:.4g}") for x in history.eval_loss]}) + "\n",
-        encoding="utf-8")
+    checkpoint.save_history(history, out_dir, name, beta=beta, **measured)
     print(f"{name}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s; "
           f"reconstruction MSE per pixel {measured}; scaling_factor {config.scaling_factor}")
     return path
@@ -361,4 +355,4 @@ def load_vae(name: str = "vae_shapes", device: str | torch.device = "cpu", direc
 
 
 def training_history(name: str = "vae_shapes", directory: Path = checkpoint.SHIPPED) -> dict:
-    return json.loads((Path(directory) / f"{name}.history.json").read_text(encoding="utf-8"))
+    return checkpoint.load_history(name, directory)

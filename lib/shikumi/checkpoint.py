@@ -111,6 +111,24 @@ def load(model_cls, config_cls, name_or_path: str | Path, device: str | torch.de
     return model.to(device).eval()
 
 
+def save_history(history, out_dir: str | Path, name: str, **measured) -> Path:
+    """NAME.history.json beside the weights: what training measured — steps, seconds, the loss curves (at most
+    about 200 points of the training curve) and whatever else the recipe measured (`measured`: accuracy, MSE…)."""
+    every = max(1, len(history.step) // 200)
+    record = {**measured, "steps": len(history.step), "train_seconds": round(history.seconds, 1),
+              "step": history.step[::every], "train_loss": [float(f"{x:.4g}") for x in history.train_loss[::every]],
+              "eval_step": history.eval_step, "eval_loss": [float(f"{x:.4g}") for x in history.eval_loss]}
+    path = Path(out_dir) / f"{name}.history.json"
+    path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load_history(name: str, directory: str | Path | None = None) -> dict:
+    """What training measured for checkpoint NAME (see save_history): shipped, or saved in `directory`."""
+    folder = SHIPPED if directory is None else Path(directory)
+    return json.loads((folder / f"{name}.history.json").read_text(encoding="utf-8"))
+
+
 def _is_tied(model: torch.nn.Module, key: str) -> bool:
     """A parameter that is the same tensor as another one (e.g. GPT's output layer = its token embedding)."""
     params = dict(model.named_parameters(remove_duplicate=False))

@@ -21,7 +21,6 @@ prompts: `encode_text` gives one vector per caption, `text_hidden_states` one ve
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from dataclasses import dataclass
@@ -289,13 +288,8 @@ def train_clip_shapes(out_dir: Path, size: str = "quick", device: str = "auto", 
     out_dir = Path(out_dir)
     path = checkpoint.save(model, config, out_dir / NAME)
     tokenizer.save(out_dir / f"{NAME}.vocab.json")
-    every = max(1, len(history.step) // 200)
-    (out_dir / f"{NAME}.history.json").write_text(json.dumps({
-        "size": size, "steps": len(history.step), "train_seconds": round(history.seconds, 1),
-        "zero_shot": accuracy, "logit_scale": round(model.scale().item(), 2), "step": history.step[::every],
-        "train_loss": [float(f"{x:.4g}") for x in history.train_loss[::every]],
-        "eval_step": history.eval_step, "eval_loss": [float(f"{x:.4g}") for x in history.eval_loss]},
-        indent=1) + "\n", encoding="utf-8")
+    checkpoint.save_history(history, out_dir, NAME, size=size, zero_shot=accuracy,
+                            logit_scale=round(model.scale().item(), 2))
     print(f"{NAME}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s; "
           f"zero-shot exact: " + ", ".join(f"{k} {v['exact']:.1%}" for k, v in accuracy.items()))
     return path
@@ -311,4 +305,4 @@ def load_clip(device: str | torch.device = "cpu", directory: Path | None = None)
 
 
 def training_history(directory: Path = checkpoint.SHIPPED) -> dict:
-    return json.loads((Path(directory) / f"{NAME}.history.json").read_text(encoding="utf-8"))
+    return checkpoint.load_history(NAME, directory)

@@ -321,13 +321,8 @@ def train_unet_digits(out_dir, size: str = "quick", device: str = "auto", max_st
     out_dir = Path(out_dir)
     path = checkpoint.save(model.cpu(), config, out_dir / NAME)
     (out_dir / f"{NAME}.scheduler.json").write_text(json.dumps(DIGITS_SCHEDULE, indent=2) + "\n", encoding="utf-8")
-    every = max(1, len(history.step) // 200)
-    (out_dir / f"{NAME}.history.json").write_text(json.dumps({
-        "size": size, "device": str(device), "steps": len(history.step), "batch_size": batch_size,
-        "parameters": model.num_parameters(), "train_seconds": round(history.seconds, 1),
-        "step": history.step[::every], "train_loss": [float(f"{x:.4g}") for x in history.train_loss[::every]],
-        "eval_step": history.eval_step, "eval_loss": [float(f"{x:.4g}") for x in history.eval_loss]}) + "\n",
-        encoding="utf-8")
+    checkpoint.save_history(history, out_dir, NAME, size=size, device=str(device), batch_size=batch_size,
+                            parameters=model.num_parameters())
     print(f"{NAME}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s, "
           f"final validation loss {history.eval_loss[-1]:.4f}")
     return path
@@ -345,5 +340,4 @@ def load_unet_digits(device: str | torch.device = "cpu", directory=None):
 
 def training_history(directory=None) -> dict:
     """What training measured: the loss curve, steps, seconds (NAME.history.json)."""
-    folder = checkpoint.SHIPPED if directory is None else Path(directory)
-    return json.loads((folder / f"{NAME}.history.json").read_text(encoding="utf-8"))
+    return checkpoint.load_history(NAME, directory)

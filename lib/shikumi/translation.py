@@ -327,13 +327,7 @@ def train_translator(out_dir: Path, size: str = "quick", device: str = "auto", m
     path = checkpoint.save(model, config, out_dir / NAME)
     (out_dir / f"{NAME}.vocab.json").write_text(json.dumps({"src": src_tok.itos, "tgt": tgt_tok.itos},
                                                            ensure_ascii=False) + "\n", encoding="utf-8")
-    every = max(1, len(history.step) // 200)
-    (out_dir / f"{NAME}.history.json").write_text(json.dumps({
-        "size": size, "steps": len(history.step), "train_seconds": round(history.seconds, 1),
-        "heldout_exact_match": accuracy, "step": history.step[::every],
-        "train_loss": [float(f"{x:.4g}") for x in history.train_loss[::every]],
-        "eval_step": history.eval_step, "eval_loss": [float(f"{x:.4g}") for x in history.eval_loss]}) + "\n",
-        encoding="utf-8")
+    checkpoint.save_history(history, out_dir, NAME, size=size, heldout_exact_match=accuracy)
     print(f"{NAME}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s, "
           f"held-out exact match {accuracy:.1%}")
     return path
@@ -357,5 +351,5 @@ def load_translator(device: str | torch.device = "cpu", directory: Path | None =
 
 
 def training_history(directory: Path = checkpoint.SHIPPED) -> dict:
-    return json.loads((Path(directory) / f"{NAME}.history.json").read_text(encoding="utf-8"))
+    return checkpoint.load_history(NAME, directory)
 
