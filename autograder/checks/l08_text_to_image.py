@@ -190,9 +190,10 @@ def generate_verify(case: Case, value) -> str | None:
 # -- Exercise 8.5: img2img_start --------------------------------------------------------------------------------
 
 def start_cases(rng: random.Random) -> list[Case]:
-    return [Case((rng.choice((20, 25, 50)), round(rng.uniform(0.3, 0.9), 2))),
-            Case((rng.choice((7, 13)), round(rng.uniform(0.1, 0.6), 3))),
-            Case((10, 0.55)),
+    # strengths away from 0.5, so that "the steps to run" and "the start index" always differ
+    return [Case((rng.choice((20, 25, 50)), round(rng.uniform(0.62, 0.92), 2))),
+            Case((rng.choice((7, 13)), round(rng.uniform(0.1, 0.4), 3))),
+            Case((10, 0.37)),                                   # int() rounds down: 3 steps, start 7 (not 6)
             Case((rng.choice((10, 30)), 1.0), edge=True),
             Case((rng.choice((10, 30)), 0.0), edge=True)]
 
