@@ -125,3 +125,15 @@ def test_img2img_start_hints():
     assert "number of steps to run" in msgs[0]
     msgs = _verify_all("img2img_start", lambda n, strength: float(n - int(n * strength)))
     assert all("float" in m for m in msgs)
+
+
+def test_img2img_wrong_answers_earn_no_main_case_for_any_seed():
+    """'The number of steps to run' (the classic confusion) and round() instead of int() fail every main case."""
+    for seed in range(100):
+        for case in checks.CHECKS["img2img_start"].cases(random.Random(seed)):
+            n, strength = case.args
+            if case.edge:
+                continue
+            assert checks.start_verify(case, min(int(n * strength), n)) is not None, case
+    case = checks.CHECKS["img2img_start"].cases(random.Random(0))[2]
+    assert "Round down" in checks.start_verify(case, case.args[0] - round(case.args[0] * case.args[1]))
