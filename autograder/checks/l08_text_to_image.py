@@ -207,11 +207,12 @@ def start_verify(case: Case, value) -> str | None:
     expected = n - run
     if value == expected:
         return None
-    hints = {run: "That is the number of steps to run; the start index is num_inference_steps minus that.",
-             n - round(n * strength): "Round down, as diffusers does: int(num_inference_steps · strength).",
-             int(n * (1 - strength)): "Count the steps to run first, int(n · strength), then subtract from n: "
-                                      "int(n · (1 − strength)) can differ by one."}
-    hint = hints.get(value, "strength 1.0 starts at index 0 (pure noise), strength 0.0 at index n (no step).")
+    hints = [(run, "That is the number of steps to run; the start index is num_inference_steps minus that."),
+             (n - round(n * strength), "Round down, as diffusers does: int(num_inference_steps · strength)."),
+             (int(n * (1 - strength)), "Count the steps to run first, int(n · strength), then subtract from n: "
+                                       "int(n · (1 − strength)) can differ by one.")]
+    hint = next((text for wrong, text in hints if value == wrong),
+                "strength 1.0 starts at index 0 (pure noise), strength 0.0 at index n (no step).")
     return f"{what}: expected {expected}, got {value}. {hint}"
 
 
