@@ -118,3 +118,21 @@ def test_shipped_models_sample_on_cuda_as_on_the_cpu():
         images[device] = diffusion.sample(unet, diffusion.DDIMScheduler(**schedule), (4, 1, 28, 28), 10,
                                           generator=torch.Generator().manual_seed(0), device=device).cpu()
     assert (images["cuda"] - images["cpu"]).abs().max().item() < 0.05  # TF32 convolutions: close, not equal
+
+
+def test_text_to_image_pipeline_on_cuda_as_on_the_cpu():
+    """Lesson 08: the same seed draws the same pictures on the GPU (noise is drawn on the CPU generator), and
+    img2img and the prompt judge work there."""
+    from shikumi import data, pipeline
+
+    prompts = ["a large red circle on the left", "右に小さな青い三角"]
+    pictures = {}
+    for device in ("cpu", "cuda"):
+        pipe = pipeline.load_pipeline(device)
+        pictures[device] = pipe(prompts, num_inference_steps=10, generator=torch.Generator().manual_seed(0)).images
+        source = torch.from_numpy(data.draw_shape(data.Shape("red", "circle", "large", "middle"))[None])
+        assert pipe("a blue square", image=source, strength=0.5).images.device.type == device
+    assert pictures["cuda"].device.type == "cuda"
+    assert (pictures["cuda"].cpu() - pictures["cpu"]).abs().max().item() < 0.05
+    fidelity = pipeline.prompt_fidelity(pipeline.load_pipeline("cuda"), "train", num_inference_steps=10)
+    assert fidelity["color_shape"] >= 0.9
