@@ -10,3 +10,11 @@ Grading a submission, in one picture:
 The learner's code only ever runs inside the papermill kernel. What comes back is plain data (JSON with a
 few tags, see `plain.py`), never a pickle; references are computed in the grader's own process.
 """
+
+import sys
+
+# jsonschema, under nbformat and papermill, compiles the grammars of the optional package rfc3987_syntax when it
+# is imported: about 3 s, in the grader and again in every notebook run, for IRI checks no notebook needs.
+# (autograder/execute.py repeats this line: an editable install made before this file existed treats
+# `autograder` as a namespace package, and then this file does not run.)
+sys.modules.setdefault("rfc3987_syntax", None)

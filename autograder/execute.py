@@ -29,6 +29,22 @@ def limit_resources(args) -> None:
         resource.setrlimit(which, (value, value if hard == resource.RLIM_INFINITY else hard))
 
 
+def keep_grader_cells_out_of_history() -> None:
+    """The cells papermill and the grader add (the injected parameters, the probes) run with
+    store_history=False: they appear neither in the kernel's `In`/`_ih`/`Out` nor in its execution counts."""
+    from papermill import engines
+    from papermill.clientwrap import PapermillNotebookClient
+
+    from autograder.harness import GRADER_TAG
+
+    class Client(PapermillNotebookClient):
+        def execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+            ours = {"injected-parameters", GRADER_TAG} & set(cell.metadata.get("tags", []))
+            return super().execute_cell(cell, cell_index, execution_count, store_history and not ours)
+
+    engines.PapermillNotebookClient = Client  # the client papermill's default engine creates
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("input")
@@ -43,14 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     limit_resources(args)
 
+    sys.modules.setdefault("rfc3987_syntax", None)  # 3 s of imports no notebook needs: see autograder/__init__.py
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    keep_grader_cells_out_of_history()
 
     try:
         papermill.execute_notebook(
             args.input, args.output, parameters=json.loads(args.parameters), cwd=args.cwd,
             kernel_name="python3", execution_timeout=args.cell_timeout, interrupt_on_timeout=True,
             progress_bar=False, log_output=False, request_save_on_cell_execute=True,
+            shutdown_kernel="immediate",  # everything is written by then: no need to wait seconds for a clean exit
         )
     except PapermillExecutionError:
         pass  # some learner cell failed; the grader reads which one from the output notebook

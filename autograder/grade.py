@@ -22,7 +22,7 @@ import nbformat
 
 from autograder import checks as checks_registry
 from autograder import sandbox
-from autograder.harness import harness_source, probe_source
+from autograder.harness import GRADER_TAG, probe_source
 from autograder.plain import decode, encode
 from shikumi import release
 
@@ -160,15 +160,9 @@ def grading_notebook(trusted, answers: dict[str, str], io_dir: str):
         if release.is_answer_cell(cell) and release.grade_id(cell) in answers:
             cell.source = answers[release.grade_id(cell)]
         nb.cells.append(cell)
-        if "parameters" in cell.metadata.get("tags", []):
-            nb.cells.append(nbformat.v4.new_code_cell(harness_source(io_dir),
-                                                      metadata={"tags": ["raises-exception"]}))
         if release.is_answer_cell(cell):
-            nb.cells.append(nbformat.v4.new_code_cell(probe_source(release.grade_id(cell)),
-                                                      metadata={"tags": ["raises-exception"]}))
-    if not any("parameters" in c.metadata.get("tags", []) for c in trusted.cells):
-        nb.cells.insert(0, nbformat.v4.new_code_cell(harness_source(io_dir),
-                                                     metadata={"tags": ["raises-exception"]}))
+            nb.cells.append(nbformat.v4.new_code_cell(probe_source(release.grade_id(cell), io_dir),
+                                                      metadata={"tags": ["raises-exception", GRADER_TAG]}))
     return nb
 
 
@@ -179,9 +173,14 @@ def hidden_paths(extra: list[Path] = ()) -> list[Path]:
             *(Path(p).resolve() for p in extra)]
 
 
-def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict,
-            hide: list[Path] = (), memory_mb: int = 6144) -> tuple[object, str]:
-    """Run the notebook in the sandbox; return (executed notebook or None, a note if it stopped early)."""
+WATCH_SECONDS = 0.5  # how often the grader looks at a running notebook: its time, its processes
+KERNEL_DIED, TOO_MANY_PROCESSES = "the kernel died", "too many processes"
+
+
+def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, hide: list[Path] = (),
+            memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES) -> tuple[object, str, str]:
+    """Run the notebook in the sandbox. Returns the executed notebook (or None), a note if it stopped early,
+    and, when the learner's code ended the whole run, how: KERNEL_DIED or TOO_MANY_PROCESSES (else "")."""
     src, out = work / "grading.ipynb", work / "executed.ipynb"
     nbformat.write(nb, str(src))
     run_dir = work / "run"
@@ -195,37 +194,37 @@ def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict,
                JUPYTER_PLATFORM_DIRS="1")
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep instead of spinning
     env.setdefault("OMP_NUM_THREADS", "1")        # the lessons' models are small; parallel workers share the cores
-    proc = subprocess.Popen(sandbox.wrap(cmd, work, hidden_paths(hide)), cwd=run_dir, env=env,
+    limit = sandbox.ProcessLimit(max_processes)
+    proc = subprocess.Popen(limit.command(sandbox.wrap(cmd, work, hidden_paths(hide))), cwd=run_dir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    note = ""
+    note, lost, deadline = "", "", time.monotonic() + timeout
     try:
-        _, stderr = proc.communicate(timeout=timeout)
-        if proc.returncode:
-            lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("execution stopped")]
-            note = lines[-1] if lines else f"the notebook run failed (exit {proc.returncode})"
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc.pid)
-        proc.communicate()
-        note = f"the whole notebook took longer than {timeout} s and was stopped"
-    executed = nbformat.read(str(out), as_version=4) if out.exists() else None
-    return executed, note
-
-
-def _kill_tree(pid: int) -> None:
-    """Stop the runner and every process under it: the kernel, and anything the learner's code started."""
-    import psutil
-
+        while True:
+            try:
+                _, stderr = proc.communicate(timeout=WATCH_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if limit.exceeded(proc.pid):
+                    lost = TOO_MANY_PROCESSES
+                    note = f"your code started too many processes (limit {max_processes}); the run was stopped"
+                elif time.monotonic() > deadline:
+                    note = f"the whole notebook took longer than {timeout} s and was stopped"
+                else:
+                    continue
+                limit.kill_all(proc.pid)
+                _, stderr = proc.communicate()
+                break
+    finally:
+        limit.close()
+    if not note and proc.returncode:
+        lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("execution stopped")]
+        note = lines[-1] if lines else f"the notebook run failed (exit {proc.returncode})"
+        lost = KERNEL_DIED if "DeadKernel" in note else ""
     try:
-        parent = psutil.Process(pid)
-        family = parent.children(recursive=True) + [parent]
-    except psutil.NoSuchProcess:
-        return
-    for p in family:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(family, timeout=10)
+        executed = nbformat.read(str(out), as_version=4)
+    except Exception:  # never written, or cut off by the stop
+        executed = None
+    return executed, note, lost
 
 
 def cell_errors(executed) -> dict[str, str]:
@@ -300,6 +299,22 @@ def _normalise(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
+STOPPED_BY = {  # what the learner whose answer ended the whole run is told
+    KERNEL_DIED: "Your answer stopped the Python kernel (os._exit, a crash, running out of memory…)",
+    TOO_MANY_PROCESSES: "Your code started too many processes (at most {limit} may run at once)",
+}
+
+
+def _culprit(exercises, reached: dict, answers: dict[str, str], stubs: set[str]) -> str | None:
+    """The exercise whose answer ended a run: the last one the run reached, if its check never finished,
+    else the next one with an answer (its own cell ended the run)."""
+    order = [e.grade_id for e in exercises]
+    last = max((order.index(g) for g in reached), default=-1)
+    if last >= 0 and any(case.get("started") for case in reached[order[last]].get("cases", [])):
+        return order[last]
+    return next((g for g in order[last + 1:] if g in answers and _normalise(answers[g]) not in stubs), None)
+
+
 def submission_seed(answers: dict[str, str]) -> int:
     """Check inputs depend on the answers themselves: the same submission always meets the same inputs,
     and nobody can know them before writing the code that gets them."""
@@ -322,7 +337,7 @@ def grade_submission(path: str | Path, executed_to: str | Path | None = None, **
 
 def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: int = 120, timeout: int = 900,
            seed: int | None = None, student_id: str | None = None, hide: list[Path] = (),
-           memory_mb: int = 6144) -> SubmissionResult:
+           memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES) -> SubmissionResult:
     started = time.perf_counter()
     res = SubmissionResult(submission=str(path), student_id=student_id or path.stem)
     try:
@@ -357,26 +372,28 @@ def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: i
         stubs = {_normalise(c.source) for lang in release.LANGS
                  for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
         executed, errors, records, crashed = None, {}, {}, {}
-        run_answers = dict(answers)
-        for _ in range(3):  # a run whose kernel died is repeated without the answer that killed it
+        run_answers, retried = dict(answers), []
+        for _ in range(3):  # a run that the learner's code ended is repeated without the answer that did it
             if not any(_normalise(src) not in stubs for src in run_answers.values()):
                 break  # nothing (left) to run: a blank lesson costs no kernel at all
-            executed, note = execute(grading_notebook(trusted, run_answers, str(io_dir)), work, cell_timeout,
-                                     timeout, GRADING_PARAMETERS, hide=hide, memory_mb=memory_mb)
+            for old in (io_dir / "outputs").iterdir():
+                old.unlink()  # so that what is there afterwards is what this run reached
+            executed, note, lost = execute(grading_notebook(trusted, run_answers, str(io_dir)), work,
+                                           cell_timeout, timeout, GRADING_PARAMETERS, hide=hide,
+                                           memory_mb=memory_mb, max_processes=max_processes)
             errors.update({k: v for k, v in cell_errors(executed).items() if k not in records})
-            new = {e.grade_id: r for e in exercises if e.grade_id not in records
-                   and (r := _read_json(io_dir / "outputs" / f"{e.grade_id}.json")) is not None}
-            records.update(new)
-            res.note = note
-            missing = [e.grade_id for e in exercises if e.grade_id not in records and e.grade_id in run_answers
-                       and _normalise(run_answers[e.grade_id]) not in stubs]
-            if "DeadKernel" not in note or not missing:
+            reached = {e.grade_id: r for e in exercises
+                       if (r := _read_json(io_dir / "outputs" / f"{e.grade_id}.json")) is not None}
+            records.update({k: r for k, r in reached.items() if k not in records})
+            culprit = _culprit(exercises, reached, run_answers, stubs) if lost else None
+            if culprit is None:
+                res.note = "; ".join([*retried, note] if note else retried)
                 break
-            culprit = missing[0]
-            crashed[culprit] = ("Your answer stopped the Python kernel (os._exit, a crash, running out of "
-                                "memory…), so the exercises after it were graded in a second run without it. ")
+            crashed[culprit] = (STOPPED_BY[lost].format(limit=max_processes)
+                                + ", so the exercises after it were graded in a second run without it. ")
             run_answers[culprit] = release.stub(next(e for e in exercises if e.grade_id == culprit), "en")
-            res.note = f"the kernel died in exercise {culprit}; the rest was graded without it"
+            retried.append(f"{lost} in exercise {culprit}; the rest was graded without it")
+            res.note = "; ".join(retried)
         for e in exercises:
             if e.grade_id in crashed:
                 res.tests.append(ExerciseResult(e.number, e.grade_id, 0, e.points, crashed[e.grade_id].strip()))

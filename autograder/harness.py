@@ -1,89 +1,109 @@
-"""The two kinds of cell the grader adds to the notebook it executes.
+"""The cell the grader adds to the notebook it executes: a probe after each answer cell.
 
-- The harness cell (once, right after the parameters cell) defines `_shikumi_probe`.
-- A probe cell (after each answer cell) calls `_shikumi_probe("<grade_id>")`: it reads that exercise's
-  inputs, written by the grader as plain-data JSON, calls the learner's function on each (or, for kind
-  "module", builds the learner's nn.Module, loads the given weights and runs it), and writes what
-  came back as plain data, one file per exercise, rewritten after every case, so an answer that hangs or
-  crashes the kernel still leaves the cases before it.
+A probe reads that exercise's inputs, written by the grader as plain-data JSON, calls the learner's function
+on each (or, for kind "module", builds the learner's nn.Module, loads the given weights and runs it), and
+writes what came back as plain data, one file per exercise, rewritten after every case, so an answer that
+hangs or crashes the kernel still leaves the cases before it.
+
+The learner's code should not be able to tell that it is being graded, so a probe leaves no name behind:
+its code runs in a namespace of its own (`exec`), it loads `plain.py` without an entry in `sys.modules`, and
+`autograder.execute` runs it without storing it in the kernel's history (`In`, `_ih`, execution counts).
+What stays detectable is listed in docs/instructor-guide.md.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-HARNESS = r'''
-def _shikumi_probe(grade_id, _io_dir={io_dir!r}):
-    import json as _json, os as _os, time as _time, traceback as _tb
-    from autograder.plain import decode as _decode, encode as _encode
-    with open(_os.path.join(_io_dir, "inputs", grade_id + ".json"), encoding="utf-8") as f:
-        spec = _json.load(f)
-    out_path = _os.path.join(_io_dir, "outputs", grade_id + ".json")
-    record = {{"grade_id": grade_id, "ran": True, "cases": []}}
+GRADER_TAG = "grader"  # on the cells the grader adds; autograder.execute keeps them out of the kernel's history
+
+# The probe's code. It is pasted into a r"""…""" string in the cell: no triple double quotes in here.
+PROBE = r'''
+import functools, importlib, importlib.util, json, os, time, traceback
+
+
+def load_plain(path):  # autograder/plain.py, kept out of sys.modules: the kernel sees no grader module
+    spec = importlib.util.spec_from_file_location("plain", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def probe(grade_id, io_dir, plain_path, user_ns):
+    plain = load_plain(plain_path)
+    with open(os.path.join(io_dir, "inputs", grade_id + ".json"), encoding="utf-8") as f:
+        spec = json.load(f)
+    out_path = os.path.join(io_dir, "outputs", grade_id + ".json")
+    record = {"grade_id": grade_id, "ran": True, "cases": []}
 
     def save():
         tmp = out_path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            _json.dump(record, f)
-        _os.replace(tmp, out_path)
+            json.dump(record, f)
+        os.replace(tmp, out_path)
 
-    target = globals().get(spec["name"], _shikumi_probe)
+    missing = object()
+    target = user_ns.get(spec["name"], missing)
     # The library's own solution of this exercise: wrapped while the learner's code runs, to notice a call.
-    import functools as _ft, importlib as _il
     used, traps = [], []
     for dotted in spec.get("references", []):
         module_name, _, attr_path = dotted.partition(":")
-        owner = _il.import_module(module_name)
+        owner = importlib.import_module(module_name)
         *parents, attr = attr_path.split(".")
         for part in parents:
             owner = getattr(owner, part)
         original = getattr(owner, attr)
-        if any(value is original for value in list(globals().values())):
+        if any(value is original for value in list(user_ns.values())):
             used.append(dotted)  # imported into the notebook under some name
-        def _trap(*a, _original=original, _dotted=dotted, **k):
+        def trap(*a, _original=original, _dotted=dotted, **k):
             used.append(_dotted)
             return _original(*a, **k)
-        traps.append((owner, attr, original, _ft.wraps(original)(_trap)))
+        traps.append((owner, attr, original, functools.wraps(original)(trap)))
     for case in spec["cases"]:
-        result = {{"started": True}}
+        result = {"started": True}
         record["cases"].append(result)
         save()  # a case that never finishes stays "started": the grader reports a time-out
-        start = _time.perf_counter()
-        for owner, attr, _original, trap in traps:
-            setattr(owner, attr, trap)
+        start = time.perf_counter()
+        for owner, attr, _original, wrapped in traps:
+            setattr(owner, attr, wrapped)
         try:
-            if target is _shikumi_probe:
-                raise NameError(f"name {{spec['name']!r}} is not defined")
+            if target is missing:
+                raise NameError(f"name {spec['name']!r} is not defined")
             if spec["kind"] == "call":
-                value = target(*_decode(case["args"]), **dict(_decode(case["kwargs"])))
+                value = target(*plain.decode(case["args"]), **dict(plain.decode(case["kwargs"])))
             elif spec["kind"] == "module":  # build the learner's nn.Module, give it known weights, run it
-                import torch as _torch
-                module = target(*_decode(case["args"]), **dict(_decode(case["kwargs"])))
+                import torch
+                module = target(*plain.decode(case["args"]), **dict(plain.decode(case["kwargs"])))
                 if case.get("state") is not None:
-                    module.load_state_dict(dict(_decode(case["state"])))
+                    module.load_state_dict(dict(plain.decode(case["state"])))
                 module.eval()
-                with _torch.no_grad():
-                    value = module(*_decode(case["inputs"]))
+                with torch.no_grad():
+                    value = module(*plain.decode(case["inputs"]))
             else:
                 value = target
-            result["value"] = _encode(value)
+            result["value"] = plain.encode(value)
         except Exception as e:
             result["error"] = type(e).__name__
             result["message"] = str(e)[:500]
-            result["where"] = "".join(_tb.format_exception_only(type(e), e))[-500:]
+            result["where"] = "".join(traceback.format_exception_only(type(e), e))[-500:]
         finally:
-            for owner, attr, original, _trap in traps:
+            for owner, attr, original, _wrapped in traps:
                 setattr(owner, attr, original)
         result["used_reference"] = sorted(set(used))
-        result["seconds"] = round(_time.perf_counter() - start, 4)
+        result["seconds"] = round(time.perf_counter() - start, 4)
         result["started"] = False
         save()
 '''
 
+CELL = '''exec(r"""{code}
+probe({grade_id}, {io_dir}, {plain_path}, user_ns)
+""", {{"__builtins__": __builtins__, "user_ns": globals()}})
+'''
 
-def harness_source(io_dir: str) -> str:
-    return HARNESS.format(io_dir=io_dir).strip() + "\n"
 
-
-def probe_source(grade_id: str) -> str:
-    return f"_shikumi_probe({json.dumps(grade_id)})\n"
+def probe_source(grade_id: str, io_dir: str) -> str:
+    """The probe cell for one exercise: the probe's code and its call, run in a namespace of their own."""
+    plain_path = str(Path(__file__).resolve().parent / "plain.py")
+    return CELL.format(code=PROBE.rstrip(), grade_id=json.dumps(grade_id), io_dir=json.dumps(io_dir),
+                       plain_path=json.dumps(plain_path))

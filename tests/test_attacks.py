@@ -4,11 +4,15 @@ blank, nothing escapes the sandbox, and the grader never crashes."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
+import time
 
+import nbformat
 import psutil
 import pytest
 
+from autograder import grade as grading
 from autograder import sandbox
 from autograder.grade import grade_submission
 from tests.conftest import ROOT, make_submission
@@ -177,3 +181,90 @@ def test_using_the_library_solution_is_flagged(tmp_path, solutions):
     for gid in ("count_ngrams", "conditional_prob"):
         assert tests[gid].score == 0 and "library's own solution" in tests[gid].output
     assert tests["smoothed_prob"].score == 2
+
+
+FORK_BOMB = '''
+import os, time
+parent = os.getpid()
+try:
+    for _ in range(8):  # every process forks again, 8 times: 2**8 = 256 processes if nothing stops it
+        os.fork()
+except OSError:
+    pass  # the limit refused a fork: carry on regardless
+finally:
+    if os.getpid() != parent:
+        os.execvp("sleep", ["sleep", "301"])  # the children stay (301 s at most): only the grader can end them
+time.sleep(120)  # and so does the parent: the run ends early only if the grader stops it
+'''
+
+
+@pytest.mark.parametrize("mechanism", ["cgroup", "watchdog"])
+def test_a_fork_bomb_is_stopped_within_seconds(tmp_path, solutions, monkeypatch, mechanism):
+    """Root ignores RLIMIT_NPROC: the limit is a pids cgroup where the machine has one, else a watchdog that
+    counts the run's processes. Bounded on purpose (256 processes at most), in case the limit failed."""
+    if mechanism == "cgroup" and sandbox._pids_root() is None:
+        pytest.skip("this machine lets the grader create no pids cgroup")
+    if mechanism == "watchdog":
+        monkeypatch.setattr(sandbox, "_pids_root", lambda: None)
+    runs, execute = [], grading.execute
+
+    def timed_execute(*args, **kwargs):
+        started = time.perf_counter()
+        outcome = execute(*args, **kwargs)
+        runs.append(time.perf_counter() - started)
+        return outcome
+
+    monkeypatch.setattr(grading, "execute", timed_execute)
+    answers = with_answers(solutions, count_ngrams=FORK_BOMB + solutions[LESSON]["count_ngrams"])
+    result = grade_submission(make_submission(tmp_path, LESSON, answers), max_processes=64)
+    assert result.error is None
+    assert scores(result) == {"count_ngrams": 0, "conditional_prob": 2, "smoothed_prob": 2,
+                              "sentence_logprob": 2, "greedy_generate": 2}, [t.output for t in result.tests]
+    message = result.tests[0].output
+    assert "too many processes (at most 64" in message and "\n" not in message
+    assert len(runs) == 2 and runs[0] < 60, runs  # stopped, not left to sleep for 120 s
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "301"]]
+    assert not leftovers, "processes started by the bomb outlive the run"
+    assert subprocess.run(["true"]).returncode == 0  # the machine can still start a process
+
+
+LOOK_AROUND = '''
+import os, sys
+from collections import Counter
+
+
+def _look_around():
+    """Whatever would tell this kernel that it is being graded: names, modules, history, environment, paths."""
+    words = ("probe", "harness", "grader", "grading", "autograder", "papermill")
+    ip = get_ipython()
+    seen = [f"name {n}" for n in {*globals(), *dir(), *ip.user_ns, *dir(__builtins__)}
+            if any(w in n.lower() for w in words)]
+    seen += [f"module {m}" for m in sys.modules if m.split(".")[0] in ("autograder", "papermill", "nbclient")]
+    seen += [f"history {src[:60]!r}" for src in ip.user_ns["In"] + [ip.user_ns.get("_i", "")]
+             if "_look_around" not in src and any(w in src.lower() for w in words)]
+    seen += [f"env {k}" for k, v in os.environ.items()
+             if k.startswith(("SHIKUMI", "PYTEST", "PAPERMILL")) or any(w in f"{k}={v}".lower() for w in words)]
+    seen += [f"path {p}" for p in (os.getcwd(), os.path.expanduser("~")) if any(w in p.lower() for w in words)]
+    return seen
+
+
+_seen_by_the_cell = _look_around()
+
+
+def count_ngrams(tokens, n):
+    seen = _seen_by_the_cell + _look_around()  # when the cell ran, and now, while its function is checked
+    if seen:
+        print("seen:", seen)
+        return Counter()  # caught being graded: answer wrong
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+'''
+
+
+def test_the_kernel_cannot_tell_it_is_being_graded(tmp_path, solutions):
+    """No grader name in the namespace, no grader module, no grader cell in the history, nothing in the
+    environment or the working folder's name. (What remains detectable: docs/instructor-guide.md.)"""
+    executed = tmp_path / "executed.ipynb"
+    result = grade_submission(make_submission(tmp_path, LESSON, {"count_ngrams": LOOK_AROUND}), executed_to=executed)
+    printed = [o.get("text", "") for c in nbformat.read(str(executed), as_version=4).cells
+               for o in c.get("outputs", []) if "seen:" in o.get("text", "")]
+    assert scores(result)["count_ngrams"] == 2, printed or result.tests[0].output

@@ -12,7 +12,7 @@ import time
 
 import nbformat
 
-from autograder.batch import discover
+from autograder.batch import discover, grade_batch
 from tests.conftest import ROOT, make_submission
 
 LESSON = "01_ngram"
@@ -104,3 +104,28 @@ def test_a_killed_batch_loses_nothing_and_resumes(tmp_path, solutions):
     assert "1 graded, 1 already graded" in resumed.stdout
     book = gradebook(out)
     assert book[("amy", "amy.ipynb")]["score"] == "10" and book[("bob", "bob.ipynb")]["score"] == "4"
+
+
+def test_the_same_submission_gets_the_same_grade_ten_times(tmp_path, solutions):
+    """Ten copies of one notebook, graded in one batch by two workers: one score, one seed, one feedback."""
+    answers = {g: solutions[LESSON][g] for g in HALF}
+    answers["smoothed_prob"] = SLIP  # partial credit: a score that depends on which inputs were drawn
+    cls = tmp_path / "class"
+    cls.mkdir()
+    for i in range(10):
+        make_submission(cls, LESSON, answers, name=f"learner{i}.ipynb")
+    results, skipped = grade_batch([cls], tmp_path / "grades", workers=2, progress=False)
+    assert skipped == 0 and len(results) == 10
+    assert {r.error for r in results} == {None}
+    outcomes = {(r.score, r.seed, tuple(t.output for t in r.tests)) for r in results}
+    assert len(outcomes) == 1, outcomes
+    score, seed, _ = outcomes.pop()
+    assert score == 4.4 and seed is not None
+
+
+SLIP = """
+def smoothed_prob(counts, context, word, k, vocab_size):
+    context = tuple(context)
+    total = sum(c for gram, c in counts.items() if gram[:-1] == context)
+    return (counts[context + (word,)] + k) / (total + k)
+"""
