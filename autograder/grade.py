@@ -367,7 +367,7 @@ def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: i
             spec = {"name": check.name, "kind": check.kind, "references": list(check.references),
                     "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs)),
                                "state": None if c.state is None else encode(dict(c.state)),
-                               "inputs": encode(tuple(c.inputs))} for c in cases[e.grade_id]]}
+                               "inputs": encode(tuple(c.inputs)), "build": c.build} for c in cases[e.grade_id]]}
             (io_dir / "inputs" / f"{e.grade_id}.json").write_text(json.dumps(spec), encoding="utf-8")
         stubs = {_normalise(c.source) for lang in release.LANGS
                  for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
