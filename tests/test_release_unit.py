@@ -212,6 +212,20 @@ def test_localize_code_leaves_other_code_alone():
     assert localize_code(source, "ja") == source
 
 
+def test_localize_code_keeps_a_code_line_marked_with_its_language():
+    source = ('plot(x, title="how much is left")          # en\n'
+              'plot(x, title="どれだけ残っているか")        # ja\n'
+              '    label = f"step {i}"  # en\n'
+              '    label = f"ステップ {i}"  # ja\n'
+              'y = 1  # english is not a marker\n'
+              '# en')
+    assert localize_code(source, "en").splitlines() == [
+        'plot(x, title="how much is left")', '    label = f"step {i}"', "y = 1  # english is not a marker", "# en"]
+    assert localize_code(source, "ja").splitlines() == [
+        'plot(x, title="どれだけ残っているか")', '    label = f"ステップ {i}"', "y = 1  # english is not a marker",
+        "# en"]
+
+
 # -- build_lesson -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

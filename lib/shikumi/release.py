@@ -5,7 +5,13 @@ From it we write `lessons/en/NN_name.ipynb` and `lessons/ja/NN_name.ipynb`:
 
 - Markdown cells tagged `en` or `ja` go only to that edition; untagged cells go to both.
 - In code cells, a comment line `# en: ...` or `# ja: ...` stays only in its edition (as `# ...`), and so
-  does a line `en: ...` or `ja: ...` inside a docstring (as `...`).
+  does a line `en: ...` or `ja: ...` inside a docstring (as `...`). A line of code that ends in the comment
+  `# en` or `# ja` stays only in its edition, without that comment: a plot's title in each language,
+
+      title = "one vector per token"        # en
+      title = "トークンごとのベクトル"          # ja
+
+  (the source runs both lines; the later one wins there).
 - In exercise cells (nbgrader metadata `solution: true`) the code between `### BEGIN SOLUTION` and
   `### END SOLUTION` becomes a stub that raises NotImplementedError; the docstring above it stays.
 - Outputs and execution counts are cleared, and the notebook's metadata says it was generated.
@@ -27,6 +33,7 @@ import nbformat
 LANGS = ("en", "ja")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _LANG_LINE = re.compile(r"^(\s*)(# )?(en|ja): ?(.*)$")
+_LANG_CODE = re.compile(r"^(\s*\S.*?)\s*# (en|ja)\s*$")   # code, then a comment that is only a language
 
 
 @dataclass(frozen=True)
@@ -108,9 +115,15 @@ def strip_solution(source: str, exercise: Exercise, lang: str) -> str:
 
 
 def localize_code(source: str, lang: str) -> str:
-    """Keep `# en:` / `en:` lines in the English edition and `# ja:` / `ja:` lines in the Japanese one."""
+    """Keep `# en:` / `en:` lines and code lines ending in `# en` in the English edition, and their `ja`
+    counterparts in the Japanese one."""
     out = []
     for line in source.splitlines():
+        code = _LANG_CODE.match(line)
+        if code is not None and not line.lstrip().startswith("#"):
+            if code.group(2) == lang:
+                out.append(code.group(1))
+            continue
         match = _LANG_LINE.match(line)
         if match is None:
             out.append(line)
