@@ -116,8 +116,10 @@ def _code_without_comments(nb) -> list[str]:
         if cell.cell_type != "code":
             continue
         tokens = tokenize.generate_tokens(io.StringIO(cell.source + "\n").readline)
+        strings = {tokenize.STRING} | {getattr(tokenize, n) for n in ("FSTRING_MIDDLE", "TSTRING_MIDDLE")
+                                        if hasattr(tokenize, n)}    # Python 3.12+ splits f-strings into parts
         kept = [t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE,
-                                                            tokenize.INDENT, tokenize.DEDENT, tokenize.STRING)]
+                                                            tokenize.INDENT, tokenize.DEDENT, *strings)]
         out.append(" ".join(kept))
     return out
 
