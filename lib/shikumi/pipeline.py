@@ -268,18 +268,21 @@ def training_history(directory=None) -> dict:
 # -- does the picture match the prompt? ---------------------------------------------------------------------
 
 def prompt_fidelity(pipe: TextToImagePipeline, split: str = "train", repeats: int = 1, seed: int = 0,
-                    batch_size: int = 200, **call_kwargs) -> dict:
+                    batch_size: int = 200, progress: bool = False, **call_kwargs) -> dict:
     """Generate one image for every (colour, shape, size, position) of `split` ("train" or "heldout") in both
     languages, `repeats` times, and judge each with data.read_shape (rules, no neural network).
     Returns {"n": images, "color_shape": fraction whose colour and shape match, "all": fraction matching all
     four words, "en"/"ja": color_shape per language, "misses": a few (prompt, what was read) pairs}."""
+    from tqdm.auto import tqdm
+
     from shikumi import data
 
     specs = [s for s in data.all_shapes(split) for _ in range(repeats)]
     jobs = [(s, lang) for lang in ("en", "ja") for s in specs]
     generator = torch.Generator().manual_seed(seed)
     results = []
-    for i in range(0, len(jobs), batch_size):
+    for i in tqdm(range(0, len(jobs), batch_size), desc=f"drawing and judging ({split})", disable=not progress,
+                  leave=False):
         chunk = jobs[i:i + batch_size]
         images = pipe([s.caption(lang) for s, lang in chunk], generator=generator, **call_kwargs).images.cpu()
         results += [(s, lang, data.read_shape(im)) for (s, lang), im in zip(chunk, images)]
