@@ -148,6 +148,32 @@ def first_hint(value, variants) -> str:
     return ""
 
 
+def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]], atol: float = 1e-5) -> str | None:
+    """array_problem's message, plus the hint of the first classic mistake that gives this very value.
+    mistakes: {hint: a function computing the wrong value}, called only when the value is wrong."""
+    problem = array_problem(value, expected, what, atol=atol)
+    if problem is None or not _is_array(value) or tuple(value.shape) != tuple(expected.shape):
+        return problem
+    hint = next((hint for hint, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), "")
+    return f"{problem} {hint}" if hint else problem
+
+
+# -- helpers for drawing cases -------------------------------------------------------------------
+
+def generator(rng: random.Random):
+    """A torch.Generator seeded from the case generator: the same submission gets the same tensors."""
+    import torch
+
+    return torch.Generator().manual_seed(rng.getrandbits(32))
+
+
+def randn(g, *shape: int, scale: float = 1.0):
+    """Standard normal float32 numbers of this shape from generator g, times scale."""
+    import torch
+
+    return (torch.randn(*shape, generator=g) * scale).float()
+
+
 def tensor_problem(value, what: str) -> str | None:
     """type_problem for a function that must return one tensor (a tuple of tensors gets its own message)."""
     import torch

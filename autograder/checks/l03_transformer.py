@@ -7,39 +7,15 @@ mistakes are computed here with the same weights, so a wrong answer can be told 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, show, type_problem
+from autograder.checks import Case, Check, show, type_problem
+from autograder.checks import generator as _generator
+from autograder.checks import with_hint as _with_hint
 from autograder.plain import Unsupported
 from shikumi.attention import causal_mask
 from shikumi.transformer import DecoderLayer, EncoderLayer
-
-
-def _generator(rng: random.Random) -> torch.Generator:
-    return torch.Generator().manual_seed(rng.getrandbits(32))
-
-
-def _close(a, b, atol: float = 1e-4) -> bool:
-    try:
-        a, b = torch.as_tensor(a).double(), torch.as_tensor(b).double()
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=atol)
-
-
-def _with_hint(value, want, what: str, mistakes: dict[str, Callable[[], torch.Tensor]],
-               atol: float = 1e-5) -> str | None:
-    """array_problem's message, plus the hint of the classic mistake that gives exactly this value, if any."""
-    problem = array_problem(value, want, what, atol=atol)
-    if problem is None or not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(want.shape):
-        return problem
-    for hint, wrong in mistakes.items():
-        if _close(value, wrong()):
-            return f"{problem} {hint}"
-    return problem
-
 
 # -- Exercise 3.1: positional_encoding -------------------------------------------------------------
 

@@ -7,13 +7,9 @@ import random
 import torch
 
 from autograder.checks import Case, Check, array_problem, call_text, show, type_problem
+from autograder.checks import generator as _generator
 from shikumi import gpt
 from shikumi.attention import causal_mask
-
-
-def _generator(rng: random.Random) -> torch.Generator:
-    return torch.Generator().manual_seed(rng.getrandbits(32))
-
 
 # -- Exercise 4.1: count_parameters ----------------------------------------------------------------
 

@@ -8,34 +8,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, call_text, close, show, type_problem
-
-
-def _generator(rng: random.Random) -> torch.Generator:
-    return torch.Generator().manual_seed(rng.getrandbits(32))
-
-
-def _close(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    try:
-        a, b = torch.as_tensor(a).double(), torch.as_tensor(b).double()
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))
-
-
-def _with_hint(value, want, what: str, mistakes: dict[str, Callable[[], torch.Tensor]]) -> str | None:
-    """array_problem's message, plus the hint of the classic mistake that gives exactly this value, if any."""
-    problem = array_problem(value, want, what)
-    if problem is None or not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(want.shape):
-        return problem
-    for hint, wrong in mistakes.items():
-        if _close(value, wrong()):
-            return f"{problem} {hint}"
-    return problem
+from autograder.checks import Case, Check, call_text, close, show, type_problem
+from autograder.checks import generator as _generator
+from autograder.checks import with_hint as _with_hint
 
 
 def _tensor_text(name: str, case: Case) -> str:

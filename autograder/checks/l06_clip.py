@@ -15,16 +15,10 @@ import torch.nn.functional as F
 
 from autograder.checks import Case, Check, array_problem, show, type_problem
 from autograder.checks import first_hint as _first_hint
+from autograder.checks import generator as _gen
+from autograder.checks import randn as _randn
 from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.clip import clip_loss, pool_at_eot, similarity
-
-
-def _gen(rng: random.Random) -> torch.Generator:
-    return torch.Generator().manual_seed(rng.getrandbits(32))
-
-
-def _randn(gen: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
-    return (torch.randn(*shape, generator=gen) * scale).float()
 
 
 def _shape(x) -> str:

@@ -14,19 +14,13 @@ import torch
 
 from autograder.checks import Case, Check, array_problem
 from autograder.checks import first_hint as _first_hint
+from autograder.checks import generator as _gen
+from autograder.checks import randn as _randn
 from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.diffusion import cosine_betas, linear_betas
 
 _NOT_LIBRARY = ("shikumi.diffusion:NoiseScheduler.add_noise", "shikumi.diffusion:NoiseScheduler.predict_original",
                 "shikumi.diffusion:DDPMScheduler.step", "shikumi.diffusion:DDIMScheduler.step")
-
-
-def _gen(rng: random.Random) -> torch.Generator:
-    return torch.Generator().manual_seed(rng.getrandbits(32))
-
-
-def _randn(g: torch.Generator, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=g).float()
 
 
 def _images(g: torch.Generator, *shape: int) -> torch.Tensor:

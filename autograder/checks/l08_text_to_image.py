@@ -18,6 +18,8 @@ import torch
 
 from autograder.checks import Case, Check, first_hint, tensor_problem, type_problem
 from autograder.checks import array_problem as _array_problem
+from autograder.checks import generator as _gen
+from autograder.checks import randn as _randn
 
 _P = "shikumi.pipeline:"
 _NOT_LIBRARY = {  # per exercise: the library's own solution (calling it scores 0)
@@ -28,14 +30,6 @@ _NOT_LIBRARY = {  # per exercise: the library's own solution (calling it scores 
     "generate": (_P + "TextToImagePipeline.__call__",),
     "img2img_start": (_P + "img2img_start",),
 }
-
-
-def _gen(rng: random.Random) -> torch.Generator:
-    return torch.Generator().manual_seed(rng.getrandbits(32))
-
-
-def _randn(g: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor:
-    return (torch.randn(*shape, generator=g) * scale).float()
 
 
 def _check(value, expected, what: str, variants=(), rtol=1e-4, atol=1e-4) -> str | None:
