@@ -318,12 +318,18 @@ def train_unet_digits(out_dir, size: str = "quick", device: str = "auto", max_st
                       warmup_steps=200, weight_decay=0.01, eval_every=500, eval_steps=8, device=str(device),
                       progress=progress, cpu_threads=1)  # small convolutions: one thread is fastest
     history = train(model, get_batch, lambda m, b: noise_prediction_loss(m, b, scheduler), cfg)
+    return save_denoiser(model, config, DIGITS_SCHEDULE, history, out_dir, NAME, size=size, device=str(device),
+                         batch_size=batch_size)
+
+
+def save_denoiser(model, config, schedule: dict, history, out_dir, name: str, **measured) -> Path:
+    """Save a trained noise predictor the one way lessons 07 and 08 load it: NAME.safetensors + .json (the
+    weights and the UNet's config), NAME.scheduler.json (the noise schedule it learned) and NAME.history.json."""
     out_dir = Path(out_dir)
-    path = checkpoint.save(model.cpu(), config, out_dir / NAME)
-    (out_dir / f"{NAME}.scheduler.json").write_text(json.dumps(DIGITS_SCHEDULE, indent=2) + "\n", encoding="utf-8")
-    checkpoint.save_history(history, out_dir, NAME, size=size, device=str(device), batch_size=batch_size,
-                            parameters=model.num_parameters())
-    print(f"{NAME}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s, "
+    path = checkpoint.save(model.cpu(), config, out_dir / name)
+    (out_dir / f"{name}.scheduler.json").write_text(json.dumps(schedule, indent=2) + "\n", encoding="utf-8")
+    checkpoint.save_history(history, out_dir, name, **measured, parameters=model.num_parameters())
+    print(f"{name}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s, "
           f"final validation loss {history.eval_loss[-1]:.4f}")
     return path
 

@@ -181,7 +181,7 @@ def train_sd_shapes(out_dir, size: str = "quick", device: str = "auto", max_step
     from shikumi.autoencoder import load_vae
     from shikumi.clip import load_clip
     from shikumi.device import get_device, seed_everything
-    from shikumi.diffusion import DDPMScheduler
+    from shikumi.diffusion import DDPMScheduler, save_denoiser
     from shikumi.train import TrainConfig, train
     from shikumi.unet import UNet
 
@@ -216,14 +216,8 @@ def train_sd_shapes(out_dir, size: str = "quick", device: str = "auto", max_step
                       warmup_steps=200, weight_decay=0.01, eval_every=500, eval_steps=8, device=str(device),
                       progress=progress, cpu_threads=1)
     history = train(model, get_batch, loss_fn, cfg)
-    out_dir = Path(out_dir)
-    path = checkpoint.save(model.cpu(), config, out_dir / NAME)
-    (out_dir / f"{NAME}.scheduler.json").write_text(json.dumps(LATENT_SCHEDULE, indent=2) + "\n", encoding="utf-8")
-    checkpoint.save_history(history, out_dir, NAME, size=size, device=str(device), batch_size=batch_size,
-                            parameters=model.num_parameters())
-    print(f"{NAME}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s, "
-          f"final validation loss {history.eval_loss[-1]:.4f}")
-    return path
+    return save_denoiser(model, config, LATENT_SCHEDULE, history, out_dir, NAME, size=size, device=str(device),
+                         batch_size=batch_size)
 
 
 def unet_config(size: str = "quick"):
