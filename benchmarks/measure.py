@@ -20,6 +20,7 @@ class Measurement:
     peak_rss_mb: float
     returncode: int
     stderr_tail: str
+    timed_out: bool = False
 
 
 def _tree_rss(pid: int) -> int:
@@ -38,7 +39,7 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(cmd: list[str], cwd: str | Path | None = None, timeout: float = 1800) -> Measurement:
-    """Run `cmd`, sampling the RSS of its process tree every 0.1 s."""
+    """Run `cmd`, sampling the RSS of its process tree every 0.1 s; kill it (and its children) after `timeout` s."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak, done = 0, threading.Event()
@@ -51,19 +52,24 @@ def measure(cmd: list[str], cwd: str | Path | None = None, timeout: float = 1800
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    timed_out = False
     try:
         _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        timed_out = True
+        for child in psutil.Process(proc.pid).children(recursive=True):   # the kernel too, not only papermill
+            child.kill()
         proc.kill()
         _, stderr = proc.communicate()
     done.set()
     sampler.join()
-    return Measurement(time.perf_counter() - start, peak / 2**20, proc.returncode, (stderr or "")[-2000:])
+    return Measurement(time.perf_counter() - start, peak / 2**20, proc.returncode, (stderr or "")[-2000:], timed_out)
 
 
 def run_notebook(notebook: str | Path, output: str | Path, parameters: dict | None = None,
-                 cwd: str | Path | None = None) -> Measurement:
-    """papermill NOTEBOOK OUTPUT with parameters, measured."""
+                 cwd: str | Path | None = None, timeout: float = 1800) -> Measurement:
+    """papermill NOTEBOOK OUTPUT with parameters, measured. papermill writes OUTPUT after every cell, so after a
+    timeout it shows how far the notebook got."""
     cmd = [sys.executable, "-m", "papermill", str(notebook), str(output), "--no-progress-bar",
            "-y", json.dumps(parameters or {"DEVICE": "auto", "SIZE": "quick", "SEED": 0})]
-    return measure(cmd, cwd=cwd)
+    return measure(cmd, cwd=cwd, timeout=timeout)

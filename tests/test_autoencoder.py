@@ -178,21 +178,7 @@ def test_shipped_digits_vae_reconstructs_and_generates():
     assert border < 0.05 and centre > 3 * border
 
 
-# -- the widget and the plot ----------------------------------------------------------------------
-
-def test_latent_explorer_draws_with_the_slider_values(monkeypatch):
-    import ipywidgets
-
-    from shikumi import widgets
-
-    monkeypatch.setattr(widgets.plt, "show", lambda: None)
-    seen = []
-    box = widgets.latent_explorer(lambda start, t: seen.append((start, t)), {"start": (0, 9, 1, 3), "t": (0.0, 1.0, 0.1, 0.5)})
-    start, t = box.children[0], box.children[1]
-    assert isinstance(start, ipywidgets.IntSlider) and isinstance(t, ipywidgets.FloatSlider)
-    t.value = 0.8
-    assert seen == [(3, 0.5), (3, 0.8)]
-
+# -- the plot ----------------------------------------------------------------------
 
 def test_scatter_has_one_legend_entry_per_label():
     from shikumi import plot

@@ -11,14 +11,25 @@ from tests.conftest import ROOT, lesson_names
 BUDGET_S = 120          # per lesson, on 2 CPU cores, with SIZE = "quick"
 BUDGET_MB = 2048        # peak memory of papermill + kernel
 TOLERANCE = 1.5         # machines are noisy: fail only past 1.5× the budget (`make bench` reports the real figure)
+KILL_AFTER_S = 2 * BUDGET_S * TOLERANCE   # a notebook that hangs fails here, not after CI's 90 minutes
+
+
+def last_cell_started(notebook) -> str:
+    """The first line of the last code cell papermill started (papermill writes the notebook after each cell)."""
+    if not notebook.exists():
+        return "(none: papermill had not started)"
+    nb = nbformat.read(str(notebook), as_version=4)
+    started = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
+    return started[-1].source.splitlines()[0] if started else "(none)"
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", lesson_names())
 def test_solution_executes(name, tmp_path):
     out = tmp_path / f"{name}.ipynb"
-    m = run_notebook(ROOT / "solutions" / f"{name}.ipynb", out, cwd=tmp_path)
+    m = run_notebook(ROOT / "solutions" / f"{name}.ipynb", out, cwd=tmp_path, timeout=KILL_AFTER_S)
     print(f"{name}: {m.seconds:.1f} s, peak {m.peak_rss_mb:.0f} MB")
+    assert not m.timed_out, f"{name} was stopped after {KILL_AFTER_S:.0f} s in the cell: {last_cell_started(out)}"
     assert m.returncode == 0, m.stderr_tail
     assert m.seconds < BUDGET_S * TOLERANCE, f"{name} took {m.seconds:.0f} s; its budget is {BUDGET_S} s"
     assert m.peak_rss_mb < BUDGET_MB * TOLERANCE, f"{name} peaked at {m.peak_rss_mb:.0f} MB; budget {BUDGET_MB} MB"

@@ -1,0 +1,52 @@
+"""shikumi.widgets: every explorer redraws with its controls' values, and `labels` renames controls on screen only."""
+
+import ipywidgets
+import pytest
+
+from shikumi import widgets
+
+
+@pytest.fixture(autouse=True)
+def no_show(monkeypatch):
+    monkeypatch.setattr(widgets.plt, "show", lambda: None)
+
+
+def test_prompt_explorer_redraws_with_every_value_by_name():
+    seen = []
+    box = widgets.prompt_explorer(lambda prompt, seed: seen.append((prompt, seed)), "a red square",
+                                  {"seed": (0, 9, 1, 3)})
+    text, seed = box.children[0], box.children[1]
+    assert isinstance(text, ipywidgets.Text) and isinstance(seed, ipywidgets.IntSlider)
+    seed.value = 5
+    text.value = "a blue circle"
+    assert seen == [("a red square", 3), ("a red square", 5), ("a blue circle", 5)]
+
+
+def test_labels_change_what_is_shown_not_what_draw_receives():
+    seen = []
+    box = widgets.prompt_explorer(lambda prompt, guidance_scale: seen.append((prompt, guidance_scale)), "x",
+                                  {"guidance_scale": (0.0, 9.0, 0.5, 3.0)},
+                                  labels={"prompt": "プロンプト", "guidance_scale": "ガイダンスの強さ"})
+    assert [c.description for c in box.children[:2]] == ["プロンプト", "ガイダンスの強さ"]
+    assert seen == [("x", 3.0)]
+    widths = {c.style.description_width for c in box.children[:2]}
+    assert len(widths) == 1 and float(widths.pop().removesuffix("em")) >= 8   # one width, room for 8 kanji
+
+
+def test_without_labels_controls_show_their_names():
+    box = widgets.generation_explorer(lambda prompt, t, k: "", prompt="HAMLET\n")
+    assert [c.description for c in box.children[:3]] == ["prompt", "temperature", "top_k"]
+
+
+def test_a_label_for_a_control_that_does_not_exist_says_which_exist():
+    with pytest.raises(ValueError, match=r"\['t'\]"):
+        widgets.timestep_explorer(lambda t: None, labels={"step": "ステップ"})
+
+
+def test_latent_explorer_gives_whole_number_bounds_an_int_slider():
+    seen = []
+    box = widgets.latent_explorer(lambda start, t: seen.append((start, t)), {"start": (0, 9, 1, 3), "t": (0.0, 1.0, 0.1, 0.5)})
+    start, t = box.children[0], box.children[1]
+    assert isinstance(start, ipywidgets.IntSlider) and isinstance(t, ipywidgets.FloatSlider)
+    t.value = 0.8
+    assert seen == [(3, 0.5), (3, 0.8)]
