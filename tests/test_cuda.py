@@ -11,65 +11,12 @@ import math
 import pytest
 import torch
 
-from shikumi import autoencoder, charlm, clip, diffusion, translation
-from shikumi.autoencoder import VAE, AutoencoderConfig
-from shikumi.clip import CLIP, CLIPConfig
-from shikumi.gpt import GPT, GPTConfig
+from shikumi import charlm, diffusion
 from shikumi.train import TrainConfig, train
-from shikumi.transformer import Transformer, TransformerConfig
-from shikumi.unet import UNet, UNetConfig
+from tests.tiny_models import MODELS, tiny_gpt
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here (the GPU path is tested "
                                                                       "on a GPU machine: benchmarks/gpu_smoke.sh)")
-
-
-def _tokens(B, T, vocab, g):
-    return torch.randint(1, vocab, (B, T), generator=g)
-
-
-def _gpt():
-    model = GPT(GPTConfig(vocab_size=40, block_size=32, n_layer=2, n_head=4, d_model=64))
-    return model, lambda g: (_tokens(8, 32, 40, g), _tokens(8, 32, 40, g)), charlm.loss_fn
-
-
-def _transformer():
-    model = Transformer(TransformerConfig(src_vocab_size=30, tgt_vocab_size=30, block_size=16))
-    return model, lambda g: (_tokens(8, 10, 30, g), _tokens(8, 12, 30, g), _tokens(8, 12, 30, g)), translation.loss_fn
-
-
-def _vae():
-    model = VAE(AutoencoderConfig.preset("shapes"))
-    return model, lambda g: (torch.rand(8, 3, 32, 32, generator=g) * 2 - 1,), autoencoder.vae_loss_fn(1e-3)
-
-
-def _clip():
-    model = CLIP(CLIPConfig())
-    return model, lambda g: (torch.rand(8, 3, 32, 32, generator=g), _tokens(8, 16, 64, g)), clip.loss_fn
-
-
-def _unet_with_text():
-    """Lesson 08's kind of UNet: latents (4, 8, 8) and cross-attention to a text (B, 5, 12)."""
-    model = UNet(UNetConfig.preset("tiny", in_channels=4, out_channels=4, cross_attention_dim=12, sample_size=8))
-    scheduler = diffusion.DDPMScheduler()
-
-    def loss_fn(m, batch):
-        z0, context = batch
-        t = torch.randint(0, 1000, (z0.shape[0],), device=z0.device)
-        noise = torch.randn_like(z0)
-        return torch.nn.functional.mse_loss(m(scheduler.add_noise(z0, noise, t), t, context), noise)
-
-    return model, lambda g: (torch.randn(8, 4, 8, 8, generator=g), torch.randn(8, 5, 12, generator=g)), loss_fn
-
-
-def _unet_digits():
-    model = UNet(UNetConfig.preset("tiny"))
-    scheduler = diffusion.DDPMScheduler(**diffusion.DIGITS_SCHEDULE)
-    return (model, lambda g: (torch.rand(8, 1, 28, 28, generator=g) * 2 - 1,),
-            lambda m, b: diffusion.noise_prediction_loss(m, b, scheduler))
-
-
-MODELS = {"gpt": _gpt, "transformer": _transformer, "vae": _vae, "clip": _clip, "unet_digits": _unet_digits,
-          "unet_with_text": _unet_with_text}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -95,7 +42,7 @@ def test_every_model_trains_on_cuda_with_bf16_autocast(name):
 
 def test_gpt_trains_with_torch_compile_on_cuda():
     torch.manual_seed(0)
-    model, make_batch, loss_fn = _gpt()
+    model, make_batch, loss_fn = tiny_gpt()
     g = torch.Generator().manual_seed(0)
     batch = make_batch(g)                      # one fixed batch: the loss must fall
     history = train(model, lambda split: batch, loss_fn,
