@@ -65,7 +65,7 @@ def heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str], title:
         for j in range(matrix.shape[1]):
             ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center",
                     color="white" if matrix[i, j] > threshold else "black")
-    ax.set_title(title, pad=20)
+    ax.set_title(title, pad=1.6 * plt.rcParams["font.size"] + 10)   # above the column labels, not on them
     return ax
 
 
