@@ -177,7 +177,7 @@ def train_sd_shapes(out_dir, size: str = "quick", device: str = "auto", max_step
     """`shikumi train sd_shapes`: train lesson 08's text-conditioned UNet on the captioned shapes' latents
     (split "train": the held-out colour × shape pairs are never seen), English and Japanese captions mixed,
     the prompt dropped P_UNCOND of the time. Saves NAME.safetensors + .json, NAME.scheduler.json and
-    NAME.history.json. "quick": about 10 minutes on 2 busy CPU cores; "full": a wider UNet, for a GPU."""
+    NAME.history.json. "quick": about 6 minutes on 2 quiet CPU cores, 15 on busy ones; "full": a wider UNet, for a GPU."""
     from shikumi.autoencoder import load_vae
     from shikumi.clip import load_clip
     from shikumi.device import get_device, seed_everything
