@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,45 @@ def test_both_editions_run_the_same_code(name):
     en_code, ja_code = _code_without_comments(en), _code_without_comments(ja)
     # the stubs' messages are strings, so they drop out too
     assert en_code == ja_code
+
+
+ENGLISH_PROSE = re.compile(r"[A-Za-z]{2,}[,:;]? [A-Za-z]{2,}[,:;]? [A-Za-z]{2,}")   # three English words in a row
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def _message_strings(source: str) -> list[str]:
+    """The texts a self-check cell shows: the strings given to expect() as `what` and `hint` (3rd and 4th
+    arguments), directly or through a variable (what, hint = "…", "…"). Data such as a model's input is not."""
+    import ast
+
+    tree = ast.parse(source)
+    messages, names = [], set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "expect":
+            shown = node.args[2:4] + [k.value for k in node.keywords if k.arg in ("what", "hint")]
+            for arg in shown:
+                for part in ast.walk(arg):
+                    if isinstance(part, ast.Name):
+                        names.add(part.id)
+                    elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+                        messages.append(part.value)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            targets = [n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            if names & set(targets):
+                messages += [c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)
+                             and isinstance(c.value, str)]
+    return messages
+
+
+@pytest.mark.parametrize("name", lesson_names())
+def test_the_japanese_self_checks_speak_japanese(name):
+    """What a self-check prints in the Japanese edition (what is checked, the hint) is written in Japanese:
+    no string of English prose without a Japanese word in it (formulas and code names are fine)."""
+    ja = nbformat.read(str(ROOT / "lessons" / "ja" / f"{name}.ipynb"), as_version=4)
+    checks = [c for c in ja.cells if c.cell_type == "code" and (release.grade_id(c) or "").endswith("_check")]
+    english = [(release.grade_id(c), s) for c in checks for s in _message_strings(c.source)
+               if ENGLISH_PROSE.search(s) and not JAPANESE.search(s)]
+    assert checks and not english, "English in the Japanese self-checks:\n" + "\n".join(map(str, english))
+    imports = "\n".join(c.source for c in ja.cells if c.cell_type == "code")
+    assert 'set_language("ja")' in imports and 'set_language("en")' not in imports
