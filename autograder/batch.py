@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import grade as grading
-from autograder import report
+from autograder import language, report
+from autograder.language import say
 from shikumi import release
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: feedback in the language of the edition handed in
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 
 
@@ -35,6 +36,7 @@ class Submission:
     student_id: str
     lesson: str = ""
     problem: str | None = None  # known before grading: a duplicate, an unreadable file…
+    language: str = "en"        # of the edition handed in, once read
 
 
 def discover(paths: list[str | Path]) -> list[Submission]:
@@ -75,7 +77,10 @@ def identify(subs: list[Submission]) -> None:
     for sub in subs:
         if sub.problem is None:
             try:
-                sub.lesson = grading.which_lesson(grading.read_submission(sub.path), sub.path)
+                nb = grading.read_submission(sub.path)
+                sub.language = grading.which_language(nb)
+                with language.speaking(sub.language):
+                    sub.lesson = grading.which_lesson(nb, sub.path)
             except grading.SubmissionError as e:
                 sub.problem = str(e)
     groups = defaultdict(list)
@@ -86,8 +91,11 @@ def identify(subs: list[Submission]) -> None:
         if len(group) > 1:
             names = ", ".join(s.path.name for s in group)
             for sub in group:
-                sub.problem = (f"{student} handed in {len(group)} notebooks for lesson {lesson} ({names}): "
-                               "keep one and grade again")
+                with language.speaking(sub.language):
+                    sub.problem = say(f"{student} handed in {len(group)} notebooks for lesson {lesson} ({names}): "
+                                      "keep one and grade again",
+                                      f"{student}：レッスン {lesson} のノートブックが {len(group)} 個提出されています"
+                                      f"（{names}）。1 つだけ残して、採点し直してください")
 
 
 def content_hash(sub: Submission) -> str:
@@ -126,7 +134,7 @@ def already_graded(out_dir: Path, sub: Submission, digest: str) -> bool:
 def grade_one(sub: Submission, out_dir: Path, digest: str, **options) -> grading.SubmissionResult:
     if sub.problem:
         res = grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id, lesson=sub.lesson,
-                                       error=sub.problem)
+                                       error=sub.problem, language=sub.language)
     else:
         res = grading.grade_submission(sub.path, result_path(out_dir, sub).with_suffix(".executed.ipynb"),
                                        student_id=sub.student_id, **options)

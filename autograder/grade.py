@@ -2,7 +2,8 @@
 
 `grade_submission(path)` never raises for a bad submission: whatever goes wrong (not a notebook, the
 wrong lesson, a cell that loops forever, a kernel that dies) ends up as a message in the result, and the
-exercises that did run are still scored.
+exercises that did run are still scored. The messages are in the language of the edition the learner handed
+in (`which_language`; autograder/language.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -21,8 +23,9 @@ from pathlib import Path
 import nbformat
 
 from autograder import checks as checks_registry
-from autograder import sandbox
+from autograder import language, sandbox
 from autograder.harness import GRADER_TAG, probe_source
+from autograder.language import say
 from autograder.plain import decode, encode
 from shikumi import release
 
@@ -55,19 +58,24 @@ class SubmissionResult:
     seconds: float = 0.0
     error: str | None = None  # why the submission could not be graded at all, in one line
     note: str = ""            # graded, but something stopped early (a time-out, a dead kernel)
+    language: str = "en"      # of the edition handed in: the language of every message above
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json shape."""
+        with language.speaking(self.language):
+            score = f"{self.score:g} / {self.max_score:g}"
+            output = self.error or (say(f"Lesson {self.lesson}: {score}", f"レッスン {self.lesson}：{score}")
+                                    + (say(f" ({self.note})", f"（{self.note}）") if self.note else ""))
+            names = [say(f"Exercise {t.number}: {t.grade_id}", f"演習 {t.number}：{t.grade_id}") for t in self.tests]
         return {
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(self.seconds, 2),
-            "output": self.error or (f"Lesson {self.lesson}: {self.score:g} / {self.max_score:g}"
-                                     + (f" ({self.note})" if self.note else "")),
-            "tests": [{"name": f"Exercise {t.number}: {t.grade_id}", "number": t.number, "score": t.score,
-                       "max_score": t.max_score, "status": t.status, "output": t.output} for t in self.tests],
+            "output": output,
+            "tests": [{"name": name, "number": t.number, "score": t.score, "max_score": t.max_score,
+                       "status": t.status, "output": t.output} for name, t in zip(names, self.tests)],
             "extra_data": {"submission": self.submission, "student_id": self.student_id, "lesson": self.lesson,
-                           "seed": self.seed, "error": self.error, "note": self.note},
+                           "seed": self.seed, "error": self.error, "note": self.note, "language": self.language},
         }
 
 
@@ -123,8 +131,27 @@ def which_lesson(nb, path: Path) -> str:
     for name, src in known.items():
         if ids & {e.grade_id for e in release.exercises(release.read_source(src))}:
             return name
-    raise SubmissionError("cannot tell which lesson this is: no lesson metadata, no lesson name in the file "
-                          f"name, and no known exercise cells (lessons: {', '.join(sorted(known)) or 'none'})")
+    lessons = ", ".join(sorted(known)) or "none"
+    raise SubmissionError(say("cannot tell which lesson this is: no lesson metadata, no lesson name in the file "
+                              f"name, and no known exercise cells (lessons: {lessons})",
+                              "どのレッスンのノートブックかわかりません。レッスンのメタデータも、ファイル名のレッスン名も、"
+                              f"既知の演習のセルもありません（レッスン：{lessons}）"))
+
+
+HIRAGANA, LATIN = re.compile("[\u3041-\u309f]"), re.compile("[A-Za-z]")
+
+
+def which_language(nb) -> str:
+    """The edition a submission comes from, "en" or "ja": its metadata, else its prose. Hiragana (の, は, です…)
+    make up 60–80% of the letters of the Japanese edition's prose, under 30% of the bilingual source's, under 10%
+    of the English edition's (its Japanese examples, むかしむかし)."""
+    meta = nb.metadata.get("shikumi")
+    lang = meta.get("lang") if isinstance(meta, dict) else None
+    if lang in language.LANGUAGES:
+        return lang
+    prose = "".join(c.source for c in nb.cells if c.get("cell_type") == "markdown")
+    kana, latin = len(HIRAGANA.findall(prose)), len(LATIN.findall(prose))
+    return "ja" if kana > 0.4 * (kana + latin) else "en"
 
 
 def answers_of(nb, exercises) -> tuple[dict[str, str], dict[str, str]]:
@@ -139,7 +166,8 @@ def answers_of(nb, exercises) -> tuple[dict[str, str], dict[str, str]]:
             for cell in nb.cells:
                 if cell.get("cell_type") == "code" and f"def {e.grade_id}(" in cell.source:
                     answers[e.grade_id] = cell.source
-                    notes[e.grade_id] = "(found by its `def` line: the cell had lost its exercise metadata) "
+                    notes[e.grade_id] = say("(found by its `def` line: the cell had lost its exercise metadata) ",
+                                            "（演習のメタデータが消えていたので、`def` の行で答えのセルを見つけました）")
                     break
     return answers, notes
 
@@ -177,6 +205,12 @@ WATCH_SECONDS = 0.5  # how often the grader looks at a running notebook: its tim
 KERNEL_DIED, TOO_MANY_PROCESSES = "the kernel died", "too many processes"
 
 
+def lost_text(lost: str) -> str:
+    """KERNEL_DIED or TOO_MANY_PROCESSES, in words."""
+    return {KERNEL_DIED: say(KERNEL_DIED, "カーネルが止まりました"),
+            TOO_MANY_PROCESSES: say(TOO_MANY_PROCESSES, "プロセスが多すぎました")}[lost]
+
+
 def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, hide: list[Path] = (),
             memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES) -> tuple[object, str, str]:
     """Run the notebook in the sandbox. Returns the executed notebook (or None), a note if it stopped early,
@@ -206,9 +240,11 @@ def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, h
             except subprocess.TimeoutExpired:
                 if limit.exceeded(proc.pid):
                     lost = TOO_MANY_PROCESSES
-                    note = f"your code started too many processes (limit {max_processes}); the run was stopped"
+                    note = say(f"your code started too many processes (limit {max_processes}); the run was stopped",
+                               f"コードが起動したプロセスが多すぎたため（上限 {max_processes}）、実行を止めました")
                 elif time.monotonic() > deadline:
-                    note = f"the whole notebook took longer than {timeout} s and was stopped"
+                    note = say(f"the whole notebook took longer than {timeout} s and was stopped",
+                               f"ノートブック全体の実行が {timeout} 秒を超えたため、止めました")
                 else:
                     continue
                 limit.kill_all(proc.pid)
@@ -220,6 +256,7 @@ def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, h
         lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("execution stopped")]
         note = lines[-1] if lines else f"the notebook run failed (exit {proc.returncode})"
         lost = KERNEL_DIED if "DeadKernel" in note else ""
+        note = say(note, f"ノートブックの実行が途中で止まりました（{note}）")
     try:
         executed = nbformat.read(str(out), as_version=4)
     except Exception:  # never written, or cut off by the stop
@@ -250,37 +287,48 @@ def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_err
                               (note + output).strip())
 
     if answer is None:
-        return result(0, f"Not attempted: the answer cell for {exercise.grade_id} is missing from your notebook "
-                         "(was it deleted?).")
+        return result(0, say(f"Not attempted: the answer cell for {exercise.grade_id} is missing from your notebook "
+                             "(was it deleted?).",
+                             f"未解答：ノートブックに {exercise.grade_id} の答えのセルがありません（削除しませんでしたか？）。"))
     if _normalise(answer) in stubs:
-        return result(0, "Not attempted: the cell still raises NotImplementedError.")
+        return result(0, say("Not attempted: the cell still raises NotImplementedError.",
+                             "未解答：セルはまだ NotImplementedError を送出します。"))
     if record is None or not record.get("ran"):
-        why = f" Your cell raised {cell_error}." if cell_error else ""
-        return result(0, f"Not graded: the notebook stopped before this exercise could be checked.{why}")
+        why = say(f" Your cell raised {cell_error}.", f"あなたのセルで {cell_error} が発生しました。") if cell_error else ""
+        return result(0, say(f"Not graded: the notebook stopped before this exercise could be checked.{why}",
+                             f"採点できませんでした：この演習を確かめる前に、ノートブックの実行が止まりました。{why}"))
     outcomes = record.get("cases", [])
     used = sorted({ref for o in outcomes if o for ref in o.get("used_reference", [])})
     if used:
         names = ", ".join(f"`{ref.replace(':', '.')}`" for ref in used)
-        return result(0, f"Flagged: your answer uses the library's own solution ({names}). The exercise is "
-                         "to write it yourself — the library is there to read and compare with afterwards.")
+        return result(0, say(f"Flagged: your answer uses the library's own solution ({names}). The exercise is "
+                             "to write it yourself — the library is there to read and compare with afterwards.",
+                             f"0 点：答えがライブラリ自身の解答（{names}）を使っています。この演習は自分で書くものです。"
+                             "ライブラリは、書いたあとで読んで比べるためにあります。"))
     passed, main_passed, first_problem = 0, 0, None
     for case, outcome in zip(cases, outcomes + [None] * (len(cases) - len(outcomes))):
+        call = checks_registry.call_text(check.name, case)
         if outcome is None:
-            problem = "not run (the notebook stopped before this case)"
+            problem = say("not run (the notebook stopped before this case)",
+                          "実行されませんでした（このケースの前にノートブックの実行が止まりました）。")
         elif outcome.get("started"):
-            problem = (f"{checks_registry.call_text(check.name, case)} did not finish within {cell_timeout} s: "
-                       "is there a loop that never ends?")
+            problem = say(f"{call} did not finish within {cell_timeout} s: is there a loop that never ends?",
+                          f"{call} が {cell_timeout} 秒以内に終わりませんでした。終わらないループはありませんか？")
         elif "error" in outcome:
             if outcome["error"] == "NotImplementedError":
-                return result(0, "Not attempted: your function still raises NotImplementedError.")
-            problem = f"{checks_registry.call_text(check.name, case)} raised {outcome['error']}: {outcome['message']}"
+                return result(0, say("Not attempted: your function still raises NotImplementedError.",
+                                     "未解答：関数はまだ NotImplementedError を送出します。"))
+            error = f"{outcome['error']}: {outcome['message']}"
+            problem = say(f"{call} raised {error}", f"{call} で {error} が発生しました。")
             if outcome["error"] == "NameError" and cell_error:
-                problem = f"{check.name} is not defined, because your cell raised {cell_error}"
+                problem = say(f"{check.name} is not defined, because your cell raised {cell_error}",
+                              f"あなたのセルで {cell_error} が発生したため、{check.name} が定義されていません。")
         else:
             try:
                 problem = check.verify(case, decode(outcome["value"]))
             except Exception as e:  # a return value of a shape the check did not foresee
-                problem = f"{checks_registry.call_text(check.name, case)} returned something unexpected ({type(e).__name__})."
+                problem = say(f"{call} returned something unexpected ({type(e).__name__}).",
+                              f"{call} が予想外のものを返しました（{type(e).__name__}）。")
         if problem is None:
             passed += 1
             main_passed += not case.edge
@@ -288,21 +336,28 @@ def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_err
             first_problem = problem
     total = len(cases)
     if main_passed == 0 and passed:  # only edge cases right: e.g. `return 0.0`
-        return result(0, f"0 of {total} checks passed on real inputs ({passed} edge case(s) alone earn nothing). "
-                         f"{first_problem}")
+        return result(0, say(f"0 of {total} checks passed on real inputs ({passed} edge case(s) alone earn nothing). ",
+                             f"{total} 個のチェックのうち、実際の入力で合格したものは 0 個です"
+                             f"（端のケース {passed} 個だけでは点になりません）。") + first_problem)
     if passed == total:
-        return result(exercise.points, f"All {total} checks passed.")
-    return result(exercise.points * passed / total, f"{passed} of {total} checks passed. {first_problem}")
+        return result(exercise.points, say(f"All {total} checks passed.", f"{total} 個のチェックすべてに合格しました。"))
+    return result(exercise.points * passed / total,
+                  say(f"{passed} of {total} checks passed. ", f"{total} 個のチェックのうち {passed} 個に合格しました。")
+                  + first_problem)
 
 
 def _normalise(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
-STOPPED_BY = {  # what the learner whose answer ended the whole run is told
-    KERNEL_DIED: "Your answer stopped the Python kernel (os._exit, a crash, running out of memory…)",
-    TOO_MANY_PROCESSES: "Your code started too many processes (at most {limit} may run at once)",
-}
+def stopped_by(lost: str, limit: int) -> str:
+    """What the learner whose answer ended the whole run (KERNEL_DIED or TOO_MANY_PROCESSES) is told."""
+    why = {KERNEL_DIED: say("Your answer stopped the Python kernel (os._exit, a crash, running out of memory…)",
+                            "あなたの答えが Python のカーネルを止めました（os._exit、クラッシュ、メモリ不足など）"),
+           TOO_MANY_PROCESSES: say(f"Your code started too many processes (at most {limit} may run at once)",
+                                   f"あなたのコードが起動したプロセスが多すぎました（同時に動かせるのは {limit} 個まで）")}[lost]
+    return why + say(", so the exercises after it were graded in a second run without it.",
+                     "。そのため、この演習のあとの演習は、この答えを除いてもう一度実行して採点しました。")
 
 
 def _culprit(exercises, reached: dict, answers: dict[str, str], stubs: set[str]) -> str | None:
@@ -324,24 +379,37 @@ def submission_seed(answers: dict[str, str]) -> int:
 
 def grade_submission(path: str | Path, executed_to: str | Path | None = None, **options) -> SubmissionResult:
     """Grade one submission. Never raises: a problem of the grader itself becomes an error line too."""
+    res = SubmissionResult(submission=str(path), student_id=options.pop("student_id", None) or Path(path).stem)
     try:
-        return _grade(Path(path), executed_to, **options)
+        return _grade(res, Path(path), executed_to, **options)
     except Exception as e:  # a bug in the grader must not take the rest of a class down with it
         import traceback
 
-        res = SubmissionResult(submission=str(path), student_id=options.get("student_id") or Path(path).stem,
-                               error=f"internal grader error ({type(e).__name__}: {e}); please report it")
-        res.note = traceback.format_exc()[-3000:]  # kept in the results file, for the bug report
-        return res
+        failed = SubmissionResult(submission=res.submission, student_id=res.student_id, language=res.language)
+        with language.speaking(failed.language):
+            failed.error = say(f"internal grader error ({type(e).__name__}: {e}); please report it",
+                               f"採点プログラムの内部エラーです（{type(e).__name__}: {e}）。講師に知らせてください")
+        failed.note = traceback.format_exc()[-3000:]  # kept in the results file, for the bug report
+        return failed
 
 
-def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: int = 120, timeout: int = 900,
-           seed: int | None = None, student_id: str | None = None, hide: list[Path] = (),
-           memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES) -> SubmissionResult:
+def _grade(res: SubmissionResult, path: Path, executed_to: str | Path | None = None, **options) -> SubmissionResult:
+    """Read the submission, then grade it in its own language."""
     started = time.perf_counter()
-    res = SubmissionResult(submission=str(path), student_id=student_id or path.stem)
     try:
-        nb = read_submission(path)
+        nb = read_submission(path)  # until it is read, its language is unknown: English
+    except SubmissionError as e:
+        res.error, res.seconds = str(e), time.perf_counter() - started
+        return res
+    res.language = which_language(nb)
+    with language.speaking(res.language):
+        return _grade_notebook(res, nb, path, executed_to, started, **options)
+
+
+def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Path | None, started: float, *,
+                    cell_timeout: int = 120, timeout: int = 900, seed: int | None = None, hide: list[Path] = (),
+                    memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES) -> SubmissionResult:
+    try:
         res.lesson = which_lesson(nb, path)
         source = release.read_source(release.course_root() / "solutions" / f"{res.lesson}.ipynb")
         exercises = release.exercises(source)
@@ -387,16 +455,16 @@ def _grade(path: Path, executed_to: str | Path | None = None, *, cell_timeout: i
             records.update({k: r for k, r in reached.items() if k not in records})
             culprit = _culprit(exercises, reached, run_answers, stubs) if lost else None
             if culprit is None:
-                res.note = "; ".join([*retried, note] if note else retried)
+                res.note = say("; ", "。").join([*retried, note] if note else retried)
                 break
-            crashed[culprit] = (STOPPED_BY[lost].format(limit=max_processes)
-                                + ", so the exercises after it were graded in a second run without it. ")
+            crashed[culprit] = stopped_by(lost, max_processes)
             run_answers[culprit] = release.stub(next(e for e in exercises if e.grade_id == culprit), "en")
-            retried.append(f"{lost} in exercise {culprit}; the rest was graded without it")
-            res.note = "; ".join(retried)
+            retried.append(say(f"{lost} in exercise {culprit}; the rest was graded without it",
+                               f"{culprit} の答えで{lost_text(lost)}。残りはそれを除いて採点しました"))
+            res.note = say("; ", "。").join(retried)
         for e in exercises:
             if e.grade_id in crashed:
-                res.tests.append(ExerciseResult(e.number, e.grade_id, 0, e.points, crashed[e.grade_id].strip()))
+                res.tests.append(ExerciseResult(e.number, e.grade_id, 0, e.points, crashed[e.grade_id]))
                 continue
             res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], records.get(e.grade_id),
                                             answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),

@@ -1,5 +1,10 @@
 """What the grader writes: a results.json and an HTML feedback page per submission, one gradebook.csv,
-and a summary for the terminal."""
+and a summary for the terminal.
+
+The results.json and the feedback page are the learner's: in the language of the edition they handed in. The
+gradebook and the terminal lines are the instructor's, in English, with each submission's own message (the
+error or the note, in that submission's language) as it is.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from autograder import language
 from autograder.grade import SubmissionResult
+from autograder.language import say
 
 GRADEBOOK_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "message", "submission",
                      "seconds", "seed", "results"]
@@ -87,7 +94,7 @@ def table(results: list[SubmissionResult]) -> str:
 
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>
 body {{ font-family: system-ui, "Hiragino Sans", "Noto Sans JP", sans-serif; max-width: 56rem; margin: 2rem auto;
        padding: 0 1rem; color: #222; }}
@@ -99,22 +106,32 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 <h1>{title}</h1>
 <p class="total">{score}</p>
 {note}
-<table><tr><th>exercise</th><th>points</th><th>feedback</th></tr>
+<table><tr><th>{exercise}</th><th>{points}</th><th>{feedback}</th></tr>
 {rows}
 </table>
-<p><small>Graded by the Shikumi autograder (seed {seed}). Your answers were run on inputs chosen for this
-submission; the messages show the first check that did not pass.</small></p>
+<p><small>{footer}</small></p>
 </body></html>
 """
 
 
 def feedback_html(res: SubmissionResult) -> str:
+    """The learner's feedback page, in the language of the edition they handed in."""
     esc = html.escape
-    rows = "\n".join(
-        f'<tr class="{t.status}"><td>Exercise {esc(t.number)}<br><code>{esc(t.grade_id)}</code></td>'
-        f"<td>{t.score:g} / {t.max_score:g}</td><td><pre>{esc(t.output)}</pre></td></tr>" for t in res.tests)
-    note = f"<p><strong>Could not grade:</strong> {esc(res.error)}</p>" if res.error else (
-        f"<p><em>{esc(res.note)}</em></p>" if res.note else "")
-    return _PAGE.format(title=esc(f"{res.student_id} — lesson {res.lesson or '?'}"),
-                        score=esc(f"{res.score:g} / {res.max_score:g}"), note=note, rows=rows,
-                        seed=esc(str(res.seed)))
+    with language.speaking(res.language):
+        exercise = say("Exercise", "演習")
+        rows = "\n".join(
+            f'<tr class="{t.status}"><td>{exercise} {esc(t.number)}<br><code>{esc(t.grade_id)}</code></td>'
+            f"<td>{t.score:g} / {t.max_score:g}</td><td><pre>{esc(t.output)}</pre></td></tr>" for t in res.tests)
+        if res.error:
+            note = f"<p><strong>{say('Could not grade:', '採点できませんでした：')}</strong> {esc(res.error)}</p>"
+        else:
+            note = f"<p><em>{esc(res.note)}</em></p>" if res.note else ""
+        seed = esc(str(res.seed))
+        footer = say(f"Graded by the Shikumi autograder (seed {seed}). Your answers were run on inputs chosen for this\n"
+                     "submission; the messages show the first check that did not pass.",
+                     f"Shikumi の自動採点で採点しました（シード {seed}）。あなたの答えは、この提出のために選んだ入力で"
+                     "実行しました。\nメッセージは、合格しなかった最初のチェックについてのものです。")
+        return _PAGE.format(lang=res.language, title=esc(f"{res.student_id} — {say('lesson', 'レッスン')} {res.lesson or '?'}"),
+                            score=esc(f"{res.score:g} / {res.max_score:g}"), note=note, rows=rows, footer=footer,
+                            exercise=say("exercise", "演習"), points=say("points", "点数"),
+                            feedback=say("feedback", "フィードバック"))

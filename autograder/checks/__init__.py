@@ -3,6 +3,9 @@
 A check never runs the learner's code itself. It says which function to call on which inputs (`cases`,
 plain data drawn from a seeded random generator, so answers cannot be hard-coded), and later judges what
 came back (`verify`), computing the right answer here, in the grader's own process.
+
+Messages are written in both languages, `say("…", "…")`: the grader sets the language of the edition the
+learner handed in (see autograder/language.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.language import say
 from autograder.plain import Unsupported
 
 
@@ -69,16 +73,23 @@ def call_text(name: str, case: Case) -> str:
 
 def type_problem(value: Any, expected: type | tuple[type, ...], what: str) -> str | None:
     """A message when `value` is not of the expected type (the most common beginner mistake), else None."""
+    names = _names(expected)
     if isinstance(value, Unsupported):
-        return f"{what} returned {value!r}, which is not a {_names(expected)}."
+        return say(f"{what} returned {value!r}, which is not a {names}.",
+                   f"{what} が {value!r} を返しました。これは {names} ではありません。")
     if _is_array(value) and not any(_is_array_type(t) for t in _tuple(expected)):
-        return f"{what} returned an array of shape {tuple(value.shape)}; expected a {_names(expected)}."
+        shape = tuple(value.shape)
+        return say(f"{what} returned an array of shape {shape}; expected a {names}.",
+                   f"{what} が形状 {shape} の配列を返しました。返すのは {names} です。")
     if value is None:
-        return f"{what} returned None: did you forget the `return` statement?"
+        return say(f"{what} returned None: did you forget the `return` statement?",
+                   f"{what} が None を返しました。`return` 文を書き忘れていませんか？")
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return None  # an int is a fine probability of 0 or 1
     if not isinstance(value, expected) or isinstance(value, bool) and bool not in _tuple(expected):
-        return f"{what} returned a {type(value).__name__} ({show(value, 60)}); expected a {_names(expected)}."
+        got = f"{type(value).__name__} ({show(value, 60)})"
+        return say(f"{what} returned a {got}; expected a {names}.",
+                   f"{what} が {got} を返しました。返すのは {names} です。")
     return None
 
 
@@ -93,7 +104,7 @@ def _tuple(t):
 
 
 def _names(t) -> str:
-    return " or ".join(x.__name__ for x in _tuple(t))
+    return say(" or ", " か ").join(x.__name__ for x in _tuple(t))
 
 
 def _is_array(x) -> bool:
@@ -111,19 +122,39 @@ def array_problem(value, expected, what: str, rtol: float = 1e-4, atol: float = 
     import torch
 
     if isinstance(value, Unsupported) or value is None or not _is_array(value):
-        return type_problem(value, torch.Tensor, what) or f"{what} returned {show(value)}, not a tensor."
+        return type_problem(value, torch.Tensor, what) or say(f"{what} returned {show(value)}, not a tensor.",
+                                                              f"{what} が {show(value)} を返しました。テンソルではありません。")
     got = torch.as_tensor(np.asarray(value) if isinstance(value, np.ndarray) else value).double()
     want = torch.as_tensor(expected).double()
     if tuple(got.shape) != tuple(want.shape):
-        return f"{what}: expected a tensor of shape {tuple(want.shape)}, got shape {tuple(got.shape)}."
+        return shape_problem(what, tuple(want.shape), tuple(got.shape))
     if torch.isnan(got).any() and not torch.isnan(want).any():
-        return f"{what}: the result contains NaN (did a softmax see a row that was all -inf?)."
+        return say(f"{what}: the result contains NaN (did a softmax see a row that was all -inf?).",
+                   f"{what}：結果に NaN が含まれています（すべて -inf の行に softmax をかけていませんか？）。")
     if not torch.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
         diff = (got - want).abs()
         i = tuple(int(j) for j in np.unravel_index(int(diff.argmax()), tuple(want.shape)))
-        return (f"{what}: values differ from the expected ones by up to {diff.max().item():.3g} "
-                f"(at index {i}: expected {want[i].item():.6g}, got {got[i].item():.6g}).")
+        most, a, b = f"{diff.max().item():.3g}", f"{want[i].item():.6g}", f"{got[i].item():.6g}"
+        return say(f"{what}: values differ from the expected ones by up to {most} (at index {i}: expected {a}, got {b}).",
+                   f"{what}：値が期待される値から最大 {most} ずれています（インデックス {i} で、期待される値は {a}、"
+                   f"返ってきた値は {b} です）。")
     return None
+
+
+def shape_problem(what: str, expected: tuple, got: tuple) -> str:
+    """The message for a tensor of the wrong shape."""
+    return say(f"{what}: expected a tensor of shape {expected}, got shape {got}.",
+               f"{what}：期待される形状は {expected} ですが、返ってきたテンソルの形状は {got} です。")
+
+
+def expected_got(what: str, expected: str, got: str) -> str:
+    """"what: expected …, got …." (the values already shown as text), the course's wording in both languages."""
+    return say(f"{what}: expected {expected}, got {got}.", f"{what}：期待される値は {expected}、返ってきた値は {got} です。")
+
+
+def more(en: str, ja: str) -> str:
+    """One more sentence for the end of a message (a hint): after a space in English, right after 。 in Japanese."""
+    return say(" " + en, ja)
 
 
 def matches(value, variant, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
@@ -141,10 +172,11 @@ def matches(value, variant, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
 
 
 def first_hint(value, variants) -> str:
-    """The hint of the first (variant, hint) whose variant the value equals, or "": names the classic mistake."""
-    for variant, hint in variants:
+    """The hint of the first (variant, hint) whose variant the value equals, or "": names the classic mistake.
+    Each hint is one say(…, …), appended after a space in English."""
+    for variant, text in variants:
         if variant is not None and matches(value, variant):
-            return " " + hint
+            return more("", "") + text
     return ""
 
 
@@ -154,8 +186,8 @@ def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]]
     problem = array_problem(value, expected, what, atol=atol)
     if problem is None or not _is_array(value) or tuple(value.shape) != tuple(expected.shape):
         return problem
-    hint = next((hint for hint, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), "")
-    return f"{problem} {hint}" if hint else problem
+    text = next((text for text, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), "")
+    return problem + more("", "") + text if text else problem
 
 
 # -- helpers for drawing cases -------------------------------------------------------------------
@@ -179,5 +211,6 @@ def tensor_problem(value, what: str) -> str | None:
     import torch
 
     if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
-        return f"{what} returned a tuple of {len(value)} tensors; return just one tensor."
+        return say(f"{what} returned a tuple of {len(value)} tensors; return just one tensor.",
+                   f"{what} が {len(value)} 個のテンソルのタプルを返しました。テンソルを 1 つだけ返してください。")
     return type_problem(value, torch.Tensor, what)
