@@ -3,23 +3,31 @@ English edition exactly what it was told before."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import itertools
+import json
+import random
 import re
 import threading
 
 import nbformat
 import pytest
+import torch
 
 from autograder import grade as grading
 from autograder import report
+from autograder.batch import grade_batch
 from autograder.grade import ExerciseResult, SubmissionResult, which_language
 from autograder.language import current, say, speaking
+from autograder.plain import Unsupported
 from shikumi import release
-from tests.conftest import ROOT, lesson_names
+from tests.conftest import ROOT, lesson_names, make_submission
 
 # The mark of the course's Japanese, a sentence that ends politely (です。ます。ください。…): in every Japanese
 # message, in no English one. Kana alone would not do: the inputs the messages quote are often Japanese words
 # (むかし, 行きました, 。).
-POLITE = re.compile("(です|ます|ました|ません|ください|でした)([。？）]|$)")
+POLITE = re.compile("(です|ます|ました|ません|ください|でした)(か？|[。？）]|$)")
 # English words no Japanese message may keep (code and the quoted inputs aside, none of them occurs there).
 ENGLISH = re.compile(r"\b(expected|got|returned|should|instead|forgot|forget|Did you|did you|checks passed)\b")
 
@@ -114,3 +122,124 @@ def test_the_graders_own_messages_in_japanese():
     with speaking("en"):
         assert grading.stopped_by(grading.TOO_MANY_PROCESSES, 64).startswith(
             "Your code started too many processes (at most 64 may run at once), so the exercises after it")
+
+
+# -- end to end -----------------------------------------------------------------------------------------------
+
+LESSON = "01_ngram"
+WRONG_COND = """
+def conditional_prob(counts, context, word):
+    return counts[tuple(context) + (word,)] / sum(counts.values())
+"""
+
+
+def test_a_class_in_both_languages(tmp_path, solutions):
+    """One Japanese and one English submission, graded side by side by two workers, each with a wrong answer
+    (divided by all n-grams) and a deleted answer cell (greedy_generate)."""
+    answers = {"count_ngrams": solutions[LESSON]["count_ngrams"], "conditional_prob": WRONG_COND}
+
+    def delete_greedy(nb):
+        nb.cells = [c for c in nb.cells if release.grade_id(c) != "greedy_generate"]
+
+    cls = tmp_path / "class"
+    cls.mkdir()
+    for lang in ("ja", "en"):
+        make_submission(cls, LESSON, answers, lang=lang, name=f"{lang}_learner.ipynb", edit=delete_greedy)
+    out = tmp_path / "grades"
+    results, _ = grade_batch([cls], out, workers=2, progress=False)
+    by_lang = {r.student_id.split("_")[0]: r for r in results}
+    assert {lang: r.score for lang, r in by_lang.items()} == {"ja": 2, "en": 2}
+
+    ja = json.loads((out / "ja_learner" / f"{LESSON}.json").read_text(encoding="utf-8"))
+    en = json.loads((out / "en_learner" / f"{LESSON}.json").read_text(encoding="utf-8"))
+    ja_out, en_out = ({t.grade_id: t.output for t in by_lang[lang].tests} for lang in ("ja", "en"))
+    assert [t["output"] for t in ja["tests"]] == list(ja_out.values())
+    assert [t["output"] for t in en["tests"]] == list(en_out.values())
+    assert ja["extra_data"]["language"] == "ja" and en["extra_data"]["language"] == "en"
+
+    assert ja_out["count_ngrams"] == "5 個のチェックすべてに合格しました。"
+    assert "C(context) ではなく、すべての n-gram の数で割っていませんか？" in ja_out["conditional_prob"]
+    assert "ノートブックに greedy_generate の答えのセルがありません" in ja_out["greedy_generate"]
+    assert "未解答" in ja_out["smoothed_prob"]
+    assert all(japanese(text) for text in ja_out.values()), ja_out
+    assert ja["output"] == "レッスン 01_ngram：2 / 10"
+    page = (out / "ja_learner" / f"{LESSON}.html").read_text(encoding="utf-8")
+    assert '<html lang="ja">' in page and "<th>演習</th>" in page and "C(context) ではなく" in page
+
+    assert en_out["count_ngrams"] == "All 5 checks passed."
+    assert "Did you divide by the number of all n-grams instead of C(context)?" in en_out["conditional_prob"]
+    assert en_out["greedy_generate"].startswith("Not attempted: the answer cell for greedy_generate is missing")
+    assert all(english(text) for text in en_out.values()), en_out
+    assert en["output"] == "Lesson 01_ngram: 2 / 10"
+    page = (out / "en_learner" / f"{LESSON}.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "<th>exercise</th>" in page and "instead of C(context)" in page
+
+
+# -- the hidden checks, lesson by lesson ------------------------------------------------------------------------
+# Each lesson's own tests feed its checks the classic mistakes, and assert the English hints. Here those same
+# tests run again while every verify() also answers in Japanese: each message must come in both languages.
+
+MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answers, the names of those tests)
+    "01_ngram": ("tests.test_checks_l01", r"^test_(count|cond|smoothed|logprob|greedy|returning)_"),
+}
+GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
+
+
+def _bilingual(verify, said: list):
+    """verify, answering as before (in English), that also records what it says in both languages."""
+    def both(case, value):
+        message = verify(case, value)
+        with speaking("ja"):
+            said.append((verify.__name__, message, verify(case, value)))
+        return message
+    return both
+
+
+def _parametrized(test) -> list[dict]:
+    """The keyword arguments of every run of a test, from its @pytest.mark.parametrize marks."""
+    grids = []
+    for mark in getattr(test, "pytestmark", []):
+        if mark.name == "parametrize":
+            names, rows = mark.args[0], mark.args[1]
+            names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+            rows = [row.values if isinstance(row, PARAM) else (row,) if len(names) == 1 else row for row in rows]
+            grids.append([dict(zip(names, row)) for row in rows])
+    return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*grids)]
+
+
+PARAM = type(pytest.param(0))
+
+
+@pytest.mark.parametrize("lesson", sorted(MISTAKE_TESTS))
+def test_every_hidden_check_answers_in_both_languages(lesson, monkeypatch):
+    module = importlib.import_module(f"autograder.checks.l{lesson}")
+    verify_names = {check.verify.__name__ for check in module.CHECKS.values()}
+    said = []
+    for name, value in list(vars(module).items()):  # the verify functions, wherever the tests call them from
+        if name.endswith("_verify") and callable(value):
+            monkeypatch.setattr(module, name, _bilingual(value, said))
+    for check in module.CHECKS.values():
+        monkeypatch.setattr(check, "verify", _bilingual(check.verify, said))
+
+    tests, pattern = MISTAKE_TESTS[lesson]
+    tests, ran = importlib.import_module(tests), 0
+    for name, test in vars(tests).items():
+        if name.startswith("test_") and re.search(pattern, name):
+            for kwargs in _parametrized(test):
+                if set(inspect.signature(test).parameters) <= set(kwargs):  # no fixtures needed
+                    test(**kwargs)
+                    ran += 1
+    for check in module.CHECKS.values():  # and the wrong kinds of value any exercise may get
+        for case in check.cases(random.Random(0)):
+            for value in GENERIC_WRONG if case.build is None else ():
+                try:
+                    check.verify(case, value)
+                except Exception:
+                    pass  # the grader says "returned something unexpected", in both languages
+
+    messages = [(where, en, ja) for where, en, ja in said if en is not None or ja is not None]
+    assert ran >= 5 and {where for where, _, _ in messages} == verify_names, (ran, len(messages))
+    for where, en, ja in messages:
+        assert en is not None and ja is not None, (where, en, ja)
+        assert japanese(ja), (where, ja)
+        assert english(en), (where, en)
