@@ -181,6 +181,8 @@ def test_a_class_in_both_languages(tmp_path, solutions):
 
 MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answers, the names of those tests)
     "01_ngram": ("tests.test_checks_l01", r"^test_(count|cond|smoothed|logprob|greedy|returning)_"),
+    "02_attention": ("tests.test_attention", r"^test_(softmax|weights|causal_(float|upper|without|swapped)|split|merge"
+                                             r"|returning|mhsa)_"),
 }
 GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
 

@@ -12,7 +12,7 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem
+from autograder.checks import Case, Check, array_problem, more, say, shape_problem
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
@@ -20,14 +20,12 @@ from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.attention import MultiHeadAttention, causal_mask
 
 
-def _shape(x) -> str:
-    return f"of shape {tuple(x.shape)}" if hasattr(x, "shape") else repr(x)
-
-
-
-
-
-
+def _arg(name: str, x) -> str:
+    """An argument in a message by its shape: "x of shape (2, 5)"."""
+    if not hasattr(x, "shape"):
+        return f"{name} {x!r}"
+    shape = tuple(x.shape)
+    return say(f"{name} of shape {shape}", f"形状 {shape} の {name}")
 
 
 # -- Exercise 2.1: softmax ---------------------------------------------------------------------------
@@ -52,7 +50,7 @@ def softmax_cases(rng: random.Random) -> list[Case]:
 
 def softmax_verify(case: Case, value) -> str | None:
     (x,), dim = case.args, case.kwargs.get("dim", -1)
-    what = f"softmax(x {_shape(x)}{'' if 'dim' not in case.kwargs else f', dim={dim}'})"
+    what = f"softmax({_arg('x', x)}{'' if 'dim' not in case.kwargs else f', dim={dim}'})"
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     x64 = x.double()
@@ -61,25 +59,37 @@ def softmax_verify(case: Case, value) -> str | None:
         return None
     others = [d for d in range(x.dim()) if d != dim % x.dim()]
     e = torch.exp(x64 - x64.max(dim=dim, keepdim=True).values)
+    largest = f"{x64[torch.isfinite(x64)].abs().max():.0f}"
     variants = [
         (torch.exp(x64) / torch.exp(x64).sum(dim=dim, keepdim=True),
-         f"These inputs are large (up to {x64[torch.isfinite(x64)].abs().max():.0f}) and exp() overflows to inf: "
-         "subtract x.max(dim=dim, keepdim=True).values before torch.exp."),
+         say(f"These inputs are large (up to {largest}) and exp() overflows to inf: "
+             "subtract x.max(dim=dim, keepdim=True).values before torch.exp.",
+             f"入力が大きく（最大 {largest}）、exp() が inf にあふれます。"
+             "torch.exp の前に x.max(dim=dim, keepdim=True).values を引きます。")),
         (torch.exp(x64 - x64.max()) / torch.exp(x64 - x64.max()).sum(dim=dim, keepdim=True),
-         "Subtract each row's own max (x.max(dim=dim, keepdim=True).values), not the max of the whole tensor: "
-         "a row far below the overall max underflows to 0 / 0."),
+         say("Subtract each row's own max (x.max(dim=dim, keepdim=True).values), not the max of the whole tensor: "
+             "a row far below the overall max underflows to 0 / 0.",
+             "テンソル全体の最大値ではなく、各行自身の最大値（x.max(dim=dim, keepdim=True).values）を引きます。"
+             "全体の最大値よりずっと小さい行は、アンダーフローして 0 / 0 になります。")),
     ]
-    variants += [(torch.softmax(x64, dim=d), f"That is the softmax over dim={d}: use the `dim` argument "
-                  f"(here dim={dim}) in the max and in the sum.") for d in others]
+    variants += [(torch.softmax(x64, dim=d), say(f"That is the softmax over dim={d}: use the `dim` argument "
+                                                 f"(here dim={dim}) in the max and in the sum.",
+                                                 f"それは dim={d} 方向の softmax です。max にも sum にも引数 `dim`"
+                                                 f"（ここでは dim={dim}）を使います。")) for d in others]
     variants += [
-        (e, "Divide by the sum along dim: the weights must sum to 1."),
-        (e / e.sum(), "Divide by the sum along dim (keepdim=True), not by the sum of the whole tensor."),
+        (e, say("Divide by the sum along dim: the weights must sum to 1.",
+                "dim 方向の合計で割ります。重みの合計は 1 になるはずです。")),
+        (e / e.sum(), say("Divide by the sum along dim (keepdim=True), not by the sum of the whole tensor.",
+                          "テンソル全体の合計ではなく、dim 方向の合計（keepdim=True）で割ります。")),
     ]
     hint = _first_hint(value, variants)
     got = torch.as_tensor(value).double()
     if tuple(got.shape) == tuple(expected.shape) and not torch.isfinite(got).all():
-        problem = f"{what}: the result contains nan or inf."
-        hint = hint or " exp() of a large number is inf: subtract x.max(dim=dim, keepdim=True).values before torch.exp."
+        problem = say(f"{what}: the result contains nan or inf.", f"{what}：結果に nan か inf が含まれています。")
+        hint = hint or more("exp() of a large number is inf: subtract x.max(dim=dim, keepdim=True).values before "
+                            "torch.exp.",
+                            "大きな数の exp() は inf になります。torch.exp の前に x.max(dim=dim, keepdim=True).values "
+                            "を引きます。")
     return problem + hint
 
 
@@ -118,7 +128,7 @@ def _masked(scores, mask, fill=float("-inf"), keep=None):
 def weights_verify(case: Case, value) -> str | None:
     q, k = (a.double() for a in case.args)
     mask = case.kwargs.get("mask")
-    what = f"attention_weights(q {_shape(q)}, k {_shape(k)}" + (f", mask {_shape(mask)})" if mask is not None else ")")
+    what = f"attention_weights({_arg('q', q)}, {_arg('k', k)}" + (f", {_arg('mask', mask)})" if mask is not None else ")")
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     expected = torch.softmax(_masked(_scores(q, k), mask), dim=-1)
@@ -126,32 +136,45 @@ def weights_verify(case: Case, value) -> str | None:
         return None
     got, flipped = torch.as_tensor(value), (*expected.shape[:-2], expected.shape[-1], expected.shape[-2])
     if tuple(got.shape) != tuple(expected.shape) and tuple(got.shape) == flipped:
-        return problem + " scores[i, j] = q_i · k_j, one row per query: compute q @ k.transpose(-2, -1)."
+        return problem + more("scores[i, j] = q_i · k_j, one row per query: compute q @ k.transpose(-2, -1).",
+                              "scores[i, j] = q_i · k_j で、クエリごとに 1 行です。q @ k.transpose(-2, -1) を計算します。")
     d = q.size(-1)
+    root = f"{math.sqrt(d):.3g}"
     variants = []
     if mask is not None:
         variants += [
             (torch.softmax(_scores(q, k), dim=-1).masked_fill(~mask, 0.0),
-             "The mask was applied after the softmax, so the rows no longer sum to 1: fill the scores with -inf "
-             "before the softmax."),
+             say("The mask was applied after the softmax, so the rows no longer sum to 1: fill the scores with -inf "
+                 "before the softmax.",
+                 "マスクを softmax のあとにかけたので、行の合計が 1 になりません。softmax の前に、スコアを -inf で"
+                 "埋めます。")),
             (torch.softmax(_masked(_scores(q, k), mask, keep=mask), dim=-1),
-             "The mask is inverted: True means the query MAY look there. Fill where the mask is False (~mask)."),
+             say("The mask is inverted: True means the query MAY look there. Fill where the mask is False (~mask).",
+                 "マスクが逆です。True は、そのクエリがそこを「見てよい」という意味です。マスクが False のところ"
+                 "（~mask）を埋めます。")),
             (torch.softmax(_masked(_scores(q, k), mask, fill=0.0), dim=-1),
-             "Fill the forbidden scores with float('-inf'), not 0: exp(0) = 1 still gives them weight."),
-            (torch.softmax(_scores(q, k), dim=-1), "The mask was ignored: fill the scores where it is False with "
-             "-inf before the softmax."),
+             say("Fill the forbidden scores with float('-inf'), not 0: exp(0) = 1 still gives them weight.",
+                 "見てはいけないスコアは、0 ではなく float('-inf') で埋めます。exp(0) = 1 なので、0 では重みが"
+                 "残ってしまいます。")),
+            (torch.softmax(_scores(q, k), dim=-1),
+             say("The mask was ignored: fill the scores where it is False with -inf before the softmax.",
+                 "マスクが使われていません。softmax の前に、マスクが False のところのスコアを -inf で埋めます。")),
         ]
     variants += [
         (torch.softmax(_masked(_scores(q, k, scale=False), mask), dim=-1),
-         f"Did you forget to divide the scores by √d (here √{d} = {math.sqrt(d):.3g})?"),
+         say(f"Did you forget to divide the scores by √d (here √{d} = {root})?",
+             f"スコアを √d（ここでは √{d} = {root}）で割り忘れていませんか？")),
         (torch.softmax(_masked(_scores(q, k, divisor=d), mask), dim=-1),
-         f"Divide by √d = {math.sqrt(d):.3g}, not by d = {d}."),
+         say(f"Divide by √d = {root}, not by d = {d}.", f"d = {d} ではなく、√d = {root} で割ります。")),
         (torch.softmax(_masked(_scores(q, k), mask), dim=-2),
-         "The softmax went over the wrong dimension: each row (one query, the last dimension) must sum to 1."),
+         say("The softmax went over the wrong dimension: each row (one query, the last dimension) must sum to 1.",
+             "softmax をとる次元が違います。各行（1 つのクエリ、最後の次元）の合計が 1 になるようにします。")),
     ]
     if q.size(-2) == k.size(-2):
         variants.append((torch.softmax(_masked(_scores(k, q), mask), dim=-1),
-                         "scores[i, j] = q_i · k_j: compute q @ k.transpose(-2, -1), not k @ q.transpose(-2, -1)."))
+                         say("scores[i, j] = q_i · k_j: compute q @ k.transpose(-2, -1), not k @ q.transpose(-2, -1).",
+                             "scores[i, j] = q_i · k_j です。k @ q.transpose(-2, -1) ではなく、"
+                             "q @ k.transpose(-2, -1) を計算します。")))
     return problem + _first_hint(value, variants)
 
 
@@ -169,24 +192,35 @@ def causal_verify(case: Case, value) -> str | None:
     expected = torch.ones(T, T, dtype=torch.bool).tril()
     got = torch.as_tensor(value)
     if tuple(got.shape) != (T, T):
-        return f"{what}: expected a tensor of shape ({T}, {T}), got shape {tuple(got.shape)}."
+        return shape_problem(what, (T, T), tuple(got.shape))
     if got.dtype != torch.bool:
         same = torch.equal(got.double(), expected.double())
-        return (f"{what}: expected a bool tensor (dtype torch.bool), got dtype {got.dtype}"
-                + (" — the pattern is right: add dtype=torch.bool (or .bool())." if same else "."))
+        return (say(f"{what}: expected a bool tensor (dtype torch.bool), got dtype {got.dtype}",
+                    f"{what}：期待されるのは bool のテンソル（dtype torch.bool）ですが、返ってきたテンソルの dtype は "
+                    f"{got.dtype} です。")
+                + (say(" — the pattern is right: add dtype=torch.bool (or .bool()).",
+                       "並び方は合っています。dtype=torch.bool（または .bool()）を付けてください。")
+                   if same else say(".", "")))
     if torch.equal(got, expected):
         return None
-    problem = f"{what}: expected {expected.int().tolist()} (1 = True), got {got.int().tolist()}."
+    want_list, got_list = expected.int().tolist(), got.int().tolist()
+    problem = say(f"{what}: expected {want_list} (1 = True), got {got_list}.",
+                  f"{what}：期待される値は {want_list}（1 = True）、返ってきた値は {got_list} です。")
     if len(problem) > 300:
-        wrong = (got != expected).nonzero()[0].tolist()
-        problem = (f"{what}: wrong at row {wrong[0]}, column {wrong[1]}: expected {bool(expected[tuple(wrong)])}, "
-                   f"got {bool(got[tuple(wrong)])}.")
+        row, col = (got != expected).nonzero()[0].tolist()
+        want, have = bool(expected[row, col]), bool(got[row, col])
+        problem = say(f"{what}: wrong at row {row}, column {col}: expected {want}, got {have}.",
+                      f"{what}：{row} 行 {col} 列が違います。期待される値は {want}、返ってきた値は {have} です。")
     ones = torch.ones(T, T, dtype=torch.int)
     return problem + _first_hint(got.int(), [
-        (ones.triu(), "That is the upper triangle: row i is a query, and it may look at columns j <= i "
-                      "(the past), so keep the lower triangle (tril)."),
-        (ones.tril(-1), "A word may look at itself: keep the diagonal True (tril(), not tril(-1))."),
-        ((~expected).int(), "True and False are swapped: True means 'may look' (itself and the past)."),
+        (ones.triu(), say("That is the upper triangle: row i is a query, and it may look at columns j <= i "
+                          "(the past), so keep the lower triangle (tril).",
+                          "それは上三角です。i 行目はクエリで、見てよいのは j <= i の列（過去）なので、"
+                          "下三角（tril）を残します。")),
+        (ones.tril(-1), say("A word may look at itself: keep the diagonal True (tril(), not tril(-1)).",
+                            "単語は自分自身を見てよいので、対角線は True のままにします（tril(-1) ではなく tril()）。")),
+        ((~expected).int(), say("True and False are swapped: True means 'may look' (itself and the past).",
+                                "True と False が逆です。True は「見てよい」（自分自身と過去）という意味です。")),
     ])
 
 
@@ -202,19 +236,26 @@ def split_verify(case: Case, value) -> str | None:
     x, n_head = case.args
     B, T, d_model = x.shape
     hd = d_model // n_head
-    what = f"split_heads(x {_shape(x)}, n_head={n_head})"
+    what = f"split_heads({_arg('x', x)}, n_head={n_head})"
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     expected = x.view(B, T, n_head, hd).transpose(1, 2)
     if (problem := array_problem(value, expected, what)) is None:
         return None
     if tuple(value.shape) == (B, T, n_head, hd):
-        return problem + " That is the shape after the view: now swap the T and n_head axes with .transpose(1, 2)."
+        return problem + more("That is the shape after the view: now swap the T and n_head axes with .transpose(1, 2).",
+                              "それは view の直後の形状です。続けて .transpose(1, 2) で T と n_head の軸を入れ替えます。")
     return problem + _first_hint(value, [
-        (x.reshape(B, n_head, T, hd), "x.view(B, n_head, T, head_dim) cuts the numbers in the wrong order and "
-                                      "mixes the words up: view(B, T, n_head, head_dim), then .transpose(1, 2)."),
-        (x.view(B, T, hd, n_head).permute(0, 3, 1, 2), "Head h takes a block of consecutive numbers "
-                                                        "h*head_dim … (h+1)*head_dim - 1: view(B, T, n_head, head_dim)."),
+        (x.reshape(B, n_head, T, hd),
+         say("x.view(B, n_head, T, head_dim) cuts the numbers in the wrong order and mixes the words up: "
+             "view(B, T, n_head, head_dim), then .transpose(1, 2).",
+             "x.view(B, n_head, T, head_dim) では数を切り分ける順番が違い、単語が混ざってしまいます。"
+             "view(B, T, n_head, head_dim) のあとで .transpose(1, 2) です。")),
+        (x.view(B, T, hd, n_head).permute(0, 3, 1, 2),
+         say("Head h takes a block of consecutive numbers h*head_dim … (h+1)*head_dim - 1: "
+             "view(B, T, n_head, head_dim).",
+             "ヘッド h は、連続した数 h*head_dim … (h+1)*head_dim - 1 のまとまりを受け持ちます。"
+             "view(B, T, n_head, head_dim) です。")),
     ])
 
 
@@ -227,17 +268,21 @@ def merge_cases(rng: random.Random) -> list[Case]:
 def merge_verify(case: Case, value) -> str | None:
     (x,) = case.args
     B, n_head, T, hd = x.shape
-    what = f"merge_heads(x {_shape(x)})"
+    what = f"merge_heads({_arg('x', x)})"
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     expected = x.transpose(1, 2).reshape(B, T, n_head * hd)
     if (problem := array_problem(value, expected, what)) is None:
         return None
     if tuple(value.shape) == (B, T, n_head, hd):
-        return problem + " Almost: after the transpose, also join the last two axes with .reshape(B, T, -1)."
+        return problem + more("Almost: after the transpose, also join the last two axes with .reshape(B, T, -1).",
+                              "あと少しです。transpose のあとで、最後の 2 つの軸も .reshape(B, T, -1) でつなげます。")
     return problem + _first_hint(value, [
-        (x.reshape(B, T, n_head * hd), "Transpose back first (.transpose(1, 2)), then reshape: reshaping "
-                                       "(B, n_head, T, head_dim) directly puts the heads' numbers on the wrong words."),
+        (x.reshape(B, T, n_head * hd),
+         say("Transpose back first (.transpose(1, 2)), then reshape: reshaping (B, n_head, T, head_dim) directly "
+             "puts the heads' numbers on the wrong words.",
+             "先に .transpose(1, 2) で軸を戻してから reshape します。(B, n_head, T, head_dim) をそのまま reshape "
+             "すると、ヘッドの数が別の単語に入ってしまいます。")),
     ])
 
 
@@ -292,8 +337,9 @@ def _mha(case: Case, n_head=None, scale_d=None, out_proj=True, swap_kv=False, us
 def mha_verify(case: Case, value) -> str | None:
     d, n_head = case.args
     x = case.inputs[0]
-    mask_text = "" if len(case.inputs) == 1 else (", causal_mask" if case.inputs[1].dim() == 2 else ", padding mask")
-    what = f"MultiHeadSelfAttention({d}, {n_head})(x {_shape(x)}{mask_text})"
+    mask_text = "" if len(case.inputs) == 1 else (", causal_mask" if case.inputs[1].dim() == 2
+                                                  else say(", padding mask", ", パディングマスク"))
+    what = f"MultiHeadSelfAttention({d}, {n_head})({_arg('x', x)}{mask_text})"
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     reference = MultiHeadAttention(d, n_head).double()
@@ -303,17 +349,28 @@ def mha_verify(case: Case, value) -> str | None:
     if (problem := array_problem(value, expected, what)) is None:
         return None
     variants = [
-        (_mha(case, out_proj=False), "Finish with self.out_proj on the merged heads."),
-        (_mha(case, scale_d=d), f"Scale by √head_dim = √{d // n_head} (q.size(-1) after the split), "
-                                f"not √d_model = √{d}."),
-        (_mha(case, n_head=1), "That is a single head: split q, k and v into self.n_head heads first."),
-        (_mha(case, swap_kv=True), "Keys and values are swapped: weights come from q and k, then weights @ v."),
-        (_mha(case, merge_ok=False), "Merge the heads with transpose(1, 2) before the reshape (your merge_heads)."),
+        (_mha(case, out_proj=False), say("Finish with self.out_proj on the merged heads.",
+                                         "最後に、結合したヘッドに self.out_proj をかけます。")),
+        (_mha(case, scale_d=d), say(f"Scale by √head_dim = √{d // n_head} (q.size(-1) after the split), "
+                                    f"not √d_model = √{d}.",
+                                    f"√d_model = √{d} ではなく、√head_dim = √{d // n_head}（分割したあとの q.size(-1)）"
+                                    "で割ります。")),
+        (_mha(case, n_head=1), say("That is a single head: split q, k and v into self.n_head heads first.",
+                                   "それはヘッドが 1 つの場合です。先に q, k, v を self.n_head 個のヘッドに分割します。")),
+        (_mha(case, swap_kv=True), say("Keys and values are swapped: weights come from q and k, then weights @ v.",
+                                       "キーとバリューが逆です。重みは q と k から求め、それから weights @ v です。")),
+        (_mha(case, merge_ok=False), say("Merge the heads with transpose(1, 2) before the reshape (your merge_heads).",
+                                         "reshape の前に transpose(1, 2) をして、ヘッドを結合します"
+                                         "（あなたの merge_heads）。")),
     ]
     if len(case.inputs) > 1:
-        variants.append((_mha(case, use_mask=False), "The mask was ignored: pass it on to attention_weights."))
-    return problem + (_first_hint(value, variants) or " The layer calls your split_heads, attention_weights and "
-                      "merge_heads: check that their exercises pass first, then follow the steps in the docstring.")
+        variants.append((_mha(case, use_mask=False), say("The mask was ignored: pass it on to attention_weights.",
+                                                         "マスクが使われていません。attention_weights に渡します。")))
+    return problem + (_first_hint(value, variants) or more(
+        "The layer calls your split_heads, attention_weights and merge_heads: check that their exercises pass first, "
+        "then follow the steps in the docstring.",
+        "この層は、あなたの split_heads、attention_weights、merge_heads を呼び出します。まずそれらの演習が合格する"
+        "ことを確かめてから、docstring の手順どおりに書きます。"))
 
 
 CHECKS = {
