@@ -75,8 +75,10 @@ def type_problem(value: Any, expected: type | tuple[type, ...], what: str) -> st
     """A message when `value` is not of the expected type (the most common beginner mistake), else None."""
     names = _names(expected)
     if isinstance(value, Unsupported):
+        types = [t.__name__ for t in _tuple(expected)]
+        neither = " ".join(f"{t} でも" for t in types) + "ありません" if len(types) > 1 else f"{types[0]} ではありません"
         return say(f"{what} returned {value!r}, which is not a {names}.",
-                   f"{what} が {value!r} を返しました。これは {names} ではありません。")
+                   f"{what} が {value!r} を返しました。これは {neither}。")
     if _is_array(value) and not any(_is_array_type(t) for t in _tuple(expected)):
         shape = tuple(value.shape)
         return say(f"{what} returned an array of shape {shape}; expected a {names}.",

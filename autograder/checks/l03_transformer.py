@@ -10,7 +10,7 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, show, type_problem
+from autograder.checks import Case, Check, expected_got, more, say, show, type_problem
 from autograder.checks import generator as _generator
 from autograder.checks import with_hint as _with_hint
 from autograder.plain import Unsupported
@@ -47,6 +47,16 @@ PE_HINTS = {
     "times": "divide the position by 10000^(2i / d_model); you multiplied.",
     "from_one": "positions count from 0, so the first row is sin(0) = 0 and cos(0) = 1.",
 }
+PE_HINTS_JA = {
+    "swapped": "sin と cos が逆になっているようです。sin は偶数列（0, 2, 4, …）に、cos は奇数列に入れます。",
+    "concat": "sin をすべて先に並べ、そのあとに cos を並べているようです。sin と cos は 1 列ずつ交互に入れます"
+              "（PE[:, 0::2] = sin、PE[:, 1::2] = cos）。",
+    "i_not_2i": "指数に i / d_model を使っているようです。指数は 2i / d_model で、2i は偶数列の番号（0, 2, 4, …）です。",
+    "column_exponent": "奇数列で (2i+1) / d_model を使っているようです。ペアになる 2 つの列（2i と 2i+1）は、同じ角度 "
+                       "pos / 10000^(2i / d_model) を使います。",
+    "times": "位置に 10000^(2i / d_model) を掛けているようです。位置は 10000^(2i / d_model) で割ります。",
+    "from_one": "位置を 1 から数えているようです。位置は 0 から数えるので、最初の行は sin(0) = 0 と cos(0) = 1 です。",
+}
 
 
 def pe_cases(rng: random.Random) -> list[Case]:
@@ -57,8 +67,9 @@ def pe_cases(rng: random.Random) -> list[Case]:
 def pe_verify(case: Case, value) -> str | None:
     T, d = case.args
     what = f"positional_encoding({T}, {d})"
-    return _with_hint(value, _pe(T, d), what, {f"It looks like {hint}": lambda m=mistake: _pe(T, d, m)
-                                               for mistake, hint in PE_HINTS.items()}, atol=1e-4)
+    return _with_hint(value, _pe(T, d), what, {say(f"It looks like {hint}", PE_HINTS_JA[mistake]):
+                                               lambda m=mistake: _pe(T, d, m) for mistake, hint in PE_HINTS.items()},
+                      atol=1e-4)
 
 
 # -- Exercises 3.2 and 3.3: EncoderLayer and DecoderLayer (kind "module") --------------------------
@@ -122,14 +133,26 @@ ENCODER_HINTS = {
     "swapped_norms": "norm1 belongs to the attention sub-layer and norm2 to the feed-forward one.",
     "no_norm": "Each residual add is followed by its LayerNorm (norm1, then norm2).",
 }
+ENCODER_HINTS_JA = {
+    "pre_ln": "それは pre-LN（GPT-2 のように、各サブレイヤーの前に LayerNorm）です。この演習は論文の post-LN で、"
+              "先に足してから正規化します：x = norm1(x + self_attn(x, mask=mask))、続いて norm2(x + ff(x)) です。",
+    "no_mask": "self_attn に mask を渡します（self.self_attn(x, mask=mask)）。どの単語も、パディングに注意を向けては"
+               "いけません。",
+    "no_residual": "各 LayerNorm の前に、サブレイヤーの入力を足し戻します（残差接続）：norm1(self_attn(x)) ではなく "
+                   "norm1(x + self_attn(x)) です。",
+    "swapped_norms": "norm1 は attention のサブレイヤーの、norm2 はフィードフォワードのサブレイヤーの LayerNorm です。",
+    "no_norm": "残差を足したあとには、それぞれの LayerNorm（norm1、次に norm2）をかけます。",
+}
 
 
 def encoder_verify(case: Case, value) -> str | None:
     d, h, ff = case.args
     x, mask = case.inputs
-    what = (f"EncoderLayer({d}, {h}, {ff})(x of shape {tuple(x.shape)}, mask with "
-            f"{int((~mask).sum())} padding position(s))")
-    return _with_hint(value, _encoder(case), what, {hint: lambda m=mistake: _encoder(case, m)
+    shape, padding = tuple(x.shape), int((~mask).sum())
+    what = say(f"EncoderLayer({d}, {h}, {ff})(x of shape {shape}, mask with {padding} padding position(s))",
+               f"EncoderLayer({d}, {h}, {ff})(形状 {shape} の x、パディングが {padding} か所のマスク)")
+    return _with_hint(value, _encoder(case), what, {say(hint, ENCODER_HINTS_JA[mistake]):
+                                                    lambda m=mistake: _encoder(case, m)
                                                     for mistake, hint in ENCODER_HINTS.items()})
 
 
@@ -185,14 +208,30 @@ DECODER_HINTS = {
               "norm2(x + cross_attn(x, memory, …)), then norm3(x + ff(x)).",
     "cross_first": "First the causal self-attention, then the cross-attention, then the feed-forward network.",
 }
+DECODER_HINTS_JA = {
+    "no_causal": "デコーダのセルフアテンションには因果マスクが必要です（mask=causal_mask(T, x.device)）。単語 t を"
+                 "書いているときに、それより後の単語を見てはいけません。",
+    "anti_causal": "因果マスクは下三角です（causal_mask(T)）。各単語が見るのは自分自身と過去です。あなたのマスクでは、"
+                   "代わりに未来が見えています。",
+    "self_not_cross": "クロスアテンションのキーとバリューはエンコーダから取ります：self.cross_attn(x, memory, "
+                      "mask=src_mask)。あなたの層は、デコーダ自身の単語にもう一度注意を向けています。",
+    "no_src_mask": "クロスアテンションに src_mask を渡します。デコーダは、ソースのパディングを見てはいけません。",
+    "pre_ln": "それは pre-LN です。この演習は論文の post-LN です：x = norm1(x + self_attn(x, …))、続いて "
+              "norm2(x + cross_attn(x, memory, …))、最後に norm3(x + ff(x)) です。",
+    "cross_first": "まず因果的セルフアテンション、次にクロスアテンション、最後にフィードフォワードネットワークの順です。",
+}
 
 
 def decoder_verify(case: Case, value) -> str | None:
     d, h, ff = case.args
     x, memory, src_mask = case.inputs
-    what = (f"DecoderLayer({d}, {h}, {ff})(x of shape {tuple(x.shape)}, memory of shape {tuple(memory.shape)}, "
-            f"src_mask with {int((~src_mask).sum())} padding position(s))")
-    return _with_hint(value, _decoder(case), what, {hint: lambda m=mistake: _decoder(case, m)
+    x_shape, m_shape, padding = tuple(x.shape), tuple(memory.shape), int((~src_mask).sum())
+    what = say(f"DecoderLayer({d}, {h}, {ff})(x of shape {x_shape}, memory of shape {m_shape}, "
+               f"src_mask with {padding} padding position(s))",
+               f"DecoderLayer({d}, {h}, {ff})(形状 {x_shape} の x、形状 {m_shape} の memory、"
+               f"パディングが {padding} か所の src_mask)")
+    return _with_hint(value, _decoder(case), what, {say(hint, DECODER_HINTS_JA[mistake]):
+                                                    lambda m=mistake: _decoder(case, m)
                                                     for mistake, hint in DECODER_HINTS.items()})
 
 
@@ -218,27 +257,34 @@ def io_verify(case: Case, value) -> str | None:
     target, bos, eos = case.args
     what = f"decoder_input_and_labels({show(target)}, bos_id={bos}, eos_id={eos})"
     if (problem := type_problem(value, (tuple, list), what)) is not None:
-        return problem + " Return a pair: (decoder_input, labels)."
+        return problem + more("Return a pair: (decoder_input, labels).", "ペア (decoder_input, labels) を返してください。")
     if len(value) != 2:
-        return f"{what} returned {len(value)} things; expected a pair (decoder_input, labels)."
+        return say(f"{what} returned {len(value)} things; expected a pair (decoder_input, labels).",
+                   f"{what} が {len(value)} 個のものを返しました。返すのはペア (decoder_input, labels) です。")
     got_in, got_labels = _as_ids(value[0]), _as_ids(value[1])
     want_in, want_labels = [bos] + target, target + [eos]
     if got_in is None or got_labels is None:
-        return f"{what} returned {show(value)}; expected two lists of ints, {want_in} and {want_labels}."
+        return say(f"{what} returned {show(value)}; expected two lists of ints, {want_in} and {want_labels}.",
+                   f"{what} が {show(value)} を返しました。返すのは int のリスト 2 つ、{want_in} と {want_labels} です。")
     if (got_in, got_labels) == (want_in, want_labels):
         return None
     hint = ""
     if (got_in, got_labels) == (want_labels, want_in):
-        hint = " You swapped them: the decoder reads <s> + the sentence, and must predict the sentence + </s>."
+        hint = more("You swapped them: the decoder reads <s> + the sentence, and must predict the sentence + </s>.",
+                    "2 つが逆です。デコーダは <s> + 文を読んで、文 + </s> を予測します。")
     elif got_labels == target:
-        hint = " The labels end with </s>: the decoder must learn when to stop."
+        hint = more("The labels end with </s>: the decoder must learn when to stop.",
+                    "ラベルの最後は </s> です。デコーダは、いつ止まるかも学ばなければなりません。")
     elif got_in == [bos] + target + [eos]:
-        hint = " The decoder input has no </s>: it is the labels shifted right by one, so both have the same length."
+        hint = more("The decoder input has no </s>: it is the labels shifted right by one, so both have the same length.",
+                    "デコーダの入力に </s> は入りません。入力はラベルを右に 1 つずらしたものなので、2 つの長さは同じです。")
     elif got_labels == [bos] + target + [eos] or got_labels == [bos] + target:
-        hint = " The labels do not start with <s>: nobody has to predict <s>, it is given."
+        hint = more("The labels do not start with <s>: nobody has to predict <s>, it is given.",
+                    "ラベルは <s> で始まりません。<s> は与えられるもので、予測するものではありません。")
     elif len(got_in) != len(got_labels):
-        hint = " Both lists have the same length: position t of the input predicts position t of the labels."
-    return f"{what}: expected ({want_in}, {want_labels}), got ({got_in}, {got_labels}).{hint}"
+        hint = more("Both lists have the same length: position t of the input predicts position t of the labels.",
+                    "2 つのリストの長さは同じです。入力の位置 t から、ラベルの位置 t を予測します。")
+    return expected_got(what, f"({want_in}, {want_labels})", f"({got_in}, {got_labels})") + hint
 
 
 # -- Exercise 3.5: greedy_decode ------------------------------------------------------------------
@@ -282,30 +328,39 @@ def greedy_cases(rng: random.Random) -> list[Case]:
 
 def greedy_verify(case: Case, value) -> str | None:
     table, bos, eos, max_len = case.args
-    what = f"greedy_decode(<a decoder table>, bos_id={bos}, eos_id={eos}, max_len={max_len})"
+    table_text = say("<a decoder table>", "<デコーダの表>")
+    what = f"greedy_decode({table_text}, bos_id={bos}, eos_id={eos}, max_len={max_len})"
     if (problem := type_problem(value, (list, tuple, torch.Tensor), what)) is not None:
-        return problem + " Return the list of word ids you generated."
+        return problem + more("Return the list of word ids you generated.", "生成した単語 ID のリストを返してください。")
     got = _as_ids(value)
     if got is None:
-        return f"{what} returned {show(value)}; expected a list of ints (use int(...) on each argmax)."
+        return say(f"{what} returned {show(value)}; expected a list of ints (use int(...) on each argmax).",
+                   f"{what} が {show(value)} を返しました。返すのは int のリストです（argmax のそれぞれに int(...) を"
+                   "使います）。")
     expected = _greedy(table, bos, eos, max_len)
     if got == expected:
         return None
     hint = ""
     if got == [bos] + expected:
-        hint = " Return only the generated words, without the <s> you started from."
+        hint = more("Return only the generated words, without the <s> you started from.",
+                    "出発点の <s> は含めずに、生成した単語だけを返します。")
     elif got == expected + [eos]:
-        hint = " Stop when the next word is </s>, and do not include it."
+        hint = more("Stop when the next word is </s>, and do not include it.",
+                    "次の単語が </s> になったら止めます。</s> は含めません。")
     elif eos in got:
-        hint = " Stop as soon as the decoder's best next word is </s>."
+        hint = more("Stop as soon as the decoder's best next word is </s>.",
+                    "デコーダがいちばん良いとする次の単語が </s> になったら、すぐに止めます。")
     elif len(got) > max_len:
-        hint = f" Generate at most max_len={max_len} words."
+        hint = more(f"Generate at most max_len={max_len} words.", f"生成する単語は最大で max_len={max_len} 個です。")
     elif got == expected[:-1] and len(expected) == max_len:
-        hint = f" You stopped one word early: max_len={max_len} words are allowed."
+        hint = more(f"You stopped one word early: max_len={max_len} words are allowed.",
+                    f"1 語早く止まっています。max_len={max_len} 個まで生成してかまいません。")
     elif got[:1] != expected[:1]:
-        hint = (" The first word is the best-scoring one after (bos_id,): scores[(bos_id,)].argmax(). Take the "
-                "largest score (argmax), and look up the whole prefix, as a tuple, each time.")
-    return f"{what}: expected {expected}, got {got}.{hint}"
+        hint = more("The first word is the best-scoring one after (bos_id,): scores[(bos_id,)].argmax(). Take the "
+                    "largest score (argmax), and look up the whole prefix, as a tuple, each time.",
+                    "最初の単語は、(bos_id,) のあとでスコアがいちばん高い単語、scores[(bos_id,)].argmax() です。"
+                    "スコアがいちばん大きいもの（argmax）をとり、毎回、それまでの単語の並び全体をタプルにして引きます。")
+    return expected_got(what, f"{expected}", f"{got}") + hint
 
 
 CHECKS = {
