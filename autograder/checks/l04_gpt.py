@@ -6,7 +6,17 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, call_text, show, type_problem
+from autograder.checks import (
+    Case,
+    Check,
+    array_problem,
+    call_text,
+    expected_got,
+    more,
+    say,
+    show,
+    type_problem,
+)
 from autograder.checks import generator as _generator
 from shikumi import gpt
 from shikumi.attention import causal_mask
@@ -33,16 +43,23 @@ def _count_variants(c: dict) -> dict[str, int]:
     right = gpt.num_parameters(gpt.GPTConfig(**c))
     per_layer = 12 * d * d + 13 * d
     return {
-        "The output layer shares the token embedding's matrix (tied embeddings): count V·d only once.":
-            right + V * d,
-        "Don't forget the learned position embedding: block_size · d_model more.": right - T * d,
-        "Every Linear layer has a bias too (attention: 4·d, MLP: 4·d + d).": right - L * 9 * d,
-        "Each LayerNorm has a scale and a shift (2·d_model), two per Block.": right - L * 4 * d,
-        "The final LayerNorm exists only with prenorm=True (GPT-1's post-LN has none).":
+        say("The output layer shares the token embedding's matrix (tied embeddings): count V·d only once.",
+            "出力層はトークン埋め込みと行列を共有しています（重み共有）。V·d は 1 回だけ数えます。"): right + V * d,
+        say("Don't forget the learned position embedding: block_size · d_model more.",
+            "学習する位置埋め込みも数えます。block_size · d_model 個増えます。"): right - T * d,
+        say("Every Linear layer has a bias too (attention: 4·d, MLP: 4·d + d).",
+            "どの Linear 層にもバイアスがあります（attention：4·d、MLP：4·d + d）。"): right - L * 9 * d,
+        say("Each LayerNorm has a scale and a shift (2·d_model), two per Block.",
+            "LayerNorm にはそれぞれスケールとシフト（2·d_model）があり、Block ごとに 2 つあります。"): right - L * 4 * d,
+        say("The final LayerNorm exists only with prenorm=True (GPT-1's post-LN has none).",
+            "最後の LayerNorm があるのは prenorm=True のときだけです（GPT-1 の post-LN にはありません）。"):
             right + (-ln_f if c["prenorm"] else 2 * d),
-        "The MLP widens to 4·d_model: d·4d + 4d + 4d·d + d.": right - L * (6 * d * d + 3 * d),
-        "Attention has four projections, q, k, v and out: 4·(d² + d).": right - L * (d * d + d),
-        "Multiply the per-Block count by n_layer.": right - (L - 1) * per_layer,
+        say("The MLP widens to 4·d_model: d·4d + 4d + 4d·d + d.",
+            "MLP は 4·d_model に広がります：d·4d + 4d + 4d·d + d です。"): right - L * (6 * d * d + 3 * d),
+        say("Attention has four projections, q, k, v and out: 4·(d² + d).",
+            "attention には q, k, v, out の 4 つの射影があります：4·(d² + d) です。"): right - L * (d * d + d),
+        say("Multiply the per-Block count by n_layer.", "Block 1 つ分の数に n_layer を掛けます。"):
+            right - (L - 1) * per_layer,
     }
 
 
@@ -53,14 +70,15 @@ def count_verify(case: Case, value) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if (problem := type_problem(value, int, what)) is not None:
-        return problem + " Return a whole number (an int)."
+        return problem + more("Return a whole number (an int).", "整数（int）を返してください。")
     expected = gpt.num_parameters(gpt.GPTConfig(**config))
     if value == expected:
         return None
     hint = next((h for h, wrong in _count_variants(config).items() if wrong == value and wrong != expected), "")
     if not hint and config["n_head"] > 1 and value == expected * config["n_head"]:
-        hint = "The heads split d_model between them: n_head adds no parameters."
-    return f"{what}: expected {expected:,}, got {value:,}. {hint}".strip()
+        hint = say("The heads split d_model between them: n_head adds no parameters.",
+                   "ヘッドは d_model を分け合うだけなので、n_head でパラメータは増えません。")
+    return expected_got(what, f"{expected:,}", f"{value:,}") + (more("", "") + hint if hint else "")
 
 
 # -- Exercise 4.2: Block (pre-LN, causal) -------------------------------------------------------------
@@ -104,20 +122,30 @@ def _block_variants(d_model: int, n_head: int, state: dict, x: torch.Tensor) -> 
         same_norm = x + b.attn(b.ln_1(x), mask=mask)
         same_norm = same_norm + b.mlp(b.ln_1(same_norm))
         return {
-            "That is post-LN (GPT-1): LayerNorm after adding. Pre-LN normalises what goes INTO attention and "
-            "the MLP: x = x + attn(ln_1(x), mask); x = x + mlp(ln_2(x)).": post(x),
-            "The attention can see the future: pass mask=causal_mask(T, device=x.device) to self.attn.": no_mask,
-            "The residual connections are missing: add the input back, x = x + ….": no_residual,
-            "The MLP's residual connection is missing: x = x + self.mlp(self.ln_2(x)).": one_residual,
-            "The MLP step is missing: after attention, x = x + self.mlp(self.ln_2(x)).": attn_only,
-            "The MLP gets its own LayerNorm: use self.ln_2 before self.mlp (ln_1 is for attention).": same_norm,
+            say("That is post-LN (GPT-1): LayerNorm after adding. Pre-LN normalises what goes INTO attention and "
+                "the MLP: x = x + attn(ln_1(x), mask); x = x + mlp(ln_2(x)).",
+                "それは post-LN（GPT-1）で、足したあとに LayerNorm をかけています。pre-LN では、attention と MLP に"
+                "「入る」ものを正規化します：x = x + attn(ln_1(x), mask)、x = x + mlp(ln_2(x)) です。"): post(x),
+            say("The attention can see the future: pass mask=causal_mask(T, device=x.device) to self.attn.",
+                "attention から未来が見えています。self.attn に mask=causal_mask(T, device=x.device) を渡します。"):
+                no_mask,
+            say("The residual connections are missing: add the input back, x = x + ….",
+                "残差接続がありません。入力を足し戻します：x = x + … です。"): no_residual,
+            say("The MLP's residual connection is missing: x = x + self.mlp(self.ln_2(x)).",
+                "MLP の残差接続がありません：x = x + self.mlp(self.ln_2(x)) です。"): one_residual,
+            say("The MLP step is missing: after attention, x = x + self.mlp(self.ln_2(x)).",
+                "MLP のステップがありません。attention のあとで x = x + self.mlp(self.ln_2(x)) です。"): attn_only,
+            say("The MLP gets its own LayerNorm: use self.ln_2 before self.mlp (ln_1 is for attention).",
+                "MLP には専用の LayerNorm があります。self.mlp の前には self.ln_2 を使います（ln_1 は attention 用"
+                "です）。"): same_norm,
         }
 
 
 def block_verify(case: Case, value) -> str | None:
     d_model, n_head = case.args
     (x,) = case.inputs
-    what = f"Block({d_model}, {n_head})(x of shape {tuple(x.shape)})"
+    shape = tuple(x.shape)
+    what = say(f"Block({d_model}, {n_head})(x of shape {shape})", f"Block({d_model}, {n_head})(形状 {shape} の x)")
     block = gpt.Block(d_model, n_head)
     block.load_state_dict(case.state)
     block.eval()
@@ -126,13 +154,22 @@ def block_verify(case: Case, value) -> str | None:
     problem = array_problem(value, expected, what)
     if problem is None:
         return None
-    if not problem.startswith(what + ": values"):
+    if not _values_differ(value, expected):
         return problem
     got = torch.as_tensor(value).double()
     for hint, wrong in _block_variants(d_model, n_head, case.state, x).items():
         if got.shape == wrong.shape and torch.allclose(got, wrong.double(), rtol=1e-4, atol=1e-5):
-            return f"{problem} {hint}"
+            return problem + more("", "") + hint
     return problem
+
+
+def _values_differ(value, expected) -> bool:
+    """True when array_problem complained about the values (a tensor of the right shape, no stray NaN), not
+    about what came back: only then can a wrong variant explain it."""
+    if not (hasattr(value, "shape") and tuple(value.shape) == tuple(expected.shape)):
+        return False
+    got = torch.as_tensor(value).double()
+    return not torch.isnan(got).any() or bool(torch.isnan(expected).any())
 
 
 # -- Exercise 4.3: next_token_probs ---------------------------------------------------------------------
@@ -150,25 +187,31 @@ def _probs_variants(logits: torch.Tensor, temperature: float, top_k) -> dict[str
     V = logits.numel()
     out = {}
     if temperature:
-        out["Divide the logits by the temperature (you multiplied)."] = gpt.next_token_probs(
-            logits * temperature, 1.0, top_k)
-        out["Softmax turns logits into probabilities: you returned the (scaled) logits."] = logits / temperature
+        out[say("Divide the logits by the temperature (you multiplied).",
+                "ロジットは温度で、掛けるのではなく割ります。")] = gpt.next_token_probs(logits * temperature, 1.0, top_k)
+        out[say("Softmax turns logits into probabilities: you returned the (scaled) logits.",
+                "softmax でロジットを確率に変えます。返したのは（スケールした）ロジットです。")] = logits / temperature
+        keep = say(f"Keep exactly the top_k={top_k} largest logits", f"大きいほうから top_k={top_k} 個のロジットをちょうど残します")
         if top_k is not None and 1 < top_k < V:
-            out[f"Keep exactly the top_k={top_k} largest logits (you kept one too few)."] = gpt.next_token_probs(
+            out[keep + say(" (you kept one too few).", "（1 個少なく残しています）。")] = gpt.next_token_probs(
                 logits, temperature, top_k - 1)
         if top_k is not None and top_k + 1 < V:
-            out[f"Keep exactly the top_k={top_k} largest logits (you kept one too many)."] = gpt.next_token_probs(
+            out[keep + say(" (you kept one too many).", "（1 個多く残しています）。")] = gpt.next_token_probs(
                 logits, temperature, top_k + 1)
         if top_k is not None and top_k < V:
             full = gpt.next_token_probs(logits, temperature)
             kth = torch.topk(full, top_k).values[-1]
-            out["Set the other logits to -inf BEFORE the softmax, so the kept probabilities sum to 1 "
-                "(you zeroed probabilities after it)."] = torch.where(full >= kth, full, torch.zeros_like(full))
+            out[say("Set the other logits to -inf BEFORE the softmax, so the kept probabilities sum to 1 "
+                    "(you zeroed probabilities after it).",
+                    "残りのロジットは softmax の「前」に -inf にします。そうすれば、残した確率の合計が 1 になります"
+                    "（softmax のあとで確率を 0 にしています）。")] = torch.where(full >= kth, full, torch.zeros_like(full))
         if top_k is not None:
-            out["Apply top_k: every token outside the k largest logits gets probability 0."] = gpt.next_token_probs(
-                logits, temperature)
+            out[say("Apply top_k: every token outside the k largest logits gets probability 0.",
+                    "top_k を適用します。ロジットの大きいほうから k 個に入らないトークンの確率は 0 です。")] = \
+                gpt.next_token_probs(logits, temperature)
         if temperature != 1:
-            out["Divide by the temperature before the softmax."] = gpt.next_token_probs(logits, 1.0, top_k)
+            out[say("Divide by the temperature before the softmax.", "softmax の前に温度で割ります。")] = \
+                gpt.next_token_probs(logits, 1.0, top_k)
     return out
 
 
@@ -176,24 +219,31 @@ def probs_verify(case: Case, value) -> str | None:
     logits, temperature, top_k = case.args
     what = call_text("next_token_probs", case)
     if temperature == 0 and isinstance(value, int) and not isinstance(value, bool):
-        return (f"{what}: return the probabilities, not the token: a tensor of shape ({logits.numel()},) with 1.0 "
-                f"at the argmax ({int(logits.argmax())}) and 0.0 everywhere else.")
+        V, best = logits.numel(), int(logits.argmax())
+        return say(f"{what}: return the probabilities, not the token: a tensor of shape ({V},) with 1.0 "
+                   f"at the argmax ({best}) and 0.0 everywhere else.",
+                   f"{what}：トークンではなく確率を返します。形状 ({V},) のテンソルで、argmax（{best}）の位置が 1.0、"
+                   "ほかはすべて 0.0 です。")
     expected = gpt.next_token_probs(logits, temperature, top_k)
     problem = array_problem(value, expected, what)
     if problem is None:
         return None
-    if not problem.startswith(what + ": values"):
+    if not _values_differ(value, expected):
         if temperature == 0 and "NaN" in problem:
-            problem += " temperature=0 means greedy: don't divide by 0, put all the probability on the argmax."
+            problem += more("temperature=0 means greedy: don't divide by 0, put all the probability on the argmax.",
+                            "temperature=0 は貪欲法です。0 で割らずに、確率をすべて argmax に置きます。")
         return problem
     got = torch.as_tensor(value).double()
     for hint, wrong in _probs_variants(logits, temperature, top_k).items():
         if torch.allclose(got, wrong.double(), rtol=1e-4, atol=1e-5):
-            return f"{problem} {hint}"
+            return problem + more("", "") + hint
     if temperature == 0:
-        return f"{problem} temperature=0 means greedy: probability 1.0 at the argmax, 0.0 everywhere else."
+        return problem + more("temperature=0 means greedy: probability 1.0 at the argmax, 0.0 everywhere else.",
+                              "temperature=0 は貪欲法です。argmax の確率が 1.0、ほかはすべて 0.0 です。")
     if abs(got.sum().item() - 1) > 1e-3:
-        return f"{problem} The probabilities should sum to 1; yours sum to {got.sum().item():.4g}."
+        total = f"{got.sum().item():.4g}"
+        return problem + more(f"The probabilities should sum to 1; yours sum to {total}.",
+                              f"確率の合計は 1 になるはずですが、あなたの答えでは {total} です。")
     return problem
 
 
@@ -249,14 +299,21 @@ def chat_verify(case: Case, value) -> str | None:
     full = "".join(f"{s}\n{t}\n\n" for s, t in turns) + f"{next_speaker}\n"
     hint = ""
     if len(value) > block_size:
-        hint = f" The prompt must fit the context window: at most block_size={block_size} characters, got {len(value)}."
+        hint = more(f"The prompt must fit the context window: at most block_size={block_size} characters, "
+                    f"got {len(value)}.",
+                    f"プロンプトはコンテキストウィンドウに収まるようにします。最大 block_size={block_size} 文字ですが、"
+                    f"{len(value)} 文字あります。")
     elif value == full[:block_size]:
-        hint = " You kept the beginning: the model needs the newest turns, so drop from the front (the oldest)."
+        hint = more("You kept the beginning: the model needs the newest turns, so drop from the front (the oldest).",
+                    "先頭を残しています。モデルに必要なのは新しい発言なので、先頭（いちばん古い発言）から捨てます。")
     elif value == full[-block_size:]:
-        hint = " Drop whole turns (the oldest first) rather than cutting a turn in the middle."
+        hint = more("Drop whole turns (the oldest first) rather than cutting a turn in the middle.",
+                    "発言を途中で切らずに、発言を丸ごと（いちばん古いものから）捨てます。")
     elif not value.endswith(f"{next_speaker}\n"):
-        hint = f" End with the next speaker's name on its own line, {next_speaker + chr(10)!r}, so the model answers as them."
-    return f"{what}: expected {show(expected, 200)}, got {show(value, 200)}.{hint}"
+        last = repr(next_speaker + "\n")
+        hint = more(f"End with the next speaker's name on its own line, {last}, so the model answers as them.",
+                    f"最後は、次の話者の名前だけの行 {last} にします。そうすれば、モデルはその話者として答えます。")
+    return expected_got(what, show(expected, 200), show(value, 200)) + hint
 
 
 CHECKS = {
