@@ -185,6 +185,7 @@ MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answer
                                              r"|returning|mhsa)_"),
     "03_transformer": ("tests.test_transformer", r"_mistakes_get_their_hint$"),
     "04_gpt": ("tests.test_gpt", r"_mistakes_get_their_hint$|^test_probs_top_k"),
+    "05_autoencoder": ("tests.test_autoencoder", r"^test_classic_mistakes_get_their_hint$|^test_kl_check_catches"),
 }
 GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
 
