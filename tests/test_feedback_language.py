@@ -186,6 +186,7 @@ MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answer
     "03_transformer": ("tests.test_transformer", r"_mistakes_get_their_hint$"),
     "04_gpt": ("tests.test_gpt", r"_mistakes_get_their_hint$|^test_probs_top_k"),
     "05_autoencoder": ("tests.test_autoencoder", r"^test_classic_mistakes_get_their_hint$|^test_kl_check_catches"),
+    "06_clip": ("tests.test_clip", r"_hints$"),
 }
 GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
 

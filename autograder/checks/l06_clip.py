@@ -13,7 +13,17 @@ import random
 import torch
 import torch.nn.functional as F
 
-from autograder.checks import Case, Check, array_problem, show, type_problem
+from autograder.checks import (
+    Case,
+    Check,
+    array_problem,
+    expected_got,
+    more,
+    say,
+    shape_problem,
+    show,
+    type_problem,
+)
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
@@ -21,14 +31,12 @@ from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.clip import clip_loss, pool_at_eot, similarity
 
 
-def _shape(x) -> str:
-    return f"of shape {tuple(x.shape)}" if hasattr(x, "shape") else repr(x)
-
-
-
-
-
-
+def _arg(name: str, x) -> str:
+    """An argument in a message by its shape: "hidden of shape (2, 5, 4)"."""
+    if not hasattr(x, "shape"):
+        return f"{name} {x!r}"
+    shape = tuple(x.shape)
+    return say(f"{name} of shape {shape}", f"形状 {shape} の {name}")
 
 
 # -- Exercise 6.1: pool_at_eot ---------------------------------------------------------------------
@@ -56,7 +64,7 @@ def pool_cases(rng: random.Random) -> list[Case]:
 def pool_verify(case: Case, value) -> str | None:
     hidden, tokens = case.args
     pad_id = case.kwargs.get("pad_id", 0)
-    what = (f"pool_at_eot(hidden {_shape(hidden)}, tokens {_shape(tokens)}"
+    what = (f"pool_at_eot({_arg('hidden', hidden)}, {_arg('tokens', tokens)}"
             + (f", pad_id={pad_id})" if "pad_id" in case.kwargs else ")"))
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
@@ -68,14 +76,24 @@ def pool_verify(case: Case, value) -> str | None:
     rows = torch.arange(h.size(0))
     real = (tokens != pad_id).double()[..., None]
     variants = [
-        (h[:, -1], "That is the last position, which is padding for the shorter captions: take each caption's last "
-                   "token that is not padding (index = number of real tokens − 1)."),
-        (h[:, 0], "That is the first token, <s>: with a causal mask it has seen nothing of the caption."),
-        (h[rows, lengths.clamp(max=h.size(1) - 1)], "Off by one: the last real token is at index length − 1."),
+        (h[:, -1], say("That is the last position, which is padding for the shorter captions: take each caption's "
+                       "last token that is not padding (index = number of real tokens − 1).",
+                       "それは最後の位置で、短いキャプションではパディングです。キャプションごとに、パディングではない"
+                       "最後のトークンをとります（インデックス = 本物のトークンの数 − 1）。")),
+        (h[:, 0], say("That is the first token, <s>: with a causal mask it has seen nothing of the caption.",
+                      "それは最初のトークン <s> です。因果マスクがあるので、このトークンはキャプションを何も見て"
+                      "いません。")),
+        (h[rows, lengths.clamp(max=h.size(1) - 1)],
+         say("Off by one: the last real token is at index length − 1.",
+             "1 つずれています。最後の本物のトークンは、インデックス length − 1 にあります。")),
         (h[rows, (tokens != 0).sum(dim=1) - 1] if pad_id != 0 else None,
-         f"Padding is marked by pad_id (here {pad_id}), not by 0: count tokens != pad_id."),
-        ((h * real).sum(1) / real.sum(1), "That is the mean over the real tokens; CLIP takes one token's vector."),
-        (h.mean(dim=1), "That is the mean over all positions; CLIP takes the vector at the end-of-text token."),
+         say(f"Padding is marked by pad_id (here {pad_id}), not by 0: count tokens != pad_id.",
+             f"パディングの印は 0 ではなく pad_id（ここでは {pad_id}）です。tokens != pad_id を数えます。")),
+        ((h * real).sum(1) / real.sum(1), say("That is the mean over the real tokens; CLIP takes one token's vector.",
+                                              "それは本物のトークンの平均です。CLIP は 1 つのトークンのベクトルを"
+                                              "とります。")),
+        (h.mean(dim=1), say("That is the mean over all positions; CLIP takes the vector at the end-of-text token.",
+                            "それはすべての位置の平均です。CLIP は文末トークンの位置のベクトルをとります。")),
     ]
     return problem + _first_hint(value, variants)
 
@@ -97,7 +115,7 @@ def norm_cases(rng: random.Random) -> list[Case]:
 
 def norm_verify(case: Case, value) -> str | None:
     (x,) = case.args
-    what = f"l2_normalize(x {_shape(x)})"
+    what = f"l2_normalize({_arg('x', x)})"
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     x64 = x.double()
@@ -106,14 +124,22 @@ def norm_verify(case: Case, value) -> str | None:
         return None
     variants = [
         (x64 / x64.norm(dim=0, keepdim=True) if x64.dim() > 1 else None,
-         "That normalises each column (dim=0): each row, one vector, should have length 1 — use dim=-1."),
-        (x64 / x64.norm(), "That divides by the length of the whole tensor: each row needs its own length "
-                           "(norm over dim=-1, keepdim=True)."),
-        (x64 / x64.sum(dim=-1, keepdim=True), "That divides by the sum: the L2 length is the square root of the "
-                                              "sum of squares."),
-        (x64 / x64.abs().sum(dim=-1, keepdim=True), "That is the L1 length (sum of |x|): use the L2 length, "
-                                                    "√(Σ x²)."),
-        (x64 / (x64 ** 2).sum(dim=-1, keepdim=True), "Take the square root of the sum of squares."),
+         say("That normalises each column (dim=0): each row, one vector, should have length 1 — use dim=-1.",
+             "それは各列（dim=0）を正規化しています。長さを 1 にするのは各行（1 本のベクトル）です。dim=-1 を"
+             "使います。")),
+        (x64 / x64.norm(), say("That divides by the length of the whole tensor: each row needs its own length "
+                               "(norm over dim=-1, keepdim=True).",
+                               "それはテンソル全体の長さで割っています。各行を、その行自身の長さで割ります"
+                               "（dim=-1、keepdim=True で norm をとります）。")),
+        (x64 / x64.sum(dim=-1, keepdim=True), say("That divides by the sum: the L2 length is the square root of the "
+                                                  "sum of squares.",
+                                                  "それは合計で割っています。L2 の長さは、2 乗の和の平方根です。")),
+        (x64 / x64.abs().sum(dim=-1, keepdim=True), say("That is the L1 length (sum of |x|): use the L2 length, "
+                                                        "√(Σ x²).",
+                                                        "それは L1 の長さ（|x| の和）です。L2 の長さ √(Σ x²) を"
+                                                        "使います。")),
+        (x64 / (x64 ** 2).sum(dim=-1, keepdim=True), say("Take the square root of the sum of squares.",
+                                                         "2 乗の和の平方根をとります。")),
     ]
     return problem + _first_hint(value, variants)
 
@@ -133,7 +159,7 @@ def sim_cases(rng: random.Random) -> list[Case]:
 def sim_verify(case: Case, value) -> str | None:
     img, txt, scale = case.args
     s = float(scale)
-    what = f"similarity_matrix(image_features {_shape(img)}, text_features {_shape(txt)}, logit_scale={s:g})"
+    what = f"similarity_matrix({_arg('image_features', img)}, {_arg('text_features', txt)}, logit_scale={s:g})"
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     i64, t64 = img.double(), txt.double()
@@ -143,16 +169,21 @@ def sim_verify(case: Case, value) -> str | None:
     cos = F.normalize(i64, dim=-1) @ F.normalize(t64, dim=-1).T
     got = torch.as_tensor(value)
     if tuple(got.shape) == (txt.size(0), img.size(0)) != tuple(expected.shape):
-        return problem + " Rows are images and columns are texts: image_features @ text_features.T."
+        return problem + more("Rows are images and columns are texts: image_features @ text_features.T.",
+                              "行が画像、列がテキストです：image_features @ text_features.T です。")
     variants = [
-        (s * i64 @ t64.T, "The features were not normalised: divide each by its length first (cosine similarity)."),
-        (cos, "Multiply the cosines by logit_scale."),
-        (math.exp(s) * cos if s < 50 else None, "logit_scale is already the multiplier exp(t): don't exp() it again."),
-        (s * F.normalize(i64, dim=0) @ F.normalize(t64, dim=0).T, "Normalise each row (each vector), dim=-1, "
-                                                                 "not each column."),
-        (s * F.normalize(i64, dim=-1) @ t64.T, "Normalise the text features too."),
-        (s * i64 @ F.normalize(t64, dim=-1).T, "Normalise the image features too."),
-        (cos / s, "Multiply by logit_scale; don't divide."),
+        (s * i64 @ t64.T, say("The features were not normalised: divide each by its length first (cosine similarity).",
+                              "特徴量が正規化されていません。先に、それぞれをその長さで割ります（コサイン類似度）。")),
+        (cos, say("Multiply the cosines by logit_scale.", "コサインに logit_scale を掛けます。")),
+        (math.exp(s) * cos if s < 50 else None,
+         say("logit_scale is already the multiplier exp(t): don't exp() it again.",
+             "logit_scale は、すでに掛ける数 exp(t) です。もう一度 exp() をとってはいけません。")),
+        (s * F.normalize(i64, dim=0) @ F.normalize(t64, dim=0).T,
+         say("Normalise each row (each vector), dim=-1, not each column.",
+             "各列ではなく、各行（各ベクトル）を dim=-1 で正規化します。")),
+        (s * F.normalize(i64, dim=-1) @ t64.T, say("Normalise the text features too.", "テキストの特徴量も正規化します。")),
+        (s * i64 @ F.normalize(t64, dim=-1).T, say("Normalise the image features too.", "画像の特徴量も正規化します。")),
+        (cos / s, say("Multiply by logit_scale; don't divide.", "logit_scale で割るのではなく、掛けます。")),
     ]
     return problem + _first_hint(value, variants)
 
@@ -181,14 +212,19 @@ def _loss_value(value):
 def loss_verify(case: Case, value) -> str | None:
     img, txt, scale = case.args
     B = img.size(0)
-    what = f"clip_loss(image_features {_shape(img)}, text_features {_shape(txt)}, logit_scale={float(scale):g})"
+    what = (f"clip_loss({_arg('image_features', img)}, {_arg('text_features', txt)}, "
+            f"logit_scale={float(scale):g})")
     if torch.is_tensor(value) and value.dim() >= 1 and value.numel() == B and B > 1:
-        return (f"{what}: expected one number (a tensor of shape ()), got a tensor of shape {tuple(value.shape)}. "
-                "Average the cross-entropy over the batch (F.cross_entropy does by default).")
+        shape = tuple(value.shape)
+        return say(f"{what}: expected one number (a tensor of shape ()), got a tensor of shape {shape}. "
+                   "Average the cross-entropy over the batch (F.cross_entropy does by default).",
+                   f"{what}：期待されるのは数 1 つ（形状 () のテンソル）ですが、返ってきたのは形状 {shape} のテンソルです。"
+                   "交差エントロピーをバッチについて平均します（F.cross_entropy は既定でそうします）。")
     got = _loss_value(value)
     if got is None:
         return (type_problem(value, torch.Tensor, what)
-                or f"{what} returned {show(value)}; expected a scalar tensor (shape ())")
+                or say(f"{what} returned {show(value)}; expected a scalar tensor (shape ())",
+                       f"{what} が {show(value)} を返しました。返すのはスカラーのテンソル（形状 ()）です。"))
     i64, t64 = img.double(), txt.double()
     expected = clip_loss(i64, t64, float(scale))
     if torch.isclose(got, expected, rtol=1e-4, atol=1e-5):
@@ -198,20 +234,27 @@ def loss_verify(case: Case, value) -> str | None:
     raw = float(scale) * i64 @ t64.T
     i2t, t2i = F.cross_entropy(logits, targets), F.cross_entropy(logits.T, targets)
     variants = [
-        (i2t, "That is only image → text (the rows). CLIP's loss is symmetric: also the cross-entropy of the "
-              "columns (logits.T, text → image), then the average of the two."),
-        (t2i, "That is only text → image (the columns): add image → text (the rows) and average the two."),
-        (i2t + t2i, "Average the two directions: (image→text + text→image) / 2, not their sum."),
+        (i2t, say("That is only image → text (the rows). CLIP's loss is symmetric: also the cross-entropy of the "
+                  "columns (logits.T, text → image), then the average of the two.",
+                  "それは画像 → テキスト（行方向）だけです。CLIP の損失は対称なので、列方向（logits.T、テキスト → 画像）"
+                  "の交差エントロピーも求め、2 つを平均します。")),
+        (t2i, say("That is only text → image (the columns): add image → text (the rows) and average the two.",
+                  "それはテキスト → 画像（列方向）だけです。画像 → テキスト（行方向）も求め、2 つを平均します。")),
+        (i2t + t2i, say("Average the two directions: (image→text + text→image) / 2, not their sum.",
+                        "2 つの方向は、足すのではなく平均します：(画像→テキスト + テキスト→画像) / 2 です。")),
         ((F.cross_entropy(raw, targets) + F.cross_entropy(raw.T, targets)) / 2,
-         "The features were not normalised: use cosine similarities (normalise each row first)."),
+         say("The features were not normalised: use cosine similarities (normalise each row first).",
+             "特徴量が正規化されていません。コサイン類似度を使います（先に各行を正規化します）。")),
         ((F.cross_entropy(logits / float(scale), targets) + F.cross_entropy(logits.T / float(scale), targets)) / 2,
-         "Multiply the cosines by logit_scale before the cross-entropy."),
+         say("Multiply the cosines by logit_scale before the cross-entropy.",
+             "交差エントロピーの前に、コサインに logit_scale を掛けます。")),
         ((F.cross_entropy(logits, targets, reduction="sum") + F.cross_entropy(logits.T, targets, reduction="sum"))
-         / 2, "Take the mean over the batch, not the sum."),
+         / 2, say("Take the mean over the batch, not the sum.", "バッチについては、合計ではなく平均をとります。")),
         ((F.cross_entropy(logits, targets.flip(0)) + F.cross_entropy(logits.T, targets.flip(0))) / 2 if B > 1
-         else None, "The right answers are on the diagonal: targets = torch.arange(B)."),
+         else None, say("The right answers are on the diagonal: targets = torch.arange(B).",
+                        "正解は対角線上にあります：targets = torch.arange(B) です。")),
     ]
-    return f"{what}: expected {expected.item():.6g}, got {got.item():.6g}." + _first_hint(got, variants)
+    return expected_got(what, f"{expected.item():.6g}", f"{got.item():.6g}") + _first_hint(got, variants)
 
 
 # -- Exercise 6.5: zero_shot_classify -----------------------------------------------------------------
@@ -244,7 +287,7 @@ def zero_cases(rng: random.Random) -> list[Case]:
 
 def zero_verify(case: Case, value) -> str | None:
     img, prompts = case.args
-    what = f"zero_shot_classify(image_features {_shape(img)}, prompt_features {_shape(prompts)})"
+    what = f"zero_shot_classify({_arg('image_features', img)}, {_arg('prompt_features', prompts)})"
     if isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value):
         value = torch.tensor(list(value), dtype=torch.long)
     if (problem := _tensor_problem(value, what)) is not None:
@@ -255,21 +298,29 @@ def zero_verify(case: Case, value) -> str | None:
     if tuple(got.shape) != tuple(expected.shape):
         hint = ""
         if tuple(got.shape) == (prompts.size(0),):
-            hint = " That is one answer per prompt: take the argmax over the prompts, dim=1 (one answer per image)."
+            hint = more("That is one answer per prompt: take the argmax over the prompts, dim=1 (one answer per image).",
+                        "それはプロンプトごとに 1 つの答えです。プロンプトの方向 dim=1 で argmax をとります"
+                        "（画像ごとに 1 つの答え）。")
         elif tuple(got.shape) == tuple(cos.shape):
-            hint = " Those are the similarities: return their argmax over the prompts (dim=1)."
-        return f"{what}: expected a tensor of shape {tuple(expected.shape)}, got shape {tuple(got.shape)}.{hint}"
+            hint = more("Those are the similarities: return their argmax over the prompts (dim=1).",
+                        "それは類似度そのものです。プロンプトの方向（dim=1）の argmax を返します。")
+        return shape_problem(what, tuple(expected.shape), tuple(got.shape)) + hint
     if got.is_floating_point() and not torch.equal(got, got.round()):
-        return f"{what}: expected class indices (whole numbers), got {show(got.tolist())}."
+        values = show(got.tolist())
+        return say(f"{what}: expected class indices (whole numbers), got {values}.",
+                   f"{what}：期待されるのはクラスのインデックス（整数）ですが、返ってきた値は {values} です。")
     if torch.equal(got.long(), expected):
         return None
     hint = ""
     if torch.equal(got.long(), (img.double() @ prompts.double().T).argmax(1)):
-        hint = (" That is the argmax of the plain dot product: a prompt with a longer vector wins too often. "
-                "Normalise the prompt features (cosine similarity).")
+        hint = more("That is the argmax of the plain dot product: a prompt with a longer vector wins too often. "
+                    "Normalise the prompt features (cosine similarity).",
+                    "それはただの内積の argmax です。これでは、ベクトルが長いプロンプトが勝ちすぎます。プロンプトの"
+                    "特徴量を正規化します（コサイン類似度）。")
     elif torch.equal(got.long(), cos.argmin(1)):
-        hint = " That is the least similar prompt: use argmax."
-    return f"{what}: expected {expected.tolist()}, got {got.long().tolist()}.{hint}"
+        hint = more("That is the least similar prompt: use argmax.",
+                    "それはいちばん似ていないプロンプトです。argmax を使います。")
+    return expected_got(what, f"{expected.tolist()}", f"{got.long().tolist()}") + hint
 
 
 CHECKS = {
