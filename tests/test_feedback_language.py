@@ -187,6 +187,7 @@ MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answer
     "04_gpt": ("tests.test_gpt", r"_mistakes_get_their_hint$|^test_probs_top_k"),
     "05_autoencoder": ("tests.test_autoencoder", r"^test_classic_mistakes_get_their_hint$|^test_kl_check_catches"),
     "06_clip": ("tests.test_clip", r"_hints$"),
+    "07_diffusion": ("tests.test_diffusion", r"_hints$"),
 }
 GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
 
@@ -244,7 +245,7 @@ def test_every_hidden_check_answers_in_both_languages(lesson, monkeypatch):
                     pass  # the grader says "returned something unexpected", in both languages
 
     messages = [(where, en, ja) for where, en, ja in said if en is not None or ja is not None]
-    assert ran >= 5 and {where for where, _, _ in messages} == verify_names, (ran, len(messages))
+    assert ran >= 3 and {where for where, _, _ in messages} == verify_names, (ran, len(messages))
     for where, en, ja in messages:
         assert en is not None and ja is not None, (where, en, ja)
         assert japanese(ja), (where, ja)

@@ -12,7 +12,7 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem
+from autograder.checks import Case, Check, array_problem, say
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
@@ -49,7 +49,8 @@ def _check(value, expected, what: str, variants, rtol=1e-4, atol=1e-4) -> str | 
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     if tuple(value.shape) == tuple(expected.shape) and torch.isnan(torch.as_tensor(value).double()).any():
-        return (f"{what}: the result contains NaN (a square root of a negative number, or 0 / 0?)."
+        return (say(f"{what}: the result contains NaN (a square root of a negative number, or 0 / 0?).",
+                    f"{what}：結果に NaN が含まれています（負の数の平方根か、0 / 0 になっていませんか？）。")
                 + _first_hint(value, variants))
     problem = array_problem(value, expected, what, rtol=rtol, atol=atol)
     if problem is None:
@@ -80,16 +81,23 @@ def cumprod_cases(rng: random.Random) -> list[Case]:
 
 def cumprod_verify(case: Case, value) -> str | None:
     (betas,) = case.args
-    what = f"compute_alphas_cumprod(betas of shape {tuple(betas.shape)})"
+    shape = tuple(betas.shape)
+    what = say(f"compute_alphas_cumprod(betas of shape {shape})", f"compute_alphas_cumprod(形状 {shape} の betas)")
     b = betas.double()
     expected = torch.cumprod(1 - b, 0)
     variants = [
-        (torch.cumprod(b, 0), "That is the cumulative product of the β's: multiply the α_t = 1 − β_t instead."),
-        (1 - b, "That is α_t = 1 − β_t for each step alone; ᾱ_t multiplies all of them up to t (torch.cumprod)."),
+        (torch.cumprod(b, 0), say("That is the cumulative product of the β's: multiply the α_t = 1 − β_t instead.",
+                                  "それは β の累積積です。代わりに α_t = 1 − β_t を掛け合わせます。")),
+        (1 - b, say("That is α_t = 1 − β_t for each step alone; ᾱ_t multiplies all of them up to t (torch.cumprod).",
+                    "それはステップごとの α_t = 1 − β_t そのものです。ᾱ_t は、t までの α をすべて掛け合わせたもの"
+                    "です（torch.cumprod）。")),
         (torch.cat([torch.ones(1, dtype=torch.float64), expected[:-1]]),
-         "Shifted by one step: ᾱ_0 is already α_0 = 1 − β_0 (the first image is noised once)."),
-        (1 - torch.cumsum(b, 0), "That is 1 − (β_0 + … + β_t): ᾱ_t is a product, (1 − β_0)(1 − β_1)…(1 − β_t)."),
-        (torch.cumprod(1 - b, 0).sqrt(), "That is √ᾱ_t: return ᾱ_t itself (the square root comes in add_noise)."),
+         say("Shifted by one step: ᾱ_0 is already α_0 = 1 − β_0 (the first image is noised once).",
+             "1 ステップずれています。ᾱ_0 はすでに α_0 = 1 − β_0 です（最初の画像にも 1 回ノイズが加わっています）。")),
+        (1 - torch.cumsum(b, 0), say("That is 1 − (β_0 + … + β_t): ᾱ_t is a product, (1 − β_0)(1 − β_1)…(1 − β_t).",
+                                     "それは 1 − (β_0 + … + β_t) です。ᾱ_t は積 (1 − β_0)(1 − β_1)…(1 − β_t) です。")),
+        (torch.cumprod(1 - b, 0).sqrt(), say("That is √ᾱ_t: return ᾱ_t itself (the square root comes in add_noise).",
+                                             "それは √ᾱ_t です。ᾱ_t そのものを返します（平方根は add_noise で使います）。")),
     ]
     return _check(value, expected, what, variants, rtol=1e-5, atol=1e-6)
 
@@ -108,6 +116,11 @@ def add_noise_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+def _off_by_one() -> str:
+    return say("Off by one: use alphas_cumprod[t], not [t − 1].",
+               "1 つずれています。[t − 1] ではなく alphas_cumprod[t] を使います。")
+
+
 def _forward(x0, noise, a):
     return a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()
 
@@ -118,11 +131,16 @@ def add_noise_verify(case: Case, value) -> str | None:
     a = _abar(ac, t, x0.shape)
     x, e = x0.double(), noise.double()
     variants = [
-        (a * x + (1 - a) * e, "Forgot the square roots: x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise."),
-        ((1 - a).sqrt() * x + a.sqrt() * e, "x0 and noise are swapped: the image gets √ᾱ_t, the noise √(1 − ᾱ_t)."),
-        (x + (1 - a).sqrt() * e, "The image must shrink too: multiply x0 by √ᾱ_t (that keeps the variance at 1)."),
-        (_forward(x, e, _abar(ac, (t - 1).clamp(min=0), x0.shape)), "Off by one: use alphas_cumprod[t], not [t − 1]."),
-        (a.sqrt() * x + a.sqrt().neg().add(1) * e, "The noise's factor is √(1 − ᾱ_t), not 1 − √ᾱ_t."),
+        (a * x + (1 - a) * e, say("Forgot the square roots: x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise.",
+                                  "平方根を忘れています：x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise です。")),
+        ((1 - a).sqrt() * x + a.sqrt() * e, say("x0 and noise are swapped: the image gets √ᾱ_t, the noise √(1 − ᾱ_t).",
+                                                "x0 と noise が逆です。画像には √ᾱ_t、ノイズには √(1 − ᾱ_t) を"
+                                                "掛けます。")),
+        (x + (1 - a).sqrt() * e, say("The image must shrink too: multiply x0 by √ᾱ_t (that keeps the variance at 1).",
+                                     "画像も縮めます。x0 に √ᾱ_t を掛けます（そうすると分散が 1 に保たれます）。")),
+        (_forward(x, e, _abar(ac, (t - 1).clamp(min=0), x0.shape)), _off_by_one()),
+        (a.sqrt() * x + a.sqrt().neg().add(1) * e, say("The noise's factor is √(1 − ᾱ_t), not 1 − √ᾱ_t.",
+                                                       "ノイズの係数は 1 − √ᾱ_t ではなく √(1 − ᾱ_t) です。")),
     ]
     return _check(value, _forward(x, e, a), what, variants)
 
@@ -151,11 +169,14 @@ def predict_verify(case: Case, value) -> str | None:
     a = _abar(ac, t)
     x, e = x_t.double(), eps.double()
     variants = [
-        ((x - (1 - a) * e) / a, "Forgot the square roots: x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t."),
-        ((x + (1 - a).sqrt() * e) / a.sqrt(), "Sign: subtract the noise, x_t − √(1 − ᾱ_t) · ε̂."),
-        (x - (1 - a).sqrt() * e, "Divide by √ᾱ_t at the end: the image was shrunk by √ᾱ_t when it was noised."),
-        ((x - a.sqrt() * e) / (1 - a).sqrt(), "√ᾱ_t and √(1 − ᾱ_t) are swapped."),
-        (_x0(x, e, _abar(ac, max(t - 1, 0))), "Off by one: use alphas_cumprod[t], not [t − 1]."),
+        ((x - (1 - a) * e) / a, say("Forgot the square roots: x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t.",
+                                    "平方根を忘れています：x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t です。")),
+        ((x + (1 - a).sqrt() * e) / a.sqrt(), say("Sign: subtract the noise, x_t − √(1 − ᾱ_t) · ε̂.",
+                                                  "符号が逆です。ノイズは引きます：x_t − √(1 − ᾱ_t) · ε̂ です。")),
+        (x - (1 - a).sqrt() * e, say("Divide by √ᾱ_t at the end: the image was shrunk by √ᾱ_t when it was noised.",
+                                     "最後に √ᾱ_t で割ります。ノイズを加えたとき、画像は √ᾱ_t 倍に縮められています。")),
+        ((x - a.sqrt() * e) / (1 - a).sqrt(), say("√ᾱ_t and √(1 − ᾱ_t) are swapped.", "√ᾱ_t と √(1 − ᾱ_t) が逆です。")),
+        (_x0(x, e, _abar(ac, max(t - 1, 0))), _off_by_one()),
     ]
     return _check(value, _x0(x, e, a), what, variants)
 
@@ -189,16 +210,23 @@ def ddpm_verify(case: Case, value) -> str | None:
     what = f"ddpm_step(x_t {tuple(x_t.shape)}, eps_hat, t={t}, alphas_cumprod, z)"
     expected, mean, var = _ddpm(x_t, eps, t, ac, z)
     variants = [
-        (mean, "That is μ alone: add σ_t · z (the noise that keeps DDPM's samples varied)." if t > 0 else ""),
+        (mean, say("That is μ alone: add σ_t · z (the noise that keeps DDPM's samples varied).",
+                   "それは μ だけです。σ_t · z を足します（DDPM のサンプルの多様さを保つノイズです）。") if t > 0 else ""),
         (_ddpm(x_t, eps, t, ac, z, sigma2="large")[0],
-         "You used σ_t² = β_t; this exercise asks for β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t."),
-        (mean + var * z.double(), "Multiply z by σ_t = √(σ_t²), not by the variance σ_t²."),
-        (_ddpm(x_t, eps, t, ac, z, alpha="bar")[0], "α_t is one step's α: ᾱ_t / ᾱ_{t−1}, not ᾱ_t itself."),
+         say("You used σ_t² = β_t; this exercise asks for β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t.",
+             "σ_t² = β_t を使っています。この演習で使うのは β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t です。")),
+        (mean + var * z.double(), say("Multiply z by σ_t = √(σ_t²), not by the variance σ_t².",
+                                      "z に掛けるのは、分散 σ_t² ではなく σ_t = √(σ_t²) です。")),
+        (_ddpm(x_t, eps, t, ac, z, alpha="bar")[0], say("α_t is one step's α: ᾱ_t / ᾱ_{t−1}, not ᾱ_t itself.",
+                                                        "α_t は 1 ステップ分の α です：ᾱ_t そのものではなく "
+                                                        "ᾱ_t / ᾱ_{t−1} です。")),
     ]
     if t == 0:
         variants.insert(0, (_ddpm(x_t, eps, t, ac, z, prev=ac.double()[-1])[0],
-                            "At t = 0, ᾱ_{t−1} is 1 (nothing comes before the first step): alphas_cumprod[t − 1] "
-                            "with t = 0 reads the LAST entry of the tensor."))
+                            say("At t = 0, ᾱ_{t−1} is 1 (nothing comes before the first step): alphas_cumprod[t − 1] "
+                                "with t = 0 reads the LAST entry of the tensor.",
+                                "t = 0 では ᾱ_{t−1} は 1 です（最初のステップの前には何もありません）。t = 0 で "
+                                "alphas_cumprod[t − 1] とすると、テンソルの「最後」の要素を読んでしまいます。")))
     return _check(value, expected, what, [v for v in variants if v[1]])
 
 
@@ -231,11 +259,17 @@ def ddim_verify(case: Case, value) -> str | None:
     e = eps.double()
     variants = [
         (_ddim(x_t, eps, t, t_prev, ac, prev=ac.double()[-1])[0] if t_prev < 0 else None,
-         "For t_prev = −1 use ᾱ = 1 (the clean image): alphas_cumprod[-1] reads the LAST entry of the tensor."),
-        (x0, "That is x̂0: re-noise it to the level of t_prev, √ᾱ_prev · x̂0 + √(1 − ᾱ_prev) · ε̂."),
-        (a_prev * x0 + (1 - a_prev) * e, "Forgot the square roots of ᾱ_prev and 1 − ᾱ_prev."),
-        ((1 - a_prev).sqrt() * x0 + a_prev.sqrt() * e, "x̂0 and ε̂ are swapped: x̂0 gets √ᾱ_prev."),
-        (_ddim(x_t, eps, t, t - 1, ac)[0], f"Jump to t_prev={t_prev}, not to t − 1 = {t - 1}."),
+         say("For t_prev = −1 use ᾱ = 1 (the clean image): alphas_cumprod[-1] reads the LAST entry of the tensor.",
+             "t_prev = −1 では ᾱ = 1（きれいな画像）とします。alphas_cumprod[-1] では、テンソルの「最後」の要素を"
+             "読んでしまいます。")),
+        (x0, say("That is x̂0: re-noise it to the level of t_prev, √ᾱ_prev · x̂0 + √(1 − ᾱ_prev) · ε̂.",
+                 "それは x̂0 です。t_prev のノイズの量まで戻します：√ᾱ_prev · x̂0 + √(1 − ᾱ_prev) · ε̂ です。")),
+        (a_prev * x0 + (1 - a_prev) * e, say("Forgot the square roots of ᾱ_prev and 1 − ᾱ_prev.",
+                                             "ᾱ_prev と 1 − ᾱ_prev の平方根を忘れています。")),
+        ((1 - a_prev).sqrt() * x0 + a_prev.sqrt() * e, say("x̂0 and ε̂ are swapped: x̂0 gets √ᾱ_prev.",
+                                                           "x̂0 と ε̂ が逆です。x̂0 に掛けるのは √ᾱ_prev です。")),
+        (_ddim(x_t, eps, t, t - 1, ac)[0], say(f"Jump to t_prev={t_prev}, not to t − 1 = {t - 1}.",
+                                               f"t − 1 = {t - 1} ではなく、t_prev={t_prev} へジャンプします。")),
     ]
     return _check(value, expected, what, variants)
 
