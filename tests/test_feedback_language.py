@@ -188,6 +188,7 @@ MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answer
     "05_autoencoder": ("tests.test_autoencoder", r"^test_classic_mistakes_get_their_hint$|^test_kl_check_catches"),
     "06_clip": ("tests.test_clip", r"_hints$"),
     "07_diffusion": ("tests.test_diffusion", r"_hints$"),
+    "08_text_to_image": ("tests.test_checks_l08", r"_hints$|^test_img2img_wrong_answers"),
 }
 GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
 
