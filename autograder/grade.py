@@ -254,9 +254,12 @@ def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, h
         limit.close()
     if not note and proc.returncode:
         lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("execution stopped")]
-        note = lines[-1] if lines else f"the notebook run failed (exit {proc.returncode})"
-        lost = KERNEL_DIED if "DeadKernel" in note else ""
-        note = say(note, f"ノートブックの実行が途中で止まりました（{note}）")
+        lost = KERNEL_DIED if lines and "DeadKernel" in lines[-1] else ""
+        if lines:  # papermill's own words: "execution stopped: DeadKernelError: …"
+            note = say(lines[-1], f"ノートブックの実行が途中で止まりました（{lines[-1]}）")
+        else:
+            note = say(f"the notebook run failed (exit {proc.returncode})",
+                       f"ノートブックの実行に失敗しました（終了コード {proc.returncode}）")
     try:
         executed = nbformat.read(str(out), as_version=4)
     except Exception:  # never written, or cut off by the stop

@@ -3,6 +3,7 @@ English edition exactly what it was told before."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import itertools
@@ -15,13 +16,15 @@ import nbformat
 import pytest
 import torch
 
+from autograder import checks as checks_registry
 from autograder import grade as grading
 from autograder import report
 from autograder.batch import grade_batch
 from autograder.grade import ExerciseResult, SubmissionResult, which_language
 from autograder.language import current, say, speaking
-from autograder.plain import Unsupported
+from autograder.plain import Unsupported, encode
 from shikumi import release
+from shikumi.ngram import conditional_prob
 from tests.conftest import ROOT, lesson_names, make_submission
 
 # The mark of the course's Japanese, a sentence that ends politely (です。ます。ください。…): in every Japanese
@@ -122,6 +125,45 @@ def test_the_graders_own_messages_in_japanese():
     with speaking("en"):
         assert grading.stopped_by(grading.TOO_MANY_PROCESSES, 64).startswith(
             "Your code started too many processes (at most 64 may run at once), so the exercises after it")
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_score_message_in_the_submissions_language(lang):
+    """score_exercise's own words, for each way an exercise can go (no kernel needed: the records are made up)."""
+    check = checks_registry.for_lesson("01_ngram")["conditional_prob"]
+    exercise = release.Exercise("1.2", "conditional_prob", 2)
+    cases = check.cases(random.Random(0))
+    right = [{"value": encode(conditional_prob(*case.args))} for case in cases]
+    zero = [{"value": encode(0.0)} for _ in cases]
+    ok = "def conditional_prob(counts, context, word): ..."
+    outcomes = {  # (answer, record, the error its cell raised)
+        "deleted": (None, None, None), "stub": ("raise NotImplementedError", None, None),
+        "stopped": (ok, None, "SyntaxError: invalid syntax"),
+        "library": (ok, {"ran": True, "cases": [{"used_reference": ["shikumi.ngram:conditional_prob"]}]}, None),
+        "timeout": (ok, {"ran": True, "cases": [{"started": True}]}, None),
+        "still a stub": (ok, {"ran": True, "cases": [{"error": "NotImplementedError", "message": ""}]}, None),
+        "raised": (ok, {"ran": True, "cases": [{"error": "KeyError", "message": "('は',)"}]}, None),
+        "undefined": (ok, {"ran": True, "cases": [{"error": "NameError", "message": "…"}]}, "IndentationError: …"),
+        "unexpected": (ok, {"ran": True, "cases": [{"value": encode({"a": 1})}]}, None),
+        "edge cases only": (ok, {"ran": True, "cases": zero}, None),
+        "all right": (ok, {"ran": True, "cases": right}, None),
+        "half": (ok, {"ran": True, "cases": right[:2] + zero[2:]}, None),
+    }
+    with speaking(lang):
+        said = {what: grading.score_exercise(exercise, check, cases, record, answer, {"raise NotImplementedError"},
+                                             "", error, 5).output
+                for what, (answer, record, error) in outcomes.items()}
+        _, notes = grading.answers_of(_without_metadata(), [exercise])  # the cell is found by its def line
+        said["found"] = grading.score_exercise(exercise, check, cases, {"ran": True, "cases": right}, ok, set(),
+                                               notes["conditional_prob"], None, 5).output
+    for what, text in said.items():
+        assert (japanese if lang == "ja" else english)(text), (what, text)
+
+
+def _without_metadata():
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("def conditional_prob(counts, context, word):\n    return 0.5\n"))
+    return nb
 
 
 # -- end to end -----------------------------------------------------------------------------------------------
@@ -251,3 +293,30 @@ def test_every_hidden_check_answers_in_both_languages(lesson, monkeypatch):
         assert en is not None and ja is not None, (where, en, ja)
         assert japanese(ja), (where, ja)
         assert english(en), (where, en)
+
+
+def _excused(node, parent: dict) -> bool:
+    """Is this string inside say(…)/more(…) as the English, a docstring, or module-level data?"""
+    while node in parent:
+        up = parent[node]
+        if isinstance(up, ast.Call) and getattr(up.func, "id", None) in ("say", "more") and up.args[:1] == [node]:
+            return True
+        if isinstance(up, ast.Expr) and up.value is node or isinstance(up, ast.Module) and isinstance(node, ast.Assign):
+            return True
+        node = up
+    return False
+
+
+def test_no_english_prose_outside_say_in_the_checks():
+    """Whatever a check says is written in both languages: every English sentence in autograder/checks/ is the
+    first argument of say() or more(), a docstring, or module-level data (PE_HINTS, whose Japanese is PE_HINTS_JA;
+    lesson 04's Shakespeare)."""
+    prose = re.compile(r"[A-Za-z]+,? [a-z]+ [a-z]+")
+    bare = []
+    for path in sorted((ROOT / "autograder" / "checks").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        parent = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        bare += [f"{path.name}: {node.value!r}" for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and prose.search(node.value)
+                 and not _excused(node, parent)]
+    assert bare == ["__init__.py: 'no hidden checks for lesson '"], bare  # that one is for the instructor
