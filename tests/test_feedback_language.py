@@ -233,6 +233,7 @@ MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answer
     "08_text_to_image": ("tests.test_checks_l08", r"_hints$|^test_img2img_wrong_answers"),
 }
 GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
+PARAM = type(pytest.param(0))
 
 
 def _bilingual(verify, said: list):
@@ -257,9 +258,6 @@ def _parametrized(test) -> list[dict]:
     return [{k: v for part in combo for k, v in part.items()} for combo in itertools.product(*grids)]
 
 
-PARAM = type(pytest.param(0))
-
-
 @pytest.mark.parametrize("lesson", sorted(MISTAKE_TESTS))
 def test_every_hidden_check_answers_in_both_languages(lesson, monkeypatch):
     module = importlib.import_module(f"autograder.checks.l{lesson}")
@@ -271,9 +269,9 @@ def test_every_hidden_check_answers_in_both_languages(lesson, monkeypatch):
     for check in module.CHECKS.values():
         monkeypatch.setattr(check, "verify", _bilingual(check.verify, said))
 
-    tests, pattern = MISTAKE_TESTS[lesson]
-    tests, ran = importlib.import_module(tests), 0
-    for name, test in vars(tests).items():
+    module_name, pattern = MISTAKE_TESTS[lesson]
+    ran = 0
+    for name, test in vars(importlib.import_module(module_name)).items():
         if name.startswith("test_") and re.search(pattern, name):
             for kwargs in _parametrized(test):
                 if set(inspect.signature(test).parameters) <= set(kwargs):  # no fixtures needed
