@@ -26,7 +26,7 @@ from autograder import language, report
 from autograder.language import say
 from shikumi import release
 
-GRADER_VERSION = "2"  # 2: feedback in the language of the edition handed in
+GRADER_VERSION = "3"  # 2: feedback in the language of the edition handed in; 3: points to failed helpers
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 
 

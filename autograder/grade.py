@@ -8,6 +8,7 @@ in (`which_language`; autograder/language.py).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -349,6 +350,32 @@ def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_err
                   + first_problem)
 
 
+def point_to_failed_helpers(tests: list[ExerciseResult], exercises, checks, answers: dict[str, str]) -> None:
+    """An answer that calls the function of another exercise that did not pass (sentence_logprob calling the
+    learner's own conditional_prob) may be right and still fail: say so, so the learner fixes that one first."""
+    failed = {t.grade_id for t in tests if t.status == "failed"}
+    for t in tests:
+        if t.status != "failed" or t.grade_id not in answers:
+            continue
+        used = _names_used(answers[t.grade_id])
+        helpers = [say(f"{checks[e.grade_id].name} (exercise {e.number})", f"{checks[e.grade_id].name}（演習 {e.number}）")
+                   for e in exercises
+                   if e.grade_id != t.grade_id and e.grade_id in failed and checks[e.grade_id].name in used]
+        if helpers:
+            names = say(", ", "、").join(helpers)
+            t.output += say(f" This answer calls your {names}, which did not pass: fix that first, and this one "
+                            f"may pass too.",
+                            f"この答えは、合格しなかった {names}を呼んでいます。先にそちらを直すと、こちらも合格するかもしれません。")
+
+
+def _names_used(source: str) -> set[str]:
+    """The names an answer's code refers to (read, never run); none when it does not parse."""
+    try:
+        return {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    except SyntaxError:
+        return set()
+
+
 def _normalise(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
@@ -472,6 +499,7 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
             res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], records.get(e.grade_id),
                                             answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),
                                             errors.get(e.grade_id), cell_timeout))
+        point_to_failed_helpers(res.tests, exercises, all_checks, answers)
         if executed_to is not None and executed is not None:  # for the instructor: what the run printed
             Path(executed_to).parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(executed, str(executed_to))

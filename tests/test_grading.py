@@ -153,3 +153,38 @@ def test_unknown_lesson_is_reported(tmp_path):
     nbformat.write(nb, str(path))
     result = grade_submission(path)
     assert result.error and "which lesson" in result.error
+
+
+def test_an_answer_that_calls_a_failed_exercise_is_told_to_fix_that_one_first():
+    from autograder import checks
+    from autograder.grade import ExerciseResult, point_to_failed_helpers
+    from autograder.language import speaking
+
+    source = release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb")
+    exercises, lesson_checks = release.exercises(source), checks.for_lesson(LESSON)
+    answers = {"count_ngrams": "def count_ngrams(tokens, n):\n    return {}\n",
+               "conditional_prob": "def conditional_prob(counts, context, word):\n    return 0.5\n",
+               "sentence_logprob": "def sentence_logprob(counts, sentence, n):\n"
+                                   "    return sum(math.log(conditional_prob(counts, (a,), b)) for a, b in sentence)\n",
+               "greedy_generate": "def greedy_generate(counts, context, n, max_words=20):\n    return [\n"}  # no parse
+
+    def results(failed):
+        return [ExerciseResult(e.number, e.grade_id, 0 if e.grade_id in failed else e.points, e.points, "Wrong.")
+                for e in exercises]
+
+    tests = results({"count_ngrams", "conditional_prob", "sentence_logprob", "greedy_generate"})
+    point_to_failed_helpers(tests, exercises, lesson_checks, answers)
+    out = {t.grade_id: t.output for t in tests}
+    assert out["sentence_logprob"] == ("Wrong. This answer calls your conditional_prob (exercise 1.2), which did not "
+                                       "pass: fix that first, and this one may pass too.")
+    assert out["conditional_prob"] == out["greedy_generate"] == out["count_ngrams"] == "Wrong."
+
+    tests = results({"sentence_logprob"})                     # its helper passed: its own mistake, no pointer
+    point_to_failed_helpers(tests, exercises, lesson_checks, answers)
+    assert all(t.output == "Wrong." for t in tests if t.score < t.max_score)
+
+    with speaking("ja"):
+        tests = results({"conditional_prob", "sentence_logprob"})
+        point_to_failed_helpers(tests, exercises, lesson_checks, answers)
+    assert next(t.output for t in tests if t.grade_id == "sentence_logprob").endswith(
+        "この答えは、合格しなかった conditional_prob（演習 1.2）を呼んでいます。先にそちらを直すと、こちらも合格するかもしれません。")
