@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -160,6 +161,7 @@ def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, 
             todo.append((sub, digest))
     hide = [out_dir, *(Path(p) if Path(p).is_dir() else Path(p).parent for p in paths)]
     options.setdefault("hide", hide)  # the other learners' notebooks and everybody's grades
+    options.setdefault("threads", max(1, (os.cpu_count() or 1) // max(1, workers)))  # the cores, shared by workers
     results = []
     with tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress) as bar, \
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

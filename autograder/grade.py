@@ -213,9 +213,11 @@ def lost_text(lost: str) -> str:
 
 
 def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, hide: list[Path] = (),
-            memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES) -> tuple[object, str, str]:
-    """Run the notebook in the sandbox. Returns the executed notebook (or None), a note if it stopped early,
-    and, when the learner's code ended the whole run, how: KERNEL_DIED or TOO_MANY_PROCESSES (else "")."""
+            memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES,
+            threads: int = 1) -> tuple[object, str, str]:
+    """Run the notebook in the sandbox, its PyTorch on `threads` CPU threads. Returns the executed notebook (or
+    None), a note if it stopped early, and, when the learner's code ended the whole run, how: KERNEL_DIED or
+    TOO_MANY_PROCESSES (else "")."""
     src, out = work / "grading.ipynb", work / "executed.ipynb"
     nbformat.write(nb, str(src))
     run_dir = work / "run"
@@ -228,7 +230,7 @@ def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, h
                IPYTHONDIR=str(run_dir / ".ipython"), JUPYTER_RUNTIME_DIR=str(run_dir / ".runtime"),
                JUPYTER_PLATFORM_DIRS="1")
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep instead of spinning
-    env.setdefault("OMP_NUM_THREADS", "1")        # the lessons' models are small; parallel workers share the cores
+    env.setdefault("OMP_NUM_THREADS", str(threads))  # parallel workers share the cores (shikumi grade --workers)
     limit = sandbox.ProcessLimit(max_processes)
     proc = subprocess.Popen(limit.command(sandbox.wrap(cmd, work, hidden_paths(hide))), cwd=run_dir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -438,7 +440,8 @@ def _grade(res: SubmissionResult, path: Path, executed_to: str | Path | None = N
 
 def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Path | None, started: float, *,
                     cell_timeout: int = 120, timeout: int = 900, seed: int | None = None, hide: list[Path] = (),
-                    memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES) -> SubmissionResult:
+                    memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES,
+                    threads: int = 1) -> SubmissionResult:
     try:
         res.lesson = which_lesson(nb, path)
         source = release.read_source(release.course_root() / "solutions" / f"{res.lesson}.ipynb")
@@ -478,7 +481,7 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
                 old.unlink()  # so that what is there afterwards is what this run reached
             executed, note, lost = execute(grading_notebook(trusted, run_answers, str(io_dir)), work,
                                            cell_timeout, timeout, GRADING_PARAMETERS, hide=hide,
-                                           memory_mb=memory_mb, max_processes=max_processes)
+                                           memory_mb=memory_mb, max_processes=max_processes, threads=threads)
             errors.update({k: v for k, v in cell_errors(executed).items() if k not in records})
             reached = {e.grade_id: r for e in exercises
                        if (r := _read_json(io_dir / "outputs" / f"{e.grade_id}.json")) is not None}
