@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-LANGUAGES = ("en", "ja")
+from shikumi.release import LANGS as LANGUAGES  # the editions: ("en", "ja")
+
 _current: ContextVar[str] = ContextVar("shikumi_feedback_language", default="en")
 
 

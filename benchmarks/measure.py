@@ -3,6 +3,7 @@ tree: papermill and the kernel). Used by `make bench` and by the budget test in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -57,8 +58,13 @@ def measure(cmd: list[str], cwd: str | Path | None = None, timeout: float = 1800
         _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        for child in psutil.Process(proc.pid).children(recursive=True):   # the kernel too, not only papermill
-            child.kill()
+        try:
+            children = psutil.Process(proc.pid).children(recursive=True)   # the kernel too, not only papermill
+        except psutil.NoSuchProcess:
+            children = []
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         proc.kill()
         _, stderr = proc.communicate()
     done.set()

@@ -11,6 +11,7 @@ the real thing on a GPU machine.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -61,7 +62,7 @@ def test_every_model_trains_through_torch_compile(name, monkeypatch):
     torch.manual_seed(1)
     first_eager = loss_fn(eager, batch).item()
     torch.manual_seed(1)                                                   # the same noise inside loss_fn
-    history = train(model, lambda split: batch, loss_fn, TrainConfig(**{**STEPS.__dict__, "compile": True}))
+    history = train(model, lambda split: batch, loss_fn, dataclasses.replace(STEPS, compile=True))
     assert compiled == [model]
     assert history.train_loss[0] == pytest.approx(first_eager, rel=1e-4)   # compiled, it computes the same loss
     assert min(history.train_loss[1:]) < history.train_loss[0]

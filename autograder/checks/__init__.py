@@ -19,6 +19,7 @@ from typing import Any
 
 from autograder.language import say
 from autograder.plain import Unsupported
+from shikumi.selfcheck import MESSAGES as SELF_CHECK_WORDS
 
 
 @dataclass
@@ -150,8 +151,9 @@ def shape_problem(what: str, expected: tuple, got: tuple) -> str:
 
 
 def expected_got(what: str, expected: str, got: str) -> str:
-    """"what: expected …, got …." (the values already shown as text), the course's wording in both languages."""
-    return say(f"{what}: expected {expected}, got {got}.", f"{what}：期待される値は {expected}、返ってきた値は {got} です。")
+    """"what: expected …, got …." (the values already shown as text): the self-checks' own wording
+    (shikumi.selfcheck), so the grader and the lesson say it alike, in both languages."""
+    return say(*(SELF_CHECK_WORDS[lang]["wrong"].format(what=what, expected=expected, got=got) for lang in ("en", "ja")))
 
 
 def more(en: str, ja: str) -> str:
