@@ -1,83 +1,192 @@
-"""Run one grading notebook with papermill. Started by the grader as its own process:
+"""The runner inside the sandbox: execute the grading notebook with papermill, send back what the probes saw.
 
-    python -m autograder.execute IN.ipynb OUT.ipynb --cwd DIR --cell-timeout S --parameters JSON
+The grader copies this file into the run's world as /in/execute.py and starts it there:
 
-Every code cell carries the `raises-exception` tag, so a failing cell does not stop the cells after it;
-papermill still reports the failures at the end, which is expected here and not an error of this run.
+    python /in/execute.py /in/job.json
+
+It imports nothing of the grader (the grader is not in the run's world). It reports over file descriptor
+CHANNEL, one JSON object per line, as things happen, so that a run stopped half-way still leaves what it
+reached:
+
+    {"type": "probe", "grade_id": …, "record": {…}}      one probe message, from that exercise's probe cell
+    {"type": "cell_error", "grade_id": …, "error": "…"}   an answer cell raised
+    {"type": "notebook", "notebook": {…}}                the executed notebook, outputs trimmed, at the end
+    {"type": "stopped", "reason": "…"}                    papermill itself stopped (the kernel died, …)
+
+Only messages of the probe's own kind, shown *in that exercise's probe cell*, count; which exercise is read
+from the trusted cell's metadata, never from the message. This process makes itself undumpable, so the
+learner's code (same uid) can neither trace it nor open its file descriptors.
+
+Every code cell carries the `raises-exception` tag, so a failing cell does not stop the cells after it.
+Answer cells and probes get `--cell-timeout`; the trusted cells of the lesson get `trusted_timeout`, so a
+busy machine makes grading slower, never lower.
 """
 
 from __future__ import annotations
 
-import argparse
+import ctypes
 import json
+import os
+import resource
 import sys
 
+CHANNEL = 3
+PROBE_MIME = "application/x-shikumi-probe+json"
+GRADER_TAG = "grader"
+MAX_MESSAGE = 4 * 2**20     # one probe message, as JSON text
+MAX_TEXT_OUTPUT = 20_000    # characters of one output kept in the notebook sent back
+MAX_NOTEBOOK = 8 * 2**20    # the notebook sent back
 
-def limit_resources(args) -> None:
-    """Limits inherited by the kernel and everything the learner's code starts (memory and process bombs,
-    disk filling, endless CPU loops in C code that an interrupt cannot stop)."""
-    import os
-    import resource
 
-    limits = [(resource.RLIMIT_AS, args.memory_mb * 2**20), (resource.RLIMIT_FSIZE, args.fsize_mb * 2**20),
-              (resource.RLIMIT_CPU, args.cpu_seconds), (resource.RLIMIT_CORE, 0)]
-    if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; the sandbox runs us as `nobody` when it can
-        limits.append((resource.RLIMIT_NPROC, args.nproc))
+def undumpable() -> None:
+    """PR_SET_DUMPABLE 0: processes of the same uid cannot ptrace us or open /proc/<pid>/fd/…"""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def limit_resources(job: dict) -> None:
+    """Per-process limits on top of the run's cgroup: core dumps off, the address space and file size capped."""
+    limits = [(resource.RLIMIT_CORE, 0)]
+    if job.get("memory_mb"):
+        limits.append((resource.RLIMIT_AS, int(job["memory_mb"]) * 2**20))
+    if job.get("fsize_mb"):
+        limits.append((resource.RLIMIT_FSIZE, int(job["fsize_mb"]) * 2**20))
+    if job.get("cpu_seconds"):
+        limits.append((resource.RLIMIT_CPU, int(job["cpu_seconds"])))
+    if job.get("nproc"):
+        limits.append((resource.RLIMIT_NPROC, int(job["nproc"])))
     for which, value in limits:
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(which, (value, value if hard == resource.RLIM_INFINITY else hard))
 
 
-def keep_grader_cells_out_of_history() -> None:
-    """The cells papermill and the grader add (the injected parameters, the probes) run with
-    store_history=False: they appear neither in the kernel's `In`/`_ih`/`Out` nor in its execution counts."""
+class Channel:
+    def __init__(self, fd: int):
+        self.file = os.fdopen(fd, "w", encoding="utf-8", closefd=True) if fd >= 0 else sys.stdout
+
+    def send(self, message: dict) -> None:
+        try:
+            self.file.write(json.dumps(message, ensure_ascii=False, allow_nan=False) + "\n")
+            self.file.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def trimmed(nb) -> dict:
+    """The executed notebook for the instructor, without the probes' messages and with long outputs cut."""
+    data = json.loads(json.dumps(nb))
+    for cell in data.get("cells", []):
+        outputs = []
+        for out in cell.get("outputs", []):
+            if PROBE_MIME in out.get("data", {}):
+                continue
+            for key in ("text", "evalue"):
+                if isinstance(out.get(key), str) and len(out[key]) > MAX_TEXT_OUTPUT:
+                    out[key] = out[key][:MAX_TEXT_OUTPUT] + "\n… (cut)"
+            if "traceback" in out:
+                out["traceback"] = [str(t)[:MAX_TEXT_OUTPUT] for t in out["traceback"][-30:]]
+            for mime, value in list(out.get("data", {}).items()):
+                if len(json.dumps(value)) > MAX_TEXT_OUTPUT * 20:
+                    out["data"][mime] = "… (cut)" if mime.startswith("text") else ""
+            outputs.append(out)
+        cell["outputs"] = outputs
+    if len(json.dumps(data)) > MAX_NOTEBOOK:
+        for cell in data.get("cells", []):
+            cell["outputs"] = []
+    return data
+
+
+def install_client(job: dict, channel: Channel) -> None:
+    """papermill's client, taught three things: the time limit of each kind of cell, which messages count as
+    a probe's, and to keep the grader's cells out of the kernel's history."""
     from papermill import engines
     from papermill.clientwrap import PapermillNotebookClient
 
-    from autograder.harness import GRADER_TAG
+    learner_timeout, trusted_timeout = int(job["cell_timeout"]), int(job["trusted_timeout"])
+
+    def kind(cell) -> tuple[str, str | None]:
+        meta = cell.get("metadata", {})
+        nbg = meta.get("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
+        if GRADER_TAG in meta.get("tags", []):
+            return "probe", meta.get("shikumi_probe")
+        if nbg.get("solution") and not nbg.get("grade"):
+            return "answer", nbg.get("grade_id")
+        return "trusted", None
 
     class Client(PapermillNotebookClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.timeout_func = lambda cell: learner_timeout if kind(cell)[0] != "trusted" else trusted_timeout
+
         def execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
             ours = {"injected-parameters", GRADER_TAG} & set(cell.metadata.get("tags", []))
-            return super().execute_cell(cell, cell_index, execution_count, store_history and not ours)
+            cell = super().execute_cell(cell, cell_index, execution_count, store_history and not ours)
+            what, grade_id = kind(cell)
+            if what == "answer":
+                for out in cell.get("outputs", []):
+                    if out.get("output_type") == "error":
+                        channel.send({"type": "cell_error", "grade_id": grade_id,
+                                      "error": f"{out.get('ename')}: {str(out.get('evalue'))[:200]}"})
+                        break
+            return cell
+
+        def process_message(self, msg, cell, cell_index):
+            output = super().process_message(msg, cell, cell_index)
+            what, grade_id = kind(cell)
+            content = msg.get("content", {})
+            if what == "probe" and msg.get("msg_type") == "display_data":
+                record = content.get("data", {}).get(PROBE_MIME)
+                if isinstance(record, dict):
+                    text = json.dumps(record, allow_nan=False)
+                    if len(text) <= MAX_MESSAGE:
+                        channel.send({"type": "probe", "grade_id": grade_id, "record": record})
+                    else:
+                        channel.send({"type": "probe", "grade_id": grade_id,
+                                      "record": {"oversized": len(text), "case": record.get("case")}})
+            return output
 
     engines.PapermillNotebookClient = Client  # the client papermill's default engine creates
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("input")
-    parser.add_argument("output")
-    parser.add_argument("--cwd", required=True)
-    parser.add_argument("--cell-timeout", type=int, default=300)
-    parser.add_argument("--parameters", default="{}")
-    parser.add_argument("--memory-mb", type=int, default=6144, help="address-space limit of every process")
-    parser.add_argument("--fsize-mb", type=int, default=256, help="largest file a process may write")
-    parser.add_argument("--nproc", type=int, default=512, help="processes/threads of this user (not for root)")
-    parser.add_argument("--cpu-seconds", type=int, default=3600, help="CPU time of each process")
-    args = parser.parse_args(argv)
-    limit_resources(args)
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0], encoding="utf-8") as f:
+        job = json.load(f)
+    undumpable()
+    channel = Channel(int(job.get("channel", CHANNEL)))
+    limit_resources(job)
 
-    sys.modules.setdefault("rfc3987_syntax", None)  # 3 s of imports no notebook needs: see autograder/__init__.py
+    sys.modules.setdefault("rfc3987_syntax", None)  # 3 s of imports no notebook needs
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    keep_grader_cells_out_of_history()
-
+    install_client(job, channel)
+    output = os.path.join(os.getcwd(), ".executed.ipynb")
+    executed = None
     try:
-        papermill.execute_notebook(
-            args.input, args.output, parameters=json.loads(args.parameters), cwd=args.cwd,
-            kernel_name="python3", execution_timeout=args.cell_timeout, interrupt_on_timeout=True,
-            progress_bar=False, log_output=False, request_save_on_cell_execute=True,
-            shutdown_kernel="immediate",  # everything is written by then: no need to wait seconds for a clean exit
+        executed = papermill.execute_notebook(
+            job["notebook"], output, parameters=job.get("parameters", {}), cwd=os.getcwd(),
+            kernel_name="python3", execution_timeout=int(job["cell_timeout"]), interrupt_on_timeout=True,
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            shutdown_kernel="immediate",
         )
     except PapermillExecutionError:
-        pass  # some learner cell failed; the grader reads which one from the output notebook
-    except Exception as e:  # the kernel died, could not start, …: one line for the grader to report
-        print(f"execution stopped: {type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}",
-              file=sys.stderr)
-        return 3
+        pass  # some learner cell failed; the grader reads which from the messages
+    except Exception as e:  # the kernel died, could not start, …: one line for the grader
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        channel.send({"type": "stopped", "reason": f"{type(e).__name__}: {first}"})
+    if executed is None:
+        try:
+            import nbformat
+
+            executed = nbformat.read(output, as_version=4)
+        except Exception:
+            executed = None
+    if executed is not None:
+        channel.send({"type": "notebook", "notebook": trimmed(executed)})
     return 0
 
 

@@ -15,8 +15,11 @@ import os
 import random
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,10 +27,10 @@ from pathlib import Path
 import nbformat
 
 from autograder import checks as checks_registry
-from autograder import language, sandbox
-from autograder.harness import GRADER_TAG, probe_source
+from autograder import harness, language, sandbox, verify
+from autograder.harness import GRADER_TAG
 from autograder.language import say
-from autograder.plain import decode, encode
+from autograder.plain import encode
 from shikumi import release
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -89,22 +92,39 @@ class SubmissionError(Exception):
 # ------------------------------------------------------------------------------------------------
 
 def read_submission(path: Path):
-    if not path.exists():
-        raise SubmissionError(f"{path}: no such file")
-    if path.is_dir():
-        raise SubmissionError(f"{path}: is a folder, not a notebook")
-    size = path.stat().st_size
-    if size == 0:
+    """The notebook in `path`, read without following a symlink and within bounds; SubmissionError (one line)
+    for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise SubmissionError(f"{path}: no such file") from None
+    except OSError as e:
+        if path.is_symlink():
+            raise SubmissionError("the file is a symbolic link, not a notebook: hand in the file itself") from None
+        raise SubmissionError(f"{path}: cannot be read ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise SubmissionError(f"{path}: is a folder, not a notebook")
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{path}: not a regular file")
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            raise SubmissionError(f"the file is {info.st_size / 2**20:.0f} MB; a notebook is at most "
+                                  f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear its outputs and submit again)")
+        raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+    if not raw:
         raise SubmissionError("the file is empty")
-    if size > MAX_NOTEBOOK_BYTES:
-        raise SubmissionError(f"the file is {size / 2**20:.0f} MB; a notebook is at most "
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(f"the file is over {MAX_NOTEBOOK_BYTES // 2**20} MB; a notebook is at most "
                               f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear its outputs and submit again)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SubmissionError("not a notebook: the file is not text (UTF-8)") from None
     except json.JSONDecodeError as e:
         raise SubmissionError(f"not a notebook: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise SubmissionError("not a notebook: JSON nested too deeply") from None
     if not isinstance(data, dict) or "cells" not in data:
         raise SubmissionError("not a notebook: valid JSON, but with no 'cells'")
     if data.get("nbformat") != 4:
@@ -112,7 +132,7 @@ def read_submission(path: Path):
                               "JupyterLab (format 4)")
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)  # joins multi-line sources, upgrades 4.x minors
-    except Exception as e:  # malformed cells
+    except Exception as e:  # malformed cells (RecursionError included)
         raise SubmissionError(f"not a readable notebook: {type(e).__name__}") from None
     if not all(isinstance(c, dict) and isinstance(c.get("source", ""), str) for c in nb.cells):
         raise SubmissionError("not a readable notebook: a cell has no text source")
@@ -123,7 +143,7 @@ def which_lesson(nb, path: Path) -> str:
     """The lesson a submission belongs to: its metadata, else its file name, else its exercises."""
     known = {p.stem: p for p in release.sources()}
     meta = nb.metadata.get("shikumi", {}).get("lesson") if isinstance(nb.metadata.get("shikumi"), dict) else None
-    if meta in known:
+    if isinstance(meta, str) and meta in known:
         return meta
     for name in known:
         if path.stem.startswith(name) or name in path.stem:
@@ -148,18 +168,26 @@ def which_language(nb) -> str:
     of the English edition's (its Japanese examples, むかしむかし)."""
     meta = nb.metadata.get("shikumi")
     lang = meta.get("lang") if isinstance(meta, dict) else None
-    if lang in language.LANGUAGES:
+    if isinstance(lang, str) and lang in language.LANGUAGES:
         return lang
     prose = "".join(c.source for c in nb.cells if c.get("cell_type") == "markdown")
     kana, latin = len(HIRAGANA.findall(prose)), len(LATIN.findall(prose))
     return "ja" if kana > 0.4 * (kana + latin) else "en"
 
 
+def _grade_id(cell) -> str | None:
+    """A learner's cell's nbgrader grade_id, if it has a well-formed one."""
+    meta = cell.get("metadata")
+    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+    gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
+    return gid if isinstance(gid, str) else None
+
+
 def answers_of(nb, exercises) -> tuple[dict[str, str], dict[str, str]]:
     """{grade_id: source} of the learner's answer cells, and notes on how some were found."""
     answers, notes = {}, {}
     for cell in nb.cells:
-        gid = release.grade_id(cell) if cell.get("cell_type") == "code" else None
+        gid = _grade_id(cell) if cell.get("cell_type") == "code" else None
         if gid and gid not in answers and any(e.grade_id == gid for e in exercises):
             answers[gid] = cell.source
     for e in exercises:  # cells whose nbgrader metadata got lost: look for the function by name
@@ -177,117 +205,247 @@ def answers_of(nb, exercises) -> tuple[dict[str, str], dict[str, str]]:
 # The notebook that is executed
 # ------------------------------------------------------------------------------------------------
 
-def grading_notebook(trusted, answers: dict[str, str], io_dir: str):
-    """The trusted lesson with the learner's answer cells in place, a probe after each, checks removed."""
+INPUTS = sandbox.INPUTS  # where the run finds what the grader gives it (read-only, copied in)
+
+
+def grading_notebook(trusted, answers: dict[str, str], specs: dict[str, dict], watch: str,
+                     inputs: str = INPUTS):
+    """The trusted lesson with the learner's answer cells in place, checks removed; a watch first, and after
+    each answer cell a guard and a probe that carries that exercise's inputs (see harness.py)."""
+    def grader_cell(source: str, grade_id: str | None):
+        return nbformat.v4.new_code_cell(source, metadata={"tags": ["raises-exception", GRADER_TAG],
+                                                           "shikumi_probe": grade_id})
+
+    references = {gid: spec["references"] for gid, spec in specs.items()}
     nb = nbformat.v4.new_notebook(metadata=trusted.metadata)
+    nb.cells.append(grader_cell(harness.watch_source(watch, references), None))
     for cell in trusted.cells:
         if release.is_check_cell(cell):
             continue  # the visible self-checks are for the learner; the hidden checks grade
         cell = nbformat.from_dict(json.loads(json.dumps(cell)))
         if cell.cell_type == "code":
             cell.metadata["tags"] = sorted(set(cell.metadata.get("tags", [])) | {"raises-exception"})
-        if release.is_answer_cell(cell) and release.grade_id(cell) in answers:
-            cell.source = answers[release.grade_id(cell)]
+        gid = release.grade_id(cell) if release.is_answer_cell(cell) else None
+        if gid in answers:
+            cell.source = answers[gid]
         nb.cells.append(cell)
-        if release.is_answer_cell(cell):
-            nb.cells.append(nbformat.v4.new_code_cell(probe_source(release.grade_id(cell), io_dir),
-                                                      metadata={"tags": ["raises-exception", GRADER_TAG]}))
+        if gid in specs:
+            nb.cells.append(grader_cell(harness.guard_source(watch, gid), gid))
+            nb.cells.append(grader_cell(harness.probe_source(watch, specs[gid], f"{inputs}/plain.py"), gid))
     return nb
 
 
-def hidden_paths(extra: list[Path] = ()) -> list[Path]:
-    """What the learner's code must not see: the hidden checks, the solutions, and whatever the caller adds
-    (the other submissions, the grades folder)."""
-    return [Path(checks_registry.__file__).resolve().parent, release.course_root() / "solutions",
-            *(Path(p).resolve() for p in extra)]
-
-
-WATCH_SECONDS = 0.5  # how often the grader looks at a running notebook: its time, its processes
-KERNEL_DIED, TOO_MANY_PROCESSES = "the kernel died", "too many processes"
+WATCH_SECONDS = 0.5  # how often the grader looks at a running notebook: its time, its limits
+KERNEL_DIED, TOO_MANY_PROCESSES, TOO_MUCH_MEMORY = "the kernel died", "too many processes", "too much memory"
+MAX_LINE = 12 * 2**20  # one message from the run, as JSON text
+RESULT_LIMITS = sandbox.Limits()
 
 
 def lost_text(lost: str) -> str:
-    """KERNEL_DIED or TOO_MANY_PROCESSES, in words."""
+    """KERNEL_DIED, TOO_MANY_PROCESSES or TOO_MUCH_MEMORY, in words."""
     return {KERNEL_DIED: say(KERNEL_DIED, "カーネルが止まりました"),
-            TOO_MANY_PROCESSES: say(TOO_MANY_PROCESSES, "プロセスが多すぎました")}[lost]
+            TOO_MANY_PROCESSES: say(TOO_MANY_PROCESSES, "プロセスが多すぎました"),
+            TOO_MUCH_MEMORY: say(TOO_MUCH_MEMORY, "メモリを使いすぎました")}[lost]
 
 
-def execute(nb, work: Path, cell_timeout: int, timeout: int, parameters: dict, hide: list[Path] = (),
-            memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES,
-            threads: int = 1) -> tuple[object, str, str]:
-    """Run the notebook in the sandbox, its PyTorch on `threads` CPU threads. Returns the executed notebook (or
-    None), a note if it stopped early, and, when the learner's code ended the whole run, how: KERNEL_DIED or
-    TOO_MANY_PROCESSES (else "")."""
-    src, out = work / "grading.ipynb", work / "executed.ipynb"
-    nbformat.write(nb, str(src))
-    run_dir = work / "run"
-    run_dir.mkdir(exist_ok=True)
-    cmd = [sys.executable, "-m", "autograder.execute", str(src), str(out), "--cwd", str(run_dir),
-           "--cell-timeout", str(cell_timeout), "--parameters", json.dumps(parameters),
-           "--memory-mb", str(memory_mb), "--cpu-seconds", str(timeout + 60)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIKUMI_", "PYTEST", "JPY_SESSION"))}
-    env.update(HOME=str(run_dir), MPLBACKEND="Agg", MPLCONFIGDIR=str(run_dir / ".config"),
-               IPYTHONDIR=str(run_dir / ".ipython"), JUPYTER_RUNTIME_DIR=str(run_dir / ".runtime"),
-               JUPYTER_PLATFORM_DIRS="1")
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads sleep instead of spinning
-    env.setdefault("OMP_NUM_THREADS", str(threads))  # parallel workers share the cores (shikumi grade --workers)
-    limit = sandbox.ProcessLimit(max_processes)
-    proc = subprocess.Popen(limit.command(sandbox.wrap(cmd, work, hidden_paths(hide))), cwd=run_dir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    note, lost, deadline = "", "", time.monotonic() + timeout
+@dataclass
+class Run:
+    """What one run of the grading notebook sent back, checked and bounded."""
+    records: dict = field(default_factory=dict)      # grade_id: {"ran", "cases": {i: {...}}, "flags": set}
+    cell_errors: dict = field(default_factory=dict)  # grade_id: "SyntaxError: …"
+    notebook: dict | None = None                     # the executed notebook, for the instructor
+    stopped: str = ""                                # papermill's own words, if it stopped
+    note: str = ""                                   # why the run stopped early, for the learner
+    lost: str = ""                                   # KERNEL_DIED, TOO_MANY_PROCESSES, TOO_MUCH_MEMORY or ""
+
+    def take(self, line: bytes, known: dict[str, int]) -> None:
+        """One line from the run: kept only if it is one of the messages execute.py sends, for a known
+        exercise and case; the first message of each kind for each case wins."""
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return
+        kind, gid = message["type"], message.get("grade_id")
+        if kind == "notebook" and isinstance(message.get("notebook"), dict) and self.notebook is None:
+            self.notebook = message["notebook"]
+        elif kind == "stopped" and isinstance(message.get("reason"), str):
+            self.stopped = self.stopped or message["reason"][:300]
+        elif kind == "cell_error" and gid in known and isinstance(message.get("error"), str):
+            self.cell_errors.setdefault(gid, message["error"][:300])
+        elif kind == "probe" and gid in known and isinstance(message.get("record"), dict):
+            self._probe(gid, message["record"], known[gid])
+
+    def _probe(self, gid: str, record: dict, n_cases: int) -> None:
+        entry = self.records.setdefault(gid, {"ran": False, "cases": {}, "flags": set()})
+        if record.get("ran") is True:
+            entry["ran"] = True
+        if isinstance(record.get("flag"), str):
+            entry["flags"].add(record["flag"][:200])
+        case = record.get("case")
+        if not (isinstance(case, int) and not isinstance(case, bool) and 0 <= case < n_cases):
+            return
+        entry["ran"] = True
+        outcome = entry["cases"].setdefault(case, {})
+        if record.get("started") is True:
+            outcome.setdefault("started", True)
+        elif "finished" not in outcome and ("value" in record or isinstance(record.get("error"), str)):
+            outcome["finished"] = True
+            if isinstance(record.get("error"), str):
+                outcome["error"] = record["error"][:100]
+                outcome["message"] = str(record.get("message", ""))[:500]
+            elif "oversized" in record:
+                outcome["error"] = "TooBig"
+                outcome["message"] = "the value returned is too large to check"
+            else:
+                outcome["value"] = record["value"]
+
+
+def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, parameters: dict,
+            limits: sandbox.Limits = RESULT_LIMITS, threads: int = 1, no_sandbox: bool = False,
+            trusted_timeout: int | None = None) -> Run:
+    """Run the grading notebook in a world of its own (sandbox.py) and collect what it sends back over the
+    one pipe the grader opened. Nothing is read from a folder the run could write."""
+    here = Path(__file__).resolve().parent
+    read, write = os.pipe()
+    job = {"notebook": f"{INPUTS}/grading.ipynb", "parameters": parameters, "cell_timeout": cell_timeout,
+           "trusted_timeout": trusted_timeout or max(600, 5 * cell_timeout), "channel": write,
+           "memory_mb": limits.memory_mb, "fsize_mb": limits.disk_mb, "cpu_seconds": limits.cpu_seconds + 60}
+    files = {f"{INPUTS}/grading.ipynb": nbformat.writes(nb).encode(),
+             f"{INPUTS}/execute.py": (here / "execute.py").read_bytes(),
+             f"{INPUTS}/plain.py": (here / "plain.py").read_bytes()}
+    env = run_environment(threads)
+    workdir = None
+    if no_sandbox:  # trusted submissions only: the same run, in a temporary folder, without the world around it
+        workdir = Path(tempfile.mkdtemp(prefix="shikumi-unsandboxed-"))
+        inside = workdir / INPUTS.strip("/")
+        inside.mkdir()
+        for path, data in files.items():
+            (workdir / path.strip("/")).write_bytes(data)
+        job["notebook"] = str(inside / "grading.ipynb")
+        job["nproc"] = limits.max_processes
+        (inside / "job.json").write_text(json.dumps(job))
+        nb_text = nbformat.writes(nb).replace(f"{INPUTS}/plain.py", str(inside / "plain.py"))
+        (inside / "grading.ipynb").write_text(nb_text)
+        env.update(HOME=str(workdir), MPLCONFIGDIR=str(workdir / ".mpl"), IPYTHONDIR=str(workdir / ".ipython"),
+                   JUPYTER_RUNTIME_DIR=str(workdir / ".runtime"))
+        argv, cwd = [sys.executable, str(inside / "execute.py"), str(inside / "job.json")], str(workdir)
+        env_arg = env
+    else:
+        files[f"{INPUTS}/job.json"] = json.dumps(job).encode()
+        argv = sandbox.command([sys.executable, f"{INPUTS}/execute.py", f"{INPUTS}/job.json"], files, env, limits)
+        cwd, env_arg = "/", {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    watch = sandbox.Watch(limits)
+    run = Run()
+    known = {gid: len(spec["cases"]) for gid, spec in specs.items()}
     try:
-        while True:
-            try:
-                _, stderr = proc.communicate(timeout=WATCH_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                if limit.exceeded(proc.pid):
-                    lost = TOO_MANY_PROCESSES
-                    note = say(f"your code started too many processes (limit {max_processes}); the run was stopped",
-                               f"コードが起動したプロセスが多すぎたため（上限 {max_processes}）、実行を止めました")
-                elif time.monotonic() > deadline:
-                    note = say(f"the whole notebook took longer than {timeout} s and was stopped",
-                               f"ノートブック全体の実行が {timeout} 秒を超えたため、止めました")
-                else:
-                    continue
-                limit.kill_all(proc.pid)
-                _, stderr = proc.communicate()
-                break
+        proc = subprocess.Popen(watch.command(argv), cwd=cwd, env=env_arg, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                pass_fds=[write, *sandbox.data_fds(argv)], start_new_session=True)
     finally:
-        limit.close()
-    if not note and proc.returncode:
-        lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("execution stopped")]
-        lost = KERNEL_DIED if lines and "DeadKernel" in lines[-1] else ""
-        if lines:  # papermill's own words: "execution stopped: DeadKernelError: …"
-            note = say(lines[-1], f"ノートブックの実行が途中で止まりました（{lines[-1]}）")
-        else:
-            note = say(f"the notebook run failed (exit {proc.returncode})",
-                       f"ノートブックの実行に失敗しました（終了コード {proc.returncode}）")
+        os.close(write)
+        sandbox.close_data(argv)
+    lines: list[bytes] = []
+    reader = threading.Thread(target=_read_lines, args=(read, lines, limits.output_mb * 2**20), daemon=True)
+    errors = bytearray()
+    err_reader = threading.Thread(target=_read_tail, args=(proc.stderr, errors), daemon=True)
+    reader.start()
+    err_reader.start()
+    deadline = time.monotonic() + timeout
     try:
-        executed = nbformat.read(str(out), as_version=4)
-    except Exception:  # never written, or cut off by the stop
-        executed = None
-    return executed, note, lost
+        while proc.poll() is None:
+            time.sleep(WATCH_SECONDS)
+            over = watch.exceeded(proc.pid)
+            if over == "processes":
+                run.lost = TOO_MANY_PROCESSES
+                run.note = say(f"your code started too many processes (limit {limits.max_processes}); the run "
+                               "was stopped",
+                               f"コードが起動したプロセスが多すぎたため（上限 {limits.max_processes}）、実行を止めました")
+            elif over == "memory":
+                run.lost = TOO_MUCH_MEMORY
+                run.note = say(f"your code used more than {limits.memory_mb} MB of memory; the run was stopped",
+                               f"コードが {limits.memory_mb} MB を超えるメモリを使ったため、実行を止めました")
+            elif over == "cpu":
+                run.note = say(f"the run used more than {limits.cpu_seconds} s of CPU time and was stopped",
+                               f"実行が CPU 時間 {limits.cpu_seconds} 秒を超えたため、止めました")
+            elif time.monotonic() > deadline:
+                run.note = say(f"the whole notebook took longer than {timeout} s and was stopped",
+                               f"ノートブック全体の実行が {timeout} 秒を超えたため、止めました")
+            else:
+                continue
+            break
+    finally:
+        watch.kill(proc.pid)
+        proc.wait()
+        watch.close()
+        reader.join(30)
+        err_reader.join(5)
+        os.close(read)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    for line in lines:
+        run.take(line, known)
+    if not run.note and run.stopped:
+        run.lost = KERNEL_DIED if "DeadKernel" in run.stopped else ""
+        run.note = say(f"execution stopped: {run.stopped}", f"ノートブックの実行が途中で止まりました（{run.stopped}）")
+    elif not run.note and proc.returncode:
+        tail = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        run.note = say(f"the notebook run failed (exit {proc.returncode}) {tail[0][:200]}".strip(),
+                       f"ノートブックの実行に失敗しました（終了コード {proc.returncode}）{tail[0][:200]}".strip())
+    return run
 
 
-def cell_errors(executed) -> dict[str, str]:
-    """{grade_id: "SyntaxError: …"} for answer cells whose own execution raised."""
-    errors = {}
-    if executed is None:
-        return errors
-    for cell in executed.cells:
-        if release.is_answer_cell(cell):
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error":
-                    errors[release.grade_id(cell)] = f"{out.get('ename')}: {str(out.get('evalue'))[:200]}"
-    return errors
+def run_environment(threads: int) -> dict[str, str]:
+    """The run's whole environment: nothing of the grader's, but the few settings numeric libraries need."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": sandbox.HOME,
+           "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{sandbox.HOME}/.config/matplotlib",
+           "IPYTHONDIR": f"{sandbox.HOME}/.ipython", "JUPYTER_RUNTIME_DIR": f"{sandbox.HOME}/.runtime",
+           "JUPYTER_PLATFORM_DIRS": "1", "PYTHONDONTWRITEBYTECODE": "1", "OMP_WAIT_POLICY": "PASSIVE",
+           "OMP_NUM_THREADS": str(threads), "TQDM_DISABLE": "1"}
+    for key, value in os.environ.items():  # e.g. OPENBLAS_CORETYPE, which some processors need
+        if key.startswith(("OPENBLAS_", "MKL_", "KMP_")) and len(value) < 200:
+            env[key] = value
+    return env
+
+
+def _read_lines(fd: int, lines: list[bytes], budget: int) -> None:
+    """Every line the run sends, up to `budget` bytes in all and MAX_LINE bytes each; the rest is read and
+    dropped, so a run that floods the pipe neither blocks nor fills the grader's memory."""
+    pending = bytearray()
+    dropping = False
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+        while chunk := f.read(1 << 16):
+            while chunk:
+                head, newline, chunk = chunk.partition(b"\n")
+                if not dropping and len(pending) + len(head) <= MAX_LINE and budget > 0:
+                    pending += head
+                else:
+                    dropping = True
+                    pending.clear()
+                if newline:
+                    if not dropping and pending:
+                        budget -= len(pending)
+                        lines.append(bytes(pending))
+                    pending.clear()
+                    dropping = False
+
+
+def _read_tail(stream, tail: bytearray, keep: int = 64 * 1024) -> None:
+    """The last `keep` bytes of a stream, however much comes."""
+    while chunk := stream.read(1 << 16):
+        tail += chunk
+        del tail[:-keep]
 
 
 # ------------------------------------------------------------------------------------------------
 # Scoring
 # ------------------------------------------------------------------------------------------------
 
-def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_error, cell_timeout) -> ExerciseResult:
+def score_exercise(exercise, check, cases, record, verdicts, answer, stubs, note, cell_error,
+                   cell_timeout) -> ExerciseResult:
+    """The points and the message for one exercise: `record` is what its probe sent back (Run.records),
+    `verdicts` {case index: None or the hidden check's message} for the cases that returned a value."""
     def result(score: float, output: str) -> ExerciseResult:
         return ExerciseResult(exercise.number, exercise.grade_id, round(score, 4), exercise.points,
                               (note + output).strip())
@@ -303,21 +461,20 @@ def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_err
         why = say(f" Your cell raised {cell_error}.", f"あなたのセルで {cell_error} が発生しました。") if cell_error else ""
         return result(0, say(f"Not graded: the notebook stopped before this exercise could be checked.{why}",
                              f"採点できませんでした：この演習を確かめる前に、ノートブックの実行が止まりました。{why}"))
-    outcomes = record.get("cases", [])
-    used = sorted({ref for o in outcomes if o for ref in o.get("used_reference", [])})
-    if used:
-        names = ", ".join(f"`{ref.replace(':', '.')}`" for ref in used)
+    if record["flags"]:
+        names = ", ".join(f"`{ref.replace(':', '.')}`" for ref in sorted(record["flags"]))
         return result(0, say(f"Flagged: your answer uses the library's own solution ({names}). The exercise is "
                              "to write it yourself — the library is there to read and compare with afterwards.",
                              f"0 点：答えがライブラリ自身の解答（{names}）を使っています。この演習は自分で書くものです。"
                              "ライブラリは、書いたあとで読んで比べるためにあります。"))
     passed, main_passed, first_problem = 0, 0, None
-    for case, outcome in zip(cases, outcomes + [None] * (len(cases) - len(outcomes))):
+    for index, case in enumerate(cases):
+        outcome = record["cases"].get(index)
         call = checks_registry.call_text(check.name, case)
         if outcome is None:
             problem = say("not run (the notebook stopped before this case)",
                           "実行されませんでした（このケースの前にノートブックの実行が止まりました）。")
-        elif outcome.get("started"):
+        elif not outcome.get("finished"):
             problem = say(f"{call} did not finish within {cell_timeout} s: is there a loop that never ends?",
                           f"{call} が {cell_timeout} 秒以内に終わりませんでした。終わらないループはありませんか？")
         elif "error" in outcome:
@@ -330,11 +487,7 @@ def score_exercise(exercise, check, cases, record, answer, stubs, note, cell_err
                 problem = say(f"{check.name} is not defined, because your cell raised {cell_error}",
                               f"あなたのセルで {cell_error} が発生したため、{check.name} が定義されていません。")
         else:
-            try:
-                problem = check.verify(case, decode(outcome["value"]))
-            except Exception as e:  # a return value of a shape the check did not foresee
-                problem = say(f"{call} returned something unexpected ({type(e).__name__}).",
-                              f"{call} が予想外のものを返しました（{type(e).__name__}）。")
+            problem = verdicts.get(index, say(f"{call}: not checked.", f"{call}：確認できませんでした。"))
         if problem is None:
             passed += 1
             main_passed += not case.edge
@@ -382,22 +535,26 @@ def _normalise(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 
-def stopped_by(lost: str, limit: int) -> str:
-    """What the learner whose answer ended the whole run (KERNEL_DIED or TOO_MANY_PROCESSES) is told."""
+def stopped_by(lost: str, limits: sandbox.Limits) -> str:
+    """What the learner whose answer ended the whole run is told."""
     why = {KERNEL_DIED: say("Your answer stopped the Python kernel (os._exit, a crash, running out of memory…)",
                             "あなたの答えが Python のカーネルを止めました（os._exit、クラッシュ、メモリ不足など）"),
-           TOO_MANY_PROCESSES: say(f"Your code started too many processes (at most {limit} may run at once)",
-                                   f"あなたのコードが起動したプロセスが多すぎました（同時に動かせるのは {limit} 個まで）")}[lost]
+           TOO_MANY_PROCESSES: say(f"Your code started too many processes (at most {limits.max_processes} may run "
+                                   "at once)",
+                                   f"あなたのコードが起動したプロセスが多すぎました（同時に動かせるのは "
+                                   f"{limits.max_processes} 個まで）"),
+           TOO_MUCH_MEMORY: say(f"Your code used too much memory (at most {limits.memory_mb} MB for the whole run)",
+                                f"あなたのコードがメモリを使いすぎました（実行全体で {limits.memory_mb} MB まで）")}[lost]
     return why + say(", so the exercises after it were graded in a second run without it.",
                      "。そのため、この演習のあとの演習は、この答えを除いてもう一度実行して採点しました。")
 
 
 def _culprit(exercises, reached: dict, answers: dict[str, str], stubs: set[str]) -> str | None:
-    """The exercise whose answer ended a run: the last one the run reached, if its check never finished,
-    else the next one with an answer (its own cell ended the run)."""
+    """The exercise whose answer ended a run: the last one the run reached, if one of its cases never
+    finished, else the next one with an answer (its own cell ended the run)."""
     order = [e.grade_id for e in exercises]
     last = max((order.index(g) for g in reached), default=-1)
-    if last >= 0 and any(case.get("started") for case in reached[order[last]].get("cases", [])):
+    if last >= 0 and any(not o.get("finished") for o in reached[order[last]]["cases"].values()):
         return order[last]
     return next((g for g in order[last + 1:] if g in answers and _normalise(answers[g]) not in stubs), None)
 
@@ -439,9 +596,14 @@ def _grade(res: SubmissionResult, path: Path, executed_to: str | Path | None = N
 
 
 def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Path | None, started: float, *,
-                    cell_timeout: int = 120, timeout: int = 900, seed: int | None = None, hide: list[Path] = (),
-                    memory_mb: int = 6144, max_processes: int = sandbox.MAX_PROCESSES,
-                    threads: int = 1) -> SubmissionResult:
+                    cell_timeout: int = 120, timeout: int = 3600, seed: int | None = None,
+                    limits: sandbox.Limits | None = None, threads: int = 1, no_sandbox: bool = False,
+                    trusted_timeout: int | None = None) -> SubmissionResult:
+    limits = limits or sandbox.Limits()
+    if not no_sandbox and sandbox.unavailable():
+        res.error = say(f"cannot grade safely on this machine: {sandbox.unavailable()}",
+                        f"このマシンでは安全に採点できません：{sandbox.unavailable()}")
+        return res
     try:
         res.lesson = which_lesson(nb, path)
         source = release.read_source(release.course_root() / "solutions" / f"{res.lesson}.ipynb")
@@ -456,68 +618,68 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
     answers, notes = answers_of(nb, exercises)
     res.seed = submission_seed(answers) if seed is None else seed
     rng = random.Random(res.seed)
-    cases = {e.grade_id: all_checks[e.grade_id].cases(rng) for e in exercises}
-
-    work = sandbox.work_dir()
-    try:
-        io_dir = work / "io"
-        (io_dir / "inputs").mkdir(parents=True)
-        (io_dir / "outputs").mkdir()
-        for e in exercises:
-            check = all_checks[e.grade_id]
-            spec = {"name": check.name, "kind": check.kind, "references": list(check.references),
-                    "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs)),
-                               "state": None if c.state is None else encode(dict(c.state)),
-                               "inputs": encode(tuple(c.inputs)), "build": c.build} for c in cases[e.grade_id]]}
-            (io_dir / "inputs" / f"{e.grade_id}.json").write_text(json.dumps(spec), encoding="utf-8")
-        stubs = {_normalise(c.source) for lang in release.LANGS
-                 for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
-        executed, errors, records, crashed = None, {}, {}, {}
-        run_answers, retried = dict(answers), []
-        for _ in range(3):  # a run that the learner's code ended is repeated without the answer that did it
-            if not any(_normalise(src) not in stubs for src in run_answers.values()):
-                break  # nothing (left) to run: a blank lesson costs no kernel at all
-            for old in (io_dir / "outputs").iterdir():
-                old.unlink()  # so that what is there afterwards is what this run reached
-            executed, note, lost = execute(grading_notebook(trusted, run_answers, str(io_dir)), work,
-                                           cell_timeout, timeout, GRADING_PARAMETERS, hide=hide,
-                                           memory_mb=memory_mb, max_processes=max_processes, threads=threads)
-            errors.update({k: v for k, v in cell_errors(executed).items() if k not in records})
-            reached = {e.grade_id: r for e in exercises
-                       if (r := _read_json(io_dir / "outputs" / f"{e.grade_id}.json")) is not None}
-            records.update({k: r for k, r in reached.items() if k not in records})
-            culprit = _culprit(exercises, reached, run_answers, stubs) if lost else None
-            if culprit is None:
-                res.note = say("; ", "。").join([*retried, note] if note else retried)
-                break
-            crashed[culprit] = stopped_by(lost, max_processes)
-            run_answers[culprit] = release.stub(next(e for e in exercises if e.grade_id == culprit), "en")
-            retried.append(say(f"{lost} in exercise {culprit}; the rest was graded without it",
-                               f"{culprit} の答えで{lost_text(lost)}。残りはそれを除いて採点しました"))
-            res.note = say("; ", "。").join(retried)
-        for e in exercises:
-            if e.grade_id in crashed:
-                res.tests.append(ExerciseResult(e.number, e.grade_id, 0, e.points, crashed[e.grade_id]))
-                continue
-            res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], records.get(e.grade_id),
-                                            answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),
-                                            errors.get(e.grade_id), cell_timeout))
-        point_to_failed_helpers(res.tests, exercises, all_checks, answers)
-        if executed_to is not None and executed is not None:  # for the instructor: what the run printed
+    order = [e.grade_id for e in exercises]
+    cases = {gid: all_checks[gid].cases(rng) for gid in order}  # verify.judge draws them again in this order
+    specs = {gid: {"name": all_checks[gid].name, "kind": all_checks[gid].kind,
+                   "references": list(all_checks[gid].references),
+                   "cases": [{"args": encode(tuple(c.args)), "kwargs": encode(dict(c.kwargs)),
+                              "state": None if c.state is None else encode(dict(c.state)),
+                              "inputs": encode(tuple(c.inputs)), "build": c.build} for c in cases[gid]]}
+             for gid in order}
+    stubs = {_normalise(c.source) for lang in release.LANGS
+             for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
+    watch = harness.new_watch_name()
+    executed, errors, records, crashed = None, {}, {}, {}
+    run_answers, retried = dict(answers), []
+    for _ in range(3):  # a run that the learner's code ended is repeated without the answer that did it
+        if not any(_normalise(src) not in stubs for src in run_answers.values()):
+            break  # nothing (left) to run: a blank lesson costs no kernel at all
+        run = execute(grading_notebook(trusted, run_answers, specs, watch), specs, cell_timeout, timeout,
+                      GRADING_PARAMETERS, limits=limits, threads=threads, no_sandbox=no_sandbox,
+                      trusted_timeout=trusted_timeout)
+        executed = run.notebook if run.notebook is not None else executed
+        errors.update({k: v for k, v in run.cell_errors.items() if k not in records})
+        reached = {gid: r for gid, r in run.records.items() if r["ran"]}
+        records.update({k: r for k, r in reached.items() if k not in records})
+        culprit = _culprit(exercises, reached, run_answers, stubs) if run.lost else None
+        if culprit is None:
+            res.note = say("; ", "。").join([*retried, run.note] if run.note else retried)
+            break
+        crashed[culprit] = stopped_by(run.lost, limits)
+        run_answers[culprit] = release.stub(next(e for e in exercises if e.grade_id == culprit), "en")
+        retried.append(say(f"{run.lost} in exercise {culprit}; the rest was graded without it",
+                           f"{culprit} の答えで{lost_text(run.lost)}。残りはそれを除いて採点しました"))
+        res.note = say("; ", "。").join(retried)
+    items = [verify.Item(gid, i, outcome["value"]) for gid, record in records.items() if gid not in crashed
+             for i, outcome in sorted(record["cases"].items()) if outcome.get("finished") and "value" in outcome]
+    verdicts = dict(zip([(i.grade_id, i.case) for i in items],
+                        verify.judge(res.lesson, res.language, res.seed, order, items))) if items else {}
+    for e in exercises:
+        if e.grade_id in crashed:
+            res.tests.append(ExerciseResult(e.number, e.grade_id, 0, e.points, crashed[e.grade_id]))
+            continue
+        mine = {case: v for (gid, case), v in verdicts.items() if gid == e.grade_id}
+        res.tests.append(score_exercise(e, all_checks[e.grade_id], cases[e.grade_id], records.get(e.grade_id), mine,
+                                        answers.get(e.grade_id), stubs, notes.get(e.grade_id, ""),
+                                        errors.get(e.grade_id), cell_timeout))
+    point_to_failed_helpers(res.tests, exercises, all_checks, answers)
+    if no_sandbox:
+        res.note = say("; ", "。").join(filter(None, [res.note, say(NO_SANDBOX_NOTE, NO_SANDBOX_NOTE_JA)]))
+    if executed_to is not None and executed is not None:  # for the instructor: what the run printed
+        try:
+            text = nbformat.writes(nbformat.from_dict(executed))
+        except Exception:  # not a notebook after all: the run sent something else
+            text = None
+        if text is not None:
             Path(executed_to).parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(executed, str(executed_to))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            Path(executed_to).write_text(text, encoding="utf-8")
     res.score = round(sum(t.score for t in res.tests), 4)
     res.seconds = time.perf_counter() - started
     return res
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+NO_SANDBOX_NOTE = "graded WITHOUT a sandbox (--no-sandbox): for trusted submissions only"
+NO_SANDBOX_NOTE_JA = "サンドボックスなしで採点しました（--no-sandbox）。信頼できる提出物にだけ使ってください"
 
 
 def as_dict(res: SubmissionResult) -> dict:

@@ -2,7 +2,12 @@
 
 `encode` runs inside the learner's kernel and turns a return value into JSON-able data with a few tags
 (tuples, Counters, dicts with non-string keys, arrays). `decode` turns it back into ordinary Python objects,
-NumPy arrays and torch tensors (in the grader for what came back; in the kernel for the check inputs). Nothing is ever unpickled, so a submission cannot run code in the grader.
+NumPy arrays and torch tensors (in the grader's limited checking process for what came back; in the kernel for
+the check inputs). Nothing is ever unpickled, so a submission cannot run code in the grader.
+
+Both directions are bounded: `encode` (inside the run) turns at most MAX_ELEMENTS numbers and strings into
+plain data, and `decode` (in the grader) refuses data nested deeper than MAX_DEPTH, larger than MAX_ELEMENTS,
+dtypes that are not plain numbers, and shapes that do not match their data — whatever a run sends.
 """
 
 from __future__ import annotations
@@ -11,33 +16,68 @@ import math
 from collections import Counter
 from typing import Any
 
+MAX_DEPTH = 50
+MAX_ELEMENTS = 2_000_000  # numbers, strings and containers in one value
+MAX_STRING = 100_000      # characters of one string
+DTYPES = {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"}
 
-def encode(obj: Any, _depth: int = 0) -> Any:
-    if _depth > 50:
-        raise ValueError("nested more than 50 levels deep")
-    d = _depth + 1
-    if obj is None or isinstance(obj, (bool, str)):
+
+class TooBig(ValueError):
+    pass
+
+
+class _Budget:
+    """How many more elements one value may have."""
+
+    def __init__(self):
+        self.left = MAX_ELEMENTS
+
+    def take(self, n: int = 1) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise TooBig(f"more than {MAX_ELEMENTS:,} elements")
+
+
+def encode(obj: Any) -> Any:
+    """A return value as plain data (runs inside the learner's kernel)."""
+    return _encode(obj, 0, _Budget())
+
+
+def _encode(obj: Any, depth: int, budget: _Budget) -> Any:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    budget.take()
+
+    def inner(x):
+        return _encode(x, depth + 1, budget)
+
+    if obj is None or isinstance(obj, bool):
         return obj
+    if isinstance(obj, str):
+        return obj[:MAX_STRING]
     if isinstance(obj, int):
         return obj if abs(obj) < 2**53 else {"__int__": str(obj)}
     if isinstance(obj, float):
         return float(obj) if math.isfinite(obj) else {"__float__": repr(float(obj))}  # np.float64 too
     if isinstance(obj, tuple):
-        return {"__tuple__": [encode(x, d) for x in obj]}
+        return {"__tuple__": [inner(x) for x in obj]}
     if isinstance(obj, list):
-        return [encode(x, d) for x in obj]
+        return [inner(x) for x in obj]
     if isinstance(obj, Counter):
-        return {"__counter__": [[encode(k, d), encode(v, d)] for k, v in obj.items()]}
+        return {"__counter__": [[inner(k), inner(v)] for k, v in obj.items()]}
     if isinstance(obj, dict):
-        return {"__dict__": [[encode(k, d), encode(v, d)] for k, v in obj.items()]}
+        return {"__dict__": [[inner(k), inner(v)] for k, v in obj.items()]}
     if isinstance(obj, (set, frozenset)):
-        return {"__set__": [encode(x, d) for x in obj]}
+        return {"__set__": [inner(x) for x in obj]}
     array = _as_numpy(obj)
     if array is not None:
+        if str(array.dtype) not in DTYPES:
+            return {"__unsupported__": f"array of {array.dtype}", "repr": repr(tuple(array.shape))[:200]}
+        budget.take(int(array.size))
         return {"__array__": {"kind": type(obj).__module__.split(".")[0], "dtype": str(obj.dtype),
                               "shape": list(array.shape), "data": array.ravel().tolist()}}
     if hasattr(obj, "item") and hasattr(obj, "dtype") and getattr(obj, "shape", None) == ():
-        return encode(obj.item(), d)  # a NumPy scalar
+        return inner(obj.item())  # a NumPy scalar
     return {"__unsupported__": type(obj).__qualname__, "repr": repr(obj)[:200]}
 
 
@@ -65,34 +105,72 @@ class Unsupported:
 
 
 def decode(data: Any) -> Any:
+    """Plain data as Python objects again; ValueError for anything that is not plain data within the bounds."""
+    return _decode(data, 0, _Budget())
+
+
+def _decode(data: Any, depth: int, budget: _Budget) -> Any:
+    if depth > MAX_DEPTH + 2:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    budget.take()
+
+    def inner(x):
+        return _decode(x, depth + 1, budget)
+
     if isinstance(data, list):
-        return [decode(x) for x in data]
-    if not isinstance(data, dict):
+        return [inner(x) for x in data]
+    if isinstance(data, str):
+        return data[:MAX_STRING]
+    if data is None or isinstance(data, (bool, int, float)):
         return data
+    if not isinstance(data, dict):
+        raise ValueError(f"not plain data: {type(data).__name__}")
     if len(data) == 1 or "__unsupported__" in data:
         if "__tuple__" in data:
-            return tuple(decode(x) for x in data["__tuple__"])
+            return tuple(inner(x) for x in _list(data["__tuple__"]))
         if "__counter__" in data:
-            return Counter({_hashable(decode(k)): decode(v) for k, v in data["__counter__"]})
+            return Counter({_hashable(inner(k)): inner(v) for k, v in _pairs(data["__counter__"])})
         if "__dict__" in data:
-            return {_hashable(decode(k)): decode(v) for k, v in data["__dict__"]}
+            return {_hashable(inner(k)): inner(v) for k, v in _pairs(data["__dict__"])}
         if "__set__" in data:
-            return {_hashable(decode(x)) for x in data["__set__"]}
+            return {_hashable(inner(x)) for x in _list(data["__set__"])}
         if "__float__" in data:
-            return float(data["__float__"])
+            return float(str(data["__float__"])[:40])
         if "__int__" in data:
-            return int(data["__int__"])
+            return int(str(data["__int__"])[:4000])  # Python itself refuses longer decimal strings
         if "__array__" in data:
-            return _array(data["__array__"])
+            return _array(data["__array__"], budget)
         if "__unsupported__" in data:
-            return Unsupported(str(data["__unsupported__"]), str(data.get("repr", "")))
+            return Unsupported(str(data["__unsupported__"])[:200], str(data.get("repr", ""))[:200])
     raise ValueError(f"not plain data: {str(data)[:100]}")
 
 
-def _array(a: dict):
+def _list(x) -> list:
+    if not isinstance(x, list):
+        raise ValueError("not plain data: a list was expected")
+    return x
+
+
+def _pairs(x) -> list:
+    if not all(isinstance(p, list) and len(p) == 2 for p in _list(x)):
+        raise ValueError("not plain data: pairs were expected")
+    return x
+
+
+def _array(a: dict, budget: _Budget):
     """A NumPy array or a torch tensor again, with its shape and dtype (bf16/fp16 travel as float32)."""
     import numpy as np
 
+    if not isinstance(a, dict) or str(a.get("dtype")).removeprefix("torch.") not in DTYPES:
+        raise ValueError(f"not a plain array: dtype {str(a.get('dtype') if isinstance(a, dict) else a)[:40]!r}")
+    shape, data = a.get("shape"), a.get("data")
+    if not (isinstance(shape, list) and len(shape) <= 32 and all(isinstance(n, int) and n >= 0 for n in shape)):
+        raise ValueError("not a plain array: bad shape")
+    if not isinstance(data, list) or math.prod(shape) != len(data):
+        raise ValueError("not a plain array: the data does not fill the shape")
+    if not all(isinstance(x, (int, float)) for x in data):
+        raise ValueError("not a plain array: data that are not numbers")
+    budget.take(len(data))
     if a["kind"] == "torch":
         import torch
 

@@ -60,7 +60,8 @@ def rebuild_gradebook(out_dir: Path) -> Path:
             "seed": "" if extra.get("seed") is None else str(extra.get("seed")),
             "results": str(path.relative_to(out_dir)),
         })
-    rows.sort(key=lambda r: (r["assignment"], r["student_id"]))
+    rows.sort(key=lambda r: (str(r["assignment"]), str(r["student_id"])))
+    rows = [{k: spreadsheet_safe(str(v)) for k, v in row.items()} for row in rows]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=GRADEBOOK_COLUMNS)
     writer.writeheader()
@@ -68,6 +69,22 @@ def rebuild_gradebook(out_dir: Path) -> Path:
     path = out_dir / "gradebook.csv"
     atomic_write(path, buffer.getvalue())
     return path
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula: text starting with = + - @, a tab or a carriage return
+    gets a leading apostrophe (OWASP's advice against CSV injection). File names and messages come from
+    learners."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut at a word boundary with an ellipsis."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,.;:、。") + "…"
 
 
 def summary(res: SubmissionResult) -> str:
@@ -78,7 +95,7 @@ def summary(res: SubmissionResult) -> str:
     for t in res.tests:
         mark = "✓" if t.status == "passed" else ("·" if t.score == 0 else "~")
         first_line = t.output.splitlines()[0] if t.output else ""
-        lines.append(f"  {mark} {t.number} {t.grade_id:<18} {t.score:>5g}/{t.max_score:g}  {first_line[:150]}")
+        lines.append(f"  {mark} {t.number} {t.grade_id:<18} {t.score:>5g}/{t.max_score:g}  {shorten(first_line, 150)}")
     if res.note:
         lines.append(f"  note: {res.note}")
     return "\n".join(lines)
@@ -89,7 +106,7 @@ def table(results: list[SubmissionResult]) -> str:
     lines = [f"{'student':<20} {'lesson':<16} {'score':>11}  status"]
     for r in sorted(results, key=lambda r: (r.lesson, r.student_id)):
         status = f"error: {r.error}" if r.error else ("graded" + (f" ({r.note})" if r.note else ""))
-        lines.append(f"{r.student_id[:20]:<20} {r.lesson[:16] or '-':<16} {r.score:>5g} / {r.max_score:<3g}  {status[:90]}")
+        lines.append(f"{r.student_id[:20]:<20} {r.lesson[:16] or '-':<16} {r.score:>5g} / {r.max_score:<3g}  {shorten(status, 90)}")
     return "\n".join(lines)
 
 

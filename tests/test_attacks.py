@@ -1,25 +1,33 @@
-"""Hostile submissions. The rule: no attack earns a point more than the same notebook with that exercise left
-blank, nothing escapes the sandbox, and the grader never crashes."""
+"""Hostile submissions. The rules: no attack earns a point more than the same notebook with that exercise left
+blank; nothing a run does reaches another learner's grade, another learner's answers or the host; the grader
+and the batch never crash. Each test here failed on the grader before it ran in a bubblewrap world of its own
+(issue 12), and passes now."""
 
 from __future__ import annotations
 
+import csv
+import json
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
+import uuid
+from pathlib import Path
 
 import nbformat
 import psutil
 import pytest
 
-from autograder import grade as grading
 from autograder import sandbox
 from autograder.grade import grade_submission
 from tests.conftest import ROOT, make_submission
 
 LESSON = "01_ngram"
-needs_namespaces = pytest.mark.skipif(sandbox.namespace_mode() is None,
-                                      reason="this machine cannot create Linux namespaces (unshare)")
+needs_sandbox = pytest.mark.skipif(sandbox.unavailable() is not None,
+                                   reason=f"no sandbox on this machine: {sandbox.unavailable()}")
+pytestmark = needs_sandbox
 
 
 def scores(result):
@@ -32,9 +40,17 @@ def with_answers(solutions, **attacks):
     return answers
 
 
-@needs_namespaces
+def cli(*args):
+    return subprocess.Popen([sys.executable, "-m", "shikumi.cli", "grade", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# The run's world: nothing of the host, nothing of the course but the library
+# ------------------------------------------------------------------------------------------------
+
 def test_sandbox_attacks(tmp_path, solutions):
-    """Reading the solutions and hidden checks, copying a classmate, the network, writing outside the run."""
+    """Reading the solutions, the hidden checks or .git, copying a classmate, the network, writing outside."""
     classmates = tmp_path / "class"
     classmates.mkdir()
     make_submission(classmates, LESSON, solutions[LESSON], name="classmate.ipynb")
@@ -49,13 +65,26 @@ def test_sandbox_attacks(tmp_path, solutions):
     threading.Thread(target=lambda: connections.append(_accept(listener)), daemon=True).start()
 
     attacks = {
-        # the complete solution is on the instructor's disk: find it and run it
+        # the complete solution is on the instructor's disk, and in git: find it and run it
         "count_ngrams": f'''
-import json
-src = json.load(open({str(ROOT / "solutions" / "01_ngram.ipynb")!r}))
-for cell in src["cells"]:
-    if "def count_ngrams" in "".join(cell["source"]):
-        exec("".join(cell["source"]))
+import json, subprocess
+for path in [{str(ROOT / "solutions" / "01_ngram.ipynb")!r}]:
+    try:
+        src = json.load(open(path))
+    except OSError:
+        continue
+    for cell in src["cells"]:
+        if "def count_ngrams" in "".join(cell["source"]):
+            exec("".join(cell["source"]))
+try:
+    exec(subprocess.run(["git", "-C", {str(ROOT)!r}, "show", "HEAD:solutions/01_ngram.ipynb"],
+                        capture_output=True, text=True).stdout and "")
+    open({str(ROOT / ".git" / "HEAD")!r}).read()
+    def count_ngrams(tokens, n):
+        from collections import Counter
+        return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+except OSError:
+    pass
 ''',
         # the hidden checks compute the right answer: borrow them
         "conditional_prob": f'''
@@ -76,10 +105,11 @@ socket.create_connection(("127.0.0.1", {port}), timeout=5).sendall(b"hello")
 def sentence_logprob(counts, sentence, n):
     return 0.0
 ''',
-        # leave something behind: in the grades folder, the course, the library
+        # leave something behind: in the grades folder, the course, the library, root's files
         "greedy_generate": f'''
 for target in [{str(grades / "forged.json")!r}, {str(ROOT / "lib" / "shikumi" / "forged.py")!r},
-               {str(ROOT / "forged.txt")!r}]:
+               {str(ROOT / "forged.txt")!r}, "/etc/forged", "/usr/local/bin/forged", "/root/forged",
+               "/proc/sys/kernel/core_pattern"]:
     try:
         open(target, "w").write("{{}}")
     except OSError:
@@ -89,12 +119,14 @@ def greedy_generate(counts, context, n, max_words=20):
 ''',
     }
     path = make_submission(tmp_path, LESSON, with_answers(solutions, **attacks))
-    result = grade_submission(path, hide=[classmates, grades])
+    result = grade_submission(path)
     assert result.error is None
     assert scores(result) == {g: 0 for g in attacks}, [t.output for t in result.tests]
     assert connections in ([], [None])  # nobody connected
-    for forged in (grades / "forged.json", ROOT / "lib" / "shikumi" / "forged.py", ROOT / "forged.txt"):
+    for forged in (grades / "forged.json", ROOT / "lib" / "shikumi" / "forged.py", ROOT / "forged.txt",
+                   Path("/etc/forged"), Path("/usr/local/bin/forged"), Path("/root/forged")):
         assert not forged.exists()
+    assert Path("/proc/sys/kernel/core_pattern").read_text().strip() != "{}"
 
 
 def _accept(listener):
@@ -103,6 +135,164 @@ def _accept(listener):
     except OSError:
         return None
 
+
+MOUNTS = '''
+def count_ngrams(tokens, n):
+    from collections import Counter
+    seen = open("/proc/self/mounts").read() + " ".join(__import__("os").listdir("/"))
+    if any(word in seen for word in ("solutions", "autograder", "grades", "submissions", ".git", "shikumi-hidden")):
+        return Counter()  # the run can name what it must not see
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+'''
+
+
+def test_the_run_cannot_even_name_what_it_must_not_see(tmp_path):
+    """Before, hidden folders were covered by empty mounts that /proc/self/mounts listed by name."""
+    result = grade_submission(make_submission(tmp_path, LESSON, {"count_ngrams": MOUNTS}))
+    assert scores(result)["count_ngrams"] == 2, result.tests[0].output
+
+
+WHO_AM_I = '''
+import os, time
+open("/dev/shm/marker-{marker}", "w").write("here")
+time.sleep(4)  # long enough for the test to look at this process from the host
+def count_ngrams(tokens, n):
+    return {{}}
+'''
+
+
+def test_the_run_is_never_root_on_the_host(tmp_path):
+    """When the grader runs as root, the learner's processes run as an unprivileged uid of their own."""
+    marker = uuid.uuid4().hex[:8]
+    uids = []
+
+    def look():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not uids:
+            for p in psutil.process_iter(["name", "uids", "cmdline"]):
+                if p.info["name"] and "ipykernel" in " ".join(p.info["cmdline"] or []):
+                    uids.append(p.info["uids"].real)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=look, daemon=True)
+    watcher.start()
+    grade_submission(make_submission(tmp_path, LESSON, {"count_ngrams": WHO_AM_I.format(marker=marker)}))
+    watcher.join()
+    assert uids and 0 not in uids, uids
+    if os.geteuid() != 0:
+        assert set(uids) == {os.geteuid()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Two graders, two classes, one host
+# ------------------------------------------------------------------------------------------------
+
+HOSTILE = '''
+import glob, json, os, subprocess, threading, time, ctypes, socket
+
+MARK = "{marker}"
+found = []
+
+def vandal():  # for 20 s: read and overwrite every grading file it can find, anywhere it can reach
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        for pattern in ("/var/tmp/*/io/outputs/*.json", "/var/tmp/*/grading.ipynb", "/tmp/*/io/outputs/*.json",
+                        "/tmp/**/*.ipynb", "/var/tmp/**/*.ipynb", "{honest}/**/*", "{grades}/**/*.json"):
+            for path in glob.glob(pattern, recursive=True):
+                try:
+                    text = open(path).read()
+                    if "SECRET" in text:
+                        found.append(path)
+                    if path.endswith(".json"):
+                        open(path, "w").write('{{"grade_id": "x", "ran": true, "cases": []}}')
+                except OSError:
+                    pass
+        time.sleep(0.2)
+
+threading.Thread(target=vandal, daemon=True).start()
+for where in ("/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~"), os.getcwd()):
+    try:
+        open(os.path.join(where, "left-" + MARK), "w").write(MARK)
+    except OSError:
+        pass
+try:  # a SysV shared-memory segment, never removed
+    libc = ctypes.CDLL(None)
+    libc.shmget(0x5A17 + {n}, 4096, 0o1666)
+except Exception:
+    pass
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+subprocess.Popen(["setsid", "sleep", "307"], start_new_session=True)  # a process meant to outlive the run
+for link, target in (("io", "{grades}"), ("run", "{grades}"), ("outputs", "{honest}")):
+    try:
+        os.symlink(target, link)  # planted for a grader that follows paths in the run's folder
+    except OSError:
+        pass
+time.sleep(22)
+
+def count_ngrams(tokens, n):
+    from collections import Counter
+    if found:
+        print("found:", found)
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+'''
+
+KILL_KERNEL = 'import os\nos._exit(1)\n'
+
+
+def test_an_honest_and_a_hostile_class_graded_at_the_same_time(tmp_path, solutions):
+    """Two `shikumi grade` processes on one host, two workers each. The hostile runs try to overwrite and read
+    the other runs' files, plant symlinks and kill their kernel to be retried, and leave files, a shared-memory
+    segment, a listener and a process behind. The honest grades are exact, no honest answer was read, and
+    nothing of the hostile runs remains."""
+    marker = uuid.uuid4().hex[:10]
+    honest, hostile = tmp_path / "honest", tmp_path / "hostile"
+    out_honest, out_hostile = tmp_path / "grades-honest", tmp_path / "grades-hostile"
+    for folder in (honest, hostile):
+        folder.mkdir()
+    secret = {g: f"# SECRET {marker}\n" + src for g, src in solutions[LESSON].items()}
+    make_submission(honest, LESSON, secret, name="ann.ipynb")
+    make_submission(honest, LESSON, {g: secret[g] for g in ("count_ngrams", "conditional_prob")}, name="ben.ipynb")
+    for i in range(2):
+        attack = HOSTILE.format(marker=marker, n=i, honest=honest, grades=out_honest)
+        make_submission(hostile, LESSON, with_answers(solutions, count_ngrams=attack,
+                                                      conditional_prob=KILL_KERNEL if i else
+                                                      solutions[LESSON]["conditional_prob"]),
+                        name=f"mallory{i}.ipynb")
+    procs = [cli(hostile, "--out", out_hostile, "--workers", "2"),
+             cli(honest, "--out", out_honest, "--workers", "2")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=900)
+        assert "Traceback" not in err, err[-3000:]
+    with (out_honest / "gradebook.csv").open(encoding="utf-8") as f:
+        book = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert (book["ann"]["score"], book["ben"]["score"]) == ("10", "4"), book
+    for student in ("ann", "ben"):
+        data = json.loads((out_honest / student / f"{LESSON}.json").read_text(encoding="utf-8"))
+        assert data["extra_data"]["content_hash"]
+    executed = "".join(p.read_text(encoding="utf-8") for p in out_hostile.rglob("*.executed.ipynb"))
+    assert "found:" not in executed, "a hostile run read an honest answer"
+    hostile_book = list(csv.DictReader((out_hostile / "gradebook.csv").open(encoding="utf-8")))
+    assert {r["student_id"] for r in hostile_book} == {"mallory0", "mallory1"}
+    _assert_nothing_left(marker)
+
+
+def _assert_nothing_left(marker: str) -> None:
+    left = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~"), str(ROOT)):
+        left += [str(p) for p in Path(folder).glob(f"left-{marker}")]
+    assert not left, f"files a run wrote outlive it: {left}"
+    shm = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    keys = {int(line.split()[0]) for line in shm if line.split()}
+    assert not keys & {0x5A17, 0x5A18}, "a run's shared-memory segment outlives it"
+    sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "307"]]
+    assert not sleepers, "a process a run started outlives it"
+
+
+# ------------------------------------------------------------------------------------------------
+# The kernel and the process tree
+# ------------------------------------------------------------------------------------------------
 
 def test_kernel_and_display_attacks(tmp_path, solutions):
     """sys.exit, hooks that hide errors, objects that equal everything, bombs, blanking the cells after."""
@@ -167,6 +357,180 @@ def test_killing_the_kernel_costs_only_that_exercise(tmp_path, solutions):
     assert "stopped the Python kernel" in result.tests[0].output
 
 
+FORK_BOMB = '''
+import os, time
+parent = os.getpid()
+try:
+    for _ in range(8):  # every process forks again, 8 times: 2**8 = 256 processes if nothing stops it
+        os.fork()
+except OSError:
+    pass  # the limit refused a fork: carry on regardless
+finally:
+    if os.getpid() != parent:
+        os.execvp("sleep", ["sleep", "301"])  # the children stay (301 s at most): only the grader can end them
+time.sleep(120)  # and so does the parent: the run ends early only if the grader stops it
+'''
+
+
+@pytest.mark.parametrize("mechanism", ["cgroup", "watched"])
+def test_a_fork_bomb_is_stopped(tmp_path, solutions, monkeypatch, mechanism):
+    """A pids cgroup where the machine has one, else the grader counts the run's processes. Bounded on
+    purpose (256 processes at most), in case the limit failed."""
+    if mechanism == "cgroup" and not sandbox.cgroup_roots():
+        pytest.skip("this machine lets the grader create no cgroup")
+    if mechanism == "watched":
+        monkeypatch.setattr(sandbox, "cgroup_roots", lambda: {})
+    answers = with_answers(solutions, count_ngrams=FORK_BOMB + solutions[LESSON]["count_ngrams"])
+    result = grade_submission(make_submission(tmp_path, LESSON, answers),
+                              limits=sandbox.Limits(max_processes=64))
+    assert result.error is None
+    assert scores(result) == {"count_ngrams": 0, "conditional_prob": 2, "smoothed_prob": 2,
+                              "sentence_logprob": 2, "greedy_generate": 2}, [t.output for t in result.tests]
+    message = result.tests[0].output
+    assert "too many processes (at most 64" in message and "\n" not in message
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "301"]]
+    assert not leftovers, "processes started by the bomb outlive the run"
+
+
+MEMORY_HOG = '''
+import subprocess, sys
+hog = """
+import time
+block = bytearray(700 * 2**20)
+for i in range(0, len(block), 4096):
+    block[i] = 1  # touch every page: resident, not just reserved
+time.sleep(30)
+"""
+children = [subprocess.Popen([sys.executable, "-c", hog + "# {marker}"]) for _ in range(4)]
+for child in children:
+    child.wait()
+'''
+
+
+@pytest.mark.parametrize("mechanism", ["cgroup", "watched"])
+def test_memory_is_limited_for_the_whole_run(tmp_path, solutions, monkeypatch, mechanism):
+    """Four children of 700 MB each, under a limit of 1500 MB for the run: before, the limit held for each
+    process alone, and the four took 2.8 GB from the host together."""
+    if mechanism == "cgroup" and not sandbox.cgroup_roots():
+        pytest.skip("this machine lets the grader create no cgroup")
+    if mechanism == "watched":
+        monkeypatch.setattr(sandbox, "cgroup_roots", lambda: {})
+    marker = uuid.uuid4().hex[:8]
+    peak = [0]
+
+    def sample():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not done.is_set():
+            total = 0
+            for p in psutil.process_iter(["cmdline", "memory_info"]):
+                if marker in " ".join(p.info["cmdline"] or []) and p.info["memory_info"]:
+                    total += p.info["memory_info"].rss
+            peak[0] = max(peak[0], total)
+            time.sleep(0.1)
+
+    done = threading.Event()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    answers = with_answers(solutions, count_ngrams=MEMORY_HOG.format(marker=marker) + solutions[LESSON]["count_ngrams"])
+    result = grade_submission(make_submission(tmp_path, LESSON, answers),
+                              limits=sandbox.Limits(memory_mb=1500))
+    done.set()
+    sampler.join()
+    assert peak[0] < 2 * 1500 * 2**20, f"the hogs held {peak[0] / 2**20:.0f} MB together"
+    assert scores(result)["count_ngrams"] == 0
+    assert scores(result)["greedy_generate"] == 2, [t.output for t in result.tests]
+
+
+FLOOD = '''
+import os
+chunk = b"x" * 2**20
+for target in ("/proc/1/fd/2", "/proc/1/fd/1", "/proc/self/fd/2"):
+    try:
+        with open(target, "wb", buffering=0) as f:
+            for _ in range(300):
+                f.write(chunk)
+    except OSError:
+        pass
+'''
+
+
+def test_flooding_the_graders_pipes_costs_the_grader_nothing(tmp_path, solutions):
+    """Before, 2 GiB written to the grader's stderr from inside the run grew the grader to 4.2 GB."""
+    me = psutil.Process()
+    before = me.memory_info().rss
+    answers = with_answers(solutions, count_ngrams=FLOOD + solutions[LESSON]["count_ngrams"])
+    result = grade_submission(make_submission(tmp_path, LESSON, answers))
+    grew = me.memory_info().rss - before
+    assert grew < 300 * 2**20, f"the grader grew by {grew / 2**20:.0f} MB"
+    assert result.score == 10, [t.output for t in result.tests]
+
+
+TRUSTED_SLOW = '''
+def count_ngrams(tokens, n):
+    from collections import Counter
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+'''
+
+
+def test_a_busy_machine_makes_grading_slower_never_lower(tmp_path, solutions):
+    """The lesson's own cells (its imports take seconds) have a limit of their own: `cell_timeout`, here
+    shorter than the imports, counts only the learner's cells and the checks."""
+    result = grade_submission(make_submission(tmp_path, LESSON, solutions[LESSON]), cell_timeout=3)
+    assert result.score == 10, [t.output for t in result.tests]
+
+
+# ------------------------------------------------------------------------------------------------
+# Points not earned: the library's own solution, however it is reached
+# ------------------------------------------------------------------------------------------------
+
+TWINS_01 = {
+    # a default argument keeps the library's function, whatever the grader does to the module's attribute
+    "count_ngrams": "import shikumi.ngram as _lib\n"
+                    "def count_ngrams(tokens, n, _f=_lib.count_ngrams):\n    return _f(tokens, n)\n",
+    # a fresh copy of the module, loaded from its file: other function objects, the same code
+    "conditional_prob": "import importlib.util, shikumi.ngram as _lib\n"
+                        "_spec = importlib.util.spec_from_file_location('_copy', _lib.__file__)\n"
+                        "_copy = importlib.util.module_from_spec(_spec)\n_spec.loader.exec_module(_copy)\n"
+                        "def conditional_prob(counts, context, word):\n"
+                        "    return _copy.conditional_prob(counts, context, word)\n",
+    # behind a wrapper the grader put there: __wrapped__ is the library's own
+    "smoothed_prob": "import shikumi.ngram as _lib\n"
+                     "def smoothed_prob(counts, context, word, k, vocab_size):\n"
+                     "    m = _lib.NGramModel(len(tuple(context)) + 1, k)\n"
+                     "    for gram, c in counts.items():\n"
+                     "        m.next_counts[gram[:-1]][gram[-1]] += c\n"
+                     "    m.vocab = set(range(vocab_size - 1))\n"
+                     "    prob = getattr(_lib.NGramModel.prob, '__wrapped__', _lib.NGramModel.prob)\n"
+                     "    return prob(m, word, context)\n",
+    # find the grader's record of library calls up the stack, and empty it
+    "greedy_generate": "import sys, shikumi.ngram as _lib\n"
+                       "def _forget():\n"
+                       "    frame = sys._getframe(1)\n"
+                       "    while frame is not None:\n"
+                       "        for value in list(frame.f_locals.values()):\n"
+                       "            if isinstance(value, list) and value and all(isinstance(v, str) and ':' in v for v in value):\n"
+                       "                value.clear()\n"
+                       "        frame = frame.f_back\n"
+                       "def greedy_generate(counts, context, n, max_words=20):\n"
+                       "    m = _lib.NGramModel(n)\n"
+                       "    for gram, c in counts.items():\n"
+                       "        m.next_counts[gram[:-1]][gram[-1]] += c\n"
+                       "    words = m.generate(list(context), max_words)\n"
+                       "    _forget()\n"
+                       "    return words\n",
+}
+
+
+def test_the_librarys_solution_is_found_however_it_is_reached(tmp_path, solutions):
+    """Default argument, a reloaded copy of the module, __wrapped__, clearing the record through frames:
+    before, each of these scored full."""
+    result = grade_submission(make_submission(tmp_path, LESSON, with_answers(solutions, **TWINS_01)))
+    tests = {t.grade_id: t for t in result.tests}
+    for gid in TWINS_01:
+        assert tests[gid].score == 0 and "library's own solution" in tests[gid].output, (gid, tests[gid].output)
+    assert tests["sentence_logprob"].score == 2, tests["sentence_logprob"].output
+
+
 def test_using_the_library_solution_is_flagged(tmp_path, solutions):
     answers = with_answers(
         solutions,
@@ -183,49 +547,59 @@ def test_using_the_library_solution_is_flagged(tmp_path, solutions):
     assert tests["smoothed_prob"].score == 2
 
 
-FORK_BOMB = '''
-import os, time
-parent = os.getpid()
-try:
-    for _ in range(8):  # every process forks again, 8 times: 2**8 = 256 processes if nothing stops it
-        os.fork()
-except OSError:
-    pass  # the limit refused a fork: carry on regardless
-finally:
-    if os.getpid() != parent:
-        os.execvp("sleep", ["sleep", "301"])  # the children stay (301 s at most): only the grader can end them
-time.sleep(120)  # and so does the parent: the run ends early only if the grader stops it
+@pytest.mark.parametrize("lesson, grade_id, answer", [
+    ("02_attention", "causal_mask", "from shikumi.attention import causal_mask\n"),
+    ("03_transformer", "positional_encoding",
+     "from shikumi.transformer import sinusoidal_positional_encoding as positional_encoding\n"),
+    ("04_gpt", "next_token_probs", "from shikumi import gpt\nnext_token_probs = gpt.next_token_probs\n"),
+    ("04_gpt", "Block", "from shikumi import gpt\nBlock = gpt.Block\n"),
+    ("04_gpt", "count_parameters",
+     "from shikumi import gpt\ndef count_parameters(config):\n    return gpt.num_parameters(config)\n"),
+])
+def test_lessons_02_to_04_declare_their_library_twins(tmp_path, lesson, grade_id, answer):
+    result = grade_submission(make_submission(tmp_path, lesson, {grade_id: answer}))
+    test = {t.grade_id: t for t in result.tests}[grade_id]
+    assert test.score == 0 and "library's own solution" in test.output, test.output
+
+
+HOOKS = '''
+import json, re, glob
+from collections import Counter
+import shikumi.ngram as _lib
+
+_seen = {}
+
+def _pre(info):
+    _seen["cell"] = info.raw_cell
+
+def _post(result):
+    cell = _seen.get("cell", "")
+    if "probe(" not in cell:
+        return
+    # the old layout: rewrite the probe's outputs file with the library's answers
+    for path in glob.glob("/var/tmp/*/io/outputs/conditional_prob.json"):
+        record = json.load(open(path))
+        spec = json.load(open(path.replace("outputs", "inputs")))
+        for case, out in zip(spec["cases"], record["cases"]):
+            args = [tuple(a["__tuple__"]) if isinstance(a, dict) and "__tuple__" in a else a for a in case["args"]["__tuple__"]]
+            counts = Counter({tuple(k["__tuple__"]): v for k, v in args[0]["__counter__"]}) if isinstance(args[0], dict) else args[0]
+            out["value"] = _lib.conditional_prob(counts, tuple(args[1]), args[2])
+            out.pop("error", None)
+        json.dump(record, open(path, "w"))
+
+ip = get_ipython()
+ip.events.register("pre_run_cell", _pre)
+ip.events.register("post_run_cell", _post)
+
+def conditional_prob(counts, context, word):
+    return 0.0
 '''
 
 
-@pytest.mark.parametrize("mechanism", ["cgroup", "watchdog"])
-def test_a_fork_bomb_is_stopped_within_seconds(tmp_path, solutions, monkeypatch, mechanism):
-    """Root ignores RLIMIT_NPROC: the limit is a pids cgroup where the machine has one, else a watchdog that
-    counts the run's processes. Bounded on purpose (256 processes at most), in case the limit failed."""
-    if mechanism == "cgroup" and sandbox._pids_root() is None:
-        pytest.skip("this machine lets the grader create no pids cgroup")
-    if mechanism == "watchdog":
-        monkeypatch.setattr(sandbox, "_pids_root", lambda: None)
-    runs, execute = [], grading.execute
-
-    def timed_execute(*args, **kwargs):
-        started = time.perf_counter()
-        outcome = execute(*args, **kwargs)
-        runs.append(time.perf_counter() - started)
-        return outcome
-
-    monkeypatch.setattr(grading, "execute", timed_execute)
-    answers = with_answers(solutions, count_ngrams=FORK_BOMB + solutions[LESSON]["count_ngrams"])
-    result = grade_submission(make_submission(tmp_path, LESSON, answers), max_processes=64)
-    assert result.error is None
-    assert scores(result) == {"count_ngrams": 0, "conditional_prob": 2, "smoothed_prob": 2,
-                              "sentence_logprob": 2, "greedy_generate": 2}, [t.output for t in result.tests]
-    message = result.tests[0].output
-    assert "too many processes (at most 64" in message and "\n" not in message
-    assert len(runs) == 2 and runs[0] < 60, runs  # stopped, not left to sleep for 120 s
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "301"]]
-    assert not leftovers, "processes started by the bomb outlive the run"
-    assert subprocess.run(["true"]).returncode == 0  # the machine can still start a process
+def test_hooks_cannot_see_the_probe_or_rewrite_what_it_saw(tmp_path, solutions):
+    """Before, a post_run_cell hook rewrote the probe's output file and turned `return 0.0` into 2/2."""
+    result = grade_submission(make_submission(tmp_path, LESSON, with_answers(solutions, conditional_prob=HOOKS)))
+    assert scores(result)["conditional_prob"] == 0, result.tests[1].output
 
 
 LOOK_AROUND = '''
@@ -260,7 +634,7 @@ def count_ngrams(tokens, n):
 '''
 
 
-def test_the_kernel_cannot_tell_it_is_being_graded(tmp_path, solutions):
+def test_the_kernel_cannot_tell_it_is_being_graded(tmp_path):
     """No grader name in the namespace, no grader module, no grader cell in the history, nothing in the
     environment or the working folder's name. (What remains detectable: docs/instructor-guide.md.)"""
     executed = tmp_path / "executed.ipynb"
@@ -268,3 +642,12 @@ def test_the_kernel_cannot_tell_it_is_being_graded(tmp_path, solutions):
     printed = [o.get("text", "") for c in nbformat.read(str(executed), as_version=4).cells
                for o in c.get("outputs", []) if "seen:" in o.get("text", "")]
     assert scores(result)["count_ngrams"] == 2, printed or result.tests[0].output
+
+
+def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, solutions):
+    monkeypatch.setattr(sandbox, "unavailable", lambda: "bubblewrap (bwrap) is not installed: install it")
+    path = make_submission(tmp_path, LESSON, {"count_ngrams": solutions[LESSON]["count_ngrams"]})
+    refused = grade_submission(path)
+    assert refused.error and "bubblewrap" in refused.error and refused.tests == []
+    trusted = grade_submission(path, no_sandbox=True)
+    assert scores(trusted)["count_ngrams"] == 2 and "WITHOUT a sandbox" in trusted.note

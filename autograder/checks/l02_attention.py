@@ -373,11 +373,14 @@ def mha_verify(case: Case, value) -> str | None:
         "ことを確かめてから、docstring の手順どおりに書きます。"))
 
 
+_LIB = "shikumi.attention"  # the library's own solutions: calling them scores 0
 CHECKS = {
     "softmax": Check("softmax", softmax_cases, softmax_verify),
-    "attention_weights": Check("attention_weights", weights_cases, weights_verify),
-    "causal_mask": Check("causal_mask", causal_cases, causal_verify),
-    "split_heads": Check("split_heads", split_cases, split_verify),
-    "merge_heads": Check("merge_heads", merge_cases, merge_verify),
-    "MultiHeadSelfAttention": Check("MultiHeadSelfAttention", mha_cases, mha_verify, kind="module"),
+    "attention_weights": Check("attention_weights", weights_cases, weights_verify,
+                               references=(f"{_LIB}:scaled_dot_product_attention",)),
+    "causal_mask": Check("causal_mask", causal_cases, causal_verify, references=(f"{_LIB}:causal_mask",)),
+    "split_heads": Check("split_heads", split_cases, split_verify, references=(f"{_LIB}:MultiHeadAttention.split_heads",)),
+    "merge_heads": Check("merge_heads", merge_cases, merge_verify, references=(f"{_LIB}:MultiHeadAttention.merge_heads",)),
+    "MultiHeadSelfAttention": Check("MultiHeadSelfAttention", mha_cases, mha_verify, kind="module",
+                                    references=(f"{_LIB}:MultiHeadAttention",)),
 }

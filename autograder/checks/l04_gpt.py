@@ -316,9 +316,11 @@ def chat_verify(case: Case, value) -> str | None:
     return expected_got(what, show(expected, 200), show(value, 200)) + hint
 
 
+_LIB = "shikumi.gpt"  # the library's own solutions: calling them scores 0
 CHECKS = {
-    "count_parameters": Check("count_parameters", count_cases, count_verify),
-    "Block": Check("Block", block_cases, block_verify, kind="module"),
-    "next_token_probs": Check("next_token_probs", probs_cases, probs_verify),
+    "count_parameters": Check("count_parameters", count_cases, count_verify,
+                              references=(f"{_LIB}:num_parameters", f"{_LIB}:GPT.num_parameters")),
+    "Block": Check("Block", block_cases, block_verify, kind="module", references=(f"{_LIB}:Block",)),
+    "next_token_probs": Check("next_token_probs", probs_cases, probs_verify, references=(f"{_LIB}:next_token_probs",)),
     "build_chat_prompt": Check("build_chat_prompt", chat_cases, chat_verify),
 }

@@ -41,11 +41,19 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder.batch import grade_batch
+    from autograder import sandbox
+    from autograder.batch import SandboxMissing, grade_batch
     from autograder.report import summary, table
 
-    results, skipped = grade_batch(args.submissions, args.out, workers=args.workers, progress=not args.json,
-                                   cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed)
+    try:
+        results, skipped = grade_batch(args.submissions, args.out, workers=args.workers, progress=not args.json,
+                                       cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed,
+                                       no_sandbox=args.no_sandbox)
+    except SandboxMissing as e:
+        print(f"shikumi grade: {e}", file=sys.stderr)
+        return 2
+    if not args.json:
+        print(f"sandbox: {sandbox.describe(args.no_sandbox)}", file=sys.stderr)
     if args.json:
         print(json.dumps([r.to_gradescope() for r in results], ensure_ascii=False, indent=2))
     else:
@@ -86,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="grades", help="folder for gradebook.csv and results (default: grades/)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     p.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
-    p.add_argument("--timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds a whole notebook may run (default 3600)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade without the bubblewrap sandbox: ONLY for trusted submissions (said in every result)")
     p.add_argument("--seed", type=int, default=None, help="fix the check inputs (default: derived from the answers)")
     p.set_defaults(func=cmd_grade)
 
