@@ -18,8 +18,10 @@ from the trusted cell's metadata, never from the message. This process makes its
 learner's code (same uid) can neither trace it nor open its file descriptors.
 
 Every code cell carries the `raises-exception` tag, so a failing cell does not stop the cells after it.
-Answer cells and probes get `--cell-timeout`; the trusted cells of the lesson get `trusted_timeout`, so a
-busy machine makes grading slower, never lower.
+A cell is interrupted when the kernel has *computed* for `cell_timeout` seconds in it (CPU time, which a
+busy machine does not inflate; at least 60 s for the lesson's own cells), or when it has *waited* too long:
+3 × `cell_timeout` for the learner's cells and the probes, `trusted_timeout` for the lesson's own cells. So a busy machine makes grading slower, never
+lower, and an endless loop stops as soon as it has used its share, in whichever cell it runs.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
+import threading
+import time
 
 CHANNEL = 3
 PROBE_MIME = "application/x-shikumi-probe+json"
@@ -75,6 +80,16 @@ class Channel:
             pass
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (user + system), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def trimmed(nb) -> dict:
     """The executed notebook for the instructor, without the probes' messages and with long outputs cut."""
     data = json.loads(json.dumps(nb))
@@ -105,13 +120,16 @@ def install_client(job: dict, channel: Channel) -> None:
     from papermill import engines
     from papermill.clientwrap import PapermillNotebookClient
 
-    learner_timeout, trusted_timeout = int(job["cell_timeout"]), int(job["trusted_timeout"])
+    learner_cpu, trusted_timeout = int(job["cell_timeout"]), int(job["trusted_timeout"])
+    trusted_cpu = max(learner_cpu, 60)  # the lesson's own cells: imports, loading a model
+    current: dict = {}  # the cell running now: its kernel CPU time at the start
 
     def kind(cell) -> tuple[str, str | None]:
         meta = cell.get("metadata", {})
         nbg = meta.get("nbgrader", {}) if isinstance(meta.get("nbgrader"), dict) else {}
         if GRADER_TAG in meta.get("tags", []):
-            return "probe", meta.get("shikumi_probe")
+            gid = meta.get("shikumi_probe")
+            return ("probe", gid) if gid else ("trusted", None)  # the watch at the top is the grader's own
         if nbg.get("solution") and not nbg.get("grade"):
             return "answer", nbg.get("grade_id")
         return "trusted", None
@@ -119,11 +137,36 @@ def install_client(job: dict, channel: Channel) -> None:
     class Client(PapermillNotebookClient):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.timeout_func = lambda cell: learner_timeout if kind(cell)[0] != "trusted" else trusted_timeout
+            self.timeout_func = lambda cell: 3 * learner_cpu if kind(cell)[0] != "trusted" else trusted_timeout
+            threading.Thread(target=self.watch_cpu, daemon=True).start()
+
+        def kernel_pid(self) -> int | None:
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            return getattr(process, "pid", None)
+
+        def watch_cpu(self) -> None:
+            """Interrupt the kernel once it has computed for `cell_timeout` CPU seconds in one cell."""
+            while True:
+                time.sleep(0.25)
+                pid, started = self.kernel_pid(), current.get("cpu")
+                if pid is None or started is None:
+                    continue
+                if cpu_seconds(pid) - started > current["limit"] and not current.get("interrupted"):
+                    current["interrupted"] = True
+                    try:
+                        os.kill(pid, signal.SIGINT)
+                    except OSError:
+                        pass
 
         def execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
             ours = {"injected-parameters", GRADER_TAG} & set(cell.metadata.get("tags", []))
-            cell = super().execute_cell(cell, cell_index, execution_count, store_history and not ours)
+            pid = self.kernel_pid()
+            limit = learner_cpu if kind(cell)[0] != "trusted" else trusted_cpu
+            current.update(cpu=cpu_seconds(pid) if pid else None, limit=limit, interrupted=False)
+            try:
+                cell = super().execute_cell(cell, cell_index, execution_count, store_history and not ours)
+            finally:
+                current.update(cpu=None)
             what, grade_id = kind(cell)
             if what == "answer":
                 for out in cell.get("outputs", []):

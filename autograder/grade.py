@@ -232,6 +232,8 @@ def grading_notebook(trusted, answers: dict[str, str], specs: dict[str, dict], w
         if gid in specs:
             nb.cells.append(grader_cell(harness.guard_source(watch, gid), gid))
             nb.cells.append(grader_cell(harness.probe_source(watch, specs[gid], f"{inputs}/plain.py"), gid))
+    last_probe = max(i for i, c in enumerate(nb.cells) if c.metadata.get("shikumi_probe"))
+    nb.cells = nb.cells[: last_probe + 1]  # the lesson's cells after its last exercise grade nothing
     return nb
 
 
