@@ -1,5 +1,7 @@
 """shikumi.selfcheck: the messages a learner reads after each exercise, in the lesson's language."""
 
+import re
+
 import pytest
 
 from shikumi import selfcheck
@@ -124,3 +126,46 @@ def test_japanese_expect_close():
         expect_close(torch.ones(3), torch.ones(2), "x", "形を確かめます。")
     assert str(info.value) == "x：期待される形状は (2,) ですが、返ってきたテンソルの形状は (3,) です。 形を確かめます。"
 
+
+# -- a raw error gets a sentence on what it usually means ------------------------------------------------------
+
+@pytest.mark.parametrize("error, message, words", [
+    ("IndexError", "index 4 is out of bounds for dimension 1 with size 4", ["one past the end", "0 to 3", "− 1"]),
+    ("IndexError", "index 9 is out of bounds for dimension 0 with size 4", ["outside the tensor", "0 to 3"]),
+    ("RuntimeError", "The size of tensor a (7) must match the size of tensor b (5) at non-singleton dimension 2",
+     ["keepdim=True", ".shape"]),
+    ("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (4x3 and 4x3)", ["transpose"]),
+    ("RuntimeError", "view size is not compatible with input tensor's size and stride (at least one dimension "
+                     "spans across two contiguous subspaces). Use .reshape(...) instead.", [".reshape"]),
+    ("ZeroDivisionError", "division by zero", ["count of 0"]),
+    ("NameError", "name 'softmax' is not defined", ["softmax is not defined", "run the cells above"]),
+    ("OSError", "something else entirely", ["traceback"]),
+])
+def test_explain_says_what_an_error_usually_means(error, message, words):
+    text = selfcheck.explain(error, message, "en")
+    assert all(w in text for w in words), text
+    assert selfcheck.explain(error, message, "ja") != text
+
+
+def test_every_explanation_has_both_languages_and_fills_its_blanks():
+    for name, pattern, en, ja in selfcheck.ERRORS:
+        assert set(re.findall(r"{(\w+)}", en)) == set(re.findall(r"{(\w+)}", ja)), (name, pattern)
+        assert set(re.findall(r"{(\w+)}", en)) <= set(re.compile(pattern).groupindex) | {"last"}, (name, pattern)
+
+
+def test_a_notebook_shows_the_sentence_under_an_error_but_not_under_a_self_check(capsys):
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactiveshell.InteractiveShell.instance()
+    try:
+        shell.run_cell("from shikumi.selfcheck import set_language, expect\nset_language('en')")
+        assert selfcheck.explain_errors()
+        selfcheck.explain_errors()                                   # twice: still one sentence per error
+        capsys.readouterr()
+        shell.run_cell("import torch\ntorch.zeros(2, 4)[torch.arange(2), torch.tensor([3, 4])]")
+        out = capsys.readouterr().out
+        assert out.count("💡 What this error usually means: index 4 is one past the end") == 1, out
+        shell.run_cell("expect(1, 2, 'f(1)', 'Add one.')")
+        out = capsys.readouterr().out
+        assert "f(1): expected 2, got 1. Add one." in out and "💡" not in out
+    finally:
+        interactiveshell.InteractiveShell.clear_instance()

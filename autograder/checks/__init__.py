@@ -194,6 +194,21 @@ def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]]
 
 
 
+def explain_error(check: Check, case: Case, error: str, message: str) -> str:
+    """What an error the learner's function raised on this case usually means, as one more sentence for the end
+    of "… raised IndexError: …" (see more()). The check's lesson may know better (its module's ERROR_HINTS:
+    {check name: function(case, error, message) → a say(…) or ""}); else shikumi.selfcheck.explain, the very
+    sentence the notebook prints under the traceback."""
+    from shikumi.selfcheck import explain
+
+    module = importlib.import_module(check.cases.__module__)
+    specific = getattr(module, "ERROR_HINTS", {}).get(check.name)
+    why = specific(case, error, message) if specific else ""
+    if not why:
+        why = say(explain(error, message, "en"), explain(error, message, "ja"))
+    text = _words("usually", why=why).removeprefix("💡 ")
+    return more(text, text)
+
 # -- helpers for drawing cases -------------------------------------------------------------------
 
 def generator(rng: random.Random):
