@@ -183,13 +183,15 @@ def first_hint(value, variants) -> str:
     return ""
 
 
-def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]], atol: float = 1e-5) -> str | None:
+def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]], atol: float = 1e-5,
+              otherwise: str = "") -> str | None:
     """array_problem's message, plus the hint of the first classic mistake that gives this very value.
-    mistakes: {hint: a function computing the wrong value}, called only when the value is wrong."""
+    mistakes: {hint: a function computing the wrong value}, called only when the value is wrong.
+    otherwise: what to compare when the shape is right but no mistake matches (a say(…, …))."""
     problem = array_problem(value, expected, what, atol=atol)
     if problem is None or not _is_array(value) or tuple(value.shape) != tuple(expected.shape):
         return problem
-    text = next((text for text, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), "")
+    text = next((text for text, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), otherwise)
     return problem + more("", "") + text if text else problem
 
 
