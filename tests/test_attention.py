@@ -668,3 +668,23 @@ def test_mhsa_checks_each_case_against_torch_multihead_attention():
             kwargs = {"attn_mask": ~m} if m.dim() == 2 else {"key_padding_mask": ~m[:, 0, 0]}
         with torch.no_grad():
             torch.testing.assert_close(mine(x, *case.inputs[1:]), ref(x, x, x, **kwargs)[0])
+
+
+def test_a_softmax_without_keepdim_raises_and_gets_a_sentence_on_keepdim():
+    """Issue 13: the missing keepdim surfaced as a raw broadcasting error. The grader's sentence (explain_error,
+    for grade.py to append after "… raised …") names keepdim, in both languages."""
+    import random as _random
+
+    from autograder.checks import explain_error, l02_attention
+    from autograder.language import speaking
+
+    check = l02_attention.CHECKS["softmax"]
+    case = check.cases(_random.Random(0))[1]                       # x of shape (3, 5)
+    (x,) = case.args
+    with pytest.raises(RuntimeError) as info:
+        e = torch.exp(x - x.max(dim=-1).values)
+        e / e.sum(dim=-1)
+    said = explain_error(check, case, "RuntimeError", str(info.value))
+    assert "keepdim=True" in said and "(3, 5)" in said
+    with speaking("ja"):
+        assert "keepdim=True" in explain_error(check, case, "RuntimeError", str(info.value))

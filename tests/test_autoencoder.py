@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import l05_autoencoder as l05
+from autograder.language import speaking
 from autograder.plain import decode, encode
 from shikumi import autoencoder, data
 from shikumi.autoencoder import VAE, Autoencoder, AutoencoderConfig, DiagonalGaussian
@@ -260,3 +261,15 @@ def test_kl_check_catches_a_sum_over_dimension_one_only_on_maps():
     """(B, 16) latents cannot tell .sum(1) from .flatten(1).sum(1): the (B, 4, 4, 4) case must."""
     problems = _problems("kl_divergence", lambda m, lv: (0.5 * (m**2 + lv.exp() - 1 - lv)).sum(1).mean())
     assert len(problems) == 1 and "(3, 4, 4, 4)" in problems[0]
+
+
+def test_kl_over_the_wrong_axis_is_named_without_an_empty_index():
+    """Issue 13: a scalar's message said 「インデックス () で…」. One number gets "expected a, got b" and the hint."""
+    case = l05.kl_cases(random.Random(0))[1]
+    mu, logvar = case.args
+    everything = (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).mean()
+    with speaking("ja"):
+        message = l05.kl_verify(case, everything)
+    assert "インデックス" not in message and "期待される値は" in message and "すべてについて平均しています" in message
+    message = l05.kl_verify(case, 1.1 * autoencoder.kl_divergence(mu, logvar))
+    assert "at index" not in message and "Compare step by step" in message and "batch mean is" in message

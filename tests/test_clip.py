@@ -277,3 +277,24 @@ def test_zero_shot_classify_hints():
     assert "Normalise the prompt" in _message("zero_shot_classify", lambda a, p: (a @ p.T).argmax(1))
     assert "one answer per prompt" in _message("zero_shot_classify", lambda a, p: clip.similarity(a, p).argmax(0))
     assert "argmax" in _message("zero_shot_classify", lambda a, p: clip.similarity(a, p).argmin(1))
+
+
+def test_pool_at_eot_without_minus_one_gets_a_sentence_not_a_raw_index_error():
+    """Issue 13: the grader reported "raised IndexError: index 5 is out of bounds …" and nothing else. The
+    sentence grade.py appends after "… raised …" (explain_error) names the missing − 1, in both languages."""
+    from autograder.checks import explain_error
+    from autograder.language import speaking
+
+    check = l06_clip.CHECKS["pool_at_eot"]
+    case = check.cases(random.Random(0))[0]
+    hidden, tokens = case.args
+    with pytest.raises(IndexError) as info:
+        hidden[torch.arange(hidden.size(0)), (tokens != 0).sum(dim=1)]
+    said = explain_error(check, case, "IndexError", str(info.value))
+    assert said.startswith(" What this error usually means: a caption that fills all 5 positions has no padding")
+    assert "(number of real tokens) − 1" in said
+    with speaking("ja"):
+        said = explain_error(check, case, "IndexError", str(info.value))
+    assert said.startswith("このエラーがたいてい意味すること：5 個の位置をすべて使うキャプション") and "− 1" in said
+    other = explain_error(check, case, "RuntimeError", "The size of tensor a (4) must match the size of tensor b (2)")
+    assert "keepdim=True" in other        # anything else: the notebook's own sentence (shikumi.selfcheck.explain)

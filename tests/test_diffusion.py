@@ -14,6 +14,7 @@ import torch
 
 from autograder.checks import Case
 from autograder.checks import l07_diffusion as checks
+from autograder.language import speaking
 from shikumi import checkpoint, diffusion
 from shikumi.unet import UNet, UNetConfig
 
@@ -374,11 +375,36 @@ def test_add_noise_hints():
         a = view(ac[t], x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * e
 
+    def image_root_only(x0, e, t, ac):        # issue 13: 「最大 0.158 ずれています」 and nothing else
+        a = view(ac[t], x0)
+        return a * x0 + (1 - a).sqrt() * e
+
+    def noise_root_only(x0, e, t, ac):
+        a = view(ac[t], x0)
+        return a.sqrt() * x0 + (1 - a) * e
+
+    def slightly_off(x0, e, t, ac):
+        return 1.01 * good(x0, e, t, ac)
+
     assert all("square roots" in m for m in _verify_all("add_noise", no_sqrt))
+    assert all("square root on the image" in m for m in _verify_all("add_noise", image_root_only)[:3])
+    assert all("square root on the noise" in m for m in _verify_all("add_noise", noise_root_only)[:3])
+    assert all("Compare with x_t = √ᾱ_t · x0" in m and "alphas_cumprod[t] =" in m
+               for m in _verify_all("add_noise", slightly_off))
     assert all("swapped" in m for m in _verify_all("add_noise", swapped))
     assert all(m is None for m in _verify_all("add_noise", good))
     wrong_shape = _verify_all("add_noise", lambda x0, e, t, ac: good(x0, e, t, ac)[0])
     assert all("shape" in m for m in wrong_shape)
+
+
+def test_a_forgotten_root_is_named_in_japanese_too():
+    def image_root_only(x0, e, t, ac):
+        a = ac[t].view(-1, *[1] * (x0.dim() - 1))
+        return a * x0 + (1 - a).sqrt() * e
+
+    with speaking("ja"):
+        messages = _verify_all("add_noise", image_root_only)[:3]
+    assert all("画像の平方根を忘れています" in m and "最大" in m for m in messages), messages
 
 
 def _abar_prev_wrapping(ac, t):

@@ -457,6 +457,9 @@ def test_probs_top_k_off_by_one_is_named():
     (lambda turns, sp, n: "".join(f"{s}\n{t}\n\n" for s, t in turns) + sp + "\n", "at most block_size"),
     (lambda turns, sp, n: ref_chat(turns, sp, n).removesuffix(sp + "\n"), "next speaker"),
     (lambda turns, sp, n: None, "return"),
+    (lambda turns, sp, n: l04.reference_prompt(turns, sp, n, strict=True), "exactly block_size="),
+    (lambda turns, sp, n: ("".join(f"{s}\n{t}\n\n" for s, t in turns) + sp + "\n")[n:], "full[block_size:] drops"),
+    (lambda turns, sp, n: ref_chat(turns, sp, n).replace("\n\n", "\n", 1), "Compare the two texts"),
 ])
 def test_chat_mistakes_get_their_hint(wrong, hint):
     messages = [m for _, _, m in run_call("build_chat_prompt", wrong, 0) if m]

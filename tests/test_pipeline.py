@@ -207,3 +207,42 @@ def test_tiny_diffusers_pipeline_has_our_shapes(shipped_pipe):
         out = pipe("a red circle", num_inference_steps=2, height=32, width=32, output_type="pt",
                    generator=torch.Generator().manual_seed(0)).images
     assert out.shape == (1, 3, 32, 32)
+
+
+# -- what a learner types into the prompt box (issue 13) ----------------------------------------------------------
+
+@pytest.mark.parametrize("typed, caption", [
+    ("左に　大きな　赤い　丸", "左に大きな赤い丸"),          # full-width spaces
+    ("左に 大きな 赤い 丸。", "左に大きな赤い丸"),            # half-width spaces and 。
+    ("下に大きい青い丸", "下に大きな青い丸"),                # 大きい → 大きな
+    ("右に小さい紫色の十字", "右に小さな紫の十字"),          # 小さい, 紫色
+    ("緑色の四角", "緑の四角"),
+    ("黄色の丸", "黄色い丸"),                                # 黄色の → 黄色い (no の after an adjective)
+    ("真ん中に赤色の三角！", "真ん中に赤い三角"),
+    ("A big red circle on the left.", "a large red circle on the left"),
+])
+def test_a_typed_prompt_reads_as_the_caption_it_means(random_pipe, typed, caption):
+    from shikumi.clip import tokenize
+
+    assert random_pipe.unknown_words(typed) == []
+    assert torch.equal(tokenize([typed], random_pipe.tokenizer), tokenize([caption], random_pipe.tokenizer))
+
+
+def test_the_prompt_box_can_say_which_words_it_did_not_understand(random_pipe):
+    assert random_pipe.unknown_words("左に大きなピンクの丸、ピンクの") == ["ピンク"]
+    assert random_pipe.unknown_words("a huge pink blob") == ["huge", "pink", "blob"]
+
+
+def test_the_captions_and_their_vocabulary_read_as_before():
+    """Normalising what a learner types must not change what the shipped models were trained on."""
+    import json
+
+    from shikumi import captions, clip
+    from shikumi.checkpoint import SHIPPED
+
+    for shape in data.all_shapes("all"):
+        assert captions.caption_words(shape.caption("ja")) == data.tokenize_ja(shape.caption("ja"))
+        assert captions.caption_words(shape.caption("en")) == data.tokenize_en(shape.caption("en"))
+    saved = json.loads((SHIPPED / "clip_shapes.vocab.json").read_text(encoding="utf-8"))
+    assert clip.build_tokenizer().itos == saved["itos"]
+    assert not set(captions.SAME_AS) & set(saved["itos"])      # a caption's own word is never rewritten

@@ -1,9 +1,11 @@
 """shikumi.selfcheck: the messages a learner reads after each exercise, in the lesson's language."""
 
+import re
+
 import pytest
 
 from shikumi import selfcheck
-from shikumi.selfcheck import expect, passed, set_language
+from shikumi.selfcheck import expect, expect_close, passed, set_language
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +48,124 @@ def test_every_language_has_every_message():
 def test_an_unknown_language_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match=r"\['en', 'ja'\]"):
         set_language("fr")
+
+
+# -- expect_close: tensors, in the grader's own words ---------------------------------------------------------
+
+def test_expect_close_ticks_a_close_tensor(capsys):
+    torch = pytest.importorskip("torch")
+    expect_close(torch.tensor([0.1, 0.2]) + 1e-7, torch.tensor([0.1, 0.2]), "softmax([1, 2])")
+    assert capsys.readouterr().out == "✓ softmax([1, 2])\n"
+
+
+@pytest.mark.parametrize("got, message", [
+    (None, "x: expected a tensor, got None. Your function returned None: did you forget `return`? Hint."),
+    ([0.5, 0.5], "x: expected a tensor, got list ([0.5, 0.5]). Hint."),
+    ("shape", "x: expected a tensor of shape (2, 3), got shape (3, 2). Hint."),
+    ("nan", "x: the result contains NaN (not a number), which usually comes from 0 / 0"),
+    ("values", "x: values differ from the expected ones by up to 0.5 (at index (1, 2): expected 1, got 1.5). Hint."),
+])
+def test_expect_close_names_the_first_thing_wrong(got, message):
+    """The type, then the shape (its own message), then NaN, then the largest difference and where it is."""
+    torch = pytest.importorskip("torch")
+    want = torch.ones(2, 3)
+    got = {"shape": torch.ones(3, 2), "nan": torch.full((2, 3), float("nan")),
+           "values": torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 1.5]])}.get(got, got) if isinstance(got, str) else got
+    with pytest.raises(AssertionError) as info:
+        expect_close(got, want, "x", "Hint.")
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_expect_close_of_one_number_has_no_index():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(AssertionError) as info:
+        expect_close(torch.tensor(8.0), torch.tensor(16.0), "kl_divergence(mu, logvar)")
+    assert str(info.value) == "kl_divergence(mu, logvar): expected 16, got 8."
+
+
+def test_a_named_mistake_replaces_the_general_hint():
+    torch = pytest.importorskip("torch")
+    want = torch.tensor([0.25, 0.75])
+    mistakes = [(torch.tensor([0.5, 0.5]), "Not this one."), (want * 2, "You doubled it.")]
+    with pytest.raises(AssertionError) as info:
+        expect_close(want * 2, want, "p", "Divide by the sum.", mistakes=mistakes)
+    assert str(info.value).endswith("You doubled it.") and "Divide by the sum" not in str(info.value)
+    with pytest.raises(AssertionError) as info:
+        expect_close(want + 1, want, "p", "Divide by the sum.", mistakes=mistakes)
+    assert str(info.value).endswith("Divide by the sum.")
+
+
+def test_expect_names_a_mistake_too():
+    with pytest.raises(AssertionError) as info:
+        expect(3, 4, "number of bigrams", "Count every window.", mistakes=[(3, "The last window is missing.")])
+    assert str(info.value) == "number of bigrams: expected 4, got 3. The last window is missing."
+
+
+def test_the_self_check_and_the_grader_say_a_difference_alike():
+    """The same tensors give the same sentence from expect_close and from the hidden checks' array_problem."""
+    torch = pytest.importorskip("torch")
+    from autograder.checks import array_problem, shape_problem
+    from autograder.language import speaking
+
+    want, got = torch.zeros(2, 2), torch.tensor([[0.0, 0.0], [0.25, 0.0]])
+    for lang in ("en", "ja"):
+        set_language(lang)
+        with speaking(lang):
+            for value, grader in ((got, array_problem(got, want, "f(x)")),
+                                  (torch.zeros(4), shape_problem("f(x)", (2, 2), (4,)))):
+                with pytest.raises(AssertionError) as info:
+                    expect_close(value, want, "f(x)")
+                assert str(info.value) == grader
+    assert "インデックス (1, 0) で" in grader or "形状は (2, 2)" in grader
+
+
+def test_japanese_expect_close():
+    torch = pytest.importorskip("torch")
+    set_language("ja")
+    with pytest.raises(AssertionError) as info:
+        expect_close(torch.ones(3), torch.ones(2), "x", "形を確かめます。")
+    assert str(info.value) == "x：期待される形状は (2,) ですが、返ってきたテンソルの形状は (3,) です。 形を確かめます。"
+
+
+# -- a raw error gets a sentence on what it usually means ------------------------------------------------------
+
+@pytest.mark.parametrize("error, message, words", [
+    ("IndexError", "index 4 is out of bounds for dimension 1 with size 4", ["one past the end", "0 to 3", "− 1"]),
+    ("IndexError", "index 9 is out of bounds for dimension 0 with size 4", ["outside the tensor", "0 to 3"]),
+    ("RuntimeError", "The size of tensor a (7) must match the size of tensor b (5) at non-singleton dimension 2",
+     ["keepdim=True", ".shape"]),
+    ("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (4x3 and 4x3)", ["transpose"]),
+    ("RuntimeError", "view size is not compatible with input tensor's size and stride (at least one dimension "
+                     "spans across two contiguous subspaces). Use .reshape(...) instead.", [".reshape"]),
+    ("ZeroDivisionError", "division by zero", ["count of 0"]),
+    ("NameError", "name 'softmax' is not defined", ["softmax is not defined", "run the cells above"]),
+    ("OSError", "something else entirely", ["traceback"]),
+])
+def test_explain_says_what_an_error_usually_means(error, message, words):
+    text = selfcheck.explain(error, message, "en")
+    assert all(w in text for w in words), text
+    assert selfcheck.explain(error, message, "ja") != text
+
+
+def test_every_explanation_has_both_languages_and_fills_its_blanks():
+    for name, pattern, en, ja in selfcheck.ERRORS:
+        assert set(re.findall(r"{(\w+)}", en)) == set(re.findall(r"{(\w+)}", ja)), (name, pattern)
+        assert set(re.findall(r"{(\w+)}", en)) <= set(re.compile(pattern).groupindex) | {"last"}, (name, pattern)
+
+
+def test_a_notebook_shows_the_sentence_under_an_error_but_not_under_a_self_check(capsys):
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactiveshell.InteractiveShell.instance()
+    try:
+        shell.run_cell("from shikumi.selfcheck import set_language, expect\nset_language('en')")
+        assert selfcheck.explain_errors()
+        selfcheck.explain_errors()                                   # twice: still one sentence per error
+        capsys.readouterr()
+        shell.run_cell("import torch\ntorch.zeros(2, 4)[torch.arange(2), torch.tensor([3, 4])]")
+        out = capsys.readouterr().out
+        assert out.count("💡 What this error usually means: index 4 is one past the end") == 1, out
+        shell.run_cell("expect(1, 2, 'f(1)', 'Add one.')")
+        out = capsys.readouterr().out
+        assert "f(1): expected 2, got 1. Add one." in out and "💡" not in out
+    finally:
+        interactiveshell.InteractiveShell.clear_instance()

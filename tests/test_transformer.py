@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from autograder.checks import l03_transformer as l03
+from autograder.language import speaking
 from autograder.plain import decode, encode
 from shikumi import checkpoint, translation
 from shikumi.transformer import (
@@ -396,3 +397,17 @@ def test_greedy_mistakes_get_their_hint():
     assert "one word early" in l03.greedy_verify(capped, _run(l03.CHECKS["greedy_decode"], one_short, capped))
     assert "argmax" in l03.greedy_verify(normal, _run(l03.CHECKS["greedy_decode"], argmin, normal))
     assert "list of ints" in l03.greedy_verify(normal, round_trip([1.5, 2.5]))
+
+
+def test_positional_encoding_with_no_known_mistake_says_what_to_compare():
+    """Issue 13: "values differ … expected 0.389418, got 0.0399893" alone named nothing. An unforeseen slip (base
+    1000) gets the formula at the worst entry, with its numbers."""
+    case = l03.pe_cases(random.Random(0))[0]
+    T, d = case.args
+    angle = torch.arange(T, dtype=torch.float64)[:, None] / 1000 ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+    wrong = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(T, d).float()
+    message = l03.pe_verify(case, round_trip(wrong))
+    assert "Compare by hand: PE[4, 2] should be sin(4 / 10000^(2/8)) = 0.389418" in message, message
+    assert not any(hint in message for hint in l03.PE_HINTS.values())
+    with speaking("ja"):
+        assert "PE[4, 2] は sin(4 / 10000^(2/8)) = 0.389418 のはずです" in l03.pe_verify(case, round_trip(wrong))

@@ -20,6 +20,7 @@ from typing import Any
 from autograder.language import say
 from autograder.plain import Unsupported
 from shikumi.selfcheck import MESSAGES as SELF_CHECK_WORDS
+from shikumi.selfcheck import difference
 
 
 @dataclass
@@ -132,28 +133,26 @@ def array_problem(value, expected, what: str, rtol: float = 1e-4, atol: float = 
     if tuple(got.shape) != tuple(want.shape):
         return shape_problem(what, tuple(want.shape), tuple(got.shape))
     if torch.isnan(got).any() and not torch.isnan(want).any():
-        return say(f"{what}: the result contains NaN (did a softmax see a row that was all -inf?).",
-                   f"{what}：結果に NaN が含まれています（すべて -inf の行に softmax をかけていませんか？）。")
+        return _words("nan", what=what)
     if not torch.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
-        diff = (got - want).abs()
-        i = tuple(int(j) for j in np.unravel_index(int(diff.argmax()), tuple(want.shape)))
-        most, a, b = f"{diff.max().item():.3g}", f"{want[i].item():.6g}", f"{got[i].item():.6g}"
-        return say(f"{what}: values differ from the expected ones by up to {most} (at index {i}: expected {a}, got {b}).",
-                   f"{what}：値が期待される値から最大 {most} ずれています（インデックス {i} で、期待される値は {a}、"
-                   f"返ってきた値は {b} です）。")
+        return say(*(difference(got, want, what, lang) for lang in ("en", "ja")))
     return None
 
 
 def shape_problem(what: str, expected: tuple, got: tuple) -> str:
     """The message for a tensor of the wrong shape."""
-    return say(f"{what}: expected a tensor of shape {expected}, got shape {got}.",
-               f"{what}：期待される形状は {expected} ですが、返ってきたテンソルの形状は {got} です。")
+    return _words("shape", what=what, expected=expected, got=got)
 
 
 def expected_got(what: str, expected: str, got: str) -> str:
     """"what: expected …, got …." (the values already shown as text): the self-checks' own wording
     (shikumi.selfcheck), so the grader and the lesson say it alike, in both languages."""
-    return say(*(SELF_CHECK_WORDS[lang]["wrong"].format(what=what, expected=expected, got=got) for lang in ("en", "ja")))
+    return _words("wrong", what=what, expected=expected, got=got)
+
+
+def _words(key: str, **values) -> str:
+    """One of the self-checks' fixed sentences (shikumi.selfcheck.MESSAGES), in the learner's language."""
+    return say(*(SELF_CHECK_WORDS[lang][key].format(**values) for lang in ("en", "ja")))
 
 
 def more(en: str, ja: str) -> str:
@@ -184,15 +183,33 @@ def first_hint(value, variants) -> str:
     return ""
 
 
-def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]], atol: float = 1e-5) -> str | None:
+def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]], atol: float = 1e-5,
+              otherwise: str = "") -> str | None:
     """array_problem's message, plus the hint of the first classic mistake that gives this very value.
-    mistakes: {hint: a function computing the wrong value}, called only when the value is wrong."""
+    mistakes: {hint: a function computing the wrong value}, called only when the value is wrong.
+    otherwise: what to compare when the shape is right but no mistake matches (a say(…, …))."""
     problem = array_problem(value, expected, what, atol=atol)
     if problem is None or not _is_array(value) or tuple(value.shape) != tuple(expected.shape):
         return problem
-    text = next((text for text, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), "")
+    text = next((text for text, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), otherwise)
     return problem + more("", "") + text if text else problem
 
+
+
+def explain_error(check: Check, case: Case, error: str, message: str) -> str:
+    """What an error the learner's function raised on this case usually means, as one more sentence for the end
+    of "… raised IndexError: …" (see more()). The check's lesson may know better (its module's ERROR_HINTS:
+    {check name: function(case, error, message) → a say(…) or ""}); else shikumi.selfcheck.explain, the very
+    sentence the notebook prints under the traceback."""
+    from shikumi.selfcheck import explain
+
+    module = importlib.import_module(check.cases.__module__)
+    specific = getattr(module, "ERROR_HINTS", {}).get(check.name)
+    why = specific(case, error, message) if specific else ""
+    if not why:
+        why = say(explain(error, message, "en"), explain(error, message, "ja"))
+    text = _words("usually", why=why).removeprefix("💡 ")
+    return more(text, text)
 
 # -- helpers for drawing cases -------------------------------------------------------------------
 

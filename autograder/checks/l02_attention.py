@@ -93,6 +93,20 @@ def softmax_verify(case: Case, value) -> str | None:
     return problem + hint
 
 
+def _softmax_error(case: Case, error: str, message: str) -> str:
+    """softmax without keepdim=True: x.max(dim=dim) or .sum(dim=dim) no longer lines up with x."""
+    if error != "RuntimeError" or "must match" not in message:
+        return ""
+    shape = tuple(case.args[0].shape)
+    return say(f"x.max(dim=dim) and x.sum(dim=dim) drop the dimension dim, so for x of shape {shape} they no longer "
+               "line up with x: add keepdim=True to both (x.max(dim=dim, keepdim=True).values).",
+               f"x.max(dim=dim) と x.sum(dim=dim) は次元 dim を消すので、形 {shape} の x と向きがそろわなくなります。"
+               "両方に keepdim=True をつけます（x.max(dim=dim, keepdim=True).values）。")
+
+
+ERROR_HINTS = {"softmax": _softmax_error}   # see autograder.checks.explain_error
+
+
 # -- Exercise 2.2: attention_weights -----------------------------------------------------------------
 
 def _padding(g: torch.Generator, B: int, T: int) -> torch.Tensor:

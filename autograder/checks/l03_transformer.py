@@ -24,6 +24,8 @@ def _pe(T: int, d: int, mistake: str = "") -> torch.Tensor:
     two_i = torch.arange(0, d, 2, dtype=torch.float64)                                         # (d/2,)
     if mistake == "i_not_2i":
         angle = pos / 10000 ** (two_i / 2 / d)
+    elif mistake == "2i_doubled":   # torch.arange(0, d, 2) is already 2i; multiplied by 2 again
+        angle = pos / 10000 ** (2 * two_i / d)
     elif mistake == "times":
         angle = pos * 10000 ** (two_i / d)
     else:
@@ -42,6 +44,8 @@ PE_HINTS = {
     "concat": "sin and cos alternate column by column (PE[:, 0::2] = sin, PE[:, 1::2] = cos); you put all sines "
               "first, then all cosines.",
     "i_not_2i": "the exponent is 2i / d_model, where 2i is the even column index (0, 2, 4, …): you used i / d_model.",
+    "2i_doubled": "the exponent is 2i / d_model, and torch.arange(0, d_model, 2) already gives 2i (0, 2, 4, …): you "
+                  "multiplied it by 2 again, so the angles shrink far too fast.",
     "column_exponent": "both columns of a pair (2i and 2i+1) share one angle, pos / 10000^(2i / d_model); your odd "
                        "columns used (2i+1) / d_model.",
     "times": "divide the position by 10000^(2i / d_model); you multiplied.",
@@ -52,6 +56,8 @@ PE_HINTS_JA = {
     "concat": "sin をすべて先に並べ、そのあとに cos を並べているようです。sin と cos は 1 列ずつ交互に入れます"
               "（PE[:, 0::2] = sin、PE[:, 1::2] = cos）。",
     "i_not_2i": "指数に i / d_model を使っているようです。指数は 2i / d_model で、2i は偶数列の番号（0, 2, 4, …）です。",
+    "2i_doubled": "指数の 2i にさらに 2 を掛けているようです。torch.arange(0, d_model, 2) がすでに 2i（0, 2, 4, …）なので、"
+                  "そのまま 2i / d_model に使います。2 倍すると、角度が速く小さくなりすぎます。",
     "column_exponent": "奇数列で (2i+1) / d_model を使っているようです。ペアになる 2 つの列（2i と 2i+1）は、同じ角度 "
                        "pos / 10000^(2i / d_model) を使います。",
     "times": "位置に 10000^(2i / d_model) を掛けているようです。位置は 10000^(2i / d_model) で割ります。",
@@ -67,9 +73,28 @@ def pe_cases(rng: random.Random) -> list[Case]:
 def pe_verify(case: Case, value) -> str | None:
     T, d = case.args
     what = f"positional_encoding({T}, {d})"
-    return _with_hint(value, _pe(T, d), what, {say(f"It looks like {hint}", PE_HINTS_JA[mistake]):
-                                               lambda m=mistake: _pe(T, d, m) for mistake, hint in PE_HINTS.items()},
-                      atol=1e-4)
+    expected = _pe(T, d)
+    mistakes = {say(f"It looks like {hint}", PE_HINTS_JA[mistake]): lambda m=mistake: _pe(T, d, m)
+                for mistake, hint in PE_HINTS.items()}
+    problem = _with_hint(value, expected, what, mistakes, atol=1e-4)
+    if problem is None or any(hint in problem for hint in mistakes) or tuple(getattr(value, "shape", ())) != (T, d):
+        return problem
+    return problem + _pe_compare(value, expected, d)
+
+
+def _pe_compare(value, expected, d: int) -> str:
+    """No known mistake matches: the formula at the worst entry, with its numbers, to compare by hand."""
+    diff = (torch.as_tensor(value).double() - expected).abs().nan_to_num(nan=float("inf"))
+    pos, col = divmod(int(diff.argmax()), d)
+    two_i = col - col % 2
+    fn = "sin" if col % 2 == 0 else "cos"
+    formula = f"{fn}({pos} / 10000^({two_i}/{d})) = {float(expected[pos, col]):.6g}"
+    return more(f"Compare by hand: PE[{pos}, {col}] should be {formula} (column {col} is {'even' if fn == 'sin' else 'odd'}: "
+                f"{fn}, with 2i = {two_i}). Check the base 10000, the exponent 2i / d_model, and that you divide the "
+                "position by 10000^(2i / d_model).",
+                f"手で比べてみましょう：PE[{pos}, {col}] は {formula} のはずです（列 {col} は"
+                f"{'偶数' if fn == 'sin' else '奇数'}列なので {fn}、2i = {two_i}）。底の 10000、指数 2i / d_model、"
+                "位置を 10000^(2i / d_model) で割っていることを確かめてください。")
 
 
 # -- Exercises 3.2 and 3.3: EncoderLayer and DecoderLayer (kind "module") --------------------------

@@ -256,14 +256,15 @@ LINES = ["Good morrow, my lord.", "What light through yonder window breaks?", "T
          "I will wear my heart upon my sleeve.", "The rest is silence.", "What's in a name?"]
 
 
-def reference_prompt(turns, next_speaker: str, block_size: int) -> str:
+def reference_prompt(turns, next_speaker: str, block_size: int, strict: bool = False) -> str:
     """All the turns, then the next speaker's name; drop the oldest whole turns until it fits in block_size
-    characters; if not even the newest turn fits, the last block_size characters."""
+    characters; if not even the newest turn fits, the last block_size characters. strict: the classic slip of
+    `len(prompt) < block_size`, which drops a turn from a prompt exactly block_size long."""
     parts = [f"{speaker}\n{line}\n\n" for speaker, line in turns]
     header = f"{next_speaker}\n"
     for start in range(len(parts)):
         prompt = "".join(parts[start:]) + header
-        if len(prompt) <= block_size:
+        if len(prompt) < block_size or len(prompt) == block_size and not strict:
             return prompt
     return ("".join(parts) + header)[-block_size:]
 
@@ -309,11 +310,40 @@ def chat_verify(case: Case, value) -> str | None:
     elif value == full[-block_size:]:
         hint = more("Drop whole turns (the oldest first) rather than cutting a turn in the middle.",
                     "発言を途中で切らずに、発言を丸ごと（いちばん古いものから）捨てます。")
+    elif value == reference_prompt(turns, next_speaker, block_size, strict=True):
+        hint = more(f"A prompt of exactly block_size={block_size} characters fits: compare len(prompt) <= block_size, "
+                    "not <, so no turn is dropped that fits.",
+                    f"ちょうど block_size={block_size} 文字のプロンプトは収まります。len(prompt) < block_size ではなく "
+                    "<= で比べれば、収まる発言を捨てずに済みます。")
+    elif value == full[block_size:]:
+        hint = more("full[block_size:] drops the first block_size characters; the last block_size characters are "
+                    "full[-block_size:].",
+                    "full[block_size:] は最初の block_size 文字を捨てたものです。最後の block_size 文字は "
+                    "full[-block_size:] です。")
+    elif value in (full[-block_size + 1:], full[-block_size - 1:]):
+        hint = more(f"Off by one: keep exactly the last block_size={block_size} characters, full[-block_size:] "
+                    f"(you kept {len(value)}).",
+                    f"1 つずれています。最後のちょうど block_size={block_size} 文字、full[-block_size:] を残します"
+                    f"（{len(value)} 文字になっています）。")
     elif not value.endswith(f"{next_speaker}\n"):
         last = repr(next_speaker + "\n")
         hint = more(f"End with the next speaker's name on its own line, {last}, so the model answers as them.",
                     f"最後は、次の話者の名前だけの行 {last} にします。そうすれば、モデルはその話者として答えます。")
+    else:
+        hint = _first_difference(expected, value)
     return expected_got(what, show(expected, 200), show(value, 200)) + hint
+
+
+def _first_difference(expected: str, value: str) -> str:
+    """No known mistake matches: where the two texts part, to compare them there."""
+    i = next((k for k, (a, b) in enumerate(zip(expected, value)) if a != b), min(len(expected), len(value)))
+    want, got = show(expected[i:i + 15], 40), show(value[i:i + 15], 40)
+    return more(f"Compare the two texts: the expected one has {len(expected)} characters, yours {len(value)}; they "
+                f"first differ at character {i} (expected {want}, got {got}). Each turn is speaker + '\\n' + text "
+                "+ '\\n\\n', and whole turns go from the front.",
+                f"2 つの文字列を比べてみましょう。期待される文字列は {len(expected)} 文字、あなたの文字列は "
+                f"{len(value)} 文字で、{i} 文字目から違います（期待されるのは {want}、返ってきたのは {got} です）。"
+                "発言 1 つは speaker + '\\n' + text + '\\n\\n' で、捨てるときは先頭から発言を丸ごと捨てます。")
 
 
 _LIB = "shikumi.gpt"  # the library's own solutions: calling them scores 0

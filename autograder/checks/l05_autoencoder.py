@@ -16,6 +16,11 @@ from autograder.checks import generator as _generator
 from autograder.checks import with_hint as _with_hint
 
 
+def _few(values: torch.Tensor) -> str:
+    """A short list of numbers for a message: [12.5, 3.25, 7]."""
+    return "[" + ", ".join(f"{float(v):.4g}" for v in values[:4]) + (", …]" if len(values) > 4 else "]")
+
+
 def _tensor_text(name: str, case: Case) -> str:
     """call_text with tensors shown by their shape: kl_divergence(tensor (4, 16), tensor (4, 16))."""
     tensor = say("tensor", "テンソル")
@@ -134,7 +139,10 @@ def reparam_verify(case: Case, value) -> str | None:
             lambda: mu + torch.exp(-0.5 * logvar) * eps,
         say("Multiply ε by σ; don't add it: z = μ + σ·ε.", "ε には σ を足すのではなく、掛けます：z = μ + σ·ε です。"):
             lambda: mu + torch.exp(0.5 * logvar) + eps,
-    })
+    }, otherwise=say("Compare at that index, element by element: z = μ + exp(0.5 · logvar) · ε, with μ, logvar and ε "
+                     "taken at the same place.",
+                     "そのインデックスで、要素ごとに比べてみましょう：z = μ + exp(0.5 · logvar) · ε です。μ、logvar、ε は"
+                     "同じ場所の値を使います。"))
 
 
 # -- Exercise 5.4: kl_divergence -------------------------------------------------------------------
@@ -182,7 +190,10 @@ def kl_verify(case: Case, value) -> str | None:
             lambda: (0.5 * (mu.pow(2) + (0.5 * logvar).exp() - 1 - logvar)).flatten(1).sum(1).mean(),
         say("μ enters squared: μ², not μ.", "μ は 2 乗して入ります：μ ではなく μ² です。"):
             lambda: (0.5 * (mu + logvar.exp() - 1 - logvar)).flatten(1).sum(1).mean(),
-    })
+    }, otherwise=say(f"Compare step by step: the terms 0.5 · (μ² + exp(logvar) − 1 − logvar) summed over each image give "
+                     f"{_few(terms.flatten(1).sum(1))}, and their batch mean is {float(want):.6g}.",
+                     f"順に比べてみましょう：項 0.5 · (μ² + exp(logvar) − 1 − logvar) を画像ごとに合計すると "
+                     f"{_few(terms.flatten(1).sum(1))} で、そのバッチ平均が {float(want):.6g} です。"))
 
 
 # -- Exercise 5.5: vae_loss ------------------------------------------------------------------------
@@ -225,7 +236,10 @@ def loss_verify(case: Case, value) -> str | None:
             lambda: (x_hat - x).abs().flatten(1).sum(1).mean() + beta * kl,
         say("Add the two terms: the KL term is a penalty, recon + β · KL.",
             "2 つの項は足します。KL 項はペナルティです：recon + β · KL です。"): lambda: recon - beta * kl,
-    })
+    }, otherwise=say(f"Compare the two terms: the reconstruction term (squared error summed over each image, then the "
+                     f"batch mean) is {float(recon):.6g}, the KL term {float(kl):.6g}, and β = {beta}.",
+                     f"2 つの項を比べてみましょう：再構成項（画像ごとの二乗誤差の合計のバッチ平均）は {float(recon):.6g}、"
+                     f"KL 項は {float(kl):.6g}、β = {beta} です。"))
 
 
 _LIB = "shikumi.autoencoder"

@@ -98,6 +98,20 @@ def pool_verify(case: Case, value) -> str | None:
     return problem + _first_hint(value, variants)
 
 
+def _pool_error(case: Case, error: str, message: str) -> str:
+    """pool_at_eot without the − 1 reads one past the end of a caption that has no padding."""
+    if error != "IndexError" or "bounds" not in message:
+        return ""
+    T = case.args[0].shape[1]
+    return say(f"a caption that fills all {T} positions has no padding, so its end-of-text token is the last one, at "
+               f"{T} − 1 = {T - 1}: index with (number of real tokens) − 1.",
+               f"{T} 個の位置をすべて使うキャプションにはパディングがないので、文末トークンは最後の位置 {T} − 1 = "
+               f"{T - 1} にあります。インデックスは（本物のトークンの数）− 1 です。")
+
+
+ERROR_HINTS = {"pool_at_eot": _pool_error}   # see autograder.checks.explain_error
+
+
 # -- Exercise 6.2: l2_normalize ----------------------------------------------------------------------
 
 def norm_cases(rng: random.Random) -> list[Case]:

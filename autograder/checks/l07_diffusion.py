@@ -12,7 +12,7 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, say
+from autograder.checks import Case, Check, array_problem, more, say
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
@@ -45,7 +45,8 @@ def _schedule(kind: str, g: torch.Generator) -> torch.Tensor:
 
 
 
-def _check(value, expected, what: str, variants, rtol=1e-4, atol=1e-4) -> str | None:
+def _check(value, expected, what: str, variants, rtol=1e-4, atol=1e-4, compare: str = "") -> str | None:
+    """compare: what to compare (a say(…, …)) when the shape is right and no known mistake matches."""
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     if tuple(value.shape) == tuple(expected.shape) and torch.isnan(torch.as_tensor(value).double()).any():
@@ -55,7 +56,10 @@ def _check(value, expected, what: str, variants, rtol=1e-4, atol=1e-4) -> str | 
     problem = array_problem(value, expected, what, rtol=rtol, atol=atol)
     if problem is None:
         return None
-    return problem + _first_hint(value, variants)
+    hint = _first_hint(value, variants)
+    if not hint and compare and tuple(value.shape) == tuple(expected.shape):
+        hint = more(compare, compare)
+    return problem + hint
 
 
 def _abar(alphas_cumprod: torch.Tensor, t, shape=None) -> torch.Tensor:
@@ -133,6 +137,12 @@ def add_noise_verify(case: Case, value) -> str | None:
     variants = [
         (a * x + (1 - a) * e, say("Forgot the square roots: x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise.",
                                   "平方根を忘れています：x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise です。")),
+        (a * x + (1 - a).sqrt() * e, say("Forgot the square root on the image: x0 is multiplied by √ᾱ_t, not ᾱ_t.",
+                                         "画像の平方根を忘れています。x0 に掛けるのは ᾱ_t ではなく √ᾱ_t です。")),
+        (a.sqrt() * x + (1 - a) * e, say("Forgot the square root on the noise: noise is multiplied by √(1 − ᾱ_t), "
+                                         "not 1 − ᾱ_t.",
+                                         "ノイズの平方根を忘れています。noise に掛けるのは 1 − ᾱ_t ではなく "
+                                         "√(1 − ᾱ_t) です。")),
         ((1 - a).sqrt() * x + a.sqrt() * e, say("x0 and noise are swapped: the image gets √ᾱ_t, the noise √(1 − ᾱ_t).",
                                                 "x0 と noise が逆です。画像には √ᾱ_t、ノイズには √(1 − ᾱ_t) を"
                                                 "掛けます。")),
@@ -142,7 +152,17 @@ def add_noise_verify(case: Case, value) -> str | None:
         (a.sqrt() * x + a.sqrt().neg().add(1) * e, say("The noise's factor is √(1 − ᾱ_t), not 1 − √ᾱ_t.",
                                                        "ノイズの係数は 1 − √ᾱ_t ではなく √(1 − ᾱ_t) です。")),
     ]
-    return _check(value, _forward(x, e, a), what, variants)
+    return _check(value, _forward(x, e, a), what, variants, compare=_compare_abar(ac, t, "x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise"))
+
+
+def _compare_abar(ac: torch.Tensor, t, formula: str) -> str:
+    """What to compare when no known mistake matches: the formula, and the ᾱ_t it should use."""
+    steps = t.tolist() if isinstance(t, torch.Tensor) else [t]
+    abar = ", ".join(f"{float(ac.double()[s]):.4g}" for s in steps[:4]) + (", …" if len(steps) > 4 else "")
+    return say(f"Compare with {formula}, where ᾱ_t = alphas_cumprod[t] = {abar} for t = {steps[:4]}: print the two "
+               "factors you multiply by and check them against these.",
+               f"{formula} と比べてみましょう。t = {steps[:4]} の ᾱ_t = alphas_cumprod[t] は {abar} です。掛けている "
+               "2 つの係数を print して、これと確かめてください。")
 
 
 # -- Exercise 7.3: predict_x0 ---------------------------------------------------------------------------
@@ -171,6 +191,10 @@ def predict_verify(case: Case, value) -> str | None:
     variants = [
         ((x - (1 - a) * e) / a, say("Forgot the square roots: x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t.",
                                     "平方根を忘れています：x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t です。")),
+        ((x - (1 - a).sqrt() * e) / a, say("Divide by √ᾱ_t, not ᾱ_t: the image was scaled by √ᾱ_t.",
+                                           "ᾱ_t ではなく √ᾱ_t で割ります。画像は √ᾱ_t 倍されています。")),
+        ((x - (1 - a) * e) / a.sqrt(), say("The noise's factor is √(1 − ᾱ_t), not 1 − ᾱ_t.",
+                                           "ノイズの係数は 1 − ᾱ_t ではなく √(1 − ᾱ_t) です。")),
         ((x + (1 - a).sqrt() * e) / a.sqrt(), say("Sign: subtract the noise, x_t − √(1 − ᾱ_t) · ε̂.",
                                                   "符号が逆です。ノイズは引きます：x_t − √(1 − ᾱ_t) · ε̂ です。")),
         (x - (1 - a).sqrt() * e, say("Divide by √ᾱ_t at the end: the image was shrunk by √ᾱ_t when it was noised.",
@@ -178,7 +202,8 @@ def predict_verify(case: Case, value) -> str | None:
         ((x - a.sqrt() * e) / (1 - a).sqrt(), say("√ᾱ_t and √(1 − ᾱ_t) are swapped.", "√ᾱ_t と √(1 − ᾱ_t) が逆です。")),
         (_x0(x, e, _abar(ac, max(t - 1, 0))), _off_by_one()),
     ]
-    return _check(value, _x0(x, e, a), what, variants)
+    return _check(value, _x0(x, e, a), what, variants,
+                  compare=_compare_abar(ac, t, "x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t"))
 
 
 # -- Exercise 7.4: ddpm_step -------------------------------------------------------------------------------

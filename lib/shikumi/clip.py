@@ -31,6 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from shikumi import checkpoint, data
+from shikumi.captions import caption_words, unknown_words  # noqa: F401  (lessons call clip.caption_words)
 from shikumi.gpt import Block
 from shikumi.tokenizer import WordTokenizer, load_tokenizer
 
@@ -186,11 +187,7 @@ def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_s
 
 
 # -- captions → token ids ------------------------------------------------------------------------
-
-def caption_words(text: str) -> list[str]:
-    """Split a caption into words: Japanese (any non-ASCII character) with janome, English by spaces."""
-    return data.tokenize_ja(text) if any(ord(ch) > 127 for ch in text) else data.tokenize_en(text)
-
+# caption_words (shikumi.captions) reads a caption, or what a learner types, as the captions' own words.
 
 def build_tokenizer() -> WordTokenizer:
     """One vocabulary for both languages: every word of every caption, English and Japanese."""

@@ -95,6 +95,13 @@ class TextToImagePipeline:
         ids = tokenize(list(prompts), self.tokenizer).to(self.device)               # (B, 16)
         return self.text_encoder.text_hidden_states(ids), ids != self.tokenizer.pad_id
 
+    def unknown_words(self, prompt: str) -> list[str]:
+        """The words of a prompt the text encoder does not know (it reads them as <unk>): what a prompt box
+        should tell the learner. Spaces, punctuation, 大きい, 〜色 … are already read as the captions' words."""
+        from shikumi.captions import unknown_words
+
+        return unknown_words(prompt, self.tokenizer.stoi)
+
     # ④ + ⑤ one denoising step, the text read through cross-attention
     @torch.no_grad()
     def predict_noise(self, latents: torch.Tensor, t, text: tuple, uncond: tuple | None,

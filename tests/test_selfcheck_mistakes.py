@@ -1,0 +1,196 @@
+"""The visible self-checks name the classic slips (issue 13): each planted mistake runs the released lesson's own
+self-check cell, in both editions, and the message must name the mistake, not a neighbouring one."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+
+from shikumi import ngram, release, selfcheck
+from shikumi.selfcheck import SelfCheckFailed
+from tests.conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def english_again():
+    yield
+    selfcheck.set_language("en")
+
+
+def check_cell(lesson: str, grade_id: str, lang: str) -> str:
+    nb = nbformat.read(str(ROOT / "lessons" / lang / f"{lesson}.ipynb"), as_version=4)
+    return next(c.source for c in nb.cells if release.grade_id(c) == f"{grade_id}_check")
+
+
+def run(lesson: str, grade_id: str, lang: str, **names) -> str | None:
+    """The self-check cell of one exercise, with `names` (the learner's answers, what earlier cells made) in
+    scope: None when it passes, else its message."""
+    selfcheck.set_language(lang)
+    scope = {"torch": torch, "math": math, "F": F, "Counter": Counter, "ngram": ngram, "expect": selfcheck.expect,
+             "expect_close": selfcheck.expect_close, "passed": selfcheck.passed, **names}
+    try:
+        exec(check_cell(lesson, grade_id, lang), scope)
+    except SelfCheckFailed as e:
+        return str(e)
+    return None
+
+
+BOTH = pytest.mark.parametrize("lang", ["en", "ja"])
+
+
+def said(message: str | None, lang: str, en: str, ja: str) -> bool:
+    return message is not None and (en if lang == "en" else ja) in message
+
+
+# -- lesson 01 ---------------------------------------------------------------------------------------------------
+
+def count_off_by_one(tokens, n):
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n))
+
+
+@BOTH
+def test_count_ngrams_off_by_one_is_told_the_last_window_is_missing(lang):
+    message = run("01_ngram", "count_ngrams", lang, count_ngrams=count_off_by_one)
+    assert said(message, lang, "The last window (むかし, ある) is missing", "最後の窓（むかし, ある）が抜けています"), message
+    assert run("01_ngram", "count_ngrams", lang, count_ngrams=ngram.count_ngrams) is None
+
+
+def _toy_bigrams():
+    nb = release.read_source(ROOT / "solutions" / "01_ngram.ipynb")
+    scope = {"ngram": ngram, "Counter": Counter, "count_ngrams": ngram.count_ngrams}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and ("toy = [" in cell.source or "def count_corpus" in cell.source):
+            exec(cell.source, scope)
+    return scope["toy_bigrams"]
+
+
+def greedy(counts, context, n, max_words=20, tie="min"):
+    words, out = [ngram.BOS] * (n - 1) + list(context), []
+    for _ in range(max_words):
+        last = tuple(words[len(words) - (n - 1):])
+        following = {g[-1]: c for g, c in counts.items() if g[:-1] == last}
+        if not following:
+            break
+        if tie == "min":
+            word = min(following, key=lambda w: (-following[w], w))
+        elif tie == "first":
+            word = max(following, key=following.get)           # whichever the Counter lists first
+        else:
+            word = max(following, key=lambda w: (following[w], w))  # the alphabetically last
+        if word == ngram.EOS:
+            break
+        words.append(word)
+        out.append(word)
+    return out
+
+
+@BOTH
+@pytest.mark.parametrize("tie, en, ja", [
+    ("first", "not whichever the Counter lists first", "Counter が先に並べた単語"),
+    ("last", "おじいさん and おばあさん tie", "「おじいさん」と「おばあさん」が同点"),
+])
+def test_greedy_tie_breaks_are_self_checked(lang, tie, en, ja):
+    bigrams = _toy_bigrams()
+    message = run("01_ngram", "greedy_generate", lang, toy_bigrams=bigrams,
+                  greedy_generate=lambda *a, **k: greedy(*a, **k, tie=tie))
+    assert said(message, lang, en, ja), message
+    assert run("01_ngram", "greedy_generate", lang, toy_bigrams=bigrams, greedy_generate=greedy) is None
+
+
+# -- lesson 02 ---------------------------------------------------------------------------------------------------
+
+def softmax(x, dim=-1):
+    e = torch.exp(x - x.max(dim=dim, keepdim=True).values)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def softmax_without_keepdim(x, dim=-1):
+    e = torch.exp(x - x.max(dim=dim).values)
+    return e / e.sum(dim=dim)
+
+
+@BOTH
+def test_softmax_without_keepdim_is_caught_by_its_own_self_check(lang):
+    message = run("02_attention", "softmax", lang, softmax=softmax_without_keepdim)
+    assert said(message, lang, "Without keepdim=True", "keepdim=True がないと"), message
+    assert run("02_attention", "softmax", lang, softmax=softmax) is None
+
+
+def softmax_keepdim_on_sum_only(x, dim=-1):
+    e = torch.exp(x - x.max(dim=dim).values)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def test_softmax_without_keepdim_on_max_raises_with_a_sentence_on_keepdim():
+    with pytest.raises(RuntimeError) as info:
+        run("02_attention", "softmax", "en", softmax=softmax_keepdim_on_sum_only)
+    assert "keepdim=True" in selfcheck.explain(type(info.value).__name__, str(info.value), "en")
+
+
+def weights(q, k, mask=None, scale="sqrt"):
+    d = q.size(-1)
+    scores = q @ k.transpose(-2, -1) / {"sqrt": math.sqrt(d), "d": d}[scale]
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return softmax(scores, dim=-1)
+
+
+@BOTH
+def test_dividing_by_d_is_told_sqrt_d_not_d(lang):
+    message = run("02_attention", "attention_weights", lang, softmax=softmax,
+                  attention_weights=lambda q, k, mask=None: weights(q, k, mask, scale="d"))
+    assert said(message, lang, "by √d, not by d", "d ではなく √d で割ります"), message
+    assert run("02_attention", "attention_weights", lang, softmax=softmax, attention_weights=weights) is None
+
+
+def split_heads(x, n_head):
+    B, T, d = x.shape
+    return x.view(B, T, n_head, d // n_head).transpose(1, 2)
+
+
+@BOTH
+@pytest.mark.parametrize("wrong, en, ja", [
+    (lambda x, n: x.view(x.size(0), n, x.size(1), x.size(2) // n), "A plain view(B, n_head, T, head_dim)",
+     "いきなり view(B, n_head, T, head_dim) にすると"),
+    (lambda x, n: x.view(x.size(0), x.size(1), n, x.size(2) // n), "swap the T and n_head axes", "T と n_head の軸を入れ替えます"),
+])
+def test_split_heads_mistakes_meet_their_hint_first(lang, wrong, en, ja):
+    message = run("02_attention", "split_heads", lang, split_heads=wrong)
+    assert said(message, lang, en, ja), message
+    assert run("02_attention", "split_heads", lang, split_heads=split_heads) is None
+
+
+# -- lesson 04 ---------------------------------------------------------------------------------------------------
+
+def chat(turns, next_speaker, block_size, strict=False):
+    parts = [f"{s}\n{t}\n\n" for s, t in turns]
+    for start in range(len(parts)):
+        prompt = "".join(parts[start:]) + next_speaker + "\n"
+        if len(prompt) < block_size or not strict and len(prompt) == block_size:
+            return prompt
+    return ("".join(parts) + next_speaker + "\n")[-block_size:]
+
+
+@BOTH
+def test_a_prompt_exactly_block_size_long_is_self_checked(lang):
+    message = run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=lambda *a: chat(*a, strict=True))
+    assert said(message, lang, "use <=, not <", "< ではなく <= を使えば"), message
+    assert run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=chat) is None
+
+
+# -- lesson 06 ---------------------------------------------------------------------------------------------------
+
+def pool(hidden, tokens, pad_id=0, minus_one=True):
+    last = (tokens != pad_id).sum(dim=1) - (1 if minus_one else 0)
+    return hidden[torch.arange(hidden.size(0)), last]
+
+
+@BOTH
+def test_pool_at_eot_without_minus_one_is_told_off_by_one_not_an_index_error(lang):
+    message = run("06_clip", "pool_at_eot", lang, pool_at_eot=lambda *a, **k: pool(*a, **k, minus_one=False))
+    assert said(message, lang, "Off by one", "1 つずれています"), message
