@@ -484,7 +484,8 @@ def score_exercise(exercise, check, cases, record, verdicts, answer, stubs, note
                 return result(0, say("Not attempted: your function still raises NotImplementedError.",
                                      "未解答：関数はまだ NotImplementedError を送出します。"))
             error = f"{outcome['error']}: {outcome['message']}"
-            problem = say(f"{call} raised {error}", f"{call} で {error} が発生しました。")
+            problem = say(f"{call} raised {error.rstrip('.')}.", f"{call} で {error} が発生しました。") \
+                + checks_registry.explain_error(check, case, outcome["error"], outcome["message"])
             if outcome["error"] == "NameError" and cell_error:
                 problem = say(f"{check.name} is not defined, because your cell raised {cell_error}",
                               f"あなたのセルで {cell_error} が発生したため、{check.name} が定義されていません。")
@@ -497,9 +498,12 @@ def score_exercise(exercise, check, cases, record, verdicts, answer, stubs, note
             first_problem = problem
     total = len(cases)
     if main_passed == 0 and passed:  # only edge cases right: e.g. `return 0.0`
-        return result(0, say(f"0 of {total} checks passed on real inputs ({passed} edge case(s) alone earn nothing). ",
-                             f"{total} 個のチェックのうち、実際の入力で合格したものは 0 個です"
-                             f"（端のケース {passed} 個だけでは点になりません）。") + first_problem)
+        main = sum(not case.edge for case in cases)
+        return result(0, say(f"None of the {main} main checks passed; the {passed} that did are special cases (an "
+                             "empty input, an unseen context…), which count only once a main check passes. ",
+                             f"メインのチェック {main} 個のうち、合格したものはありません。合格した {passed} 個は特別な"
+                             "ケース（空の入力、見たことのない文脈など）で、メインのチェックに合格してはじめて点になります。")
+                      + first_problem)
     if passed == total:
         return result(exercise.points, say(f"All {total} checks passed.", f"{total} 個のチェックすべてに合格しました。"))
     return result(exercise.points * passed / total,

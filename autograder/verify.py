@@ -95,13 +95,31 @@ def _judge_some(lesson, lang, seed, order, items, check_seconds) -> list[str | N
     return verdicts
 
 
+def verdict(check, case, value) -> str | None:
+    """The hidden check's verdict on one plain-data value: None when right, else the message. Never raises."""
+    from autograder import checks as registry
+    from autograder.language import say
+    from autograder.plain import decode
+
+    call = registry.call_text(check.name, case)
+    try:
+        got = decode(value)
+    except (ValueError, RecursionError, OverflowError, MemoryError) as e:
+        return say(f"{call} returned something the grader cannot read ({str(e)[:120]}).",
+                   f"{call} が、採点プログラムの読めないものを返しました（{str(e)[:120]}）。")
+    try:
+        return check.verify(case, got)
+    except Exception as e:  # a return value of a shape the check did not foresee
+        return say(f"{call} returned something unexpected ({type(e).__name__}).",
+                   f"{call} が予想外のものを返しました（{type(e).__name__}）。")
+
+
 def _serve(conn) -> None:
     """The child: decode each value within bounds, run its check, send the verdict."""
     import resource
 
     from autograder import checks as registry
-    from autograder.language import say, speaking
-    from autograder.plain import decode
+    from autograder.language import speaking
 
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = CHILD_MEMORY_MB * 2**20
@@ -112,19 +130,7 @@ def _serve(conn) -> None:
     cases = {gid: checks[gid].cases(rng) for gid in job["order"]}
     with speaking(job["lang"]):
         for grade_id, index, value in job["items"]:
-            check, case = checks[grade_id], cases[grade_id][index]
-            call = registry.call_text(check.name, case)
-            try:
-                got = decode(value)
-            except (ValueError, RecursionError, OverflowError, MemoryError) as e:
-                verdict = say(f"{call} returned something the grader cannot read ({str(e)[:120]}).",
-                              f"{call} が、採点プログラムの読めないものを返しました（{str(e)[:120]}）。")
-            else:
-                try:
-                    verdict = check.verify(case, got)
-                except Exception as e:  # a return value of a shape the check did not foresee
-                    verdict = say(f"{call} returned something unexpected ({type(e).__name__}).",
-                                  f"{call} が予想外のものを返しました（{type(e).__name__}）。")
-            text = json.dumps(verdict if verdict is None else str(verdict)[:MAX_ANSWER // 8], ensure_ascii=False)
+            answer = verdict(checks[grade_id], cases[grade_id][index], value)
+            text = json.dumps(answer if answer is None else str(answer)[:MAX_ANSWER // 8], ensure_ascii=False)
             conn.send_bytes(text.encode())
     conn.close()

@@ -18,7 +18,7 @@ import torch
 
 from autograder import checks as checks_registry
 from autograder import grade as grading
-from autograder import report
+from autograder import report, sandbox, verify
 from autograder.batch import grade_batch
 from autograder.grade import ExerciseResult, SubmissionResult, which_language
 from autograder.language import current, say, speaking
@@ -119,11 +119,12 @@ def test_feedback_page_and_results_in_english_are_as_before():
 
 
 def test_the_graders_own_messages_in_japanese():
+    limits = sandbox.Limits(max_processes=64)
     with speaking("ja"):
-        assert japanese(grading.stopped_by(grading.KERNEL_DIED, 64))
-        assert japanese(grading.stopped_by(grading.TOO_MANY_PROCESSES, 64))
+        for lost in (grading.KERNEL_DIED, grading.TOO_MANY_PROCESSES, grading.TOO_MUCH_MEMORY):
+            assert japanese(grading.stopped_by(lost, limits))
     with speaking("en"):
-        assert grading.stopped_by(grading.TOO_MANY_PROCESSES, 64).startswith(
+        assert grading.stopped_by(grading.TOO_MANY_PROCESSES, limits).startswith(
             "Your code started too many processes (at most 64 may run at once), so the exercises after it")
 
 
@@ -136,26 +137,35 @@ def test_every_score_message_in_the_submissions_language(lang):
     right = [{"value": encode(conditional_prob(*case.args))} for case in cases]
     zero = [{"value": encode(0.0)} for _ in cases]
     ok = "def conditional_prob(counts, context, word): ..."
+
+    def record(outcomes, flags=()):  # as grade.Run keeps what a probe sent
+        return {"ran": True, "flags": set(flags),
+                "cases": {i: {"finished": "started" not in o, **o} for i, o in enumerate(outcomes)}}
+
     outcomes = {  # (answer, record, the error its cell raised)
         "deleted": (None, None, None), "stub": ("raise NotImplementedError", None, None),
         "stopped": (ok, None, "SyntaxError: invalid syntax"),
-        "library": (ok, {"ran": True, "cases": [{"used_reference": ["shikumi.ngram:conditional_prob"]}]}, None),
-        "timeout": (ok, {"ran": True, "cases": [{"started": True}]}, None),
-        "still a stub": (ok, {"ran": True, "cases": [{"error": "NotImplementedError", "message": ""}]}, None),
-        "raised": (ok, {"ran": True, "cases": [{"error": "KeyError", "message": "('は',)"}]}, None),
-        "undefined": (ok, {"ran": True, "cases": [{"error": "NameError", "message": "…"}]}, "IndentationError: …"),
-        "unexpected": (ok, {"ran": True, "cases": [{"value": encode({"a": 1})}]}, None),
-        "edge cases only": (ok, {"ran": True, "cases": zero}, None),
-        "all right": (ok, {"ran": True, "cases": right}, None),
-        "half": (ok, {"ran": True, "cases": right[:2] + zero[2:]}, None),
+        "library": (ok, record(right, flags=["shikumi.ngram:conditional_prob"]), None),
+        "timeout": (ok, record([{"started": True}]), None),
+        "still a stub": (ok, record([{"error": "NotImplementedError", "message": ""}]), None),
+        "raised": (ok, record([{"error": "KeyError", "message": "('は',)"}]), None),
+        "undefined": (ok, record([{"error": "NameError", "message": "…"}]), "IndentationError: …"),
+        "unexpected": (ok, record([{"value": encode({"a": 1})}]), None),
+        "edge cases only": (ok, record(zero), None),
+        "all right": (ok, record(right), None),
+        "half": (ok, record(right[:2] + zero[2:]), None),
     }
+
+    def score(record, answer, stubs, note, error):
+        verdicts = {i: verify.verdict(check, cases[i], o["value"])
+                    for i, o in (record or {"cases": {}})["cases"].items() if "value" in o}
+        return grading.score_exercise(exercise, check, cases, record, verdicts, answer, stubs, note, error, 5).output
+
     with speaking(lang):
-        said = {what: grading.score_exercise(exercise, check, cases, record, answer, {"raise NotImplementedError"},
-                                             "", error, 5).output
+        said = {what: score(record, answer, {"raise NotImplementedError"}, "", error)
                 for what, (answer, record, error) in outcomes.items()}
         _, notes = grading.answers_of(_without_metadata(), [exercise])  # the cell is found by its def line
-        said["found"] = grading.score_exercise(exercise, check, cases, {"ran": True, "cases": right}, ok, set(),
-                                               notes["conditional_prob"], None, 5).output
+        said["found"] = score(record(right), ok, set(), notes["conditional_prob"], None)
     for what, text in said.items():
         assert (japanese if lang == "ja" else english)(text), (what, text)
 
