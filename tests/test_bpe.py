@@ -228,3 +228,12 @@ def test_gpt2_byte_level_differs_only_in_how_ties_are_broken(corpus, trained):
 
     assert ids(theirs[first]) < ids(ours[first])                         # the tie went to HF's smaller ids
     assert len(set(theirs) & set(ours)) >= 0.98 * len(ours)              # the rest: the same merges, nearly all
+
+
+def test_gpt2_byte_chars_are_hugging_faces_byte_level_alphabet():
+    mapping = bpe.gpt2_byte_chars()
+    assert mapping == {b: c for c, b in _gpt2_bytes_to_unicode().items()}
+    assert sorted(mapping.values()) == sorted(pre_tokenizers.ByteLevel.alphabet())
+    text = "a Z\n\tむ。🍑"
+    (piece, _), *_ = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False).pre_tokenize_str(text)
+    assert piece == "".join(mapping[b] for b in text.encode("utf-8"))

@@ -39,6 +39,14 @@ GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
 Pair = tuple[int, int]  # two adjacent token ids, e.g. (227, 129)
 
 
+def gpt2_byte_chars() -> dict[int, str]:
+    """GPT-2's printable stand-in for each byte, as in its vocabulary files and Hugging Face's ByteLevel: a printable
+    byte is itself ("a" → "a"); the others move to characters from U+0100 on, so a space shows as "Ġ"."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    return {**{b: chr(b) for b in printable}, **{b: chr(256 + i) for i, b in enumerate(others)}}
+
+
 def pretokenize(text: str, pattern: str = GPT2_PATTERN) -> list[str]:
     """"Once upon a time," → ['Once', ' upon', ' a', ' time', ','];
     「むかしむかし、あるところに」 → ['むかしむかし', '、', 'あるところに']."""
@@ -109,9 +117,9 @@ class BPETokenizer:
     """A byte-level BPE tokenizer: `encode(text) → list[int]`, `decode(ids) → str`, `vocab_size`, like the
     course's other tokenizers and Hugging Face's.
 
-        tok = BPETokenizer.train(texts, BPEConfig(vocab_size=1024))
-        tok.encode("むかしむかし")  →  [1001, 1001]   (say)
-        tok.pieces("むかしむかし")  →  ['むかし', 'むかし']
+        tok = BPETokenizer.train([tales, plays], BPEConfig(vocab_size=1024))
+        tok.encode("Once upon a time")   # a list of ids, one for each of the pieces below
+        tok.pieces("Once upon a time")   # ['O', 'n', 'ce', ' upon', ' a', ' time'] (lesson 09, SIZE = "quick")
     """
 
     def __init__(self, merges: Iterable[Pair] = (), pattern: str = GPT2_PATTERN):
@@ -201,8 +209,9 @@ class BPETokenizer:
         return b"".join(self.vocab[int(i)] for i in ids).decode("utf-8", errors="replace")
 
     def piece(self, token_id: int) -> str:
-        """One token as readable text; bytes that are not a whole character show as \\x.. escapes."""
-        return self.vocab[token_id].decode("utf-8", errors="backslashreplace")
+        """One token as readable text: bytes that are not a whole character show as \\x.. escapes, a line break
+        as \\n."""
+        return self.vocab[token_id].decode("utf-8", errors="backslashreplace").replace("\n", "\\n")
 
     def pieces(self, text: str) -> list[str]:
         """The text cut into its tokens, as readable pieces: "Once upon" → ['Once', ' upon']."""
