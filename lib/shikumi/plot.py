@@ -143,3 +143,38 @@ def image_text_matrix(matrix, images, texts: Sequence[str], title: str = "", fmt
         ax.spines[side].set_visible(False)
     ax.set_title(title, pad=10)
     return ax
+
+
+
+def tokens(rows: Mapping[str, Sequence[str]], title: str = "", width: float = 9.0):
+    """Texts cut into tokens, one coloured box per token (like OpenAI's tokenizer page): {row label: pieces}.
+
+    Spaces show as ␣. A piece that is only part of a character (bytes such as "\\xe3") is drawn in grey. Rows
+    wrap at the figure's width (inches)."""
+    colors = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1"]
+    fig = plt.figure(figsize=(width, 1.0))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)                          # x in inches
+    renderer = fig.canvas.get_renderer()
+    gap, line_height = 0.12, 0.34
+    y = 0.0                                        # in lines, going down
+    for label, pieces in rows.items():
+        ax.text(0, -y, label, fontsize=9, va="center", color="#444444")
+        x, y = 0.0, y + 1
+        for k, piece in enumerate(pieces):
+            shown = piece.replace(" ", "␣").replace("\n", "↵")
+            box = {"boxstyle": "round,pad=0.18", "linewidth": 0,
+                   "facecolor": "#e0e0e0" if "\\x" in piece else colors[k % len(colors)]}
+            text = ax.text(x + 0.04, -y, shown, fontsize=11, va="center", ha="left", bbox=box)
+            w = text.get_window_extent(renderer).width / fig.dpi
+            if x > 0 and x + w + gap > width:      # no room left on this line: start the next one
+                x, y = 0.0, y + 1
+                text.set_position((x + 0.04, -y))
+            x += w + gap
+        y += 1.3
+    fig.set_size_inches(width, line_height * y + (0.4 if title else 0.1))
+    ax.set_ylim(-y + 0.6, 0.7 + (1.0 if title else 0))
+    ax.axis("off")
+    if title:
+        ax.text(0, 1.2, title, fontsize=12, va="center")
+    return ax

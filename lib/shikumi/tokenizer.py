@@ -1,7 +1,7 @@
 """Text → token ids → text. Character-level (GPT on Shakespeare) and word-level (translation, chat).
 
-Slide 35 skips tokenisation (BPE) "because it strays from the point"; the course does too: a character or a
-whole word is one token. Both tokenizers share one shape, like Hugging Face's: `encode(text) → list[int]`,
+Slide 35 skips tokenisation (BPE) "because it strays from the point"; lessons 01–08 do too: a character or a
+whole word is one token. (Lesson 09 builds the real thing, byte-level BPE: `shikumi.bpe`.) Both tokenizers share one shape, like Hugging Face's: `encode(text) → list[int]`,
 `decode(ids) → str`, `vocab_size`, and they save to / load from a small JSON file.
 """
 
