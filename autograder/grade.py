@@ -270,6 +270,7 @@ class Run:
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return
         kind, gid = message["type"], message.get("grade_id")
+        gid = gid if isinstance(gid, str) else None
         if kind == "notebook" and isinstance(message.get("notebook"), dict) and self.notebook is None:
             self.notebook = message["notebook"]
         elif kind == "stopped" and isinstance(message.get("reason"), str):
@@ -420,7 +421,7 @@ def _read_lines(fd: int, lines: list[bytes], budget: int) -> None:
         while chunk := f.read(1 << 16):
             while chunk:
                 head, newline, chunk = chunk.partition(b"\n")
-                if not dropping and len(pending) + len(head) <= MAX_LINE and budget > 0:
+                if not dropping and len(pending) + len(head) <= min(MAX_LINE, budget):
                     pending += head
                 else:
                     dropping = True
