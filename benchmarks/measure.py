@@ -39,10 +39,11 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(cmd: list[str], cwd: str | Path | None = None, timeout: float = 1800) -> Measurement:
+def measure(cmd: list[str], cwd: str | Path | None = None, timeout: float = 1800,
+            env: dict[str, str] | None = None) -> Measurement:
     """Run `cmd`, sampling the RSS of its process tree every 0.1 s; kill it (and its children) after `timeout` s."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     peak, done = 0, threading.Event()
 
     def sample():

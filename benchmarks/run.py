@@ -127,24 +127,46 @@ def lessons(args) -> list[str]:
 
 
 def grader(args) -> list[str]:
+    """The grader's overhead over papermill, per lesson; with --baseline COMMIT, the grader of that commit is
+    measured in the same run, side by side (a checkout of it in a temporary folder, the same venv)."""
     batch = args.batch
     shikumi = [sys.executable, "-m", "shikumi.cli", "grade"]
-    rows = ["| lesson | papermill alone (s) | `shikumi grade` (s) | overhead (s) |", "|---|---:|---:|---:|"]
+    header = "| lesson | papermill alone (s) | `shikumi grade` (s) | overhead (s) |"
+    if args.baseline:
+        header += f" grader at {args.baseline} (s) | its overhead (s) |"
+    rows = [header, "|---|---:|---:|---:|" + ("---:|---:|" if args.baseline else "")]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for src in release.sources(ROOT):
-            plain = run_notebook(src, tmp / f"plain-{src.name}", cwd=tmp)
-            sub = tmp / "one" / src.name
-            sub.parent.mkdir(exist_ok=True)
-            shutil.copy(src, sub)
-            graded = measure([*shikumi, str(sub), "--out", str(tmp / f"grades-{src.stem}")], cwd=tmp)
-            rows.append(f"| {src.stem} | {plain.seconds:.1f} | {graded.seconds:.1f} | "
-                        f"{graded.seconds - plain.seconds:+.1f} |")
-            print(rows[-1], flush=True)
-        rows += ["", "The grader's run leaves out the visible self-check cells (the hidden checks grade instead) and "
-                 "stops the kernel at once instead of gracefully, so it can take less time than papermill running "
-                 "the whole notebook: then the overhead is negative. It includes the grader's start-up, the "
-                 "sandbox, the probes and the hidden checks."]
+        env = None
+        if args.baseline:
+            base = tmp / "baseline"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.baseline],
+                           check=True, capture_output=True)
+            env = {**os.environ, "PYTHONPATH": f"{base / 'lib'}:{base}"}
+        try:
+            for src in release.sources(ROOT):
+                plain = run_notebook(src, tmp / f"plain-{src.name}", cwd=tmp)
+                sub = tmp / "one" / src.name
+                sub.parent.mkdir(exist_ok=True)
+                shutil.copy(src, sub)
+                graded = measure([*shikumi, str(sub), "--out", str(tmp / f"grades-{src.stem}")], cwd=tmp)
+                row = (f"| {src.stem} | {plain.seconds:.1f} | {graded.seconds:.1f} | "
+                       f"{graded.seconds - plain.seconds:+.1f} |")
+                if args.baseline and (base / "solutions" / src.name).exists():
+                    old = measure([*shikumi, str(sub), "--out", str(tmp / f"old-{src.stem}")], cwd=tmp, env=env)
+                    row += f" {old.seconds:.1f} | {old.seconds - plain.seconds:+.1f} |"
+                elif args.baseline:
+                    row += " – | – |"
+                rows.append(row)
+                print(rows[-1], flush=True)
+        finally:
+            if args.baseline:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                               capture_output=True)
+        rows += ["", "The grader's run leaves out the visible self-check cells (the hidden checks grade instead), the "
+                 "lesson's cells after its last exercise, and stops the kernel at once instead of gracefully, so it "
+                 "can take less time than papermill running the whole notebook: then the overhead is negative. It "
+                 "includes the grader's start-up, the sandbox, the probes and the hidden checks."]
         first = release.sources(ROOT)[0]
         cls = tmp / "class"
         cls.mkdir()
@@ -484,6 +506,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="where the model sections run: auto (default), cpu, cuda")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for the model sections (default 1, as the course's training uses)")
+    parser.add_argument("--baseline", default="",
+                        help="grader section: also measure the grader of this commit, side by side")
     parser.add_argument("--note", default="", help="a remark printed under each section measured now")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
