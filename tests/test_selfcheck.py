@@ -46,3 +46,42 @@ def test_every_language_has_every_message():
 def test_an_unknown_language_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match=r"\['en', 'ja'\]"):
         set_language("fr")
+
+
+def _raised(code, language="en") -> str:
+    set_language(language)
+    with pytest.raises(AssertionError) as info:
+        with selfcheck.explained("predict(x, w, b)"):
+            code()
+    return str(info.value)
+
+
+def test_an_error_comes_with_what_it_usually_means():
+    import torch
+
+    message = _raised(lambda: torch.ones(3, 2) @ torch.ones(3))
+    assert message.startswith("predict(x, w, b) raised RuntimeError: ")
+    assert "Print the .shape of each tensor" in message
+    assert "not written yet" in _raised(lambda: (_ for _ in ()).throw(NotImplementedError("Exercise 0.1")))
+    assert "lost its link to the weights" in _raised(lambda: torch.tensor(1.0).backward())
+    assert "from 0 to size − 1" in _raised(lambda: torch.ones(3)[5])
+    assert "cells above this one" in _raised(lambda: undefined_name)  # noqa: F821
+    assert "a list where a tensor is needed" in _raised(lambda: torch.ones(3) + [1])
+
+
+def test_an_explained_error_in_japanese_keeps_the_original_attached():
+    import torch
+
+    with pytest.raises(AssertionError) as info:
+        set_language("ja")
+        with selfcheck.explained("predict(x, w, b)"):
+            torch.ones(3, 2) @ torch.ones(3)
+    assert str(info.value).startswith("predict(x, w, b) でエラー RuntimeError: ")
+    assert "形状が合っていません" in str(info.value)
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_a_failed_expect_inside_explained_is_left_alone():
+    with pytest.raises(AssertionError, match="expected 0.5, got 0.25"):
+        with selfcheck.explained("f()"):
+            expect(0.25, 0.5, "f()")
