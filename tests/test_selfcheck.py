@@ -85,3 +85,28 @@ def test_a_failed_expect_inside_explained_is_left_alone():
     with pytest.raises(AssertionError, match="expected 0.5, got 0.25"):
         with selfcheck.explained("f()"):
             expect(0.25, 0.5, "f()")
+
+
+def test_expect_shape_names_the_shapes_and_the_hint_for_that_shape(capsys):
+    import torch
+
+    selfcheck.expect_shape(torch.zeros(3), (3,), "predict(x, w, b)")
+    assert capsys.readouterr().out == "✓ predict(x, w, b) = (3,)\n"
+    hints = {(3, 2): "x * w keeps (3, 2): add each row up."}
+    with pytest.raises(AssertionError) as info:
+        selfcheck.expect_shape(torch.zeros(3, 2), (3,), "predict(x, w, b)", hints)
+    assert str(info.value) == "predict(x, w, b): expected shape (3,), got shape (3, 2). x * w keeps (3, 2): add each row up."
+    with pytest.raises(AssertionError, match="got shape \\(3, 1\\)\\.$"):
+        selfcheck.expect_shape(torch.zeros(3, 1), (3,), "predict(x, w, b)", hints)   # no hint for that one
+
+
+def test_expect_shape_of_something_that_is_no_tensor():
+    with pytest.raises(AssertionError, match="forget `return`"):
+        selfcheck.expect_shape(None, (), "mse_loss(pred, target)")
+    set_language("ja")
+    with pytest.raises(AssertionError) as info:
+        selfcheck.expect_shape(0.5, (), "mse_loss(pred, target)", "テンソルのまま返します。")
+    assert str(info.value) == ("mse_loss(pred, target)：期待されるのは形状 () のテンソルですが、返ってきた値は 0.5 です。"
+                               " テンソルのまま返します。")
+    with pytest.raises(AssertionError, match="です。 .item\\(\\) を使いません。$"):
+        selfcheck.expect_shape(0.5, (), "mse_loss(pred, target)", {float: ".item() を使いません。", (4,): "平均します。"})

@@ -20,6 +20,8 @@ MESSAGES = {
     "en": {"ok": "✓ {what} = {got}", "wrong": "{what}: expected {expected}, got {got}.",
            "none": "Your function returned None: did you forget `return`?",
            "passed": "🎉 {exercise}: all self-checks passed", "exercise": "Exercise",
+           "shape": "{what}: expected shape {expected}, got shape {got}.",
+           "not_tensor": "{what}: expected a tensor of shape {expected}, got {got}.",
            "raised": "{what} raised {error}.",
            "not_written": "This exercise is not written yet: replace the `raise NotImplementedError(...)` line "
                           "with your code.",
@@ -35,6 +37,8 @@ MESSAGES = {
     "ja": {"ok": "✓ {what} = {got}", "wrong": "{what}：期待される値は {expected}、返ってきた値は {got} です。",
            "none": "関数が None を返しました。`return` を書き忘れていませんか？",
            "passed": "🎉 {exercise}：セルフチェックはすべて合格です", "exercise": "演習",
+           "shape": "{what}：期待される形状は {expected}、返ってきた形状は {got} です。",
+           "not_tensor": "{what}：期待されるのは形状 {expected} のテンソルですが、返ってきた値は {got} です。",
            "raised": "{what} でエラー {error} が起きました。",
            "not_written": "この演習はまだ書かれていません。`raise NotImplementedError(...)` の行をあなたのコードに"
                           "置き換えてください。",
@@ -69,6 +73,27 @@ def expect(got, expected, what: str, hint: str = "", rel: float = 1e-6) -> None:
     message = words["wrong"].format(what=what, expected=_show(expected), got=_show(got))
     if got is None:
         message += " " + words["none"]
+    raise AssertionError(f"{message} {hint}".strip())
+
+
+def expect_shape(got, expected: tuple, what: str, hints=None) -> None:
+    """Print ✓ if `got` is a tensor of shape `expected`, else raise: a wrong shape is the most common slip, so it
+    is checked before any value. hints: one hint, or {a wrong shape, or a type such as float: what usually gives
+    it}, e.g. {(4,): "Average with .mean().", float: "Keep it a tensor: no .item()."}."""
+    words = MESSAGES[_language]
+    expected = tuple(expected)
+    if got is None or not hasattr(got, "shape"):
+        message = words["not_tensor"].format(what=what, expected=expected, got=_show(got))
+        key = type(got)
+    elif tuple(got.shape) == expected:
+        print(words["ok"].format(what=what, got=expected))
+        return
+    else:
+        message = words["shape"].format(what=what, expected=expected, got=tuple(got.shape))
+        key = tuple(got.shape)
+    hint = hints.get(key, "") if isinstance(hints, dict) else (hints or "")
+    if got is None:
+        hint = f"{words['none']} {hint}".strip()
     raise AssertionError(f"{message} {hint}".strip())
 
 
