@@ -91,3 +91,17 @@ def test_lines_can_draw_smooth_curves():
     ax = plot.lines([0, 1, 2], {"a": [0, 1, 4]}, marker=None)
     assert ax.lines[0].get_marker() in (None, "None", "")
     assert plot.lines([0, 1], {"a": [0, 1]}).lines[0].get_marker() == "o"
+
+
+def test_decision_boundary_of_a_model_that_blew_up_is_all_50_50():
+    points, labels = torch.randn(10, 2), torch.arange(10) % 2
+    ax = plot.decision_boundary(lambda places: torch.full((len(places),), float("nan")), points, labels,
+                                resolution=20)
+    assert len(ax.collections) == 1 + 2                    # a plain map and the points: no boundary, no error
+
+
+def test_signed_heatmap_centres_its_colours_on_zero():
+    ax = plot.heatmap([[-2.0, 1.0], [0.5, 2.0]], ["a", "b"], ["0", "1"], signed=True)
+    image = ax.images[0]
+    assert image.get_clim() == (-2.0, 2.0) and image.get_cmap().name == "RdBu_r"
+    assert [t.get_color() for t in ax.texts] == ["white", "black", "black", "white"]

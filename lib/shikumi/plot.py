@@ -50,22 +50,27 @@ def lines(x: Sequence, series: Mapping[str, Sequence[float]], title: str = "", x
 
 
 def heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str], title: str = "",
-            fmt: str = "{:.2f}", ax=None):
-    """A labelled matrix with its values written in the cells (slide 32's attention table)."""
+            fmt: str = "{:.2f}", ax=None, signed: bool = False):
+    """A labelled matrix with its values written in the cells (slide 32's attention table). signed=True for
+    numbers of both signs (weights, embeddings): red positive, blue negative, white 0."""
     import numpy as np
 
     matrix = np.asarray(matrix, dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(0.8 * len(col_labels) + 1.5, 0.6 * len(row_labels) + 1))
-    ax.imshow(matrix, cmap="Blues", vmin=0)
+    if signed:
+        limit = float(np.abs(matrix).max()) if matrix.size else 1.0
+        ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    else:
+        ax.imshow(matrix, cmap="Blues", vmin=0)
     ax.set_xticks(range(len(col_labels)), col_labels)
     ax.set_yticks(range(len(row_labels)), row_labels)
     ax.xaxis.tick_top()
-    threshold = matrix.max() * 0.6 if matrix.size else 0
+    threshold = (np.abs(matrix) if signed else matrix).max() * 0.6 if matrix.size else 0
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
-            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center",
-                    color="white" if matrix[i, j] > threshold else "black")
+            strong = (abs(matrix[i, j]) if signed else matrix[i, j]) > threshold
+            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center", color="white" if strong else "black")
     ax.set_title(title, pad=1.6 * plt.rcParams["font.size"] + 10)   # above the column labels, not on them
     return ax
 
@@ -235,7 +240,7 @@ def descent(weights, losses, path_weights, path_losses, title: str = "", xlabel:
 def decision_boundary(predict, points, labels, title: str = "", resolution: int = 120, ax=None):
     """Which class a model gives every place of the plane, with the points on top: predict maps an (M, 2)
     float32 tensor of places to (M,) probabilities of class 1. Blue: class 0, orange: class 1; the black line is
-    where the model is 50–50, its decision boundary."""
+    where the model is 50–50, its decision boundary (nan, from a training run that blew up, counts as 50–50)."""
     import numpy as np
     import torch
     from matplotlib.colors import LinearSegmentedColormap
@@ -247,6 +252,7 @@ def decision_boundary(predict, points, labels, title: str = "", resolution: int 
     grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)   # (resolution², 2)
     with torch.no_grad():
         p = _numpy(predict(grid)).reshape(gx.shape)                                   # (resolution, resolution)
+    p = np.nan_to_num(p, nan=0.5)                     # a model whose numbers blew up (nan) draws as 50–50
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 3.6))
     colors = LinearSegmentedColormap.from_list("course", ["#4C72B0", "white", "#DD8452"])
