@@ -260,8 +260,9 @@ def decision_boundary(predict, points, labels, title: str = "", resolution: int 
     if p.min() < 0.5 < p.max():
         ax.contour(gx, gy, p, levels=[0.5], colors="black", linewidths=1.2)
     cls = np.asarray(_numpy(labels), dtype=int)
+    size = min(40, max(9, 3000 / max(1, len(xy))))                 # a few points drawn bigger than many
     for c, color in ((0, "#4C72B0"), (1, "#DD8452")):
-        ax.scatter(xy[cls == c, 0], xy[cls == c, 1], s=9, color=color, edgecolors="white", linewidths=0.3)
+        ax.scatter(xy[cls == c, 0], xy[cls == c, 1], s=size, color=color, edgecolors="white", linewidths=0.4)
     ax.set(title=title, xlim=(x0, x1), ylim=(y0, y1), xticks=[], yticks=[])
     ax.set_aspect("equal")
     return ax
