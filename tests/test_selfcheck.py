@@ -62,7 +62,8 @@ def test_an_error_comes_with_what_it_usually_means():
     message = _raised(lambda: torch.ones(3, 2) @ torch.ones(3))
     assert message.startswith("predict(x, w, b) raised RuntimeError: ")
     assert "Print the .shape of each tensor" in message
-    assert "not written yet" in _raised(lambda: (_ for _ in ()).throw(NotImplementedError("Exercise 0.1")))
+    assert _raised(lambda: (_ for _ in ()).throw(NotImplementedError("Exercise 0.1: predict — replace this line"))) == (
+        "predict(x, w, b): not written yet. Replace the exercise's `raise NotImplementedError(...)` line with your code.")
     assert "lost its link to the weights" in _raised(lambda: torch.tensor(1.0).backward())
     assert "from 0 to size − 1" in _raised(lambda: torch.ones(3)[5])
     assert "cells above this one" in _raised(lambda: undefined_name)  # noqa: F821

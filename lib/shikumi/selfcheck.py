@@ -23,7 +23,7 @@ MESSAGES = {
            "shape": "{what}: expected shape {expected}, got shape {got}.",
            "not_tensor": "{what}: expected a tensor of shape {expected}, got {got}.",
            "raised": "{what} raised {error}.",
-           "not_written": "This exercise is not written yet: replace the `raise NotImplementedError(...)` line "
+           "not_written": "{what}: not written yet. Replace the exercise's `raise NotImplementedError(...)` line "
                           "with your code.",
            "shapes": "The shapes of two tensors do not fit together. Print the .shape of each tensor you combine: "
                      "a @ b needs (…, n) @ (n, …), and +, -, * need shapes that broadcast.",
@@ -40,8 +40,8 @@ MESSAGES = {
            "shape": "{what}：期待される形状は {expected}、返ってきた形状は {got} です。",
            "not_tensor": "{what}：期待されるのは形状 {expected} のテンソルですが、返ってきた値は {got} です。",
            "raised": "{what} でエラー {error} が起きました。",
-           "not_written": "この演習はまだ書かれていません。`raise NotImplementedError(...)` の行をあなたのコードに"
-                          "置き換えてください。",
+           "not_written": "{what}：演習がまだ書かれていません。演習の `raise NotImplementedError(...)` の行を"
+                          "あなたのコードに置き換えてください。",
            "shapes": "2 つのテンソルの形状が合っていません。組み合わせる各テンソルの .shape を print してみましょう。"
                      "a @ b には (…, n) @ (n, …) が必要で、+、-、* にはブロードキャストできる形状が必要です。",
            "no_grad": "結果と重みのつながりが切れているので、autograd がさかのぼれません。途中で .item()、float()、"
@@ -106,10 +106,12 @@ def explained(what: str):
     except AssertionError:
         raise
     except Exception as e:
-        words = MESSAGES[_language]
+        words, meaning = MESSAGES[_language], _meaning(e)
+        if meaning == "not_written":                 # the stub's own message would only repeat it
+            raise AssertionError(words["not_written"].format(what=what)) from e
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         error = f"{type(e).__name__}: {text}" if text else type(e).__name__
-        raise AssertionError(f"{words['raised'].format(what=what, error=error)} {words[_meaning(e)]}") from e
+        raise AssertionError(f"{words['raised'].format(what=what, error=error)} {words[meaning]}") from e
 
 
 def _meaning(e: Exception) -> str:
