@@ -118,3 +118,39 @@ def test_tokenize_en():
 
 def test_tokenize_en_keeps_apostrophes_inside_words():
     assert data.tokenize_en("O'er the hill, I'll go!") == ["o'er", "the", "hill", ",", "i'll", "go", "!"]
+
+
+# -- points in the plane (lesson 00) ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", data.POINT_KINDS)
+def test_points_2d_shapes_balance_and_seed(kind):
+    import torch
+
+    points, labels = data.points_2d(101, kind, seed=3)
+    assert points.shape == (101, 2) and points.dtype == torch.float32
+    assert labels.shape == (101,) and labels.dtype == torch.int64
+    assert labels[:6].tolist() == [0, 1, 0, 1, 0, 1] and labels.sum().item() == 50
+    assert points.abs().max() < 2.0
+    again, _ = data.points_2d(101, kind, seed=3)
+    other, _ = data.points_2d(101, kind, seed=4)
+    assert torch.equal(points, again) and not torch.equal(points, other)
+
+
+@pytest.mark.parametrize("kind, gap", [("moons", 0.45), ("circles", 0.35), ("spiral", 0.25)])
+def test_points_2d_classes_apart_yet_no_straight_line_separates_them(kind, gap):
+    """What lesson 00 says: without noise the two classes never touch, yet the best straight line (least squares)
+    misclassifies more than 1 point in 10: a network needs a hidden layer to bend its boundary."""
+    import torch
+
+    points, labels = data.points_2d(1000, kind, noise=0.0)
+    assert torch.cdist(points[labels == 0], points[labels == 1]).min() > gap
+    points, labels = data.points_2d(1000, kind, noise=0.1)
+    X = torch.cat([points, torch.ones(len(points), 1)], dim=1)                 # (n, 3): x, y and a bias
+    w = torch.linalg.lstsq(X, (2 * labels.float() - 1)[:, None]).solution     # the best line, by least squares
+    accuracy = ((X @ w).squeeze(1) > 0).eq(labels.bool()).float().mean()
+    assert accuracy < 0.9
+
+
+def test_points_2d_rejects_an_unknown_kind():
+    with pytest.raises(ValueError, match="moons"):
+        data.points_2d(10, "stars")

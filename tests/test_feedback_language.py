@@ -232,6 +232,7 @@ def test_a_class_in_both_languages(tmp_path, solutions):
 # tests run again while every verify() also answers in Japanese: each message must come in both languages.
 
 MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answers, the names of those tests)
+    "00_first_neural_network": ("tests.test_checks_l00", r"^test_(predict|mse|gradient_step|ce|mlp|returning)_"),
     "01_ngram": ("tests.test_checks_l01", r"^test_(count|cond|smoothed|logprob|greedy|returning)_"),
     "02_attention": ("tests.test_attention", r"^test_(softmax|weights|causal_(float|upper|without|swapped)|split|merge"
                                              r"|returning|mhsa)_"),

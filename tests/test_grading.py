@@ -188,3 +188,16 @@ def test_an_answer_that_calls_a_failed_exercise_is_told_to_fix_that_one_first():
         point_to_failed_helpers(tests, exercises, lesson_checks, answers)
     assert next(t.output for t in tests if t.grade_id == "sentence_logprob").endswith(
         "この答えは、合格しなかった conditional_prob（演習 1.2）を呼んでいます。先にそちらを直すと、こちらも合格するかもしれません。")
+
+
+@pytest.mark.parametrize("lesson", ["00_first_neural_network", "01_ngram"])
+def test_lesson_00_is_told_apart_like_any_other(tmp_path, lesson):
+    """By its metadata, else its file name, else its exercises: "00_…" is a lesson like the others, and it does
+    not swallow a lesson 01 notebook that lost both (lesson 00 comes first in the list)."""
+    from autograder.grade import which_lesson
+
+    nb = nbformat.read(str(ROOT / "lessons" / "ja" / f"{lesson}.ipynb"), as_version=4)
+    assert which_lesson(nb, tmp_path / "homework.ipynb") == lesson
+    del nb.metadata["shikumi"]
+    assert which_lesson(nb, tmp_path / f"{lesson} (1).ipynb") == lesson
+    assert which_lesson(nb, tmp_path / "homework.ipynb") == lesson

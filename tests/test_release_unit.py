@@ -70,6 +70,8 @@ EX = Exercise("1.1", "f", 2.0)
 def test_lesson_number():
     assert lesson_number("01_ngram.ipynb") == 1
     assert lesson_number("solutions/12_diffusion.ipynb") == 12
+    assert lesson_number("solutions/00_first_neural_network.ipynb") == 0
+    assert lesson_number("00_first_neural_network") == 0
     with pytest.raises(ValueError, match="NN_name.ipynb"):
         lesson_number("ngram.ipynb")
 
@@ -95,6 +97,15 @@ def test_exercises_are_numbered_in_order():
                                   metadata=answer_meta("g")))
     nb.cells.append(new_code_cell("g()", metadata=check_meta("g_check", points=3.5)))
     assert exercises(nb) == [Exercise("1.1", "f", 2.0), Exercise("1.2", "g", 3.5)]
+
+
+def test_lesson_00_numbers_its_exercises_0_1_and_a_notebook_of_no_lesson_plainly():
+    nb = make_notebook()
+    nb.metadata["shikumi"]["lesson"] = "00_first_neural_network"
+    assert exercises(nb) == [Exercise("0.1", "f", 2.0)]
+    assert "演習 0.1: f" in build_lesson(nb, "ja").cells[-2].source
+    del nb.metadata["shikumi"]
+    assert exercises(nb) == [Exercise("1", "f", 2.0)]      # not "0.1": that is lesson 00's
 
 
 def test_exercises_without_check_cell_is_a_clear_error():

@@ -50,3 +50,15 @@ def test_latent_explorer_gives_whole_number_bounds_an_int_slider():
     assert isinstance(start, ipywidgets.IntSlider) and isinstance(t, ipywidgets.FloatSlider)
     t.value = 0.8
     assert seen == [(3, 0.5), (3, 0.8)]
+
+
+def test_training_explorer_trains_again_with_each_learning_rate_and_step_count():
+    seen = []
+    box = widgets.training_explorer(lambda lr, steps: seen.append((round(lr, 6), steps)), lr=0.01, steps=300,
+                                    labels={"lr": "学習率", "steps": "ステップ数"})
+    lr, steps = box.children[0], box.children[1]
+    assert isinstance(lr, ipywidgets.FloatLogSlider) and isinstance(steps, ipywidgets.IntSlider)
+    assert (lr.min, lr.max) == pytest.approx((-4, 1)) and [lr.description, steps.description] == ["学習率", "ステップ数"]
+    lr.value = 1.0
+    steps.value = 50
+    assert seen == [(0.01, 300), (1.0, 300), (1.0, 50)]

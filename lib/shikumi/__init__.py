@@ -3,7 +3,7 @@
 Every lesson imports from here, so each shared thing exists exactly once:
 
 - `shikumi.device`  — which device to run on, seeding, mixed precision
-- `shikumi.data`    — the corpora (Japanese fairy tales, Shakespeare)
+- `shikumi.data`    — the corpora (Japanese fairy tales, Shakespeare), digits, and generated shapes and points
 - `shikumi.ngram`   — the count-based language model of lesson 01
 - `shikumi.attention`, `transformer`, `translation` — attention (02) and the encoder–decoder (03)
 - `shikumi.gpt`, `charlm` — GPT and its Shakespeare character model (04)

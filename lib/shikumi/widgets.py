@@ -9,6 +9,7 @@ instead, e.g. the Japanese edition's `labels={"prompt": "プロンプト"}`; the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
@@ -28,6 +29,13 @@ def _slider(description: str, low, high, step, value) -> widgets.Widget:
     kind = widgets.IntSlider if all(isinstance(v, int) for v in (low, high, step, value)) else widgets.FloatSlider
     return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
                 layout=widgets.Layout(width="60%"))
+
+
+def _log_slider(description: str, low: float, high: float, value: float) -> widgets.FloatLogSlider:
+    """A slider over powers of ten, low … high (e.g. a learning rate from 0.0001 to 10), updating on release."""
+    return widgets.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.1,
+                                  description=description, readout_format=".2g", continuous_update=False,
+                                  layout=widgets.Layout(width="60%"))
 
 
 def _label_width(text: str) -> float:
@@ -146,3 +154,13 @@ def prompt_explorer(draw: Callable[..., None], prompt: str = "", sliders: Mappin
     controls = {"prompt": _text(prompt, "prompt")}
     controls |= {name: _slider(name, *spec) for name, spec in (sliders or {}).items()}
     return _live(controls, draw, labels)
+
+
+def training_explorer(train_and_draw: Callable[[float, int], None], lr: float = 0.01, steps: int = 300,
+                      lr_range: tuple[float, float] = (1e-4, 10.0), max_steps: int = 2000,
+                      labels: Mapping[str, str] | None = None):
+    """Pick a learning rate (a slider over powers of ten) and a number of training steps; `train_and_draw(lr,
+    steps)` trains a fresh model with them and draws it, as often as it likes while it trains (lesson 00: the
+    decision boundary of a small network, bending step by step)."""
+    controls = {"lr": _log_slider("lr", *lr_range, lr), "steps": _slider("steps", 10, max_steps, 10, steps)}
+    return _live(controls, lambda lr, steps: train_and_draw(lr, steps), labels)
