@@ -271,8 +271,10 @@ def test_an_honest_and_a_hostile_class_graded_at_the_same_time(tmp_path, solutio
     for student in ("ann", "ben"):
         data = json.loads((out_honest / student / f"{LESSON}.json").read_text(encoding="utf-8"))
         assert data["extra_data"]["content_hash"]
-    executed = "".join(p.read_text(encoding="utf-8") for p in out_hostile.rglob("*.executed.ipynb"))
-    assert "found:" not in executed, "a hostile run read an honest answer"
+    printed = [o.get("text", "") for p in out_hostile.rglob("*.executed.ipynb")
+               for c in nbformat.read(str(p), as_version=4).cells for o in c.get("outputs", [])]
+    assert printed, "the hostile runs' notebooks came back"
+    assert not any("found:" in text for text in printed), "a hostile run read an honest answer"
     hostile_book = list(csv.DictReader((out_hostile / "gradebook.csv").open(encoding="utf-8")))
     assert {r["student_id"] for r in hostile_book} == {"mallory0", "mallory1"}
     _assert_nothing_left(marker)
