@@ -406,6 +406,9 @@ def run_environment(threads: int) -> dict[str, str]:
            "IPYTHONDIR": f"{sandbox.HOME}/.ipython", "JUPYTER_RUNTIME_DIR": f"{sandbox.HOME}/.runtime",
            "JUPYTER_PLATFORM_DIRS": "1", "PYTHONDONTWRITEBYTECODE": "1", "OMP_WAIT_POLICY": "PASSIVE",
            "OMP_NUM_THREADS": str(threads), "TQDM_DISABLE": "1"}
+    import shikumi
+
+    env["PYTHONPATH"] = str(Path(shikumi.__file__).resolve().parent.parent)  # the library this grader uses
     for key, value in os.environ.items():  # e.g. OPENBLAS_CORETYPE, which some processors need
         if key.startswith(("OPENBLAS_", "MKL_", "KMP_")) and len(value) < 200:
             env[key] = value
