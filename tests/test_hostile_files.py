@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
 
 import nbformat
 import pytest
@@ -188,7 +187,5 @@ def test_an_unreadable_notebook_in_many_ways_gets_one_line(tmp_path):
     nb.metadata["shikumi"] = {"lesson": {"not": "a name"}}
     path = tmp_path / "odd.ipynb"
     nbformat.write(nb, str(path))
-    started = time.perf_counter()
-    result = grade_submission(path)
+    result = grade_submission(path)  # before: TypeError (unhashable dict), the batch stopped
     assert result.error and "which lesson" in result.error and "\n" not in result.error
-    assert time.perf_counter() - started >= 0  # it returned: no exception escaped
