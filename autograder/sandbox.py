@@ -321,7 +321,7 @@ class Watch:
             try:
                 with p.oneshot():
                     threads += p.num_threads()
-                    memory += p.memory_info().rss
+                    memory += _proportional_memory(p.pid) or p.memory_info().rss
                     times = p.cpu_times()
                     cpu += times.user + times.system
             except psutil.Error:
@@ -392,6 +392,16 @@ def _running(process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _proportional_memory(pid: int) -> int:
+    """A process's share of the memory it uses (PSS: pages shared by n processes count 1/n each), in bytes;
+    0 where the kernel does not say. Forked processes share most of their pages: their RSS, added up,
+    would count them many times over."""
+    for line in _read(Path(f"/proc/{pid}/smaps_rollup")).splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _keyed(text: str) -> dict[str, int]:
