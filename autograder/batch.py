@@ -79,9 +79,10 @@ LINK_PROBLEM = "the file is a symbolic link, not a notebook: hand in the file it
 
 
 def _nbgrader_layout(submitted: Path) -> list[Submission]:
+    """submitted/<student>/<assignment>/*.ipynb; nbgrader's own timestamp.txt there is not a submission."""
     return [Submission(f, student.name, problem=LINK_PROBLEM if f.is_symlink() else None)
             for student in sorted(submitted.iterdir()) if student.is_dir() and not student.is_symlink()
-            for f in _files(student)]
+            for f in _files(student) if f.name != "timestamp.txt"]
 
 
 def _files(folder: Path) -> list[Path]:
