@@ -93,6 +93,11 @@ def set_language(language: str) -> None:
     explain_errors()
 
 
+def language() -> str:
+    """The language set_language chose: "en" (the default) or "ja"."""
+    return _language
+
+
 def expect(got, expected, what: str, hint: str = "", rel: float = 1e-6, mistakes=()) -> None:
     """Print ✓ if `got` equals `expected` (floats: within a relative tolerance), else raise with a hint:
     the hint of the first (wrong value, hint) in `mistakes` that `got` equals, or else `hint`."""
