@@ -85,3 +85,17 @@ def test_autocast_on_cuda_is_bf16():
 def test_describe_cpu():
     text = describe("cpu")
     assert text.startswith("cpu (") and "threads" in text
+
+
+def test_describe_speaks_the_lessons_language():
+    """The Japanese edition prints its device line in Japanese (set_language("ja") at the lesson's top)."""
+    from shikumi import selfcheck
+
+    assert describe("cpu", "ja").startswith("cpu（") and "スレッド" in describe("cpu", "ja")
+    before = selfcheck.language()
+    try:
+        selfcheck._language = "ja"
+        assert "スレッド" in describe("cpu") and "threads" not in describe("cpu")
+    finally:
+        selfcheck._language = before
+    assert "threads" in describe("cpu")

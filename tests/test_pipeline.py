@@ -180,6 +180,18 @@ def test_shipped_pipeline_composes_held_out_pairs(shipped_pipe):
     assert result["color_shape"] >= 0.60, result
 
 
+def test_prompt_fidelity_counts_the_misses_that_kept_their_colour():
+    """Lesson 08 reads kept_color to say how the model fails: a pipeline that always draws a large red circle gets
+    every held-out pair wrong, and only the red triangles (one held-out pair in four) keep their colour."""
+    red_circle = torch.from_numpy(data.draw_shape(data.Shape("red", "circle", "large", "middle")))
+
+    def always_a_red_circle(prompts, generator=None, **_):
+        return SimpleNamespace(images=red_circle[None].expand(len(prompts), -1, -1, -1))
+
+    result = prompt_fidelity(always_a_red_circle, "heldout", desc="judging")
+    assert result["color_shape"] == 0.0 and result["kept_color"] == pytest.approx(1 / 4), result
+
+
 def test_guidance_helps(shipped_pipe):
     """Without guidance (scale 0: the prompt is ignored) the picture matches the prompt only by chance."""
     with torch.inference_mode(), one_cpu_thread():

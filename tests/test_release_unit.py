@@ -237,6 +237,24 @@ def test_localize_code_keeps_a_code_line_marked_with_its_language():
         "# en"]
 
 
+def test_localize_code_keeps_its_half_of_a_comment_in_both_languages():
+    source = "    scores = q @ k.T          # en: (T, T): one row per word  # ja: (T, T)：1 単語が 1 行"
+    assert localize_code(source, "en") == "    scores = q @ k.T          # (T, T): one row per word"
+    assert localize_code(source, "ja") == "    scores = q @ k.T          # (T, T)：1 単語が 1 行"
+
+
+def test_localize_code_writes_slide_references_in_japanese():
+    source = '''def f():
+    """P(w | c) = C(c, w) / C(c)   (slide 24)
+
+    x_t = add_noise(...)   (slides 25, 30)   (slide 47, Forward Process)
+    """'''
+    assert localize_code(source, "en") == source
+    ja = localize_code(source, "ja").splitlines()
+    assert ja[1].endswith("（スライド 24）") and "（スライド 25、30）" in ja[3] and "（スライド 47、Forward Process）" in ja[3]
+    assert "slide" not in localize_code(source, "ja")
+
+
 # -- build_lesson -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

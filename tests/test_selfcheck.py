@@ -116,7 +116,7 @@ def test_the_self_check_and_the_grader_say_a_difference_alike():
                 with pytest.raises(AssertionError) as info:
                     expect_close(value, want, "f(x)")
                 assert str(info.value) == grader
-    assert "インデックス (1, 0) で" in grader or "形状は (2, 2)" in grader
+    assert "インデックス (1, 0) で" in grader or "形は (2, 2)" in grader
 
 
 def test_japanese_expect_close():
@@ -124,7 +124,7 @@ def test_japanese_expect_close():
     set_language("ja")
     with pytest.raises(AssertionError) as info:
         expect_close(torch.ones(3), torch.ones(2), "x", "形を確かめます。")
-    assert str(info.value) == "x：期待される形状は (2,) ですが、返ってきたテンソルの形状は (3,) です。 形を確かめます。"
+    assert str(info.value) == "x：期待される形は (2,) ですが、返ってきたテンソルの形は (3,) です。 形を確かめます。"
 
 
 # -- a raw error gets a sentence on what it usually means ------------------------------------------------------
@@ -201,7 +201,7 @@ def test_an_explained_error_in_japanese_keeps_the_original_attached():
         with selfcheck.explained("predict(x, w, b)"):
             torch.ones(3, 2) @ torch.ones(3)
     assert str(info.value).startswith("predict(x, w, b) でエラー RuntimeError: ")
-    assert "形状が合っていません" in str(info.value)
+    assert "形が合っていません" in str(info.value)
     assert isinstance(info.value.__cause__, RuntimeError)
 
 
@@ -230,7 +230,7 @@ def test_expect_shape_of_something_that_is_no_tensor():
     set_language("ja")
     with pytest.raises(AssertionError) as info:
         selfcheck.expect_shape(0.5, (), "mse_loss(pred, target)", "テンソルのまま返します。")
-    assert str(info.value) == ("mse_loss(pred, target)：期待されるのは形状 () のテンソルですが、返ってきた値は 0.5 です。"
+    assert str(info.value) == ("mse_loss(pred, target)：期待されるのは形 () のテンソルですが、返ってきた値は 0.5 です。"
                                " テンソルのまま返します。")
     with pytest.raises(AssertionError, match="です。 .item\\(\\) を使いません。$"):
         selfcheck.expect_shape(0.5, (), "mse_loss(pred, target)", {float: ".item() を使いません。", (4,): "平均します。"})

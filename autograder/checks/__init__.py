@@ -84,7 +84,7 @@ def type_problem(value: Any, expected: type | tuple[type, ...], what: str) -> st
     if _is_array(value) and not any(_is_array_type(t) for t in _tuple(expected)):
         shape = tuple(value.shape)
         return say(f"{what} returned an array of shape {shape}; expected a {names}.",
-                   f"{what} が形状 {shape} の配列を返しました。返すのは {names} です。")
+                   f"{what} が形 {shape} の配列を返しました。返すのは {names} です。")
     if value is None:
         return say(f"{what} returned None: did you forget the `return` statement?",
                    f"{what} が None を返しました。`return` 文を書き忘れていませんか？")

@@ -25,7 +25,7 @@ def _arg(name: str, x) -> str:
     if not hasattr(x, "shape") or tuple(x.shape) == ():
         return f"{name}={show(float(x))}"
     shape = tuple(x.shape)
-    return say(f"{name} of shape {shape}", f"形状 {shape} の {name}")
+    return say(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
 def _shape_hint(got: tuple, hints: dict) -> str:
@@ -68,7 +68,7 @@ def predict_verify(case: Case, value) -> str | None:
                              "x * w は入力に重みを掛けるだけで、足し合わせません。x @ w なら両方を行います。"),
                  (n, 1): say("Return one number per example, shape (N,): use w as it is, x @ w (not a column, "
                              "not x * w).",
-                             "1 例につき数 1 つ、形状 (N,) を返します。w は列にせず、そのまま x @ w とします"
+                             "1 例につき数 1 つ、形 (N,) を返します。w は列にせず、そのまま x @ w とします"
                              "（x * w でもありません）。"),
                  (): say("That is one number for the whole batch: keep one prediction per example (no .sum()).",
                          "それはバッチ全体で数 1 つです。1 例につき予測を 1 つ残します（.sum() は使いません）。")}

@@ -25,7 +25,7 @@ def _arg(name: str, x) -> str:
     if not hasattr(x, "shape"):
         return f"{name} {x!r}"
     shape = tuple(x.shape)
-    return say(f"{name} of shape {shape}", f"形状 {shape} の {name}")
+    return say(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
 # -- Exercise 2.1: softmax ---------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def split_verify(case: Case, value) -> str | None:
         return None
     if tuple(value.shape) == (B, T, n_head, hd):
         return problem + more("That is the shape after the view: now swap the T and n_head axes with .transpose(1, 2).",
-                              "それは view の直後の形状です。続けて .transpose(1, 2) で T と n_head の軸を入れ替えます。")
+                              "それは view の直後の形です。続けて .transpose(1, 2) で T と n_head の軸を入れ替えます。")
     return problem + _first_hint(value, [
         (x.reshape(B, n_head, T, hd),
          say("x.view(B, n_head, T, head_dim) cuts the numbers in the wrong order and mixes the words up: "

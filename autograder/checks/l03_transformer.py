@@ -175,7 +175,7 @@ def encoder_verify(case: Case, value) -> str | None:
     x, mask = case.inputs
     shape, padding = tuple(x.shape), int((~mask).sum())
     what = say(f"EncoderLayer({d}, {h}, {ff})(x of shape {shape}, mask with {padding} padding position(s))",
-               f"EncoderLayer({d}, {h}, {ff})(形状 {shape} の x、パディングが {padding} か所のマスク)")
+               f"EncoderLayer({d}, {h}, {ff})(形 {shape} の x、パディングが {padding} か所のマスク)")
     return _with_hint(value, _encoder(case), what, {say(hint, ENCODER_HINTS_JA[mistake]):
                                                     lambda m=mistake: _encoder(case, m)
                                                     for mistake, hint in ENCODER_HINTS.items()})
@@ -234,16 +234,16 @@ DECODER_HINTS = {
     "cross_first": "First the causal self-attention, then the cross-attention, then the feed-forward network.",
 }
 DECODER_HINTS_JA = {
-    "no_causal": "デコーダのセルフアテンションには因果マスクが必要です（mask=causal_mask(T, x.device)）。単語 t を"
+    "no_causal": "デコーダの Self-Attention には因果マスクが必要です（mask=causal_mask(T, x.device)）。単語 t を"
                  "書いているときに、それより後の単語を見てはいけません。",
     "anti_causal": "因果マスクは下三角です（causal_mask(T)）。各単語が見るのは自分自身と過去です。あなたのマスクでは、"
                    "代わりに未来が見えています。",
-    "self_not_cross": "クロスアテンションのキーとバリューはエンコーダから取ります：self.cross_attn(x, memory, "
+    "self_not_cross": "Cross-Attention のキーとバリューはエンコーダから取ります：self.cross_attn(x, memory, "
                       "mask=src_mask)。あなたの層は、デコーダ自身の単語にもう一度注意を向けています。",
-    "no_src_mask": "クロスアテンションに src_mask を渡します。デコーダは、ソースのパディングを見てはいけません。",
+    "no_src_mask": "Cross-Attention に src_mask を渡します。デコーダは、ソースのパディングを見てはいけません。",
     "pre_ln": "それは pre-LN です。この演習は論文の post-LN です：x = norm1(x + self_attn(x, …))、続いて "
               "norm2(x + cross_attn(x, memory, …))、最後に norm3(x + ff(x)) です。",
-    "cross_first": "まず因果的セルフアテンション、次にクロスアテンション、最後にフィードフォワードネットワークの順です。",
+    "cross_first": "まず因果的 Self-Attention、次に Cross-Attention、最後にフィードフォワードネットワークの順です。",
 }
 
 
@@ -253,7 +253,7 @@ def decoder_verify(case: Case, value) -> str | None:
     x_shape, m_shape, padding = tuple(x.shape), tuple(memory.shape), int((~src_mask).sum())
     what = say(f"DecoderLayer({d}, {h}, {ff})(x of shape {x_shape}, memory of shape {m_shape}, "
                f"src_mask with {padding} padding position(s))",
-               f"DecoderLayer({d}, {h}, {ff})(形状 {x_shape} の x、形状 {m_shape} の memory、"
+               f"DecoderLayer({d}, {h}, {ff})(形 {x_shape} の x、形 {m_shape} の memory、"
                f"パディングが {padding} か所の src_mask)")
     return _with_hint(value, _decoder(case), what, {say(hint, DECODER_HINTS_JA[mistake]):
                                                     lambda m=mistake: _decoder(case, m)

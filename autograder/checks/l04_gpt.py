@@ -145,7 +145,7 @@ def block_verify(case: Case, value) -> str | None:
     d_model, n_head = case.args
     (x,) = case.inputs
     shape = tuple(x.shape)
-    what = say(f"Block({d_model}, {n_head})(x of shape {shape})", f"Block({d_model}, {n_head})(形状 {shape} の x)")
+    what = say(f"Block({d_model}, {n_head})(x of shape {shape})", f"Block({d_model}, {n_head})(形 {shape} の x)")
     block = gpt.Block(d_model, n_head)
     block.load_state_dict(case.state)
     block.eval()
@@ -222,7 +222,7 @@ def probs_verify(case: Case, value) -> str | None:
         V, best = logits.numel(), int(logits.argmax())
         return say(f"{what}: return the probabilities, not the token: a tensor of shape ({V},) with 1.0 "
                    f"at the argmax ({best}) and 0.0 everywhere else.",
-                   f"{what}：トークンではなく確率を返します。形状 ({V},) のテンソルで、argmax（{best}）の位置が 1.0、"
+                   f"{what}：トークンではなく確率を返します。形 ({V},) のテンソルで、argmax（{best}）の位置が 1.0、"
                    "ほかはすべて 0.0 です。")
     expected = gpt.next_token_probs(logits, temperature, top_k)
     problem = array_problem(value, expected, what)

@@ -60,7 +60,7 @@ def ratio_verify(case: Case, value) -> str | None:
                     "テンソルの中の数の個数は、次元を足すのではなく、掛け合わせて（math.prod）求めます。")
     elif len(latent_shape) == 3 and close(value, math.prod(image_shape[1:]) / math.prod(latent_shape[1:])):
         hint = more("That compares only H × W: the channels (3 for RGB, 4 latent channels) count too.",
-                    "それは H × W だけを比べています。チャンネル（RGB の 3、潜在表現の 4 チャンネル）も数に入れます。")
+                    "それは H × W だけを比べています。チャネル（RGB の 3、潜在表現の 4 チャネル）も数に入れます。")
     return expected_got(what, f"{expected:.6g}", show(value)) + hint
 
 
@@ -167,8 +167,8 @@ def kl_verify(case: Case, value) -> str | None:
         got, shape = show(value, 60), tuple(value.shape) if isinstance(value, torch.Tensor) else None
         return say(f"{what}: expected a scalar tensor (shape ()), got {got}{'' if shape is None else f' of shape {shape}'}. "
                    "Keep it a tensor (no .item()), and reduce it to one number with .sum(...) then .mean().",
-                   f"{what}：期待されるのはスカラーのテンソル（形状 ()）ですが、返ってきたのは {got}"
-                   f"{'' if shape is None else f'（形状 {shape}）'} です。テンソルのまま（.item() は使わずに）、"
+                   f"{what}：期待されるのはスカラーのテンソル（形 ()）ですが、返ってきたのは {got}"
+                   f"{'' if shape is None else f'（形 {shape}）'} です。テンソルのまま（.item() は使わずに）、"
                    ".sum(...) と .mean() で 1 つの数にまとめます。")
     terms = _kl_terms(mu, logvar)
     want = terms.flatten(1).sum(1).mean()
@@ -216,7 +216,7 @@ def loss_verify(case: Case, value) -> str | None:
     what = _tensor_text("vae_loss", case)
     if isinstance(value, float) or (isinstance(value, torch.Tensor) and value.numel() == 1 and value.dim() > 0):
         return say(f"{what}: expected a scalar tensor (shape ()), got {show(value, 60)}. Keep it a tensor (no .item()).",
-                   f"{what}：期待されるのはスカラーのテンソル（形状 ()）ですが、返ってきたのは {show(value, 60)} です。"
+                   f"{what}：期待されるのはスカラーのテンソル（形 ()）ですが、返ってきたのは {show(value, 60)} です。"
                    "テンソルのまま返します（.item() は使いません）。")
     sq = (x_hat - x).pow(2)
     recon = sq.flatten(1).sum(1).mean()

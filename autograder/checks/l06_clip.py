@@ -36,7 +36,7 @@ def _arg(name: str, x) -> str:
     if not hasattr(x, "shape"):
         return f"{name} {x!r}"
     shape = tuple(x.shape)
-    return say(f"{name} of shape {shape}", f"形状 {shape} の {name}")
+    return say(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
 # -- Exercise 6.1: pool_at_eot ---------------------------------------------------------------------
@@ -232,13 +232,13 @@ def loss_verify(case: Case, value) -> str | None:
         shape = tuple(value.shape)
         return say(f"{what}: expected one number (a tensor of shape ()), got a tensor of shape {shape}. "
                    "Average the cross-entropy over the batch (F.cross_entropy does by default).",
-                   f"{what}：期待されるのは数 1 つ（形状 () のテンソル）ですが、返ってきたのは形状 {shape} のテンソルです。"
+                   f"{what}：期待されるのは数 1 つ（形 () のテンソル）ですが、返ってきたのは形 {shape} のテンソルです。"
                    "交差エントロピーをバッチについて平均します（F.cross_entropy は既定でそうします）。")
     got = _loss_value(value)
     if got is None:
         return (type_problem(value, torch.Tensor, what)
                 or say(f"{what} returned {show(value)}; expected a scalar tensor (shape ())",
-                       f"{what} が {show(value)} を返しました。返すのはスカラーのテンソル（形状 ()）です。"))
+                       f"{what} が {show(value)} を返しました。返すのはスカラーのテンソル（形 ()）です。"))
     i64, t64 = img.double(), txt.double()
     expected = clip_loss(i64, t64, float(scale))
     if torch.isclose(got, expected, rtol=1e-4, atol=1e-5):

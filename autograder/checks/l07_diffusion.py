@@ -86,7 +86,7 @@ def cumprod_cases(rng: random.Random) -> list[Case]:
 def cumprod_verify(case: Case, value) -> str | None:
     (betas,) = case.args
     shape = tuple(betas.shape)
-    what = say(f"compute_alphas_cumprod(betas of shape {shape})", f"compute_alphas_cumprod(形状 {shape} の betas)")
+    what = say(f"compute_alphas_cumprod(betas of shape {shape})", f"compute_alphas_cumprod(形 {shape} の betas)")
     b = betas.double()
     expected = torch.cumprod(1 - b, 0)
     variants = [

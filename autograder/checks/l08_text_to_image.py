@@ -97,7 +97,7 @@ def cross_verify(case: Case, value) -> str | None:
                                          "なるようにします（dim=-1）。")),
         (_cross(*a, flatten="no-transpose"), say("The image was reshaped to (B, H·W, C) without moving the channels: "
                                                  "use features.flatten(2).transpose(1, 2), and undo it at the end.",
-                                                 "チャンネルを動かさずに、画像を (B, H·W, C) に reshape しています。"
+                                                 "チャネルを動かさずに、画像を (B, H·W, C) に reshape しています。"
                                                  "features.flatten(2).transpose(1, 2) を使い、最後に元に戻します。")),
     ]
     return _check(value, _cross(*a), what, variants)

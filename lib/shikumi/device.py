@@ -67,9 +67,19 @@ def one_cpu_thread(device: torch.device | str = "cpu"):
     return cpu_threads(1, device)
 
 
-def describe(device: torch.device | str) -> str:
-    """A one-line description for the top of a lesson: which device, and how many CPU threads."""
+def describe(device: torch.device | str, lang: str | None = None) -> str:
+    """A one-line description for the top of a lesson: which device, and how many CPU threads.
+
+    In the lesson's language (lang "en" or "ja"; by default the one the lesson gave `set_language`):
+    "cpu (1 threads)" in English, "cpu（1 スレッド）" in Japanese."""
     device = torch.device(device)
+    if lang is None:
+        from shikumi import selfcheck  # the lesson's language, set once at its top
+
+        lang = selfcheck.language()
     if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{device.type} ({torch.get_num_threads()} threads)"
+        detail = torch.cuda.get_device_name(device)
+    else:
+        threads = torch.get_num_threads()
+        detail = f"{threads} スレッド" if lang == "ja" else f"{threads} threads"
+    return f"{device.type}（{detail}）" if lang == "ja" else f"{device.type} ({detail})"

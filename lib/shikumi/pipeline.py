@@ -269,11 +269,13 @@ def training_history(directory=None) -> dict:
 # -- does the picture match the prompt? ---------------------------------------------------------------------
 
 def prompt_fidelity(pipe: TextToImagePipeline, split: str = "train", repeats: int = 1, seed: int = 0,
-                    batch_size: int = 200, progress: bool = False, **call_kwargs) -> dict:
+                    batch_size: int = 200, progress: bool = False, desc: str | None = None, **call_kwargs) -> dict:
     """Generate one image for every (colour, shape, size, position) of `split` ("train" or "heldout") in both
     languages, `repeats` times, and judge each with data.read_shape (rules, no neural network).
     Returns {"n": images, "color_shape": fraction whose colour and shape match, "all": fraction matching all
-    four words, "en"/"ja": color_shape per language, "misses": a few (prompt, what was read) pairs}."""
+    four words, "en"/"ja": color_shape per language, "misses": a few (prompt, what was read) pairs,
+    "kept_color": the fraction of the misses (colour or shape wrong) whose colour was still right}.
+    desc: the progress bar's label (the lesson's language); by default "drawing and judging (split)"."""
     from tqdm.auto import tqdm
 
     from shikumi import data
@@ -282,7 +284,7 @@ def prompt_fidelity(pipe: TextToImagePipeline, split: str = "train", repeats: in
     jobs = [(s, lang) for lang in ("en", "ja") for s in specs]
     generator = torch.Generator().manual_seed(seed)
     results = []
-    for i in tqdm(range(0, len(jobs), batch_size), desc=f"drawing and judging ({split})", disable=not progress,
+    for i in tqdm(range(0, len(jobs), batch_size), desc=desc or f"drawing and judging ({split})", disable=not progress,
                   leave=False):
         chunk = jobs[i:i + batch_size]
         images = pipe([s.caption(lang) for s, lang in chunk], generator=generator, **call_kwargs).images.cpu()
@@ -292,7 +294,9 @@ def prompt_fidelity(pipe: TextToImagePipeline, split: str = "train", repeats: in
         good = [r for s, _, r in rows if r is not None and (r == s if exact else (r.color, r.shape) == (s.color, s.shape))]
         return len(good) / max(1, len(rows))
 
+    missed = [(s, r) for s, _, r in results if r is None or (r.color, r.shape) != (s.color, s.shape)]
     return {"n": len(results), "color_shape": rate(results), "all": rate(results, exact=True),
+            "kept_color": sum(r is not None and r.color == s.color for s, r in missed) / max(1, len(missed)),
             **{lang: rate([r for r in results if r[1] == lang]) for lang in ("en", "ja")},
             "misses": [(s.caption(lang), r and r.caption(lang)) for s, lang, r in results
                        if r is None or (r.color, r.shape) != (s.color, s.shape)][:8]}

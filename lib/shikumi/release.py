@@ -11,7 +11,10 @@ From it we write `lessons/en/NN_name.ipynb` and `lessons/ja/NN_name.ipynb`:
       title = "one vector per token"        # en
       title = "トークンごとのベクトル"          # ja
 
-  (the source runs both lines; the later one wins there).
+  (the source runs both lines; the later one wins there). A code line may end in a comment in both languages,
+  `x = q @ k.T   # en: the scores  # ja: スコア`: each edition keeps its own half (`# the scores`).
+- In the Japanese edition, a slide reference in code (a docstring's `(slide 24)`, `(slides 25, 30)`) is written
+  as in the prose: `（スライド 24）`.
 - In exercise cells (nbgrader metadata `solution: true`) the code between `### BEGIN SOLUTION` and
   `### END SOLUTION` becomes a stub that raises NotImplementedError; the docstring above it stays.
 - Outputs and execution counts are cleared, and the notebook's metadata says it was generated.
@@ -34,6 +37,8 @@ LANGS = ("en", "ja")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _LANG_LINE = re.compile(r"^(\s*)(# )?(en|ja): ?(.*)$")
 _LANG_CODE = re.compile(r"^(\s*\S.*?)\s*# (en|ja)\s*$")   # code, then a comment that is only a language
+_BOTH = re.compile(r"^(\s*\S.*?\s*)# en: (.*?)\s*# ja: (.*)$")   # code, then `# en: …  # ja: …`
+_SLIDE_TAG = re.compile(r"\(slides? (\d[^()]*)\)")                # (slide 24), (slides 25, 30), (slide 47, …)
 
 
 @dataclass(frozen=True)
@@ -119,9 +124,15 @@ def strip_solution(source: str, exercise: Exercise, lang: str) -> str:
 
 def localize_code(source: str, lang: str) -> str:
     """Keep `# en:` / `en:` lines and code lines ending in `# en` in the English edition, and their `ja`
-    counterparts in the Japanese one."""
+    counterparts in the Japanese one; of a trailing `# en: …  # ja: …`, the edition's half. The Japanese edition
+    writes slide references the Japanese way, （スライド 24）."""
     out = []
     for line in source.splitlines():
+        both = _BOTH.match(line)
+        if both is not None and not line.lstrip().startswith("#"):
+            line = f"{both.group(1)}# {both.group(2) if lang == 'en' else both.group(3)}".rstrip()
+        if lang == "ja":
+            line = _SLIDE_TAG.sub(lambda m: "（スライド " + m.group(1).replace(", ", "、") + "）", line)
         code = _LANG_CODE.match(line)
         if code is not None and not line.lstrip().startswith("#"):
             if code.group(2) == lang:

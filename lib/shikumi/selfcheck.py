@@ -54,19 +54,19 @@ MESSAGES = {
            "none": "関数が None を返しました。`return` を書き忘れていませんか？",
            "passed": "🎉 {exercise}：セルフチェックはすべて合格です", "exercise": "演習",
            "not_tensor": "{what}：期待されるのはテンソルですが、返ってきたのは {got} です。",
-           "shape": "{what}：期待される形状は {expected} ですが、返ってきたテンソルの形状は {got} です。",
+           "shape": "{what}：期待される形は {expected} ですが、返ってきたテンソルの形は {got} です。",
            "nan": "{what}：結果に NaN（数ではない値）が含まれています。NaN はたいてい 0 / 0、負の数の平方根や対数、"
                   "すべて -inf の行にかけた softmax から生まれます。",
            "differ": "{what}：値が期待される値から最大 {most} ずれています（インデックス {index} で、期待される値は "
                      "{expected}、返ってきた値は {got} です）。",
            "ok_close": "✓ {what}",
            "usually": "💡 このエラーがたいてい意味すること：{why}",
-           "not_tensor_shape": "{what}：期待されるのは形状 {expected} のテンソルですが、返ってきた値は {got} です。",
+           "not_tensor_shape": "{what}：期待されるのは形 {expected} のテンソルですが、返ってきた値は {got} です。",
            "raised": "{what} でエラー {error} が起きました。",
            "not_written": "{what}：演習がまだ書かれていません。演習の `raise NotImplementedError(...)` の行を"
                           "あなたのコードに置き換えてください。",
-           "shapes": "2 つのテンソルの形状が合っていません。組み合わせる各テンソルの .shape を print してみましょう。"
-                     "a @ b には (…, n) @ (n, …) が必要で、+、-、* にはブロードキャストできる形状が必要です。",
+           "shapes": "2 つのテンソルの形が合っていません。組み合わせる各テンソルの .shape を print してみましょう。"
+                     "a @ b には (…, n) @ (n, …) が必要で、+、-、* にはブロードキャストできる形が必要です。",
            "no_grad": "結果と重みのつながりが切れているので、autograd がさかのぼれません。途中で .item()、float()、"
                       "torch.tensor(...) を使わず、テンソルのまま計算してください。",
            "types": "演算が、扱えない種類の値を受け取りました（テンソルが必要なところにリストがある、引数が足りない・"
@@ -91,6 +91,11 @@ def set_language(language: str) -> None:
         raise ValueError(f"set_language: {language!r} is not one of {sorted(MESSAGES)}")
     _language = language
     explain_errors()
+
+
+def language() -> str:
+    """The language set_language chose: "en" (the default) or "ja"."""
+    return _language
 
 
 def expect(got, expected, what: str, hint: str = "", rel: float = 1e-6, mistakes=()) -> None:
