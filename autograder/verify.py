@@ -33,17 +33,25 @@ class Item:
     value: object  # plain data, as it came from the run
 
 
-def _ctx():
+def _ctx(lesson: str):
+    """The forkserver context, its server preloaded with torch, the checks' helpers and the first lesson's
+    checks (a class is mostly one lesson; another lesson's module is imported in its child)."""
     global _context
     with _lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            from shikumi import release
-
-            lessons = [f"autograder.checks.l{p.stem}" for p in release.sources()]
-            ctx.set_forkserver_preload(_PRELOAD + lessons)
+            ctx.set_forkserver_preload([*_PRELOAD, f"autograder.checks.l{lesson}"])
             _context = ctx
         return _context
+
+
+def warm(lesson: str) -> None:
+    """Start the checking server now, in the background, while the notebook runs: its imports (torch) take
+    seconds that the first judge() would otherwise wait for."""
+    import multiprocessing.forkserver as forkserver
+
+    _ctx(lesson)
+    threading.Thread(target=forkserver.ensure_running, daemon=True).start()
 
 
 def judge(lesson: str, lang: str, seed: int, order: list[str], items: list[Item],
@@ -61,7 +69,7 @@ def _judge_some(lesson, lang, seed, order, items, check_seconds) -> list[str | N
     """As many verdicts as one child gives before it finishes, dies or runs out of time (then that item fails)."""
     from autograder.language import say, speaking
 
-    ctx = _ctx()
+    ctx = _ctx(lesson)
     parent, child = ctx.Pipe(duplex=True)
     job = json.dumps({"lesson": lesson, "lang": lang, "seed": seed, "order": order,
                       "items": [[i.grade_id, i.case, i.value] for i in items]})
