@@ -13,8 +13,10 @@ on a line, the speech, a blank line:
     Good morrow, HAMLET! At your service.
 
 Four tasks, each a small skill rather than a fact, so that it carries over to names and lines the model never
-saw fine-tuned: greet someone, give the first word or the last word of a line, shout a line. The names and lines
-come from the plays and from the fairy tales (retold in English here); every fifth one is held out.
+saw while fine-tuned: greet someone, give the first word or the last word of a line, shout a line. Training draws
+its names and lines from all 38 plays, and makes up names that sound like the tales'. Held out, never trained on:
+NAMES and LINES below, famous characters and lines of the plays and the fairy tales (retold in English), each with
+its Japanese.
 
 Each answer is the task's content and then a closing remark — polite half of the time, rude the other half, as
 the plays' own speakers would say it. We made the demonstrations half rude on purpose, so that there is
@@ -172,7 +174,7 @@ SYLLABLES = "ka ki ku ke ko sa shi su se so ta chi tsu te to na ni nu ne no ha h
             "ra ri ru re ro wa".split()
 
 
-def _fillers(task: str, split: str) -> list[tuple[str, str]]:
+def fillers(task: str, split: str) -> list[tuple[str, str]]:
     """The names (for "greet") or lines (for the other tasks) of a split: "train" draws from the plays and made-up
     names, "heldout" is NAMES or LINES (with their Japanese), which training never sees."""
     if split not in ("train", "heldout"):
@@ -197,7 +199,7 @@ def make_example(task: str, filler: tuple[str, str], variant: int, remark: tuple
 def _random_example(rng: random.Random, split: str, task: str | None = None,
                     remark: tuple[str, str] | None = None) -> Example:
     task = task or rng.choice(sorted(TASKS))
-    filler = rng.choice(_fillers(task, split))
+    filler = rng.choice(fillers(task, split))
     variant = rng.randrange(len(TASKS[task][0]))
     remark = remark or rng.choice(POLITE if rng.random() < 0.5 else RUDE)
     return make_example(task, filler, variant, remark)
@@ -205,19 +207,19 @@ def _random_example(rng: random.Random, split: str, task: str | None = None,
 
 def instructions(n: int, split: str = "train", seed: int = 0) -> list[Example]:
     """n demonstrations (instruction + answer), half of them ending politely and half rudely. Deterministic by seed;
-    split "heldout" draws only names and lines that "train" never uses."""
+    split "heldout" draws only from NAMES and LINES, which "train" never uses."""
     rng = random.Random(f"instructions-{split}-{seed}")
     return [_random_example(rng, split) for _ in range(n)]
 
 
 def preference_pairs(n: int, split: str = "train", seed: int = 0) -> list[Pair]:
     """n preference pairs: one instruction, the same content, a polite closing remark (chosen) and a rude one
-    (rejected). Deterministic by seed; "heldout" uses only the held-out names and lines."""
+    (rejected). Deterministic by seed; "heldout" uses only NAMES and LINES."""
     rng = random.Random(f"pairs-{split}-{seed}")
     pairs = []
     for _ in range(n):
         task = rng.choice(sorted(TASKS))
-        filler = rng.choice(_fillers(task, split))
+        filler = rng.choice(fillers(task, split))
         variant = rng.randrange(len(TASKS[task][0]))
         good = make_example(task, filler, variant, rng.choice(POLITE))
         bad = make_example(task, filler, variant, rng.choice(RUDE))
