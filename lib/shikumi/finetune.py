@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from shikumi import charlm, checkpoint
 from shikumi.chatdata import Example, chat_prompt, judge
-from shikumi.device import get_device, seed_everything
+from shikumi.device import get_device, one_cpu_thread, seed_everything
 from shikumi.gpt import GPT, GPTConfig, next_token_probs
 from shikumi.tokenizer import CharTokenizer, load_tokenizer
 from shikumi.train import History, TrainConfig, train
@@ -113,9 +113,10 @@ def answer_logprobs(model: GPT, tok: CharTokenizer, prompts: Sequence[str], answ
     model.eval()
     device = next(model.parameters()).device
     out = []
-    for i in range(0, len(prompts), batch_size):
-        x, y = pad([encode_chat(tok, p, a) for p, a in zip(prompts[i:i + batch_size], answers[i:i + batch_size])])
-        out.append(sequence_logprob(model(x.to(device)), y.to(device)).cpu())
+    with one_cpu_thread(device):
+        for i in range(0, len(prompts), batch_size):
+            x, y = pad([encode_chat(tok, p, a) for p, a in zip(prompts[i:i + batch_size], answers[i:i + batch_size])])
+            out.append(sequence_logprob(model(x.to(device)), y.to(device)).cpu())
     return torch.cat(out) if out else torch.zeros(0)
 
 
@@ -128,26 +129,46 @@ def answer_loss(model: GPT, tok: CharTokenizer, examples: Sequence[Example]) -> 
 # -- talking to it ---------------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def reply(model: GPT, tok: CharTokenizer, instruction: str, temperature: float = 0.0, max_new_tokens: int = 64,
-          generator: torch.Generator | None = None) -> str:
-    """The model's answer to one instruction: characters after "ASSISTANT\\n", up to and with the first blank
-    line (the end of a speech), or max_new_tokens of them. temperature 0 is greedy."""
+def replies(model: GPT, tok: CharTokenizer, instructions: Sequence[str], temperature: float = 0.0,
+            max_new_tokens: int = 64, generator: torch.Generator | None = None) -> list[str]:
+    """The model's answer to each instruction: the characters after "ASSISTANT\\n", up to and with the first blank
+    line (the end of a speech), or max_new_tokens of them. temperature 0 is greedy.
+
+    All the chats grow together, one token per step, as GPT.generate does for one: row i, n_i tokens long, is fed
+    its last block_size tokens, padded at the end to the longest row (the causal mask keeps padding out of sight),
+    and its next token is read at its own last position — the same numbers as generating each chat alone.
+    """
     model.eval()
     device = next(model.parameters()).device
-    ids = torch.tensor([tok.encode(chat_prompt(instruction))], device=device)     # (1, P)
-    start, text = ids.size(1), ""
-    for _ in range(max_new_tokens):
-        logits = model(ids[:, -model.config.block_size:])[:, -1].float()          # (1, vocab)
-        if temperature == 0:
-            next_id = logits.argmax(dim=-1, keepdim=True)                         # (1, 1)
-        else:
-            probs = next_token_probs(logits, temperature).cpu()
-            next_id = torch.multinomial(probs, 1, generator=generator).to(device)  # (1, 1)
-        ids = torch.cat([ids, next_id], dim=1)
-        text = tok.decode(ids[0, start:].tolist())
-        if text.endswith("\n\n"):
-            break
-    return text
+    rows = [tok.encode(chat_prompt(instruction)) for instruction in instructions]
+    starts, done = [len(r) for r in rows], [False] * len(rows)
+    T = model.config.block_size
+    with one_cpu_thread(device):
+        for _ in range(max_new_tokens):
+            if all(done):
+                break
+            windows = [r[-T:] for r in rows]
+            x = torch.zeros(len(rows), max(map(len, windows)), dtype=torch.long)          # (B, W)
+            for i, w in enumerate(windows):
+                x[i, : len(w)] = torch.tensor(w)
+            logits = model(x.to(device)).float()                                           # (B, W, vocab)
+            last = logits[torch.arange(len(rows)), torch.tensor([len(w) - 1 for w in windows])]  # (B, vocab)
+            if temperature == 0:
+                next_ids = last.argmax(dim=-1)                                             # (B,)
+            else:
+                probs = next_token_probs(last, temperature).cpu()
+                next_ids = torch.multinomial(probs, 1, generator=generator)[:, 0]          # (B,)
+            for i, next_id in enumerate(next_ids.tolist()):
+                if not done[i]:
+                    rows[i].append(next_id)
+                    done[i] = tok.decode(rows[i][starts[i]:]).endswith("\n\n")
+    return [tok.decode(r[s:]) for r, s in zip(rows, starts)]
+
+
+def reply(model: GPT, tok: CharTokenizer, instruction: str, temperature: float = 0.0, max_new_tokens: int = 64,
+          generator: torch.Generator | None = None) -> str:
+    """The model's answer to one instruction (see replies)."""
+    return replies(model, tok, [instruction], temperature, max_new_tokens, generator)[0]
 
 
 @dataclass
@@ -162,11 +183,11 @@ def score(model: GPT, tok: CharTokenizer, examples: Sequence[Example], temperatu
           seed: int = 0) -> Score:
     """Ask the model every instruction and let the judge (shikumi.chatdata.judge) mark each answer."""
     g = torch.Generator().manual_seed(seed)
-    replies = [reply(model, tok, e.instruction, temperature, generator=g) for e in examples]
-    verdicts = [judge(e, r) for e, r in zip(examples, replies)]
+    answers = replies(model, tok, [e.instruction for e in examples], temperature, generator=g)
+    verdicts = [judge(e, r) for e, r in zip(examples, answers)]
     n = max(1, len(verdicts))
     return Score(sum(v.correct for v in verdicts) / n, sum(v.polite for v in verdicts) / n,
-                 sum(v.preferred for v in verdicts) / n, replies)
+                 sum(v.preferred for v in verdicts) / n, answers)
 
 
 # -- fine-tuning, with the course's one training loop ----------------------------------------------------------
