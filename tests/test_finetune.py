@@ -178,3 +178,26 @@ def test_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch):
     assert isinstance(model, GPT) and model.config == GPTConfig.preset("nano", vocab_size=82)
     assert tok.vocab_size == model.config.vocab_size == 82
     assert checkpoint.load_history("gpt_chat_sft", tmp_path)["steps"] == 2
+
+
+def _generate_alone(model, tok, instruction, max_new_tokens=64):
+    """Greedy, one chat at a time, as GPT.generate does: the reference for the batched replies."""
+    ids = torch.tensor([tok.encode(chatdata.chat_prompt(instruction))])
+    start = ids.size(1)
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            next_id = model(ids[:, -model.config.block_size:])[:, -1].argmax(-1, keepdim=True)
+            ids = torch.cat([ids, next_id], dim=1)
+            if tok.decode(ids[0, start:].tolist()).endswith("\n\n"):
+                break
+    return tok.decode(ids[0, start:].tolist())
+
+
+def test_batched_replies_are_those_of_each_chat_alone(base, sft):
+    """Rows of different lengths, and (for the base GPT, which never stops) chats longer than the context window."""
+    model, tok = base
+    instructions = [e.instruction for e in chatdata.instructions(6, "heldout", seed=11)]
+    for m in (model, sft):
+        assert finetune.replies(m, tok, instructions) == [_generate_alone(m, tok, i) for i in instructions]
+    longest = max(len(chatdata.chat_prompt(i)) for i in instructions)
+    assert longest + 64 > model.config.block_size
