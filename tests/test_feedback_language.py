@@ -243,6 +243,7 @@ MISTAKE_TESTS = {  # lesson: (the test module that feeds its checks wrong answer
     "07_diffusion": ("tests.test_diffusion", r"_hints$"),
     "08_text_to_image": ("tests.test_checks_l08", r"_hints$|^test_img2img_wrong_answers"),
     "09_tokens": ("tests.test_checks_l09", r"^test_(count|merge|learn|encode|returning)_"),
+    "10_chatgpt": ("tests.test_checks_l10", r"^test_(masking|logprob|reward|dpo|returning)_"),
 }
 GENERIC_WRONG = [None, "0.5", Unsupported("function", "<lambda>"), [1.5, 2.5], torch.zeros(2, 3)]
 PARAM = type(pytest.param(0))

@@ -10,6 +10,7 @@ Every lesson imports from here, so each shared thing exists exactly once:
 - `shikumi.autoencoder`, `clip`, `diffusion`, `unet` — the image track (05–07)
 - `shikumi.pipeline`, `bridge` — text to image, slide 42's seven steps, and diffusers' real pipeline (08)
 - `shikumi.bpe`     — byte-pair encoding: how a GPT cuts text into tokens (09)
+- `shikumi.chatdata`, `finetune`, `preference` — from GPT to a chat model: SFT, reward model, DPO (10)
 - `shikumi.train`, `checkpoint`, `recipes`, `tokenizer` — one training loop, one checkpoint format
 - `shikumi.plot`    — one helper per kind of picture
 - `shikumi.widgets` — the interactive explorers

@@ -331,3 +331,57 @@ def batches(order, batch_size: int, title: str = "", row_label: str = "epoch {i}
     if title:
         ax.set_title(title)
     return ax
+
+
+def flow(rows: Mapping[str, Sequence[str]], title: str = "", width: float = 11.0, row_height: float = 1.1):
+    """Pipelines drawn as boxes joined by arrows, one row each: {row label: [box text, ...]} (lesson 10: InstructGPT's
+    steps against DPO's). Boxes in the same position of two rows line up; an empty text "" leaves its place blank and
+    the arrow jumps over it. A box's text may hold line breaks."""
+    columns = max(len(boxes) for boxes in rows.values())
+    label_width = 1.6
+    column_width = (width - label_width) / columns
+    height = len(rows) * row_height + (0.5 if title else 0.1)
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(-height + (0.5 if title else 0.1), 0.5 if title else 0.1)
+    ax.axis("off")
+    colors = ["#dadaeb", "#c6dbef", "#fdd0a2", "#fcbba1", "#c7e9c0", "#e0e0e0"]
+    for r, (label, boxes) in enumerate(rows.items()):
+        y = -(r + 0.5) * row_height
+        ax.text(0.05, y, label, fontsize=10, va="center", ha="left")
+        previous = None
+        for i, text in enumerate(boxes):
+            if not text:
+                continue
+            x = label_width + (i + 0.5) * column_width
+            ax.text(x, y, text, ha="center", va="center", fontsize=9, wrap=True,
+                    bbox={"boxstyle": "round,pad=0.4", "facecolor": colors[i % len(colors)], "linewidth": 0})
+            if previous is not None:
+                ax.annotate("", xy=(x - 0.42 * column_width, y), xytext=(previous + 0.42 * column_width, y),
+                            arrowprops={"arrowstyle": "->", "color": "#555555", "linewidth": 1.4})
+            previous = x
+    if title:
+        ax.text(0.05, 0.2, title, fontsize=12, va="center")
+    return ax
+
+
+def bars(groups: Mapping[str, Mapping[str, float]], title: str = "", ylabel: str = "", percent: bool = False, ax=None):
+    """Grouped bars: {group: {series: value}}, one colour per series, the value written on each bar (lesson 10: what
+    the base, the SFT and the DPO model score on each measure). percent=True shows values in [0, 1] as 0–100 %."""
+    series = list(dict.fromkeys(name for values in groups.values() for name in values))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(groups) * len(series) / 2 + 2), 3.2))
+    width = 0.8 / max(1, len(series))
+    for j, name in enumerate(series):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(groups))]
+        ys = [values.get(name, 0.0) for values in groups.values()]
+        drawn = ax.bar(xs, ys, width=width * 0.95, label=name, color=plt.cm.tab10(j % 10))
+        ax.bar_label(drawn, labels=[f"{y:.0%}" if percent else f"{y:.2f}" for y in ys], fontsize=8, padding=1)
+    ax.set_xticks(range(len(groups)), list(groups))
+    if percent:
+        ax.set_ylim(0, 1.12)
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set(title=title, ylabel=ylabel)
+    ax.legend(fontsize=8)
+    return ax

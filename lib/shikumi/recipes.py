@@ -30,6 +30,8 @@ RECIPES: dict[str, str] = {
     "vae_shapes": "shikumi.autoencoder:train_vae_shapes",       # lessons 05 + 08: SD geometry, 32×32×3 → 4×4×4
     "unet_digits": "shikumi.diffusion:train_unet_digits",       # lesson 07: the digit denoiser
     "sd_shapes": "shikumi.pipeline:train_sd_shapes",            # lesson 08: the text-conditioned latent UNet
+    "gpt_chat_sft": "shikumi.finetune:train_gpt_chat_sft",      # lesson 10: gpt_shakespeare, fine-tuned to answer
+    "gpt_chat_dpo": "shikumi.preference:train_gpt_chat_dpo",    # lesson 10: gpt_chat_sft, preference-tuned (DPO)
 }
 
 

@@ -1,0 +1,261 @@
+"""Supervised fine-tuning (SFT): from a GPT that continues plays to one that answers (lesson 10, slides 12–14, 38).
+
+Slide 12: GPT = 事前学習 + (ファインチューニング) — pre-training, then fine-tuning. Pre-training (lesson 04) taught the
+model to continue text. Fine-tuning goes on training the same model, with the same next-token loss, on a small
+set of demonstrations: a chat that ends in a good answer (`shikumi.chatdata`). One change: the loss counts only
+the answer's tokens. The instruction is there to be read, not to be learnt — the model should not be taught to
+write the user's questions.
+
+    ids = prompt + answer                     e.g. "USER\\nGreet HAMLET.\\n\\nASSISTANT\\n" + "Good morrow, …\\n\\n"
+    x   = ids[:-1]                            what the model reads
+    y   = ids[1:], with IGNORE where the next token is still the prompt's
+    loss = cross-entropy over the positions whose target is not IGNORE
+
+    model, tok = load_gpt_chat("gpt_chat_sft")                  # the shipped SFT model, checksum verified
+    print(reply(model, tok, "Greet OPHELIA."))
+
+`shikumi train gpt_chat_sft` reproduces it from lesson 04's gpt_shakespeare with the course's one training loop.
+Preference tuning, the next step, is `shikumi.preference`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from shikumi import charlm, checkpoint
+from shikumi.chatdata import Example, chat_prompt, judge
+from shikumi.device import get_device, one_cpu_thread, seed_everything
+from shikumi.gpt import GPT, GPTConfig, next_token_probs
+from shikumi.tokenizer import CharTokenizer, load_tokenizer
+from shikumi.train import History, TrainConfig, train
+
+IGNORE = -100          # F.cross_entropy's ignore_index: a target that does not count
+SFT_NAME = "gpt_chat_sft"
+
+
+# -- the data: one chat → (x, y), a batch of them → padded tensors --------------------------------------------
+
+def sft_inputs_and_targets(prompt_ids: Sequence[int], answer_ids: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """x, y for one chat: y is x shifted by one, with IGNORE wherever the target is still part of the prompt.
+
+    Position t reads ids[t] and predicts ids[t + 1]; the targets ids[1 .. P-1] are the prompt's (P = its length),
+    so y[0 .. P-2] are IGNORE, and y[P-1] = ids[P], the answer's first token, is the first one learnt.
+    """
+    ids = torch.tensor(list(prompt_ids) + list(answer_ids), dtype=torch.long)  # (P + A,)
+    x, y = ids[:-1].clone(), ids[1:].clone()                                   # (P + A - 1,) each
+    y[: len(prompt_ids) - 1] = IGNORE
+    return x, y
+
+
+def pad(rows: Sequence[tuple[torch.Tensor, torch.Tensor]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (x, y) rows of different lengths into (B, T) tensors: x padded with pad_id, y with IGNORE.
+
+    Padding goes at the end: with the causal mask no real position ever looks at it, and its targets do not count.
+    """
+    T = max(len(x) for x, _ in rows)
+    X = torch.full((len(rows), T), pad_id, dtype=torch.long)                   # (B, T)
+    Y = torch.full((len(rows), T), IGNORE, dtype=torch.long)                   # (B, T)
+    for i, (x, y) in enumerate(rows):
+        X[i, : len(x)], Y[i, : len(y)] = x, y
+    return X, Y
+
+
+def encode_chat(tok: CharTokenizer, prompt: str, answer: str, make_targets=sft_inputs_and_targets):
+    """One chat as (x, y), by `make_targets` (the lesson passes the learner's own sft_inputs_and_targets)."""
+    return make_targets(tok.encode(prompt), tok.encode(answer))
+
+
+def sft_batch_fn(train_examples: Sequence[Example], val_examples: Sequence[Example], tok: CharTokenizer,
+                 batch_size: int, seed: int = 0, make_targets=sft_inputs_and_targets):
+    """get_batch(split) for shikumi.train: batch_size random chats of the split, padded to (B, T)."""
+    encoded = {split: [encode_chat(tok, e.prompt, e.answer, make_targets) for e in examples]
+               for split, examples in (("train", train_examples), ("val", val_examples))}
+    generators = {"train": torch.Generator().manual_seed(seed), "val": torch.Generator().manual_seed(seed + 1)}
+
+    def get_batch(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = encoded[split]
+        picks = torch.randint(len(rows), (batch_size,), generator=generators[split]).tolist()
+        return pad([rows[i] for i in picks])
+
+    return get_batch
+
+
+def sft_loss_fn(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy of the next token, averaged over the answer's tokens only (IGNORE targets do not count)."""
+    x, y = batch
+    logits = model(x)                                                          # (B, T, vocab)
+    return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE)
+
+
+# -- how likely is an answer? ----------------------------------------------------------------------------------
+
+def sequence_logprob(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log P(answer | prompt) = Σ_t log softmax(logits[b, t])[targets[b, t]] over the targets that are not IGNORE.
+
+    logits: (B, T, vocab); targets: (B, T) with IGNORE at the prompt and the padding. Returns (B,).
+    """
+    mask = targets != IGNORE                                                   # (B, T)
+    logp = logits.float().log_softmax(dim=-1)                                  # (B, T, vocab)
+    picked = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)   # (B, T): log P(target)
+    return (picked * mask).sum(dim=-1)                                         # (B,)
+
+
+@torch.no_grad()
+def answer_logprobs(model: GPT, tok: CharTokenizer, prompts: Sequence[str], answers: Sequence[str],
+                    batch_size: int = 64) -> torch.Tensor:
+    """log P(answer | prompt) for each pair of texts: (N,) float32, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    with one_cpu_thread(device):
+        for i in range(0, len(prompts), batch_size):
+            x, y = pad([encode_chat(tok, p, a) for p, a in zip(prompts[i:i + batch_size], answers[i:i + batch_size])])
+            out.append(sequence_logprob(model(x.to(device)), y.to(device)).cpu())
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def answer_loss(model: GPT, tok: CharTokenizer, examples: Sequence[Example]) -> float:
+    """How surprised the model is by the demonstrated answers: -log P(answer | prompt) per character, in nats."""
+    logps = answer_logprobs(model, tok, [e.prompt for e in examples], [e.answer for e in examples])
+    return -logps.sum().item() / sum(len(e.answer) for e in examples)
+
+
+# -- talking to it ---------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def replies(model: GPT, tok: CharTokenizer, instructions: Sequence[str], temperature: float = 0.0,
+            max_new_tokens: int = 64, generator: torch.Generator | None = None) -> list[str]:
+    """The model's answer to each instruction: the characters after "ASSISTANT\\n", up to and with the first blank
+    line (the end of a speech), or max_new_tokens of them. temperature 0 is greedy.
+
+    All the chats grow together, one token per step, as GPT.generate does for one: row i, n_i tokens long, is fed
+    its last block_size tokens, padded at the end to the longest row (the causal mask keeps padding out of sight),
+    and its next token is read at its own last position — the same numbers as generating each chat alone.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    rows = [tok.encode(chat_prompt(instruction)) for instruction in instructions]
+    starts, done = [len(r) for r in rows], [False] * len(rows)
+    T = model.config.block_size
+    with one_cpu_thread(device):
+        for _ in range(max_new_tokens):
+            if all(done):
+                break
+            windows = [r[-T:] for r in rows]
+            x = torch.zeros(len(rows), max(map(len, windows)), dtype=torch.long)          # (B, W)
+            for i, w in enumerate(windows):
+                x[i, : len(w)] = torch.tensor(w)
+            logits = model(x.to(device)).float()                                           # (B, W, vocab)
+            last = logits[torch.arange(len(rows)), torch.tensor([len(w) - 1 for w in windows])]  # (B, vocab)
+            if temperature == 0:
+                next_ids = last.argmax(dim=-1)                                             # (B,)
+            else:
+                probs = next_token_probs(last, temperature).cpu()
+                next_ids = torch.multinomial(probs, 1, generator=generator)[:, 0]          # (B,)
+            for i, next_id in enumerate(next_ids.tolist()):
+                if not done[i]:
+                    rows[i].append(next_id)
+                    done[i] = tok.decode(rows[i][starts[i]:]).endswith("\n\n")
+    return [tok.decode(r[s:]) for r, s in zip(rows, starts)]
+
+
+def reply(model: GPT, tok: CharTokenizer, instruction: str, temperature: float = 0.0, max_new_tokens: int = 64,
+          generator: torch.Generator | None = None) -> str:
+    """The model's answer to one instruction (see replies)."""
+    return replies(model, tok, [instruction], temperature, max_new_tokens, generator)[0]
+
+
+@dataclass
+class Score:
+    correct: float      # fraction of answers with the right content (and finished)
+    polite: float       # fraction without a rude word
+    preferred: float    # right, polite and finished: what the labelers want
+    replies: list[str]
+
+
+def score(model: GPT, tok: CharTokenizer, examples: Sequence[Example], temperature: float = 0.0,
+          seed: int = 0) -> Score:
+    """Ask the model every instruction and let the judge (shikumi.chatdata.judge) mark each answer."""
+    g = torch.Generator().manual_seed(seed)
+    answers = replies(model, tok, [e.instruction for e in examples], temperature, generator=g)
+    verdicts = [judge(e, r) for e, r in zip(examples, answers)]
+    n = max(1, len(verdicts))
+    return Score(sum(v.correct for v in verdicts) / n, sum(v.polite for v in verdicts) / n,
+                 sum(v.preferred for v in verdicts) / n, answers)
+
+
+# -- fine-tuning, with the course's one training loop ----------------------------------------------------------
+
+@dataclass
+class SFTRecipe:
+    train: TrainConfig
+    batch_size: int
+    n_train: int          # demonstrations generated for training
+    n_val: int            # held-out demonstrations, for the evaluation loss
+
+
+SFT_RECIPES: dict[str, SFTRecipe] = {
+    # quick: the shipped checkpoint, about eight minutes on one CPU core
+    "quick": SFTRecipe(TrainConfig(max_steps=1500, lr=1e-3, warmup_steps=50, eval_every=100, weight_decay=0.0,
+                                   cpu_threads=1),
+                       batch_size=32, n_train=4000, n_val=256),
+    # full: longer, with bigger batches (meant for a GPU)
+    "full": SFTRecipe(TrainConfig(max_steps=3000, lr=1e-3, warmup_steps=100, eval_every=250, weight_decay=0.0),
+                      batch_size=64, n_train=8000, n_val=512),
+}
+
+
+def finetune_sft(model: GPT, tok: CharTokenizer, train_examples: Sequence[Example], val_examples: Sequence[Example],
+                 cfg: TrainConfig, batch_size: int = 32, seed: int = 0, make_targets=sft_inputs_and_targets,
+                 on_eval=None) -> History:
+    """Go on training `model` (in place) on the demonstrations, with the loss on the answers only."""
+    get_batch = sft_batch_fn(train_examples, val_examples, tok, batch_size, seed, make_targets)
+    return train(model, get_batch, sft_loss_fn, cfg, on_eval=on_eval)
+
+
+def train_sft(size: str = "quick", device: str = "auto", seed: int = 0, progress: bool = True,
+              max_steps: int | None = None, base: GPT | None = None) -> tuple[GPT, History]:
+    """Lesson 04's shipped GPT (or `base`), fine-tuned on the recipe's demonstrations."""
+    from shikumi import chatdata
+
+    recipe = SFT_RECIPES[size]
+    seed_everything(seed)
+    model, tok = charlm.load_gpt_shakespeare()
+    if base is not None:
+        model.load_state_dict(base.state_dict())
+    cfg = dataclasses.replace(recipe.train, device=str(get_device(device)), progress=progress,
+                              max_steps=max_steps or recipe.train.max_steps)
+    history = finetune_sft(model, tok, chatdata.instructions(recipe.n_train, "train", seed),
+                           chatdata.instructions(recipe.n_val, "heldout", seed), cfg, recipe.batch_size, seed)
+    return model, history
+
+
+def train_gpt_chat_sft(out_dir: Path, size: str = "quick", device: str = "auto") -> Path:
+    """The recipe behind `shikumi train gpt_chat_sft`: fine-tune, save, and record what it measured."""
+    from shikumi import chatdata
+
+    model, history = train_sft(size, device)
+    model = model.cpu()
+    base, tok = charlm.load_gpt_shakespeare()
+    heldout = chatdata.instructions(64, "heldout", seed=1)
+    before, after = score(base, tok, heldout), score(model, tok, heldout)
+    path = checkpoint.save(model, model.config, Path(out_dir) / SFT_NAME)
+    checkpoint.save_history(history, out_dir, SFT_NAME, heldout_correct_base=before.correct,
+                            heldout_correct=after.correct, heldout_polite=after.polite)
+    print(f"{SFT_NAME} ({size}): {history.seconds:.0f} s; held-out answers right: base {before.correct:.0%}, "
+          f"fine-tuned {after.correct:.0%} (polite {after.polite:.0%})")
+    return path
+
+
+def load_gpt_chat(name: str = SFT_NAME, device: str | torch.device = "cpu",
+                  path: str | Path | None = None) -> tuple[GPT, CharTokenizer]:
+    """A shipped chat model ("gpt_chat_sft", "gpt_chat_dpo"; or one saved under `path`) and its tokenizer,
+    lesson 04's 82 characters."""
+    model = checkpoint.load(GPT, GPTConfig, str(path) if path else name, device=device)
+    return model, load_tokenizer(checkpoint.SHIPPED / charlm.TOKENIZER_FILE)
