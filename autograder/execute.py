@@ -138,6 +138,10 @@ def install_client(job: dict, channel: Channel) -> None:
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.timeout_func = lambda cell: 3 * learner_cpu if kind(cell)[0] != "trusted" else trusted_timeout
+            # a cell whose time is up ends as an error and the run goes on (without it, nbclient interrupts a
+            # kernel that lost its reply again and again, for ever)
+            self.error_on_timeout = {"ename": "CellTimeoutError", "evalue": "the cell's time was up",
+                                     "traceback": []}
             threading.Thread(target=self.watch_cpu, daemon=True).start()
 
         def kernel_pid(self) -> int | None:

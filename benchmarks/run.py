@@ -446,6 +446,32 @@ def fidelity(args) -> list[str]:
 
 # -- results.md: one block per section, each with its own date --------------------------------------------------
 
+def chat(args) -> list[str]:
+    """Lesson 10's shipped models on its held-out sets: instructions answered right (base GPT vs SFT), and the
+    preference win rate (SFT vs DPO), judged by shikumi.chatdata's rules, greedy decoding, seed 0."""
+    from shikumi import charlm, chatdata, finetune, preference
+
+    device = torch.device("cpu")
+    base, tok = charlm.load_gpt_shakespeare(device)
+    sft, _ = finetune.load_gpt_chat("gpt_chat_sft", device)
+    dpo, _ = finetune.load_gpt_chat("gpt_chat_dpo", device)
+    examples = chatdata.instructions(48, "heldout", seed=1)
+    pairs = chatdata.preference_pairs(200, "heldout", seed=1)
+    scores = {name: finetune.score(m, tok, examples) for name, m in (("base (lesson 04)", base), ("SFT", sft),
+                                                                      ("DPO", dpo))}
+    wins = {name: preference.win_rate(m, tok, pairs) for name, m in (("base (lesson 04)", base), ("SFT", sft),
+                                                                     ("DPO", dpo))}
+    rows = ["| model | held-out instructions answered right | right and polite | held-out preference win rate |",
+            "|---|---:|---:|---:|"]
+    for name, sc in scores.items():
+        rows.append(f"| {name} | {sc.correct:.0%} | {sc.preferred:.0%} | {wins[name]:.0%} |")
+        print(rows[-1], flush=True)
+    rows += ["", f"{len(examples)} held-out instructions and {len(pairs)} held-out preference pairs (names and lines "
+             "never seen in fine-tuning); the win rate is the share of pairs whose polite answer the model finds "
+             "more likely than the rude one (50 % is a coin toss)."]
+    return rows
+
+
 SECTIONS: dict[str, tuple[str, Callable]] = {
     "lessons": ("1. Lessons: each solution notebook under papermill (SIZE=quick)", lessons),
     "grader": ("2. Grader: overhead per submission, and a class batch", grader),
@@ -454,6 +480,7 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
     "unet": ("3c. The course UNet against diffusers' UNet2DModel", unet),
     "quality": ("4a. Quality per CPU-second: the GPT's held-out loss after N seconds of training", quality),
     "fidelity": ("4b. Lesson 08: prompt fidelity against the number of sampling steps", fidelity),
+    "chat": ("4c. Lesson 10: from GPT to ChatGPT, the shipped models on held-out sets", chat),
 }
 _BLOCK = re.compile(r"<!-- section: (\w+) -->\n(.*?)<!-- end: \1 -->\n", re.S)
 
