@@ -238,6 +238,7 @@ def grading_notebook(trusted, answers: dict[str, str], specs: dict[str, dict], w
 
 
 WATCH_SECONDS = 0.5  # how often the grader looks at a running notebook: its time, its limits
+STALL_SECONDS = 150  # a run that sends nothing and computes nothing this long has lost a message: run it again
 KERNEL_DIED, TOO_MANY_PROCESSES, TOO_MUCH_MEMORY = "the kernel died", "too many processes", "too much memory"
 MAX_LINE = 12 * 2**20  # one message from the run, as JSON text
 RESULT_LIMITS = sandbox.Limits()
@@ -259,6 +260,7 @@ class Run:
     stopped: str = ""                                # papermill's own words, if it stopped
     note: str = ""                                   # why the run stopped early, for the learner
     lost: str = ""                                   # KERNEL_DIED, TOO_MANY_PROCESSES, TOO_MUCH_MEMORY or ""
+    stalled: bool = False                            # neither a message nor CPU time for STALL_SECONDS
 
     def take(self, line: bytes, known: dict[str, int]) -> None:
         """One line from the run: kept only if it is one of the messages execute.py sends, for a known
@@ -356,9 +358,14 @@ def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, paramet
     reader.start()
     err_reader.start()
     deadline = time.monotonic() + timeout
+    active, seen, last_cpu = time.monotonic(), 0, 0.0
     try:
         while proc.poll() is None:
             time.sleep(WATCH_SECONDS)
+            cpu = watch.cpu_seconds(proc.pid)  # busy: more than 40 % of a core since the last look
+            if len(lines) != seen or cpu - last_cpu > 0.4 * WATCH_SECONDS:
+                active, seen = time.monotonic(), len(lines)
+            last_cpu = cpu
             over = watch.exceeded(proc.pid)
             if over == "processes":
                 run.lost = TOO_MANY_PROCESSES
@@ -372,6 +379,10 @@ def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, paramet
             elif over == "cpu":
                 run.note = say(f"the run used more than {limits.cpu_seconds} s of CPU time and was stopped",
                                f"実行が CPU 時間 {limits.cpu_seconds} 秒を超えたため、止めました")
+            elif time.monotonic() - active > STALL_SECONDS:  # e.g. a kernel reply lost on the way
+                run.stalled = True
+                run.note = say(f"the run made no progress for {STALL_SECONDS} s and was stopped",
+                               f"実行が {STALL_SECONDS} 秒間進まなかったため、止めました")
             elif time.monotonic() > deadline:
                 run.note = say(f"the whole notebook took longer than {timeout} s and was stopped",
                                f"ノートブック全体の実行が {timeout} 秒を超えたため、止めました")
@@ -641,13 +652,16 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
              for c in release.build_lesson(source, lang).cells if release.is_answer_cell(c)}
     watch = harness.new_watch_name()
     executed, errors, records, crashed = None, {}, {}, {}
-    run_answers, retried = dict(answers), []
-    for _ in range(3):  # a run that the learner's code ended is repeated without the answer that did it
+    run_answers, retried, stall_retried = dict(answers), [], False
+    for _ in range(4):  # a run that the learner's code ended is repeated without the answer that did it
         if not any(_normalise(src) not in stubs for src in run_answers.values()):
             break  # nothing (left) to run: a blank lesson costs no kernel at all
         run = execute(grading_notebook(trusted, run_answers, specs, watch), specs, cell_timeout, timeout,
                       GRADING_PARAMETERS, limits=limits, threads=threads, no_sandbox=no_sandbox,
                       trusted_timeout=trusted_timeout)
+        if run.stalled and not stall_retried:  # a lost message is no fault of the learner's: once more
+            stall_retried = True
+            continue
         executed = run.notebook if run.notebook is not None else executed
         errors.update({k: v for k, v in run.cell_errors.items() if k not in records})
         reached = {gid: r for gid, r in run.records.items() if r["ran"]}

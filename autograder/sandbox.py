@@ -334,6 +334,27 @@ class Watch:
             return "cpu"
         return ""
 
+    def cpu_seconds(self, pid: int) -> float:
+        """CPU time the whole run has used so far."""
+        if "v2" in self.groups:
+            return _keyed(_read(self.groups["v2"] / "cpu.stat")).get("usage_usec", 0) / 1e6
+        usage = _read(self.groups.get("cpuacct", Path("/nonexistent")) / "cpuacct.usage").strip()
+        if usage.isdigit():
+            return int(usage) / 1e9
+        import psutil
+
+        total = 0.0
+        try:
+            for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+                try:
+                    times = p.cpu_times()
+                    total += times.user + times.system
+                except psutil.Error:
+                    pass
+        except psutil.NoSuchProcess:
+            pass
+        return total
+
     def kill(self, pid: int) -> None:
         """Stop the run `pid` and everything it started (the outermost first: its PID namespace dies with it)."""
         _kill_tree(pid)

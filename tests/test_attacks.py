@@ -655,3 +655,24 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, so
     assert refused.error and "bubblewrap" in refused.error and refused.tests == []
     trusted = grade_submission(path, no_sandbox=True)
     assert scores(trusted)["count_ngrams"] == 2 and "WITHOUT a sandbox" in trusted.note
+
+
+def test_a_run_that_stops_making_progress_is_run_again_once(tmp_path, solutions, monkeypatch):
+    """A kernel reply lost on its way (seen twice in CI under load: the kernel idle, papermill waiting) would
+    have waited for the whole notebook's time limit. A run that sends nothing and computes nothing for
+    STALL_SECONDS is stopped and run once more; a second stall is reported as such."""
+    from autograder import grade as grading
+
+    monkeypatch.setattr(grading, "STALL_SECONDS", 8)
+    runs, execute = [], grading.execute
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(grading, "execute", counted)
+    answers = with_answers(solutions, count_ngrams="import time\ntime.sleep(90)\n" + solutions[LESSON]["count_ngrams"])
+    result = grade_submission(make_submission(tmp_path, LESSON, answers), cell_timeout=60)
+    assert len(runs) == 2
+    assert "no progress for 8 s" in result.note
+    assert result.score == 0
