@@ -94,6 +94,8 @@ def trimmed(nb) -> dict:
     """The executed notebook for the instructor, without the probes' messages and with long outputs cut."""
     data = json.loads(json.dumps(nb))
     for cell in data.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
         outputs = []
         for out in cell.get("outputs", []):
             if PROBE_MIME in out.get("data", {}):
@@ -110,7 +112,8 @@ def trimmed(nb) -> dict:
         cell["outputs"] = outputs
     if len(json.dumps(data)) > MAX_NOTEBOOK:
         for cell in data.get("cells", []):
-            cell["outputs"] = []
+            if cell.get("cell_type") == "code":
+                cell["outputs"] = []
     return data
 
 

@@ -619,7 +619,8 @@ def _look_around():
             if any(w in n.lower() for w in words)]
     seen += [f"module {m}" for m in sys.modules if m.split(".")[0] in ("autograder", "papermill", "nbclient")]
     seen += [f"history {src[:60]!r}" for src in ip.user_ns["In"] + [ip.user_ns.get("_i", "")]
-             if "_look_around" not in src and any(w in src.lower() for w in words)]
+             if "_look_around" not in src and "DEVICE =" not in src  # the lesson's own settings cell: in every run
+             and any(w in src.lower() for w in words)]
     seen += [f"env {k}" for k, v in os.environ.items()
              if k.startswith(("SHIKUMI", "PYTEST", "PAPERMILL")) or any(w in f"{k}={v}".lower() for w in words)]
     seen += [f"path {p}" for p in (os.getcwd(), os.path.expanduser("~")) if any(w in p.lower() for w in words)]
