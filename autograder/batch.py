@@ -145,7 +145,7 @@ def content_hash(sub: Submission) -> str:
     h = hashlib.sha256(GRADER_VERSION.encode())
     files = [sub.path]
     if sub.lesson:
-        files += [release.course_root() / "solutions" / f"{sub.lesson}.ipynb",
+        files += [release.source_path(sub.lesson),
                   Path(grading.checks_registry.__file__).parent / f"l{sub.lesson}.py"]
     for f in files:
         h.update(_read_bounded(f))

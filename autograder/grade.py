@@ -628,7 +628,7 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
     try:
         res.lesson = which_lesson(nb, path)
         verify.warm(res.lesson)  # the checking process starts while the notebook runs
-        source = release.read_source(release.course_root() / "solutions" / f"{res.lesson}.ipynb")
+        source = release.read_source(release.source_path(res.lesson))
         exercises = release.exercises(source)
         trusted = release.build_lesson(source, "en")
         all_checks = checks_registry.for_lesson(res.lesson)

@@ -70,7 +70,7 @@ def test_each_thread_keeps_its_own_language():
 
 @pytest.mark.parametrize("lesson", lesson_names())
 def test_the_edition_is_known_even_when_its_metadata_is_lost(lesson):
-    source = release.read_source(ROOT / "solutions" / f"{lesson}.ipynb")
+    source = release.read_source(release.source_path(lesson))
     assert which_language(source) == "en"  # the bilingual source: the instructor's, English
     for lang in release.LANGS:
         edition = release.build_lesson(source, lang)
