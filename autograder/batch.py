@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import grade as grading
-from autograder import language, report, sandbox
-from autograder.language import say
+from autograder import report, sandbox
 from shikumi import release
+from shikumi.lang import speaking, tr
 
 GRADER_VERSION = "4"  # 2: feedback in the edition's language; 3: points to failed helpers; 4: bubblewrap
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
@@ -119,7 +119,7 @@ def identify(subs: list[Submission]) -> None:
             try:
                 nb = grading.read_submission(sub.path)
                 sub.language = grading.which_language(nb)
-                with language.speaking(sub.language):
+                with speaking(sub.language):
                     sub.lesson = grading.which_lesson(nb, sub.path)
             except grading.SubmissionError as e:
                 sub.problem = str(e)
@@ -133,11 +133,11 @@ def identify(subs: list[Submission]) -> None:
         if len(group) > 1:
             names = ", ".join(s.path.name for s in group)
             for sub in group:
-                with language.speaking(sub.language):
-                    sub.problem = say(f"{student} handed in {len(group)} notebooks for lesson {lesson} ({names}): "
-                                      "keep one and grade again",
-                                      f"{student}：レッスン {lesson} のノートブックが {len(group)} 個提出されています"
-                                      f"（{names}）。1 つだけ残して、採点し直してください")
+                with speaking(sub.language):
+                    sub.problem = tr(f"{student} handed in {len(group)} notebooks for lesson {lesson} ({names}): "
+                                       "keep one and grade again",
+                                       f"{student}：レッスン {lesson} のノートブックが {len(group)} 個提出されています"
+                                       f"（{names}）。1 つだけ残して、採点し直してください")
 
 
 def content_hash(sub: Submission) -> str:

@@ -16,9 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from autograder import language
 from autograder.grade import SubmissionResult
-from autograder.language import say
+from shikumi.lang import speaking, tr
 
 GRADEBOOK_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "message", "submission",
                      "seconds", "seed", "results"]
@@ -134,21 +133,21 @@ table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px
 def feedback_html(res: SubmissionResult) -> str:
     """The learner's feedback page, in the language of the edition they handed in."""
     esc = html.escape
-    with language.speaking(res.language):
-        exercise = say("Exercise", "演習")
+    with speaking(res.language):
+        exercise = tr("Exercise", "演習")
         rows = "\n".join(
             f'<tr class="{t.status}"><td>{exercise} {esc(t.number)}<br><code>{esc(t.grade_id)}</code></td>'
             f"<td>{t.score:g} / {t.max_score:g}</td><td><pre>{esc(t.output)}</pre></td></tr>" for t in res.tests)
         if res.error:
-            note = f"<p><strong>{say('Could not grade:', '採点できませんでした：')}</strong> {esc(res.error)}</p>"
+            note = f"<p><strong>{tr('Could not grade:', '採点できませんでした：')}</strong> {esc(res.error)}</p>"
         else:
             note = f"<p><em>{esc(res.note)}</em></p>" if res.note else ""
         seed = esc(str(res.seed))
-        footer = say(f"Graded by the Shikumi autograder (seed {seed}). Your answers were run on inputs chosen for this\n"
-                     "submission; the messages show the first check that did not pass.",
-                     f"Shikumi の自動採点で採点しました（シード {seed}）。あなたの答えは、この提出のために選んだ入力で"
-                     "実行しました。\nメッセージは、合格しなかった最初のチェックについてのものです。")
-        return _PAGE.format(lang=res.language, title=esc(f"{res.student_id} — {say('lesson', 'レッスン')} {res.lesson or '?'}"),
+        footer = tr(f"Graded by the Shikumi autograder (seed {seed}). Your answers were run on inputs chosen for this\n"
+                      "submission; the messages show the first check that did not pass.",
+                      f"Shikumi の自動採点で採点しました（シード {seed}）。あなたの答えは、この提出のために選んだ入力で"
+                      "実行しました。\nメッセージは、合格しなかった最初のチェックについてのものです。")
+        return _PAGE.format(lang=res.language, title=esc(f"{res.student_id} — {tr('lesson', 'レッスン')} {res.lesson or '?'}"),
                             score=esc(f"{res.score:g} / {res.max_score:g}"), note=note, rows=rows, footer=footer,
-                            exercise=say("exercise", "演習"), points=say("points", "点数"),
-                            feedback=say("feedback", "フィードバック"))
+                            exercise=tr("exercise", "演習"), points=tr("points", "点数"),
+                            feedback=tr("feedback", "フィードバック"))

@@ -96,15 +96,15 @@ from IPython.display import clear_output
 
 from shikumi import data, get_device, plot, seed_everything
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_shape, explained, passed, set_language
 from shikumi.train import TrainConfig, train
 from shikumi.widgets import training_explorer
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. Numbers in boxes: tensors <a id="tensor"></a>
@@ -132,9 +132,9 @@ print(T("device:", "デバイス："), describe(device))
 temperature = torch.tensor(21.5)                                   # en: one number: shape ()  # ja: 数 1 つ：形 ()
 week = torch.tensor([21.5, 23.0, 19.0, 25.5, 24.0, 22.0, 20.5])    # en: 7 numbers: shape (7,)  # ja: 数 7 個：形 (7,)
 table = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])           # en: 2 rows of 3: shape (2, 3)  # ja: 3 個ずつ 2 行：形 (2, 3)
-names, title = (T("temperature", "気温"), T("week", "1 週間の気温"), T("table", "表")), T("three tensors and their shapes", "3 つのテンソルとその形")
+names, title = (tr("temperature", "気温"), tr("week", "1 週間の気温"), tr("table", "表")), tr("three tensors and their shapes", "3 つのテンソルとその形")
 for name, t in zip(names, (temperature, week, table)):
-    print(T(f"{name}: shape {tuple(t.shape)}, dtype {t.dtype}", f"{name}：形 {tuple(t.shape)}、dtype {t.dtype}"))
+    print(tr(f"{name}: shape {tuple(t.shape)}, dtype {t.dtype}", f"{name}：形 {tuple(t.shape)}、dtype {t.dtype}"))
 plot.tensors(list(zip(names, (temperature, week, table))), title=title)
 plt.show()
 
@@ -176,8 +176,8 @@ print(week - 20)                                          # en: (7,) and one num
 column = torch.tensor([[0.0], [10.0], [20.0]])            # (3, 1)
 row = torch.tensor([[1.0, 2.0, 3.0, 4.0]])                # (1, 4)
 fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5.4))
-title1, title2 = "(3, 1) + (1, 4) → (3, 4)", T("what broadcasting does: stretch the sizes 1, then add box by box",
-                                               "ブロードキャストがしていること：サイズ 1 を引き伸ばしてから、箱ごとに足す")
+title1, title2 = "(3, 1) + (1, 4) → (3, 4)", tr("what broadcasting does: stretch the sizes 1, then add box by box",
+                                                "ブロードキャストがしていること：サイズ 1 を引き伸ばしてから、箱ごとに足す")
 plot.tensors([column, "+", row, "=", column + row], title=title1, ax=ax1)
 plot.tensors([column.expand(3, 4), "+", row.expand(3, 4), "=", column + row], title=title2, ax=ax2)
 plt.show()
@@ -224,11 +224,11 @@ price = torch.tensor([[100.0, 120.0, 90.0, 110.0],                   # en: (3 fr
                       [50.0, 40.0, 60.0, 45.0],
                       [200.0, 180.0, 210.0, 190.0]])
 pay = buy @ price                                                     # en: (2, 4): what each person pays in each shop  # ja: (2, 4)：各人が各店で払う金額
-names = (T("buy", "買う個数"), T("price", "値段"), T("pay", "支払い"))
+names = (tr("buy", "買う個数"), tr("price", "値段"), tr("pay", "支払い"))
 plot.tensors([(names[0], buy), "@", (names[1], price), "=", (names[2], pay)], fmt="{:.0f}")
 plt.show()
-line = T("person 0 in shop 0: 1·100 + 2·50 + 0·200 = {a:.0f}, and pay[0, 0] = {b:.0f}",
-         "人 0 の店 0 での支払い：1·100 + 2·50 + 0·200 = {a:.0f}、pay[0, 0] = {b:.0f}")
+line = tr("person 0 in shop 0: 1·100 + 2·50 + 0·200 = {a:.0f}, and pay[0, 0] = {b:.0f}",
+          "人 0 の店 0 での支払い：1·100 + 2·50 + 0·200 = {a:.0f}、pay[0, 0] = {b:.0f}")
 print(line.format(a=(buy[0] * price[:, 0]).sum(), b=pay[0, 0]))
 
 
@@ -291,12 +291,12 @@ x = torch.tensor([[30.0, 1.0], [25.0, 0.0], [20.0, 1.0]])    # en: (3 days, 2 in
 w, b = torch.tensor([2.0, 15.0]), -20.0
 with explained("predict(x, w, b)"):
     got = predict(x, w, b)
-hints = {(3, 2): T("x * w multiplies each input by its weight but does not add them up: use x @ w.", "x * w は入力に重みを掛けるだけで、足し合わせません。x @ w を使います。"), (3, 1): T("Use w of shape (d,) as it is: x @ w has one number per example, (N,).", "形 (d,) の w をそのまま使います。x @ w なら 1 例につき数 1 つ、(N,) です。"), (): T("That is one number for all the days together: keep one prediction per example (no .sum()).", "それは全部の日をまとめた数 1 つです。1 例につき予測を 1 つ返します（.sum() は使いません）。")}
+hints = {(3, 2): tr("x * w multiplies each input by its weight but does not add them up: use x @ w.", "x * w は入力に重みを掛けるだけで、足し合わせません。x @ w を使います。"), (3, 1): tr("Use w of shape (d,) as it is: x @ w has one number per example, (N,).", "形 (d,) の w をそのまま使います。x @ w なら 1 例につき数 1 つ、(N,) です。"), (): tr("That is one number for all the days together: keep one prediction per example (no .sum()).", "それは全部の日をまとめた数 1 つです。1 例につき予測を 1 つ返します（.sum() は使いません）。")}
 expect_shape(got, (3,), "predict(x, w, b)", hints)
-hints = {75.0: T("Every prediction is 20 too high: did you forget + b?", "どの予測も 20 大きすぎます。+ b を忘れていませんか？"), 95.0: T("Add the bias (+ b), do not subtract it.", "バイアスは引かずに足します（+ b）。")}
-hint = T("Day 0: 2·30 + 15·1 − 20 = 55.", "0 日目：2·30 + 15·1 − 20 = 55 です。")
+hints = {75.0: tr("Every prediction is 20 too high: did you forget + b?", "どの予測も 20 大きすぎます。+ b を忘れていませんか？"), 95.0: tr("Add the bias (+ b), do not subtract it.", "バイアスは引かずに足します（+ b）。")}
+hint = tr("Day 0: 2·30 + 15·1 − 20 = 55.", "0 日目：2·30 + 15·1 − 20 = 55 です。")
 expect(got.tolist(), [55.0, 30.0, 35.0], "predict(x, w, b)", hints.get(round(float(got[0]), 3), hint))
-what = T("one input (d = 1) and b given as a tensor", "入力が 1 つ（d = 1）で、b がテンソルのとき")
+what = tr("one input (d = 1) and b given as a tensor", "入力が 1 つ（d = 1）で、b がテンソルのとき")
 with explained("predict(x, w, b)"):
     got = predict(torch.tensor([[1.0], [2.0]]), torch.tensor([3.0]), torch.tensor(0.5))
 expect(got.tolist(), [3.5, 6.5], what)
@@ -312,7 +312,7 @@ passed("Exercise 0.1")
 weekend = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0])
 days = torch.stack([week, weekend], dim=1)                      # en: (7 days, 2 inputs)  # ja: (7 日, 入力 2 つ)
 forecast = predict(days, torch.tensor([2.0, 15.0]), -20.0)      # (7,)
-day_names, series, title = [T("Mon", "月"), T("Tue", "火"), T("Wed", "水"), T("Thu", "木"), T("Fri", "金"), T("Sat", "土"), T("Sun", "日")], T("iced coffees", "アイスコーヒー（杯）"), T("the neuron's forecast", "ニューロンの予想")
+day_names, series, title = [tr("Mon", "月"), tr("Tue", "火"), tr("Wed", "水"), tr("Thu", "木"), tr("Fri", "金"), tr("Sat", "土"), tr("Sun", "日")], tr("iced coffees", "アイスコーヒー（杯）"), tr("the neuron's forecast", "ニューロンの予想")
 print(tuple(days.shape), "→", tuple(forecast.shape))
 plot.lines(day_names, {series: forecast}, title=title)
 plt.show()
@@ -344,7 +344,7 @@ plt.show()
 g = torch.Generator().manual_seed(SEED)
 hours = 4 * torch.rand(20, generator=g)                          # en: (20,): hours studied, 0 to 4  # ja: (20,)：勉強した時間（0〜4 時間）
 score = 1.5 * hours + 2 + 0.5 * torch.randn(20, generator=g)     # en: (20,): the test score: a line, plus noise  # ja: (20,)：テストの点数。直線にノイズを足したもの
-xlabel, ylabel, title = T("hours studied", "勉強した時間"), T("test score", "テストの点数"), T("a first guess: w = 0.5, b = 1", "最初の当て推量：w = 0.5、b = 1")
+xlabel, ylabel, title = tr("hours studied", "勉強した時間"), tr("test score", "テストの点数"), tr("a first guess: w = 0.5, b = 1", "最初の当て推量：w = 0.5、b = 1")
 plot.line_fit(hours, score, 0.5, 1.0, title=title, xlabel=xlabel, ylabel=ylabel)
 plt.show()
 
@@ -390,13 +390,13 @@ def mse_loss(pred, target):
 pred, target = torch.tensor([3.0, 1.0, 2.0, 6.0]), torch.tensor([1.0, 1.0, 3.0, 5.0])   # en: misses: 2, 0, −1, 1  # ja: ずれ：2, 0, −1, 1
 with explained("mse_loss(pred, target)"):
     got = mse_loss(pred, target)
-hints = {(4,): T("That is one squared miss per example: average them with .mean().", "それは例ごとの外れの二乗です。.mean() で平均します。"), float: T("Return the tensor itself: .item() and float() cut it off from autograd (section 5).", "テンソルのまま返します。.item() や float() を使うと autograd とのつながりが切れます（5 節）。")}
+hints = {(4,): tr("That is one squared miss per example: average them with .mean().", "それは例ごとの外れの二乗です。.mean() で平均します。"), float: tr("Return the tensor itself: .item() and float() cut it off from autograd (section 5).", "テンソルのまま返します。.item() や float() を使うと autograd とのつながりが切れます（5 節）。")}
 expect_shape(got, (), "mse_loss(pred, target)", hints)
-hints = {0.5: T("The misses 2 and −1 partly cancel out: square each miss before averaging.", "外れ 2 と −1 が一部打ち消し合っています。平均する前に、外れをそれぞれ二乗します。"), 1.0: T("That is the average of the absolute misses: square them instead (** 2).", "それは外れの絶対値の平均です。代わりに二乗します（** 2）。"), 6.0: T("That is the sum of the squared misses: divide by their number (.mean()).", "それは外れの二乗の合計です。個数で割ります（.mean()）。"), 1.225: T("That is the square root of the MSE (the RMSE): leave out the square root.", "それは MSE の平方根（RMSE）です。平方根はとりません。"), 0.25: T("Square each miss first, then average: the square of the average miss is not the same.", "先に外れを二乗してから平均します。外れの平均を二乗したものとは違います。")}
-hint = T("(2² + 0² + 1² + 1²) / 4 = 1.5.", "(2² + 0² + 1² + 1²) / 4 = 1.5 です。")
+hints = {0.5: tr("The misses 2 and −1 partly cancel out: square each miss before averaging.", "外れ 2 と −1 が一部打ち消し合っています。平均する前に、外れをそれぞれ二乗します。"), 1.0: tr("That is the average of the absolute misses: square them instead (** 2).", "それは外れの絶対値の平均です。代わりに二乗します（** 2）。"), 6.0: tr("That is the sum of the squared misses: divide by their number (.mean()).", "それは外れの二乗の合計です。個数で割ります（.mean()）。"), 1.225: tr("That is the square root of the MSE (the RMSE): leave out the square root.", "それは MSE の平方根（RMSE）です。平方根はとりません。"), 0.25: tr("Square each miss first, then average: the square of the average miss is not the same.", "先に外れを二乗してから平均します。外れの平均を二乗したものとは違います。")}
+hint = tr("(2² + 0² + 1² + 1²) / 4 = 1.5.", "(2² + 0² + 1² + 1²) / 4 = 1.5 です。")
 expect(round(float(got), 4), 1.5, "mse_loss([3, 1, 2, 6], [1, 1, 3, 5])", hints.get(round(float(got), 3), hint))
 a, b = torch.randn(10, generator=torch.Generator().manual_seed(1)), torch.randn(10)
-what = T("the same as PyTorch's F.mse_loss on random numbers", "乱数で PyTorch の F.mse_loss と同じ値になる")
+what = tr("the same as PyTorch's F.mse_loss on random numbers", "乱数で PyTorch の F.mse_loss と同じ値になる")
 expect(torch.allclose(mse_loss(a, b), F.mse_loss(a, b)), True, what)
 passed("Exercise 0.2")
 
@@ -413,7 +413,7 @@ ws = torch.linspace(-1, 4, 101)                                          # en: 1
 valley = torch.stack([mse_loss(w * hours + 2.0, score) for w in ws])     # en: (101,): the loss of each line  # ja: (101,)：直線ごとの損失
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
 guess = mse_loss(0.5 * hours + 1.0, score)
-title1, title2, series = T("w = 0.5, b = 1: loss {loss:.2f}", "w = 0.5、b = 1：損失 {loss:.2f}"), T("the loss of every slope w (b = 2)", "傾き w ごとの損失（b = 2）"), T("loss (MSE)", "損失（MSE）")
+title1, title2, series = tr("w = 0.5, b = 1: loss {loss:.2f}", "w = 0.5、b = 1：損失 {loss:.2f}"), tr("the loss of every slope w (b = 2)", "傾き w ごとの損失（b = 2）"), tr("loss (MSE)", "損失（MSE）")
 plot.line_fit(hours, score, 0.5, 1.0, title=title1.format(loss=guess), xlabel=xlabel, ylabel=ylabel, ax=ax1)
 plot.lines(ws, {series: valley}, title=title2, xlabel="w", ylabel="MSE", marker=None, ax=ax2)
 plt.show()
@@ -441,8 +441,8 @@ w, b, nudge = 0.5, 1.0, 1e-3
 loss_here = mse_loss(w * hours + b, score)
 slope_w = (mse_loss((w + nudge) * hours + b, score) - loss_here) / nudge
 slope_b = (mse_loss(w * hours + (b + nudge), score) - loss_here) / nudge
-line = T("nudging w by 0.001 moves the loss {a:.2f} times as much; nudging b, {b:.2f} times",
-         "w を 0.001 ずらすと損失はその {a:.2f} 倍動き、b をずらすと {b:.2f} 倍動く")
+line = tr("nudging w by 0.001 moves the loss {a:.2f} times as much; nudging b, {b:.2f} times",
+          "w を 0.001 ずらすと損失はその {a:.2f} 倍動き、b をずらすと {b:.2f} 倍動く")
 print(line.format(a=slope_w, b=slope_b))
 
 # %% [markdown] tags=["en"]
@@ -476,8 +476,8 @@ print(line.format(a=slope_w, b=slope_b))
 # %%
 miss = w * hours + b - score                                     # en: (20,): how far off each prediction is  # ja: (20,)：各予測のずれ
 formula_w, formula_b = (2 * miss * hours).mean(), (2 * miss).mean()
-line = T("formula: slope of w {a:.3f}, of b {b:.3f}   (nudging: {c:.3f}, {d:.3f})",
-         "式：w の傾き {a:.3f}、b の傾き {b:.3f}（ずらして測った値：{c:.3f}、{d:.3f}）")
+line = tr("formula: slope of w {a:.3f}, of b {b:.3f}   (nudging: {c:.3f}, {d:.3f})",
+          "式：w の傾き {a:.3f}、b の傾き {b:.3f}（ずらして測った値：{c:.3f}、{d:.3f}）")
 print(line.format(a=formula_w, b=formula_b, c=slope_w, d=slope_b))
 
 
@@ -514,14 +514,14 @@ def gradient_step(w, b, x, y, lr):
 x, y = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 5.0])
 with explained("gradient_step(0, 0, x, y, 0.1)"):
     got = gradient_step(0.0, 0.0, x, y, 0.1)
-what, hint = T("gradient_step(...) returns two numbers, (w, b)", "gradient_step(...) が 2 つの数 (w, b) を返す"), T("End with return new_w, new_b.", "最後は return new_w, new_b です。")
+what, hint = tr("gradient_step(...) returns two numbers, (w, b)", "gradient_step(...) が 2 つの数 (w, b) を返す"), tr("End with return new_w, new_b.", "最後は return new_w, new_b です。")
 expect(isinstance(got, (tuple, list)) and len(got) == 2, True, what, hint)
 got = tuple(round(float(v), 3) for v in got)
-hints = {(-1.3, -0.8): T("You stepped uphill: subtract lr × slope, do not add it.", "坂を上っています。lr × 傾きは足さずに引きます。"), (13.0, 8.0): T("The step is lr × slope: multiply the slope by lr.", "1 歩は lr × 傾きです。傾きに lr を掛けます。"), (0.65, 0.4): T("The slope of a square has a factor 2: mean(2 · miss · x).", "二乗の傾きには 2 が掛かります：mean(2 · miss · x)。"), (2.6, 1.6): T("Average over the examples (.mean()), do not sum.", "例について合計せず、平均します（.mean()）。"), (1.3, 1.3): T("b's slope has no x in it: mean(2 · miss).", "b の傾きには x が入りません：mean(2 · miss)。"), (0.8, 0.8): T("w's slope has an x in it: mean(2 · miss · x).", "w の傾きには x が入ります：mean(2 · miss · x)。"), (1.3, 0.41): T("Compute b's slope with the old w: both slopes come from the same miss, before either changes.", "b の傾きは古い w で計算します。2 つの傾きは、どちらかを変える前の同じ miss から求めます。"), (0.8, 1.3): T("You returned (b, w): return (w, b).", "(b, w) の順で返しています。(w, b) の順で返します。")}
-hint = T("With w = b = 0 the misses are [−3, −5]: the slope of w is mean(2·[−3, −5]·[1, 2]) = −13, of b it is −8; so w = 0 − 0.1·(−13) = 1.3 and b = 0.8.",
-         "w = b = 0 では外れは [−3, −5] なので、w の傾きは mean(2·[−3, −5]·[1, 2]) = −13、b の傾きは −8。よって w = 0 − 0.1·(−13) = 1.3、b = 0.8 です。")
+hints = {(-1.3, -0.8): tr("You stepped uphill: subtract lr × slope, do not add it.", "坂を上っています。lr × 傾きは足さずに引きます。"), (13.0, 8.0): tr("The step is lr × slope: multiply the slope by lr.", "1 歩は lr × 傾きです。傾きに lr を掛けます。"), (0.65, 0.4): tr("The slope of a square has a factor 2: mean(2 · miss · x).", "二乗の傾きには 2 が掛かります：mean(2 · miss · x)。"), (2.6, 1.6): tr("Average over the examples (.mean()), do not sum.", "例について合計せず、平均します（.mean()）。"), (1.3, 1.3): tr("b's slope has no x in it: mean(2 · miss).", "b の傾きには x が入りません：mean(2 · miss)。"), (0.8, 0.8): tr("w's slope has an x in it: mean(2 · miss · x).", "w の傾きには x が入ります：mean(2 · miss · x)。"), (1.3, 0.41): tr("Compute b's slope with the old w: both slopes come from the same miss, before either changes.", "b の傾きは古い w で計算します。2 つの傾きは、どちらかを変える前の同じ miss から求めます。"), (0.8, 1.3): tr("You returned (b, w): return (w, b).", "(b, w) の順で返しています。(w, b) の順で返します。")}
+hint = tr("With w = b = 0 the misses are [−3, −5]: the slope of w is mean(2·[−3, −5]·[1, 2]) = −13, of b it is −8; so w = 0 − 0.1·(−13) = 1.3 and b = 0.8.",
+          "w = b = 0 では外れは [−3, −5] なので、w の傾きは mean(2·[−3, −5]·[1, 2]) = −13、b の傾きは −8。よって w = 0 − 0.1·(−13) = 1.3、b = 0.8 です。")
 expect(got, (1.3, 0.8), "gradient_step(0, 0, x=[1, 2], y=[3, 5], lr=0.1)", hints.get(got, hint))
-what, hint = T("on a perfect line, no step", "完全に合っている直線では動かない"), T("When every miss is 0, both slopes are 0: w and b stay where they are.", "外れがすべて 0 なら、傾きも両方 0 です。w と b はそのままです。")
+what, hint = tr("on a perfect line, no step", "完全に合っている直線では動かない"), tr("When every miss is 0, both slopes are 0: w and b stay where they are.", "外れがすべて 0 なら、傾きも両方 0 です。w と b はそのままです。")
 with explained("gradient_step(2, 1, x, 2x + 1, 0.5)"):
     got = gradient_step(2.0, 1.0, torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 3.0, 5.0]), 0.5)
 expect(tuple(round(float(v), 6) for v in got), (2.0, 1.0), what, hint)
@@ -539,11 +539,11 @@ losses = []
 for step in range(100):
     w_hand, b_hand = gradient_step(w_hand, b_hand, hours, score, lr=0.1)
     losses.append(mse_loss(w_hand * hours + b_hand, score).item())
-line = T("after 100 steps: w = {w:.3f}, b = {b:.3f}, loss {loss:.3f}   (the data came from w = 1.5, b = 2, plus noise)",
-         "100 ステップ後：w = {w:.3f}、b = {b:.3f}、損失 {loss:.3f}（データは w = 1.5、b = 2 にノイズを加えて作った）")
+line = tr("after 100 steps: w = {w:.3f}, b = {b:.3f}, loss {loss:.3f}   (the data came from w = 1.5, b = 2, plus noise)",
+          "100 ステップ後：w = {w:.3f}、b = {b:.3f}、損失 {loss:.3f}（データは w = 1.5、b = 2 にノイズを加えて作った）")
 print(line.format(w=w_hand, b=b_hand, loss=losses[-1]))
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-title1, title2, xlabel1 = T("the loss, step by step", "ステップごとの損失"), T("after 100 steps: w = {w:.2f}, b = {b:.2f}", "100 ステップ後：w = {w:.2f}、b = {b:.2f}"), T("step", "ステップ")
+title1, title2, xlabel1 = tr("the loss, step by step", "ステップごとの損失"), tr("after 100 steps: w = {w:.2f}, b = {b:.2f}", "100 ステップ後：w = {w:.2f}、b = {b:.2f}"), tr("step", "ステップ")
 plot.lines(range(1, 101), {"MSE": losses}, title=title1, xlabel=xlabel1, ylabel="MSE", logy=True, marker=None, ax=ax1)
 plot.line_fit(hours, score, w_hand, b_hand, title=title2.format(w=w_hand, b=b_hand), xlabel=xlabel, ylabel=ylabel, ax=ax2)
 plt.show()
@@ -577,7 +577,7 @@ plt.show()
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
-names, panel = (T("too small", "小さすぎる"), T("about right", "ちょうどよい"), T("too big", "大きすぎる")), T("lr = {lr}: {name}", "学習率 {lr}：{name}")
+names, panel = (tr("too small", "小さすぎる"), tr("about right", "ちょうどよい"), tr("too big", "大きすぎる")), tr("lr = {lr}: {name}", "学習率 {lr}：{name}")
 for ax, lr, name in zip(axes, (0.02, 0.1, 0.27), names):
     path = [0.0]
     for step in range(8):
@@ -612,8 +612,8 @@ w = torch.tensor(0.5, requires_grad=True)
 b = torch.tensor(1.0, requires_grad=True)
 loss = mse_loss(w * hours + b, score)          # en: your Exercise 0.2  # ja: 演習 0.2 のあなたの関数
 loss.backward()                                # en: fills w.grad and b.grad  # ja: w.grad と b.grad を埋める
-line = T("autograd: slope of w {a:.3f}, of b {b:.3f}   (your formula in section 4: {c:.3f}, {d:.3f})",
-         "autograd：w の傾き {a:.3f}、b の傾き {b:.3f}（4 節の式：{c:.3f}、{d:.3f}）")
+line = tr("autograd: slope of w {a:.3f}, of b {b:.3f}   (your formula in section 4: {c:.3f}, {d:.3f})",
+          "autograd：w の傾き {a:.3f}、b の傾き {b:.3f}（4 節の式：{c:.3f}、{d:.3f}）")
 print(line.format(a=w.grad, b=b.grad, c=formula_w, d=formula_b))
 
 # %% [markdown] tags=["en"]
@@ -635,8 +635,8 @@ for step in range(100):
     optimizer.zero_grad()                      # en: 2. clear the previous step's slopes  # ja: 2. 前のステップの傾きを消す
     loss.backward()                            # en: 3. the slope of every parameter, into its .grad  # ja: 3. すべてのパラメータの傾きを、それぞれの .grad に
     optimizer.step()                           # en: 4. one step downhill: w ← w − lr · w.grad, the same for b  # ja: 4. 下り坂へ 1 歩：w ← w − lr · w.grad、b も同じ
-line = T("torch.optim:          w = {a:.4f}, b = {b:.4f}\nyour gradient_step:   w = {c:.4f}, b = {d:.4f}",
-         "torch.optim：        w = {a:.4f}、b = {b:.4f}\nあなたの gradient_step：w = {c:.4f}、b = {d:.4f}")
+line = tr("torch.optim:          w = {a:.4f}, b = {b:.4f}\nyour gradient_step:   w = {c:.4f}, b = {d:.4f}",
+          "torch.optim：        w = {a:.4f}、b = {b:.4f}\nあなたの gradient_step：w = {c:.4f}、b = {d:.4f}")
 print(line.format(a=w.item(), b=b.item(), c=w_hand, d=b_hand))
 
 # %% [markdown] tags=["en"]
@@ -663,7 +663,7 @@ points, classes = data.points_2d(n_train + 200, "moons", noise=0.15, seed=SEED)
 x_train, y_train = points[:n_train], classes[:n_train]       # (n_train, 2) float32, (n_train,) int64
 x_val, y_val = points[n_train:], classes[n_train:]           # en: (200, 2), (200,): held out  # ja: (200, 2)、(200,)：評価用
 print("x_train", tuple(x_train.shape), x_train.dtype, "  y_train", tuple(y_train.shape), y_train.dtype)
-title = T("two moons: {n} points of 2 classes", "2 つの三日月：2 クラス、{n} 個の点")
+title = tr("two moons: {n} points of 2 classes", "2 つの三日月：2 クラス、{n} 個の点")
 plot.scatter(x_train, y_train, title=title.format(n=n_train))
 plt.show()
 
@@ -687,7 +687,7 @@ plt.show()
 # %%
 logits = torch.tensor([2.0, 1.0, -1.0])            # en: one score per class  # ja: クラスごとにスコア 1 つ
 probs = torch.softmax(logits, dim=-1)              # en: (3,): positive, summing to 1  # ja: (3,)：どれも正で、合計 1
-names, title1, title2, ylabel = [T("cat", "ねこ"), T("dog", "いぬ"), T("bird", "とり")], T("logits: any numbers", "ロジット：どんな数でもよい"), T("softmax(logits): probabilities", "softmax(ロジット)：確率"), T("score", "スコア")
+names, title1, title2, ylabel = [tr("cat", "ねこ"), tr("dog", "いぬ"), tr("bird", "とり")], tr("logits: any numbers", "ロジット：どんな数でもよい"), tr("softmax(logits): probabilities", "softmax(ロジット)：確率"), tr("score", "スコア")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 2.8))
 plot.bar(dict(zip(names, logits.tolist())), title=title1, ylabel=ylabel, ax=ax1)
 plot.bar(dict(zip(names, probs.tolist())), title=title2, ylabel="P", ax=ax2)
@@ -718,7 +718,7 @@ print(probs, probs.sum())
 
 # %%
 p = torch.linspace(0.01, 1, 200)
-series, title, xlabel, ylabel = T("surprise = −log p", "驚き = −log p"), T("cross-entropy: the surprise at the right answer", "交差エントロピー：正解を見たときの驚き"), T("p, the probability given to the right class", "p（正解のクラスにつけた確率）"), T("surprise", "驚き")
+series, title, xlabel, ylabel = tr("surprise = −log p", "驚き = −log p"), tr("cross-entropy: the surprise at the right answer", "交差エントロピー：正解を見たときの驚き"), tr("p, the probability given to the right class", "p（正解のクラスにつけた確率）"), tr("surprise", "驚き")
 ax = plot.lines(p, {series: -torch.log(p)}, title=title, xlabel=xlabel, ylabel=ylabel, marker=None)
 for q in (0.01, 0.1, 0.5, 1.0):
     surprise = -math.log(q) + 0.0                   # en: + 0.0: −0.0 shows as 0.00  # ja: + 0.0：−0.0 を 0.00 と表示するため
@@ -777,22 +777,22 @@ def cross_entropy(logits, targets):
 logits, targets = torch.zeros(4, 2), torch.tensor([0, 1, 1, 0])     # en: no opinion at all: p = 0.5 everywhere  # ja: まったく意見なし：どこでも p = 0.5
 with explained("cross_entropy(logits, targets)"):
     got = cross_entropy(logits, targets)
-hints = {(4,): T("That is one surprise per example: average them (.mean()).", "それは例ごとの驚きです。平均します（.mean()）。"), (4, 4): T("log_probs[:, targets] takes every target for every row: take one per row with [torch.arange(N), targets].", "log_probs[:, targets] はすべての行からすべての正解を取り出します。[torch.arange(N), targets] で 1 行につき 1 つ取り出します。"), float: T("Return the tensor itself: no .item() or float().", "テンソルのまま返します。.item() や float() は使いません。")}
+hints = {(4,): tr("That is one surprise per example: average them (.mean()).", "それは例ごとの驚きです。平均します（.mean()）。"), (4, 4): tr("log_probs[:, targets] takes every target for every row: take one per row with [torch.arange(N), targets].", "log_probs[:, targets] はすべての行からすべての正解を取り出します。[torch.arange(N), targets] で 1 行につき 1 つ取り出します。"), float: tr("Return the tensor itself: no .item() or float().", "テンソルのまま返します。.item() や float() は使いません。")}
 expect_shape(got, (), "cross_entropy(zeros(4, 2), [0, 1, 1, 0])", hints)
-hints = {-0.693: T("A surprise −log p is never negative: put a minus in front of the log.", "驚き −log p が負になることはありません。log の前にマイナスをつけます。"), 2.773: T("That is the sum over the 4 examples: take the mean.", "それは 4 つの例の合計です。平均をとります。"), -0.5: T("Take the log of the probability: the surprise is −log p, not −p.", "確率の log をとります。驚きは −p ではなく −log p です。"), 0.301: T("Use the natural log (torch.log, torch.log_softmax), not log10.", "log10 ではなく自然対数（torch.log、torch.log_softmax）を使います。"), 1.386: T("Take the softmax over the classes of each example (dim=-1), not over the examples (dim=0).", "softmax は例の方向（dim=0）ではなく、各例のクラスの方向（dim=-1）にとります。"), math.inf: T("The log of a logit of 0 is −inf: take the softmax of the logits first, torch.log_softmax(logits, dim=-1).", "ロジット 0 の log は −inf です。先にロジットの softmax をとります：torch.log_softmax(logits, dim=-1)。")}
-hint = T("With every logit 0, softmax gives each class p = 0.5, and −log 0.5 = 0.693.",
-         "ロジットがすべて 0 なら softmax はどのクラスにも p = 0.5 をつけるので、−log 0.5 = 0.693 です。")
+hints = {-0.693: tr("A surprise −log p is never negative: put a minus in front of the log.", "驚き −log p が負になることはありません。log の前にマイナスをつけます。"), 2.773: tr("That is the sum over the 4 examples: take the mean.", "それは 4 つの例の合計です。平均をとります。"), -0.5: tr("Take the log of the probability: the surprise is −log p, not −p.", "確率の log をとります。驚きは −p ではなく −log p です。"), 0.301: tr("Use the natural log (torch.log, torch.log_softmax), not log10.", "log10 ではなく自然対数（torch.log、torch.log_softmax）を使います。"), 1.386: tr("Take the softmax over the classes of each example (dim=-1), not over the examples (dim=0).", "softmax は例の方向（dim=0）ではなく、各例のクラスの方向（dim=-1）にとります。"), math.inf: tr("The log of a logit of 0 is −inf: take the softmax of the logits first, torch.log_softmax(logits, dim=-1).", "ロジット 0 の log は −inf です。先にロジットの softmax をとります：torch.log_softmax(logits, dim=-1)。")}
+hint = tr("With every logit 0, softmax gives each class p = 0.5, and −log 0.5 = 0.693.",
+          "ロジットがすべて 0 なら softmax はどのクラスにも p = 0.5 をつけるので、−log 0.5 = 0.693 です。")
 expect(round(float(got), 4), 0.6931, "cross_entropy(zeros(4, 2), [0, 1, 1, 0])", hints.get(round(float(got), 3), hint))
 with explained("cross_entropy(logits, targets)"):
     got = cross_entropy(torch.tensor([[5.0, -5.0]]), torch.tensor([1]))
-what = T("sure of the wrong class: −log(e⁻¹⁰ / (1 + e⁻¹⁰)) ≈ 10", "自信をもって間違えたとき：−log(e⁻¹⁰ / (1 + e⁻¹⁰)) ≈ 10")
-hint = T("The log of a negative logit is nan: take the softmax (or log_softmax) of the logits first.", "負のロジットの log は nan です。先にロジットの softmax（または log_softmax）をとります。") if math.isnan(float(got)) else T("Take the right class's p: here class 1, whose logit is −5.", "正解のクラスの p を使います。ここではロジットが −5 のクラス 1 です。")
+what = tr("sure of the wrong class: −log(e⁻¹⁰ / (1 + e⁻¹⁰)) ≈ 10", "自信をもって間違えたとき：−log(e⁻¹⁰ / (1 + e⁻¹⁰)) ≈ 10")
+hint = tr("The log of a negative logit is nan: take the softmax (or log_softmax) of the logits first.", "負のロジットの log は nan です。先にロジットの softmax（または log_softmax）をとります。") if math.isnan(float(got)) else tr("Take the right class's p: here class 1, whose logit is −5.", "正解のクラスの p を使います。ここではロジットが −5 のクラス 1 です。")
 expect(round(float(got), 3), 10.0, what, hint)
 l, t = torch.randn(6, 5, generator=torch.Generator().manual_seed(2)), torch.tensor([0, 4, 2, 2, 1, 3])
-what = T("the same as PyTorch's F.cross_entropy on random logits",
-         "乱数のロジットで PyTorch の F.cross_entropy と同じ値になる")
-hint = T("Softmax over the classes (dim=-1), and each row's own target: log_probs[torch.arange(N), targets].",
-         "softmax はクラスの方向（dim=-1）にとり、各行からその行の正解を取り出します：log_probs[torch.arange(N), targets]。")
+what = tr("the same as PyTorch's F.cross_entropy on random logits",
+          "乱数のロジットで PyTorch の F.cross_entropy と同じ値になる")
+hint = tr("Softmax over the classes (dim=-1), and each row's own target: log_probs[torch.arange(N), targets].",
+          "softmax はクラスの方向（dim=-1）にとり、各行からその行の正解を取り出します：log_probs[torch.arange(N), targets]。")
 expect(torch.allclose(cross_entropy(l, t), F.cross_entropy(l, t), atol=1e-5), True, what, hint)
 passed("Exercise 0.4")
 
@@ -815,7 +815,7 @@ passed("Exercise 0.4")
 layer = nn.Linear(2, 16)
 print("weight", tuple(layer.weight.shape), " bias", tuple(layer.bias.shape))
 out = layer(x_train[:5])
-same = T(" same as x @ weight.T + bias:", "  x @ weight.T + bias と同じ：")
+same = tr(" same as x @ weight.T + bias:", "  x @ weight.T + bias と同じ：")
 print(tuple(x_train[:5].shape), "→", tuple(out.shape), same, torch.allclose(out, x_train[:5] @ layer.weight.T + layer.bias))
 
 # %% [markdown] tags=["en"]
@@ -833,7 +833,7 @@ print(tuple(x_train[:5].shape), "→", tuple(out.shape), same, torch.allclose(ou
 
 # %%
 z = torch.linspace(-3, 3, 200)
-title, xlabel, ylabel = T("two activation functions", "2 つの活性化関数"), T("z, a neuron's weighted sum", "z（ニューロンの重みつきの和）"), T("what the neuron passes on", "ニューロンが次に渡す値")
+title, xlabel, ylabel = tr("two activation functions", "2 つの活性化関数"), tr("z, a neuron's weighted sum", "z（ニューロンの重みつきの和）"), tr("what the neuron passes on", "ニューロンが次に渡す値")
 plot.lines(z, {"ReLU: max(0, z)": torch.relu(z), "GELU": F.gelu(z)}, title=title, xlabel=xlabel, ylabel=ylabel,
            marker=None)
 plt.show()
@@ -893,15 +893,15 @@ x = torch.tensor([[0.5, -1.0], [2.0, 0.0], [-1.0, 1.5]])
 with torch.no_grad():
     with explained("TinyMLP()(x)"):
         got = model(x)
-    hints = {(3, 16): T("Those are the hidden neurons: finish with self.out.", "それは隠れ層のニューロンです。最後に self.out をかけます。"), (3,): T("Keep one logit per class: (N, n_out).", "クラスごとに 1 つのロジットを残します：(N, n_out)。")}
-    what = T("TinyMLP()(x) for x of shape (3, 2)", "形 (3, 2) の x に対する TinyMLP()(x)")
+    hints = {(3, 16): tr("Those are the hidden neurons: finish with self.out.", "それは隠れ層のニューロンです。最後に self.out をかけます。"), (3,): tr("Keep one logit per class: (N, n_out).", "クラスごとに 1 つのロジットを残します：(N, n_out)。")}
+    what = tr("TinyMLP()(x) for x of shape (3, 2)", "形 (3, 2) の x に対する TinyMLP()(x)")
     expect_shape(got, (3, 2), what, hints)
     reference = nn.Sequential(model.hidden, nn.ReLU(), model.out)(x)       # en: the same layers, chained by PyTorch  # ja: 同じ層を PyTorch につないでもらう
     straight = torch.allclose(model(2 * x) - model(x), model(x) - model(0 * x), atol=1e-5)   # en: still a straight line?  # ja: まだ直線？
     slip = "softmax" if torch.allclose(got.sum(dim=-1), torch.ones(3)) else "straight" if straight else "relu_out" if (got >= 0).all() else ""
-    hints = {"softmax": T("Return the logits, not probabilities: no softmax in forward (the loss applies it).", "確率ではなくロジットを返します。forward では softmax をかけません（損失の中でかけます）。"), "straight": T("Without the ReLU the network is a straight line again: torch.relu between the two layers.", "ReLU がないと、ネットワークはまた直線に戻ってしまいます。2 つの層の間に torch.relu を入れます。"), "relu_out": T("No ReLU after self.out: logits may be negative.", "self.out のあとには ReLU をかけません。ロジットは負にもなります。"), "": T("out(relu(hidden(x))): the hidden layer, the ReLU, then the output layer.", "out(relu(hidden(x)))：隠れ層、ReLU、出力層の順です。")}
-    what = T("the same logits as nn.Sequential(hidden, ReLU, out)",
-             "nn.Sequential(hidden, ReLU, out) と同じロジット")
+    hints = {"softmax": tr("Return the logits, not probabilities: no softmax in forward (the loss applies it).", "確率ではなくロジットを返します。forward では softmax をかけません（損失の中でかけます）。"), "straight": tr("Without the ReLU the network is a straight line again: torch.relu between the two layers.", "ReLU がないと、ネットワークはまた直線に戻ってしまいます。2 つの層の間に torch.relu を入れます。"), "relu_out": tr("No ReLU after self.out: logits may be negative.", "self.out のあとには ReLU をかけません。ロジットは負にもなります。"), "": tr("out(relu(hidden(x))): the hidden layer, the ReLU, then the output layer.", "out(relu(hidden(x)))：隠れ層、ReLU、出力層の順です。")}
+    what = tr("the same logits as nn.Sequential(hidden, ReLU, out)",
+              "nn.Sequential(hidden, ReLU, out) と同じロジット")
     expect(torch.allclose(got, reference, atol=1e-6), True, what, hints[slip])
 passed("Exercise 0.5")
 
@@ -914,7 +914,7 @@ passed("Exercise 0.5")
 # %%
 for name, parameter in TinyMLP().named_parameters():
     print(f"{name:14s} {tuple(parameter.shape)}")
-total = T("in all: {n} parameters", "合計：パラメータ {n} 個")
+total = tr("in all: {n} parameters", "合計：パラメータ {n} 個")
 print(total.format(n=sum(parameter.numel() for parameter in TinyMLP().parameters())))
 
 
@@ -957,7 +957,7 @@ def batches_of(n, batch_size, seed):
 
 toy = batches_of(10, 4, SEED)
 order = torch.stack([torch.cat([next(toy) for _ in range(3)]) for epoch in range(2)])   # en: (2 epochs, 10 examples)  # ja: (2 エポック, 10 個の例)
-title, row_label, step_label = T("10 examples, batches of 4: 3 steps per epoch", "例 10 個、バッチ 4 個：1 エポック 3 ステップ"), T("epoch {i}", "エポック {i}"), T("step {s}", "ステップ {s}")
+title, row_label, step_label = tr("10 examples, batches of 4: 3 steps per epoch", "例 10 個、バッチ 4 個：1 エポック 3 ステップ"), tr("epoch {i}", "エポック {i}"), tr("step {s}", "ステップ {s}")
 plot.batches(order, batch_size=4, title=title, row_label=row_label, step_label=step_label)
 plt.show()
 
@@ -1042,8 +1042,8 @@ linear = nn.Linear(2, 2)
 config = TrainConfig(max_steps=300, lr=0.03, warmup_steps=20, eval_every=50, eval_steps=1, device=DEVICE,
                      cpu_threads=1)
 history_linear = train(linear, batch_source(x_train, y_train, SEED), loss_fn, config)
-title = T("one layer, no hidden neurons: {acc:.1%} of held-out points right",
-          "層 1 つ、隠れ層なし：評価用の点の {acc:.1%} が正解")
+title = tr("one layer, no hidden neurons: {acc:.1%} of held-out points right",
+           "層 1 つ、隠れ層なし：評価用の点の {acc:.1%} が正解")
 plot.decision_boundary(p_orange(linear), x_val, y_val, title=title.format(acc=accuracy(linear, x_val, y_val)))
 plt.show()
 
@@ -1070,17 +1070,17 @@ def remember(step, val_loss):
 config = TrainConfig(max_steps=300 if SIZE == "quick" else 1500, lr=0.03, warmup_steps=20, eval_every=25,
                      eval_steps=1, device=DEVICE, cpu_threads=1)
 history = train(mlp, batch_source(x_train, y_train, SEED), loss_fn, config, on_eval=remember)
-line = T("{s:.1f} s; held-out loss {loss:.3f}; held-out accuracy {acc:.1%} (one layer: {lin:.1%})",
-         "{s:.1f} 秒、評価用の損失 {loss:.3f}、評価用の正解率 {acc:.1%}（層 1 つでは {lin:.1%}）")
+line = tr("{s:.1f} s; held-out loss {loss:.3f}; held-out accuracy {acc:.1%} (one layer: {lin:.1%})",
+          "{s:.1f} 秒、評価用の損失 {loss:.3f}、評価用の正解率 {acc:.1%}（層 1 つでは {lin:.1%}）")
 print(line.format(s=history.seconds, loss=history.eval_loss[-1], acc=accuracy(mlp, x_val, y_val),
                   lin=accuracy(linear, x_val, y_val)))
 shown = [0, 26, 51, 101, config.max_steps]
 fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.2))
-title = T("after {k} steps", "{k} ステップ後")
+title = tr("after {k} steps", "{k} ステップ後")
 for ax, k in zip(axes, shown):
     plot.decision_boundary(p_orange(frames[k]), x_train, y_train, title=title.format(k=k), ax=ax)
 plt.show()
-names, title, xlabel, ylabel = (T("training batches", "学習用のバッチ"), T("held-out points", "評価用の点")), T("the loss while training", "学習中の損失"), T("step", "ステップ"), T("cross-entropy", "交差エントロピー")
+names, title, xlabel, ylabel = (tr("training batches", "学習用のバッチ"), tr("held-out points", "評価用の点")), tr("the loss while training", "学習中の損失"), tr("step", "ステップ"), tr("cross-entropy", "交差エントロピー")
 ax = plot.lines(history.step, {names[0]: history.train_loss}, marker=None, logy=True)
 plot.lines(history.eval_step, {names[1]: history.eval_loss}, title=title, xlabel=xlabel, ylabel=ylabel, ax=ax)
 plt.show()
@@ -1099,8 +1099,8 @@ plt.show()
 # とても小さな学習率（0.0003：境界はほとんど動きません）、既定の 0.03、とても大きな学習率（3 以上：1 歩が行きすぎて境界が飛び回り、損失が発散することもあります）を試してみましょう。
 
 # %%
-title = T("lr {lr:.2g}, after {step} steps: held-out loss {loss:.3f}",
-          "学習率 {lr:.2g}、{step} ステップ後：評価用の損失 {loss:.3f}")
+title = tr("lr {lr:.2g}, after {step} steps: held-out loss {loss:.3f}",
+           "学習率 {lr:.2g}、{step} ステップ後：評価用の損失 {loss:.3f}")
 
 
 def train_and_draw(lr, steps):
@@ -1117,7 +1117,7 @@ def train_and_draw(lr, steps):
     train(model, batch_source(x_train, y_train, SEED), loss_fn, config, on_eval=show)
 
 
-labels = {"lr": T("learning rate", "学習率"), "steps": T("steps", "ステップ数")}
+labels = {"lr": tr("learning rate", "学習率"), "steps": tr("steps", "ステップ数")}
 training_explorer(train_and_draw, lr=0.03, steps=300, labels=labels)
 
 # %% [markdown] tags=["en"]
@@ -1151,12 +1151,12 @@ config = TrainConfig(max_steps=1000, lr=0.002, warmup_steps=20, weight_decay=0.0
                      device=DEVICE, cpu_threads=1)
 history_big = train(big, lambda split: (x_few, y_few) if split == "train" else (x_new, y_new), loss_fn, config)
 best = min(range(len(history_big.eval_loss)), key=history_big.eval_loss.__getitem__)
-line = T("{n} parameters. Held-out loss: lowest {low:.2f} at step {at}, {end:.2f} at the end; training loss at the end {train:.4f}",
-         "パラメータ {n} 個。評価用の損失：最小 {low:.2f}（ステップ {at}）、最後 {end:.2f}。学習用の損失は最後に {train:.4f}")
+line = tr("{n} parameters. Held-out loss: lowest {low:.2f} at step {at}, {end:.2f} at the end; training loss at the end {train:.4f}",
+          "パラメータ {n} 個。評価用の損失：最小 {low:.2f}（ステップ {at}）、最後 {end:.2f}。学習用の損失は最後に {train:.4f}")
 print(line.format(n=sum(p.numel() for p in big.parameters()), low=history_big.eval_loss[best], at=history_big.eval_step[best],
                   end=history_big.eval_loss[-1], train=history_big.train_loss[-1]))
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
-names, title1, title2, xlabel, ylabel = (T("40 training points", "学習用の点 40 個"), T("500 held-out points", "評価用の点 500 個")), T("overfitting: two losses", "過学習：2 つの損失"), T("1,000 steps later: training points fenced in one by one", "1,000 ステップ後：学習用の点を 1 つずつ囲い込む"), T("step", "ステップ"), T("cross-entropy", "交差エントロピー")
+names, title1, title2, xlabel, ylabel = (tr("40 training points", "学習用の点 40 個"), tr("500 held-out points", "評価用の点 500 個")), tr("overfitting: two losses", "過学習：2 つの損失"), tr("1,000 steps later: training points fenced in one by one", "1,000 ステップ後：学習用の点を 1 つずつ囲い込む"), tr("step", "ステップ"), tr("cross-entropy", "交差エントロピー")
 plot.lines(history_big.step, {names[0]: history_big.train_loss}, marker=None, ax=ax1)
 plot.lines(history_big.eval_step, {names[1]: history_big.eval_loss}, title=title1, xlabel=xlabel, ylabel=ylabel,
            marker=None, ax=ax1)
@@ -1206,13 +1206,13 @@ plt.show()
 # レッスン 06 の CLIP のテキストエンコーダです。
 
 # %%
-vocab = [T("big", "大きな"), T("peach", "桃"), T("and", "と"), T("river", "川"), T("old", "おじいさん"), T("ogre", "鬼")]
+vocab = [tr("big", "大きな"), tr("peach", "桃"), tr("and", "と"), tr("river", "川"), tr("old", "おじいさん"), tr("ogre", "鬼")]
 seed_everything(SEED)
 embedding = nn.Embedding(len(vocab), 4)                   # en: the table: one row of 4 numbers per word  # ja: 表：単語ごとに 4 個の数の行が 1 つ
 ids = torch.tensor([0, 1, 2, 0, 3])                       # en: a sentence, as row numbers (ids)  # ja: 文を行番号（ID）の列にしたもの
 vectors = embedding(ids)                                  # en: (5 words, 4 numbers): the rows, looked up  # ja: (5 語, 4 個の数)：引いてきた行
 print(" ".join(vocab[i] for i in ids), "→ ids", ids.tolist(), "→", tuple(vectors.shape))
-title1, title2 = T("the table: nn.Embedding(6, 4)", "表：nn.Embedding(6, 4)"), T("the sentence, looked up: (5, 4)", "文の各単語の行を引いたもの：(5, 4)")
+title1, title2 = tr("the table: nn.Embedding(6, 4)", "表：nn.Embedding(6, 4)"), tr("the sentence, looked up: (5, 4)", "文の各単語の行を引いたもの：(5, 4)")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
 columns = [str(j) for j in range(4)]
 plot.heatmap(embedding.weight.detach(), vocab, columns, title=title1, signed=True, ax=ax1)
@@ -1231,7 +1231,7 @@ plt.show()
 # %%
 one_hot = F.one_hot(ids, len(vocab)).float()             # en: (5, 6): a single 1 per row, at the word's id  # ja: (5, 6)：各行の、単語の ID の位置にだけ 1
 print(one_hot)
-same = T("one_hot @ table == the looked-up rows:", "one_hot @ 表 == 引いた行：")
+same = tr("one_hot @ table == the looked-up rows:", "one_hot @ 表 == 引いた行：")
 print(same, torch.allclose(one_hot @ embedding.weight, vectors))
 
 # %% [markdown] tags=["en"]

@@ -78,13 +78,13 @@ import matplotlib.pyplot as plt
 
 from shikumi import data, get_device, ngram, plot, seed_everything
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, passed, set_language
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. The corpus: Japanese fairy tales (slide 22)
@@ -100,7 +100,7 @@ print(T("device:", "デバイス："), describe(device))
 
 # %%
 tales = data.load_tales()
-header = T("{n} tales:", "昔話 {n} 話：").format(n=len(tales))
+header = tr("{n} tales:", "昔話 {n} 話：").format(n=len(tales))
 print(header, "、".join(t.title for t in tales))
 print()
 print("\n".join(tales[0].sentences[:4]))
@@ -119,9 +119,9 @@ print(data.tokenize_ja("むかしむかし、あるところに、おじいさ�
 # %%
 sentences = data.mukashibanashi()          # en: every sentence, as a list of words  # ja: すべての文。それぞれ単語のリスト
 words = [w for s in sentences for w in s]
-summary = T("{s} sentences, {w} words, {d} different words", "{s} 文、のべ {w} 語、異なり {d} 語")
+summary = tr("{s} sentences, {w} words, {d} different words", "{s} 文、のべ {w} 語、異なり {d} 語")
 print(summary.format(s=len(sentences), w=len(words), d=len(set(words))))
-title, ylabel = T("the 20 most frequent words", "出現回数の多い 20 語"), T("count", "回数")
+title, ylabel = tr("the 20 most frequent words", "出現回数の多い 20 語"), tr("count", "回数")
 plot.bar(dict(Counter(words).most_common(20)), title=title, ylabel=ylabel, top=20)
 plt.show()
 
@@ -227,21 +227,21 @@ def count_ngrams(tokens, n):
 # ja: セルフチェック：実行してみましょう。採点では別の（非公開の）入力を使います。
 tokens = ["むかし", "むかし", "むかし", "むかし", "ある"]
 mm, ma = ("むかし", "むかし"), ("むかし", "ある")
-what, hint = "count_ngrams(むかし ×4 + ある, 2)", T("Count every window, overlapping ones too.",
-                                               "重なり合う窓も含めて、すべての窓を数えます。")
-last_missing = T("The last window (むかし, ある) is missing: 5 tokens hold 5 - 2 + 1 = 4 bigrams, so the start positions run over range(len(tokens) - n + 1).",
-                 "最後の窓（むかし, ある）が抜けています。5 個のトークンには 5 - 2 + 1 = 4 個のバイグラムがあるので、開始位置は range(len(tokens) - n + 1) です。")
-one_too_many = T("One window too many: the last one, ('ある',), is shorter than n. Start positions run over range(len(tokens) - n + 1).",
-                 "窓が 1 つ多すぎます。最後の ('ある',) は n より短い窓です。開始位置は range(len(tokens) - n + 1) です。")
-once_each = T("Count a window every time it occurs: (むかし, むかし) occurs 3 times, overlapping.",
-              "窓は出てくるたびに数えます。(むかし, むかし) は重なり合って 3 回出てきます。")
-jumps = T("Windows overlap: move the start by 1 token each time, not by n.",
-          "窓は重なり合います。開始位置は n ずつではなく、1 トークンずつ進めます。")
+what, hint = "count_ngrams(むかし ×4 + ある, 2)", tr("Count every window, overlapping ones too.",
+                                                "重なり合う窓も含めて、すべての窓を数えます。")
+last_missing = tr("The last window (むかし, ある) is missing: 5 tokens hold 5 - 2 + 1 = 4 bigrams, so the start positions run over range(len(tokens) - n + 1).",
+                  "最後の窓（むかし, ある）が抜けています。5 個のトークンには 5 - 2 + 1 = 4 個のバイグラムがあるので、開始位置は range(len(tokens) - n + 1) です。")
+one_too_many = tr("One window too many: the last one, ('ある',), is shorter than n. Start positions run over range(len(tokens) - n + 1).",
+                  "窓が 1 つ多すぎます。最後の ('ある',) は n より短い窓です。開始位置は range(len(tokens) - n + 1) です。")
+once_each = tr("Count a window every time it occurs: (むかし, むかし) occurs 3 times, overlapping.",
+               "窓は出てくるたびに数えます。(むかし, むかし) は重なり合って 3 回出てきます。")
+jumps = tr("Windows overlap: move the start by 1 token each time, not by n.",
+           "窓は重なり合います。開始位置は n ずつではなく、1 トークンずつ進めます。")
 expect(count_ngrams(tokens, 2), Counter({mm: 3, ma: 1}), what, hint,
        mistakes=[(Counter({mm: 3}), last_missing), (Counter({mm: 3, ma: 1, ("ある",): 1}), one_too_many),
                  (Counter({mm: 1, ma: 1}), once_each), (Counter({mm: 2}), jumps)])
-what, hint = "count_ngrams(['a', 'b'], 3)", T("Fewer tokens than n: no n-grams.",
-                                              "トークンが n 個より少なければ、n-gram は 1 つもありません。")
+what, hint = "count_ngrams(['a', 'b'], 3)", tr("Fewer tokens than n: no n-grams.",
+                                               "トークンが n 個より少なければ、n-gram は 1 つもありません。")
 expect(count_ngrams(["a", "b"], 3), Counter(), what, hint)
 passed("Exercise 1.1")
 
@@ -305,12 +305,12 @@ def conditional_prob(counts, context, word):
 
 # %% nbgrader={"grade": true, "grade_id": "conditional_prob_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 what = "P(あるところに | むかしむかし)"
-hint = T("C(むかしむかし, あるところに) = 2 and C(むかしむかし) = 4. Did you divide by the count of the context?",
-         "C(むかしむかし, あるところに) = 2、C(むかしむかし) = 4 です。文脈の回数で割りましたか？")
+hint = tr("C(むかしむかし, あるところに) = 2 and C(むかしむかし) = 4. Did you divide by the count of the context?",
+          "C(むかしむかし, あるところに) = 2、C(むかしむかし) = 4 です。文脈の回数で割りましたか？")
 expect(conditional_prob(toy_bigrams, ("むかしむかし",), "あるところに"), 0.5, what, hint)
 expect(conditional_prob(toy_bigrams, ("むかしむかし",), "ウェイヨッシャ"), 0.0, "P(ウェイヨッシャ | むかしむかし)")
-what, hint = "P(が | ウェイヨッシャ)", T("An unseen context has count 0: return 0.0 instead of dividing by zero.",
-                                 "見たことのない文脈の回数は 0 です。0 で割らずに 0.0 を返してください。")
+what, hint = "P(が | ウェイヨッシャ)", tr("An unseen context has count 0: return 0.0 instead of dividing by zero.",
+                                  "見たことのない文脈の回数は 0 です。0 で割らずに 0.0 を返してください。")
 expect(conditional_prob(toy_bigrams, ("ウェイヨッシャ",), "が"), 0.0, what, hint)
 passed("Exercise 1.2")
 
@@ -323,10 +323,10 @@ passed("Exercise 1.2")
 # %%
 bigrams = count_corpus(sentences, 2)
 after = {w: conditional_prob(bigrams, ("おじいさん",), w) for (first, w) in bigrams if first == "おじいさん"}
-title = T("P(word | おじいさん)", "P(単語 | おじいさん)")
+title = tr("P(word | おじいさん)", "P(単語 | おじいさん)")
 plot.bar(after, title=title, top=12)
 plt.show()
-total = T("probabilities sum to", "確率の合計：")
+total = tr("probabilities sum to", "確率の合計：")
 print(total, round(sum(after.values()), 6))
 
 
@@ -381,11 +381,11 @@ def smoothed_prob(counts, context, word, k, vocab_size):
 
 # %% nbgrader={"grade": true, "grade_id": "smoothed_prob_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 V = len({gram[-1] for gram in toy_bigrams}) + 1   # en: every word that can follow, plus one slot for "unknown"  # ja: 続きうるすべての単語と、「未知」の枠 1 つ
-what, hint = T("smoothed P(あるところに | むかしむかし), k=1", "スムージングした P(あるところに | むかしむかし)、k=1"), T("(2 + 1) / (4 + 1·V): k on top, k·V below.", "(2 + 1) / (4 + 1·V) です。分子に k、分母に k·V を足します。")
+what, hint = tr("smoothed P(あるところに | むかしむかし), k=1", "スムージングした P(あるところに | むかしむかし)、k=1"), tr("(2 + 1) / (4 + 1·V): k on top, k·V below.", "(2 + 1) / (4 + 1·V) です。分子に k、分母に k·V を足します。")
 expect(smoothed_prob(toy_bigrams, ("むかしむかし",), "あるところに", 1.0, V), 3 / (4 + V), what, hint)
-what, hint = T("smoothed P(ウェイヨッシャ | むかしむかし), k=1", "スムージングした P(ウェイヨッシャ | むかしむかし)、k=1"), T("An unseen word gets k / (C(context) + k·V), not 0.", "見たことのない単語は 0 ではなく k / (C(文脈) + k·V) になります。")
+what, hint = tr("smoothed P(ウェイヨッシャ | むかしむかし), k=1", "スムージングした P(ウェイヨッシャ | むかしむかし)、k=1"), tr("An unseen word gets k / (C(context) + k·V), not 0.", "見たことのない単語は 0 ではなく k / (C(文脈) + k·V) になります。")
 expect(smoothed_prob(toy_bigrams, ("むかしむかし",), "ウェイヨッシャ", 1.0, V), 1 / (4 + V), what, hint)
-what = T("k = 0 gives back slide 24", "k = 0 ならスライド 24 の式に戻る")
+what = tr("k = 0 gives back slide 24", "k = 0 ならスライド 24 の式に戻る")
 expect(smoothed_prob(toy_bigrams, ("むかしむかし",), "あるところに", 0.0, V), 0.5, what)
 passed("Exercise 1.3")
 
@@ -457,11 +457,11 @@ def sentence_logprob(counts, sentence, n):
 s = ["むかしむかし", "あるところに", "おじいさん", "が", "いました"]
 expected = math.log(4 / 4) + math.log(2 / 4) + math.log(1 / 2) + math.log(1 / 2) + math.log(3 / 4) + math.log(3 / 3)
 what = "log P(むかしむかし あるところに おじいさん が いました)"
-hint = T("Sum math.log of P(w | previous word) over the padded sentence, </s> included.",
-         "パディングした文の単語ごとに P(w | 直前の単語) の math.log を足し合わせます。</s> も含めます。")
+hint = tr("Sum math.log of P(w | previous word) over the padded sentence, </s> included.",
+          "パディングした文の単語ごとに P(w | 直前の単語) の math.log を足し合わせます。</s> も含めます。")
 expect(sentence_logprob(toy_bigrams, s, 2), expected, what, hint)
-what, hint = "log P(が むかしむかし)", T("P(が | <s>) is 0 in the toy corpus, so the log-probability is -inf.",
-                                  "トイコーパスでは P(が | <s>) が 0 なので、対数確率は -inf です。")
+what, hint = "log P(が むかしむかし)", tr("P(が | <s>) is 0 in the toy corpus, so the log-probability is -inf.",
+                                   "トイコーパスでは P(が | <s>) が 0 なので、対数確率は -inf です。")
 expect(sentence_logprob(toy_bigrams, ["が", "むかしむかし"], 2), -math.inf, what, hint)
 passed("Exercise 1.4")
 
@@ -478,8 +478,8 @@ passed("Exercise 1.4")
 # %%
 natural, scrambled = ["おじいさん", "が", "いました", "。"], ["が", "いました", "おじいさん", "。"]
 smooth = ngram.NGramModel(n=2, k=0.01).fit(sentences)
-line = T("{text:<12} counted: {counted:8.2f}   smoothed: {smoothed:8.2f}",
-         "{text:<12} スムージングなし：{counted:8.2f}   スムージングあり：{smoothed:8.2f}")
+line = tr("{text:<12} counted: {counted:8.2f}   smoothed: {smoothed:8.2f}",
+          "{text:<12} スムージングなし：{counted:8.2f}   スムージングあり：{smoothed:8.2f}")
 for s in (natural, scrambled):
     print(line.format(text="".join(s), counted=sentence_logprob(bigrams, s, 2), smoothed=smooth.logprob(s)))
 
@@ -508,8 +508,8 @@ ns = [1, 2, 3, 4, 5]
 models = {n: ngram.NGramModel(n=n, k=0.01).fit(train) for n in ns}
 train_ppl = [models[n].perplexity(train) for n in ns]
 heldout_ppl = [models[n].perplexity(heldout) for n in ns]
-line = T("n={n}: perplexity on training text {a:7.1f}, on held-out text {b:7.1f}",
-         "n={n}: パープレキシティ　学習文 {a:7.1f}、評価用の文 {b:7.1f}")
+line = tr("n={n}: perplexity on training text {a:7.1f}, on held-out text {b:7.1f}",
+          "n={n}: パープレキシティ　学習文 {a:7.1f}、評価用の文 {b:7.1f}")
 for n, a, b_ in zip(ns, train_ppl, heldout_ppl):
     print(line.format(n=n, a=a, b=b_))
 
@@ -525,10 +525,10 @@ def unseen_fraction(n):
     return sum(c for gram, c in held.items() if gram not in seen) / sum(held.values())
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-series = {T("training text", "学習文"): train_ppl, T("held-out text", "評価用の文"): heldout_ppl}
-title, ylabel = T("perplexity (add-k, k=0.01)", "パープレキシティ（加算スムージング、k=0.01）"), T("perplexity (lower is better)", "パープレキシティ（小さいほど良い）")
+series = {tr("training text", "学習文"): train_ppl, tr("held-out text", "評価用の文"): heldout_ppl}
+title, ylabel = tr("perplexity (add-k, k=0.01)", "パープレキシティ（加算スムージング、k=0.01）"), tr("perplexity (lower is better)", "パープレキシティ（小さいほど良い）")
 plot.lines(ns, series, title=title, xlabel="n", ylabel=ylabel, logy=True, ax=ax1)
-unseen, title, ylabel = T("held-out n-grams never seen", "学習文に一度も出てこない評価用の n-gram"), T("sparsity", "スパース性"), T("fraction", "割合")
+unseen, title, ylabel = tr("held-out n-grams never seen", "学習文に一度も出てこない評価用の n-gram"), tr("sparsity", "スパース性"), tr("fraction", "割合")
 plot.lines(ns, {unseen: [unseen_fraction(n) for n in ns]}, title=title, xlabel="n", ylabel=ylabel, ax=ax2)
 plt.show()
 
@@ -612,21 +612,21 @@ def greedy_generate(counts, context, n, max_words=20):
 
 
 # %% nbgrader={"grade": true, "grade_id": "greedy_generate_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-what, hint = T("greedy continuation of むかしむかし", "「むかしむかし」に続く貪欲生成"), T("Take the most frequent next word each time, and stop at </s>.", "毎回、回数がいちばん多い次の単語を選び、</s> が来たら止めます。")
-largest = T("After あるところに, おじいさん and おばあさん tie (once each): take the alphabetically first, min of the tied words.",
-            "「あるところに」のあとでは「おじいさん」と「おばあさん」が同点（1 回ずつ）です。辞書順で最初の単語（同点の単語の min）を選びます。")
+what, hint = tr("greedy continuation of むかしむかし", "「むかしむかし」に続く貪欲生成"), tr("Take the most frequent next word each time, and stop at </s>.", "毎回、回数がいちばん多い次の単語を選び、</s> が来たら止めます。")
+largest = tr("After あるところに, おじいさん and おばあさん tie (once each): take the alphabetically first, min of the tied words.",
+             "「あるところに」のあとでは「おじいさん」と「おばあさん」が同点（1 回ずつ）です。辞書順で最初の単語（同点の単語の min）を選びます。")
 expect(greedy_generate(toy_bigrams, ["むかしむかし"], 2), ["あるところに", "おじいさん", "が", "いました"], what, hint,
        mistakes=[(["あるところに", "おばあさん", "が", "いました"], largest)])
-what, hint = T("two words from nothing", "空の文脈から 2 語"), T("An empty context means the context is just <s>.", "文脈が空のときは、文脈は <s> だけです。")
+what, hint = tr("two words from nothing", "空の文脈から 2 語"), tr("An empty context means the context is just <s>.", "文脈が空のときは、文脈は <s> だけです。")
 expect(greedy_generate(toy_bigrams, [], 2, max_words=2), ["むかしむかし", "あるところに"], what, hint)
 # en: a tie: after むかし, 桃 and 山 were each seen once
 # ja: 同点：「むかし」のあとに「桃」と「山」が 1 回ずつ
 tie = Counter({("<s>", "むかし"): 2, ("むかし", "桃"): 1, ("むかし", "山"): 1, ("山", "</s>"): 1, ("桃", "</s>"): 1})
-what = T("a tie between 桃 and 山", "「桃」と「山」の同点")
-hint = T("On a tie, take the alphabetically first word: min('桃', '山') is '山'.",
-         "同点なら、辞書順で最初の単語を選びます。min('桃', '山') は '山' です。")
-first_seen = T("Both follow むかし once: take min of the tied words ('山'), not whichever the Counter lists first ('桃').",
-               "どちらも「むかし」のあとに 1 回です。Counter が先に並べた単語（'桃'）ではなく、同点の単語の min（'山'）を選びます。")
+what = tr("a tie between 桃 and 山", "「桃」と「山」の同点")
+hint = tr("On a tie, take the alphabetically first word: min('桃', '山') is '山'.",
+          "同点なら、辞書順で最初の単語を選びます。min('桃', '山') は '山' です。")
+first_seen = tr("Both follow むかし once: take min of the tied words ('山'), not whichever the Counter lists first ('桃').",
+                "どちらも「むかし」のあとに 1 回です。Counter が先に並べた単語（'桃'）ではなく、同点の単語の min（'山'）を選びます。")
 expect(greedy_generate(tie, [], 2), ["むかし", "山"], what, hint, mistakes=[(["むかし", "桃"], first_seen)])
 passed("Exercise 1.5")
 
@@ -641,7 +641,7 @@ passed("Exercise 1.5")
 # 直前の 1 語しか見ないモデルは、一度同じ単語が出ると **必ず** ループに入ります。
 
 # %%
-label = T("bigram, greedy: ", "バイグラム・貪欲法：")
+label = tr("bigram, greedy: ", "バイグラム・貪欲法：")
 print(label + "むかし" + "".join(greedy_generate(bigrams, ["むかし"], 2, max_words=25)))
 
 # %% [markdown] tags=["en"]
@@ -659,7 +659,7 @@ print(label + "むかし" + "".join(greedy_generate(bigrams, ["むかし"], 2, m
 # %%
 trigram = ngram.NGramModel(n=3).fit(sentences)
 start = ["むかし", "むかし"]
-greedy_label, sample_label = T("trigram, greedy: ", "トライグラム・貪欲法："), T("trigram, T={t}:  ", "トライグラム・温度 {t}：")
+greedy_label, sample_label = tr("trigram, greedy: ", "トライグラム・貪欲法："), tr("trigram, T={t}:  ", "トライグラム・温度 {t}：")
 print(greedy_label, "".join(start + trigram.generate(start, max_words=40)))
 for t in (0.5, 1.0, 1.5):
     sample = trigram.generate(start, max_words=40, greedy=False, temperature=t, seed=SEED)
@@ -680,7 +680,7 @@ for t in (0.5, 1.0, 1.5):
 # %%
 from shikumi.widgets import next_word_explorer
 
-title, labels = T("P(next word | {text})", "P(次の単語 | {text})"), {"context": T("context", "文脈")}
+title, labels = tr("P(next word | {text})", "P(次の単語 | {text})"), {"context": tr("context", "文脈")}
 next_word_explorer(lambda text: trigram.next_word_distribution(data.tokenize_ja(text)), text="おばあさんは川へ",
                    title=title, labels=labels)
 
@@ -704,13 +704,13 @@ lines = [data.tokenize_en(line) for line in data.shakespeare(plays).splitlines()
 lines = [line for line in lines if line]
 en_train, en_heldout = [s for i, s in enumerate(lines) if i % 10], [s for i, s in enumerate(lines) if not i % 10]
 bard = {n: ngram.NGramModel(n=n, k=0.01).fit(en_train) for n in (1, 2, 3)}
-report = T("n={n}: held-out perplexity {ppl:7.1f}", "n={n}: 評価用の文でのパープレキシティ {ppl:7.1f}")
+report = tr("n={n}: held-out perplexity {ppl:7.1f}", "n={n}: 評価用の文でのパープレキシティ {ppl:7.1f}")
 heldout_ppl = {n: model.perplexity(en_heldout) for n, model in bard.items()}
 for n, ppl in heldout_ppl.items():
     print(report.format(n=n, ppl=ppl))
 best = min(heldout_ppl, key=heldout_ppl.get)
-verdict = T("best on held-out lines: n={best}; vocabulary {v:,} words, so k·V = {kv:.0f} pretend counts per context",
-            "評価用の行でいちばん良いのは n={best}。語彙は {v:,} 語なので、文脈ごとの仮の回数は k·V = {kv:.0f}")
+verdict = tr("best on held-out lines: n={best}; vocabulary {v:,} words, so k·V = {kv:.0f} pretend counts per context",
+             "評価用の行でいちばん良いのは n={best}。語彙は {v:,} 語なので、文脈ごとの仮の回数は k·V = {kv:.0f}")
 print(verdict.format(best=best, v=bard[3].vocab_size, kv=0.01 * bard[3].vocab_size))
 for seed in range(3):
     print("to be", " ".join(bard[2].generate(["to", "be"], max_words=25, greedy=False, seed=SEED + seed)))

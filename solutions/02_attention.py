@@ -88,14 +88,14 @@ import torch.nn.functional as F
 
 from shikumi import attention, get_device, plot, seed_everything
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. Which word should I look at? Queries and keys (slides 17, 32)
@@ -134,7 +134,7 @@ print(T("device:", "デバイス："), describe(device))
 
 # %%
 words = ["This", "is", "a", "pen."]
-features = [T("pointer", "指示語"), T("thing", "モノ"), T("verb", "動詞"), T("article", "冠詞")]
+features = [tr("pointer", "指示語"), tr("thing", "モノ"), tr("verb", "動詞"), tr("article", "冠詞")]
 
 # en: keys — what each word IS (one row per word, one column per feature)
 # ja: キー：各単語が「何者か」（行が単語、列が特徴）
@@ -153,7 +153,7 @@ Q = torch.tensor([
     [4.0, 2.0, 1.0, 0.0],   # en: pen.: "who is pointing at me?"  # ja: pen.：「私を指しているのは誰？」
 ])
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
-title_k, title_q = T("keys K: what I am", "キー K：自分は何者か"), T("queries Q: what I look for", "クエリ Q：何を探しているか")
+title_k, title_q = tr("keys K: what I am", "キー K：自分は何者か"), tr("queries Q: what I look for", "クエリ Q：何を探しているか")
 plot.heatmap(K, words, features, title=title_k, fmt="{:.0f}", ax=ax1)
 plot.heatmap(Q, words, features, title=title_q, fmt="{:.0f}", ax=ax2)
 plt.show()
@@ -170,7 +170,7 @@ plt.show()
 # %%
 scores = Q @ K.T                                   # (4, 4): scores[i, j] = Q[i] · K[j]
 print(scores.shape)
-title = T("scores = Q @ K.T  (row: who looks, column: at whom)", "scores = Q @ K.T（行：見る側、列：見られる側）")
+title = tr("scores = Q @ K.T  (row: who looks, column: at whom)", "scores = Q @ K.T（行：見る側、列：見られる側）")
 plot.heatmap(scores, words, words, title=title, fmt="{:.0f}")
 plt.show()
 
@@ -252,31 +252,31 @@ def softmax(x, dim=-1):
 # %% nbgrader={"grade": true, "grade_id": "softmax_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # en: Self-check: run me. The grader uses other, hidden inputs.
 # ja: セルフチェック：実行してみましょう。採点では別の（非公開の）入力を使います。
-what, hint = "softmax([1, 2, 3])", T("Divide exp(x) by the sum of exp(x) along dim.",
-                                     "exp(x) を、dim 方向の exp(x) の合計で割ります。")
+what, hint = "softmax([1, 2, 3])", tr("Divide exp(x) by the sum of exp(x) along dim.",
+                                      "exp(x) を、dim 方向の exp(x) の合計で割ります。")
 expect_close(softmax(torch.tensor([1.0, 2.0, 3.0])), torch.tensor([0.0900, 0.2447, 0.6652]), what, hint, atol=1e-4)
 table = torch.tensor([[1.0, 2.0, 3.0], [3.0, 0.0, 1.0], [2.0, 3.0, 2.0]])   # en: every row's largest number is 3  # ja: どの行も、いちばん大きい数は 3
-what = T("softmax(3×3 table): each row on its own", "softmax(3×3 の表)：行ごとに")
-no_keepdim = T("Without keepdim=True, .sum(dim=dim) has shape (3,) and divides column j by row j's sum: use .sum(dim=dim, keepdim=True), and the same in .max.",
-               "keepdim=True がないと .sum(dim=dim) の形は (3,) になり、列 j を行 j の合計で割ってしまいます。.sum(dim=dim, keepdim=True) とし、.max も同じようにします。")
-columns = T("Those are the columns' softmax: sum along `dim` (here the last axis), not down the columns.",
-            "それは列ごとの softmax です。列の方向ではなく、`dim` の方向（ここでは最後の軸）に合計します。")
-whole = T("That divides by the sum of the whole table: sum along `dim` only, with keepdim=True.",
-          "それは表全体の合計で割っています。`dim` の方向だけに、keepdim=True で合計します。")
+what = tr("softmax(3×3 table): each row on its own", "softmax(3×3 の表)：行ごとに")
+no_keepdim = tr("Without keepdim=True, .sum(dim=dim) has shape (3,) and divides column j by row j's sum: use .sum(dim=dim, keepdim=True), and the same in .max.",
+                "keepdim=True がないと .sum(dim=dim) の形は (3,) になり、列 j を行 j の合計で割ってしまいます。.sum(dim=dim, keepdim=True) とし、.max も同じようにします。")
+columns = tr("Those are the columns' softmax: sum along `dim` (here the last axis), not down the columns.",
+             "それは列ごとの softmax です。列の方向ではなく、`dim` の方向（ここでは最後の軸）に合計します。")
+whole = tr("That divides by the sum of the whole table: sum along `dim` only, with keepdim=True.",
+           "それは表全体の合計で割っています。`dim` の方向だけに、keepdim=True で合計します。")
 e = table.exp()
 expect_close(softmax(table), e / e.sum(dim=-1, keepdim=True), what, hint,
              mistakes=[(e / e.sum(dim=-1), no_keepdim), (e / e.sum(dim=0, keepdim=True), columns), (e / e.sum(), whole)])
 x = torch.randn(3, 5)
-what, hint = T("softmax(x of shape (3, 5))", "softmax(形が (3, 5) の x)"), T("keepdim=True in both .max and .sum, so that they broadcast along the rows.", ".max にも .sum にも keepdim=True をつけて、行の方向にブロードキャストされるようにします。")
+what, hint = tr("softmax(x of shape (3, 5))", "softmax(形が (3, 5) の x)"), tr("keepdim=True in both .max and .sum, so that they broadcast along the rows.", ".max にも .sum にも keepdim=True をつけて、行の方向にブロードキャストされるようにします。")
 expect_close(softmax(x), torch.softmax(x, dim=-1), what, hint)
-what, hint = "softmax([1000, 1001, 1002]) = softmax([1, 2, 3])", T("exp(1000) overflows to inf: subtract the max before torch.exp.",
-                                                                   "exp(1000) は inf にあふれます。torch.exp の前に最大値を引きましょう。")
+what, hint = "softmax([1000, 1001, 1002]) = softmax([1, 2, 3])", tr("exp(1000) overflows to inf: subtract the max before torch.exp.",
+                                                                    "exp(1000) は inf にあふれます。torch.exp の前に最大値を引きましょう。")
 expect_close(softmax(torch.tensor([1000.0, 1001.0, 1002.0])), torch.tensor([0.0900, 0.2447, 0.6652]), what, hint, atol=1e-4)
-what, hint = T("softmax(x, dim=0): each column sums to 1", "softmax(x, dim=0)：各列の合計が 1"), T("Use `dim` in the max and in the sum, with keepdim=True.", "max にも sum にも `dim` を渡し、keepdim=True にします。")
-last_axis = T("That is the softmax along the last axis: use the `dim` you are given.",
-              "それは最後の軸に沿った softmax です。引数の `dim` を使います。")
+what, hint = tr("softmax(x, dim=0): each column sums to 1", "softmax(x, dim=0)：各列の合計が 1"), tr("Use `dim` in the max and in the sum, with keepdim=True.", "max にも sum にも `dim` を渡し、keepdim=True にします。")
+last_axis = tr("That is the softmax along the last axis: use the `dim` you are given.",
+               "それは最後の軸に沿った softmax です。引数の `dim` を使います。")
 expect_close(softmax(x, dim=0), torch.softmax(x, dim=0), what, hint, mistakes=[(torch.softmax(x, dim=-1), last_axis)])
-what, hint = "softmax([0, -inf])", T("exp(-inf) = 0.", "exp(-inf) = 0 です。")
+what, hint = "softmax([0, -inf])", tr("exp(-inf) = 0.", "exp(-inf) = 0 です。")
 expect(softmax(torch.tensor([0.0, float("-inf")])).tolist(), [1.0, 0.0], what, hint)
 passed("Exercise 2.1")
 
@@ -294,11 +294,11 @@ passed("Exercise 2.1")
 weights = softmax(scores / math.sqrt(4))            # en: (4, 4): every row sums to 1  # ja: (4, 4)：どの行も合計 1
 slide32 = torch.tensor([[0.17, 0.2, 0.03, 0.6], [0.2, 0.47, 0.15, 0.18], [0.03, 0.15, 0.75, 0.07], [0.6, 0.18, 0.07, 0.15]])
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-title_ours, title_slide = T("our attention weights", "私たちの Attention の重み"), T("slide 32 (「※値は例です」)", "スライド 32（「※値は例です」）")
+title_ours, title_slide = tr("our attention weights", "私たちの Attention の重み"), tr("slide 32 (「※値は例です」)", "スライド 32（「※値は例です」）")
 plot.heatmap(weights, words, words, title=title_ours, ax=ax1)
 plot.heatmap(slide32, words, words, title=title_slide, ax=ax2)
 plt.show()
-row_sums = T("row sums:", "各行の合計：")
+row_sums = tr("row sums:", "各行の合計：")
 print(row_sums, weights.sum(dim=-1))
 
 # %% [markdown] tags=["en"]
@@ -316,7 +316,7 @@ print(row_sums, weights.sum(dim=-1))
 # %%
 V = K                                               # en: (4, 4): the values — here, what each word is  # ja: (4, 4)：バリュー。ここでは各単語が何者か
 output = weights @ V                                # en: (4, 4): row i = sum over j of weights[i, j] * V[j]  # ja: (4, 4)：i 行目 = weights[i, j] * V[j] の j についての和
-title = T("output = weights @ V: what each word knows now", "output = weights @ V：各単語がいま知っていること")
+title = tr("output = weights @ V: what each word knows now", "output = weights @ V：各単語がいま知っていること")
 plot.heatmap(output, words, features, title=title)
 plt.show()
 
@@ -382,29 +382,29 @@ def attention_weights(q, k, mask=None):
 # %% nbgrader={"grade": true, "grade_id": "attention_weights_check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 q, k, v = torch.randn(2, 5, 8), torch.randn(2, 7, 8), torch.randn(2, 7, 8)   # en: a batch of 2; 5 queries, 7 keys  # ja: 2 つのバッチ。クエリ 5 個、キー 7 個
 w = attention_weights(q, k)
-what, hint = "attention_weights(q, k).shape", T("One row per query, one column per key: (..., T_q, T_k).",
-                                                "クエリごとに 1 行、キーごとに 1 列です：(..., T_q, T_k)。")
+what, hint = "attention_weights(q, k).shape", tr("One row per query, one column per key: (..., T_q, T_k).",
+                                                 "クエリごとに 1 行、キーごとに 1 列です：(..., T_q, T_k)。")
 expect(tuple(w.shape), (2, 5, 7), what, hint)
 scores = q @ k.transpose(-2, -1)                                            # en: (2, 5, 7), before scaling  # ja: (2, 5, 7)、割る前
-what = T("attention_weights(q, k), d = 8", "attention_weights(q, k)（d = 8）")
-hint = T("softmax(q kᵀ / √d) over the last dimension (the keys), with d = q.size(-1).",
-         "最後の次元（キーの次元）についての softmax(q kᵀ / √d) です（d = q.size(-1)）。")
-by_d = T("Divide the scores by √d, not by d: here √8 ≈ 2.83, not 8 (math.sqrt(q.size(-1))).",
-         "スコアは d ではなく √d で割ります。ここでは 8 ではなく √8 ≈ 2.83 です（math.sqrt(q.size(-1))）。")
-unscaled = T("Divide the scores by √d (d = q.size(-1)) before the softmax.",
-             "softmax の前に、スコアを √d（d = q.size(-1)）で割ります。")
-queries = T("That softmax runs over the queries (dim -2): each row, one query, must sum to 1 over the keys (dim -1).",
-            "その softmax はクエリの方向（次元 -2）にかかっています。各行（クエリ 1 つ）が、キーの方向（次元 -1）で合計 1 になるようにします。")
+what = tr("attention_weights(q, k), d = 8", "attention_weights(q, k)（d = 8）")
+hint = tr("softmax(q kᵀ / √d) over the last dimension (the keys), with d = q.size(-1).",
+          "最後の次元（キーの次元）についての softmax(q kᵀ / √d) です（d = q.size(-1)）。")
+by_d = tr("Divide the scores by √d, not by d: here √8 ≈ 2.83, not 8 (math.sqrt(q.size(-1))).",
+          "スコアは d ではなく √d で割ります。ここでは 8 ではなく √8 ≈ 2.83 です（math.sqrt(q.size(-1))）。")
+unscaled = tr("Divide the scores by √d (d = q.size(-1)) before the softmax.",
+              "softmax の前に、スコアを √d（d = q.size(-1)）で割ります。")
+queries = tr("That softmax runs over the queries (dim -2): each row, one query, must sum to 1 over the keys (dim -1).",
+             "その softmax はクエリの方向（次元 -2）にかかっています。各行（クエリ 1 つ）が、キーの方向（次元 -1）で合計 1 になるようにします。")
 expect_close(w, torch.softmax(scores / math.sqrt(8), dim=-1), what, hint, atol=1e-6,
              mistakes=[(torch.softmax(scores / 8, dim=-1), by_d), (torch.softmax(scores, dim=-1), unscaled),
                        (torch.softmax(scores / math.sqrt(8), dim=-2), queries)])
-what = T("weights @ v = PyTorch's F.scaled_dot_product_attention(q, k, v)",
-         "weights @ v = PyTorch の F.scaled_dot_product_attention(q, k, v)")
+what = tr("weights @ v = PyTorch's F.scaled_dot_product_attention(q, k, v)",
+          "weights @ v = PyTorch の F.scaled_dot_product_attention(q, k, v)")
 expect_close(w @ v, F.scaled_dot_product_attention(q, k, v), what)
 mask = torch.tensor([[True, False], [True, True]])
-what = T("weights with a mask", "マスクつきの重み")
-hint = T("True means 'may look': fill the scores where the mask is False with -inf, before the softmax.",
-         "True は「見てよい」という意味です。softmax の前に、マスクが False のところのスコアを -inf で埋めます。")
+what = tr("weights with a mask", "マスクつきの重み")
+hint = tr("True means 'may look': fill the scores where the mask is False with -inf, before the softmax.",
+          "True は「見てよい」という意味です。softmax の前に、マスクが False のところのスコアを -inf で埋めます。")
 expect(attention_weights(torch.ones(2, 4), torch.ones(2, 4), mask).tolist(), [[1.0, 0.0], [0.5, 0.5]], what, hint)
 passed("Exercise 2.2")
 
@@ -417,7 +417,7 @@ passed("Exercise 2.2")
 # （レッスン 03 以降は `shikumi.attention` を通してその高速カーネルを使います）：
 
 # %%
-same = T("same as section 2:", "2 節と同じ：")
+same = tr("same as section 2:", "2 節と同じ：")
 print(same, torch.allclose(attention_weights(Q, K), weights))
 fused = F.scaled_dot_product_attention(Q[None], K[None], V[None])[0]   # en: [None] adds a batch dimension of 1  # ja: [None] で大きさ 1 のバッチの次元を足す
 print("weights @ V == F.scaled_dot_product_attention:", torch.allclose(attention_weights(Q, K) @ V, fused, atol=1e-6))
@@ -450,9 +450,9 @@ print("weights @ V == F.scaled_dot_product_attention:", torch.allclose(attention
 # %%
 gen = torch.Generator().manual_seed(SEED)
 dims = [1, 4, 16, 64, 256, 1024]
-without, divided = T("without ÷√d", "÷√d なし"), T("with ÷√d", "÷√d あり")
-spread = T("d = {d:4d}: the scores spread ±{std:5.1f}  (√d = {root:4.1f})",
-           "d = {d:4d}: スコアのばらつき ±{std:5.1f}（√d = {root:4.1f}）")
+without, divided = tr("without ÷√d", "÷√d なし"), tr("with ÷√d", "÷√d あり")
+spread = tr("d = {d:4d}: the scores spread ±{std:5.1f}  (√d = {root:4.1f})",
+            "d = {d:4d}: スコアのばらつき ±{std:5.1f}（√d = {root:4.1f}）")
 top_weight = {without: [], divided: []}
 for d in dims:
     q, k = torch.randn(200, d, generator=gen), torch.randn(16, d, generator=gen)
@@ -460,8 +460,8 @@ for d in dims:
     print(spread.format(d=d, std=scores_d.std(), root=math.sqrt(d)))
     top_weight[without].append(softmax(scores_d).max(dim=-1).values.mean().item())
     top_weight[divided].append(softmax(scores_d / math.sqrt(d)).max(dim=-1).values.mean().item())
-title, xlabel, ylabel = T("16 keys: the weight of the favourite one", "最大の重み（16 個のキーのうち）"), T("d (length of q and k)", "d（q と k の長さ）"), T("average largest weight", "いちばん大きな重みの平均")
-uniform = T("uniform, 1/16", "一様、1/16")
+title, xlabel, ylabel = tr("16 keys: the weight of the favourite one", "最大の重み（16 個のキーのうち）"), tr("d (length of q and k)", "d（q と k の長さ）"), tr("average largest weight", "いちばん大きな重みの平均")
+uniform = tr("uniform, 1/16", "一様、1/16")
 ax = plot.lines(dims, top_weight, title=title, xlabel=xlabel, ylabel=ylabel)
 ax.set_xscale("log", base=2)
 ax.axhline(1 / 16, color="gray", linestyle=":", label=uniform)
@@ -498,14 +498,14 @@ def show_softmax(d=16, divide_by_sqrt_d=True):
     plt.figure(figsize=(6, 2.8))
     plt.bar(range(1, 9), sorted_weights.tolist(), color="#4C72B0")
     plt.ylim(0, 1)
-    xlabel, ylabel = T("keys, from each query's favourite (1) to its least favourite (8)", "キー（各クエリにとって好きな順、1 がいちばん好き）"), T("average weight", "重みの平均")
-    scaled, raw = T("scores ÷ √d", "スコア ÷ √d"), T("raw scores", "そのままのスコア")
+    xlabel, ylabel = tr("keys, from each query's favourite (1) to its least favourite (8)", "キー（各クエリにとって好きな順、1 がいちばん好き）"), tr("average weight", "重みの平均")
+    scaled, raw = tr("scores ÷ √d", "スコア ÷ √d"), tr("raw scores", "そのままのスコア")
     plt.xlabel(xlabel)
     plt.ylabel(ylabel)
     plt.title(f"d = {d}, " + (scaled if divide_by_sqrt_d else raw))
     plt.show()
 
-divide_label = T("divide by √d", "√d で割る")
+divide_label = tr("divide by √d", "√d で割る")
 widgets.interactive(show_softmax, d=widgets.SelectionSlider(options=[2**i for i in range(11)], value=16),
                     divide_by_sqrt_d=widgets.Checkbox(value=True, description=divide_label))
 
@@ -550,11 +550,11 @@ def causal_mask(T):
 
 # %% nbgrader={"grade": true, "grade_id": "causal_mask_check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 m = causal_mask(3)
-what, hint = "causal_mask(3).dtype", T("masked_fill(~mask, ...) needs a bool tensor: use dtype=torch.bool.",
-                                       "masked_fill(~mask, ...) には bool テンソルが必要です。dtype=torch.bool にしましょう。")
+what, hint = "causal_mask(3).dtype", tr("masked_fill(~mask, ...) needs a bool tensor: use dtype=torch.bool.",
+                                        "masked_fill(~mask, ...) には bool テンソルが必要です。dtype=torch.bool にしましょう。")
 expect(m.dtype, torch.bool, what, hint)
-what, hint = "causal_mask(3)", T("Row i (a query) may look at columns j <= i: the diagonal and below.",
-                                 "i 行目（クエリ）が見てよいのは j <= i の列、つまり対角線とその下です。")
+what, hint = "causal_mask(3)", tr("Row i (a query) may look at columns j <= i: the diagonal and below.",
+                                  "i 行目（クエリ）が見てよいのは j <= i の列、つまり対角線とその下です。")
 expect(m.tolist(), [[True, False, False], [True, True, False], [True, True, True]], what, hint)
 expect(causal_mask(1).tolist(), [[True]], "causal_mask(1)")
 passed("Exercise 2.3")
@@ -568,7 +568,7 @@ passed("Exercise 2.3")
 
 # %%
 causal_weights = attention_weights(Q, K, mask=causal_mask(4))
-title = T("with a causal mask: nobody looks at the future", "因果マスクあり：どの単語も未来を見ない")
+title = tr("with a causal mask: nobody looks at the future", "因果マスクあり：どの単語も未来を見ない")
 plot.heatmap(causal_weights, words, words, title=title)
 plt.show()
 
@@ -594,7 +594,7 @@ q_batch, k_batch = Q_pad[batch], K_pad[batch]            # (2, 4, 4): (B, T, d)
 pad_mask = (batch != PAD)[:, None, :]                    # en: (B, 1, T): True on real words, the same for every query  # ja: (B, 1, T)：本物の単語で True。どのクエリにも同じ
 labels = [["This", "is", "a", "pen."], ["a", "pen.", "<pad>", "<pad>"]]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-title_none, title_pad = T("sentence 2, no mask", "2 文目、マスクなし"), T("sentence 2, padding mask", "2 文目、パディングマスクあり")
+title_none, title_pad = tr("sentence 2, no mask", "2 文目、マスクなし"), tr("sentence 2, padding mask", "2 文目、パディングマスクあり")
 plot.heatmap(attention_weights(q_batch, k_batch)[1], labels[1], labels[1], title=title_none, ax=ax1)
 plot.heatmap(attention_weights(q_batch, k_batch, pad_mask)[1], labels[1], labels[1], title=title_pad, ax=ax2)
 plt.show()
@@ -666,16 +666,16 @@ def split_heads(x, n_head):
 # %% nbgrader={"grade": true, "grade_id": "split_heads_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 x = torch.arange(2 * 3 * 8.0).view(2, 3, 8)       # en: word t of sentence b holds 8 numbers in a row  # ja: 文 b の単語 t は、8 個の数を並べて持つ
 heads = split_heads(x, 2)
-what, hint = T("split_heads(x of shape (2, 3, 8), 2).shape", "split_heads(形が (2, 3, 8) の x, 2).shape"), T("The result is (B, n_head, T, head_dim).", "結果の形は (B, n_head, T, head_dim) です。")
-no_transpose = T("That is (B, T, n_head, head_dim): swap the T and n_head axes with .transpose(1, 2).",
-                 "それは (B, T, n_head, head_dim) です。.transpose(1, 2) で T と n_head の軸を入れ替えます。")
+what, hint = tr("split_heads(x of shape (2, 3, 8), 2).shape", "split_heads(形が (2, 3, 8) の x, 2).shape"), tr("The result is (B, n_head, T, head_dim).", "結果の形は (B, n_head, T, head_dim) です。")
+no_transpose = tr("That is (B, T, n_head, head_dim): swap the T and n_head axes with .transpose(1, 2).",
+                  "それは (B, T, n_head, head_dim) です。.transpose(1, 2) で T と n_head の軸を入れ替えます。")
 expect(tuple(heads.shape), (2, 2, 3, 4), what, hint, mistakes=[((2, 3, 2, 4), no_transpose)])
-what = T("split_heads(x, 2): head h of word t holds numbers 4h..4h+3 of word t",
-         "split_heads(x, 2)：単語 t のヘッド h は、単語 t の 4h..4h+3 番目の数")
-hint = T("Head 1 takes numbers 4..7 of each word: view(B, T, n_head, head_dim), then transpose(1, 2).",
-         "ヘッド 1 は、各単語の 4..7 番目の数を受け持ちます。view(B, T, n_head, head_dim) のあとで transpose(1, 2) です。")
-plain_view = T("A plain view(B, n_head, T, head_dim) cuts the numbers in the wrong places and mixes the words up: view(B, T, n_head, head_dim) first, then transpose(1, 2).",
-               "いきなり view(B, n_head, T, head_dim) にすると、数を間違った場所で区切るので単語が混ざります。先に view(B, T, n_head, head_dim)、そのあとで transpose(1, 2) です。")
+what = tr("split_heads(x, 2): head h of word t holds numbers 4h..4h+3 of word t",
+          "split_heads(x, 2)：単語 t のヘッド h は、単語 t の 4h..4h+3 番目の数")
+hint = tr("Head 1 takes numbers 4..7 of each word: view(B, T, n_head, head_dim), then transpose(1, 2).",
+          "ヘッド 1 は、各単語の 4..7 番目の数を受け持ちます。view(B, T, n_head, head_dim) のあとで transpose(1, 2) です。")
+plain_view = tr("A plain view(B, n_head, T, head_dim) cuts the numbers in the wrong places and mixes the words up: view(B, T, n_head, head_dim) first, then transpose(1, 2).",
+                "いきなり view(B, n_head, T, head_dim) にすると、数を間違った場所で区切るので単語が混ざります。先に view(B, T, n_head, head_dim)、そのあとで transpose(1, 2) です。")
 expect_close(heads, torch.stack([x[:, :, 0:4], x[:, :, 4:8]], dim=1), what, hint,
              mistakes=[(x.view(2, 2, 3, 4), plain_view)])
 passed("Exercise 2.4")
@@ -715,13 +715,13 @@ def merge_heads(x):
 # %% nbgrader={"grade": true, "grade_id": "merge_heads_check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 x = torch.randn(2, 5, 12)
 heads = torch.stack(x.split(4, dim=-1), dim=1)    # en: (2, 3, 5, 4): what a right split_heads(x, 3) gives  # ja: (2, 3, 5, 4)：正しい split_heads(x, 3) が返すもの
-what = T("merge_heads(heads of shape (2, 3, 5, 4)).shape", "merge_heads(形が (2, 3, 5, 4) の heads).shape")
+what = tr("merge_heads(heads of shape (2, 3, 5, 4)).shape", "merge_heads(形が (2, 3, 5, 4) の heads).shape")
 expect(tuple(merge_heads(heads).shape), (2, 5, 12), what)
 what = "merge_heads(split_heads(x, 3)) == x"
-hint = T("Word t holds head 0's numbers, then head 1's, then head 2's.",
-         "単語 t には、ヘッド 0 の数、続いてヘッド 1 の数、ヘッド 2 の数が並びます。")
-no_transpose = T("transpose(1, 2) back before the reshape, or the heads' numbers land on the wrong words.",
-                 "reshape の前に transpose(1, 2) で軸を戻しましょう。そうしないと、ヘッドの数が別の単語に入ってしまいます。")
+hint = tr("Word t holds head 0's numbers, then head 1's, then head 2's.",
+          "単語 t には、ヘッド 0 の数、続いてヘッド 1 の数、ヘッド 2 の数が並びます。")
+no_transpose = tr("transpose(1, 2) back before the reshape, or the heads' numbers land on the wrong words.",
+                  "reshape の前に transpose(1, 2) で軸を戻しましょう。そうしないと、ヘッドの数が別の単語に入ってしまいます。")
 expect_close(merge_heads(heads), x, what, hint, mistakes=[(heads.reshape(2, 5, 12), no_transpose)])
 passed("Exercise 2.5")
 
@@ -738,7 +738,7 @@ x = torch.arange(32.0).view(1, 4, 8)                          # (B=1, T=4, d_mod
 heads = split_heads(x, n_head=2)                              # (1, 2, 4, 4)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3), gridspec_kw={"width_ratios": [8, 4, 4]})
 plot.heatmap(x[0], words, [str(i) for i in range(8)], title="x: (T=4, d_model=8)", fmt="{:.0f}", ax=axes[0])
-head_title = T("head {h}: (T=4, head_dim=4)", "ヘッド {h}：(T=4, head_dim=4)")
+head_title = tr("head {h}: (T=4, head_dim=4)", "ヘッド {h}：(T=4, head_dim=4)")
 for h in range(2):
     plot.heatmap(heads[0, h], words, [str(i) for i in range(4)], title=head_title.format(h=h), fmt="{:.0f}", ax=axes[1 + h])
 plt.show()
@@ -810,16 +810,16 @@ with torch.no_grad():
     reference.out_proj.bias.copy_(mine.out_proj.bias)
     x = torch.randn(2, 5, 16)
     got = mine(x)
-    what, hint = "MultiHeadSelfAttention(16, 4)(x).shape", T("The output has x's shape (B, T, d_model).",
-                                                             "出力は x と同じ形 (B, T, d_model) です。")
+    what, hint = "MultiHeadSelfAttention(16, 4)(x).shape", tr("The output has x's shape (B, T, d_model).",
+                                                              "出力は x と同じ形 (B, T, d_model) です。")
     expect(tuple(got.shape), (2, 5, 16), what, hint)
-    what = T("same output as torch.nn.MultiheadAttention", "torch.nn.MultiheadAttention と同じ出力")
-    hint = T("Split q, k and v into heads, merge after weights @ v, and finish with self.out_proj.",
-             "q, k, v をヘッドに分割し、weights @ v のあとで結合して、最後に self.out_proj をかけます。")
+    what = tr("same output as torch.nn.MultiheadAttention", "torch.nn.MultiheadAttention と同じ出力")
+    hint = tr("Split q, k and v into heads, merge after weights @ v, and finish with self.out_proj.",
+              "q, k, v をヘッドに分割し、weights @ v のあとで結合して、最後に self.out_proj をかけます。")
     expect_close(got, reference(x, x, x)[0], what, hint)
     # en: careful: PyTorch's attn_mask says True where a query may NOT look — the opposite of ours, hence the ~
     # ja: 注意：PyTorch の attn_mask は「見てはいけない」ところが True。私たちと逆なので ~ で反転する
-    what, hint = T("same output with a causal mask", "因果マスクありでも同じ出力"), T("Pass the mask on to attention_weights.", "mask をそのまま attention_weights に渡します。")
+    what, hint = tr("same output with a causal mask", "因果マスクありでも同じ出力"), tr("Pass the mask on to attention_weights.", "mask をそのまま attention_weights に渡します。")
     expect_close(mine(x, causal_mask(5)), reference(x, x, x, attn_mask=~causal_mask(5))[0], what, hint)
 passed("Exercise 2.6")
 
@@ -834,9 +834,9 @@ passed("Exercise 2.6")
 # %%
 layer = MultiHeadSelfAttention(d_model=512, n_head=8)
 x = torch.randn(1, 4, 512)                                   # en: one sentence of 4 words  # ja: 4 語の文 1 つ
-heads_label, output_label = T("→ heads", "→ ヘッド"), T("→ output", "→ 出力")
+heads_label, output_label = tr("→ heads", "→ ヘッド"), tr("→ output", "→ 出力")
 print("x", tuple(x.shape), heads_label, tuple(split_heads(layer.q_proj(x), 8).shape), output_label, tuple(layer(x).shape))
-count = T("{n:,} weights, with 8 heads or with 1", "重み {n:,} 個（ヘッドが 8 つでも 1 つでも同じ）")
+count = tr("{n:,} weights, with 8 heads or with 1", "重み {n:,} 個（ヘッドが 8 つでも 1 つでも同じ）")
 print(count.format(n=sum(p.numel() for p in layer.parameters())))
 
 # %% [markdown] tags=["en"]
@@ -854,8 +854,8 @@ with torch.no_grad():
     heads = attention_weights(q, k) @ v                       # en: (1, 8, 4, 64): each head's result  # ja: (1, 8, 4, 64)：各ヘッドの結果
     blocks = layer.out_proj.weight.split(64, dim=1)           # en: 8 blocks of (512, 64): one per head  # ja: (512, 64) のブロック 8 つ：ヘッドごとに 1 つ
     added_up = sum(heads[:, h] @ blocks[h].T for h in range(8)) + layer.out_proj.bias   # (1, 4, 512)
-same = T("concatenate, then out_proj == each head's own projection, added up:",
-         "連結してから out_proj == 各ヘッドを自分のブロックで写して足し合わせたもの：")
+same = tr("concatenate, then out_proj == each head's own projection, added up:",
+          "連結してから out_proj == 各ヘッドを自分のブロックで写して足し合わせたもの：")
 print(same, torch.allclose(layer(x), added_up, atol=1e-5))
 
 # %% [markdown] tags=["en"]
@@ -1014,13 +1014,13 @@ def loss_fn(model, batch):
 torch.set_num_threads(1)
 seed_everything(SEED)
 model = AgreementModel(len(VOCAB), BLOCK_SIZE).to(device)
-size = T("a model of {n:,} weights", "重み {n:,} 個のモデル")
+size = tr("a model of {n:,} weights", "重み {n:,} 個のモデル")
 print(size.format(n=sum(p.numel() for p in model.parameters())))
 config = TrainConfig(max_steps=100 if SIZE == "quick" else 400, lr=1e-2, warmup_steps=20, eval_every=20, device=DEVICE)
 history = train(model, get_batch, loss_fn, config)
-result = T("{s:.1f} s; held-out loss {loss:.4f}", "{s:.1f} 秒、評価用の文での損失 {loss:.4f}")
+result = tr("{s:.1f} s; held-out loss {loss:.4f}", "{s:.1f} 秒、評価用の文での損失 {loss:.4f}")
 print(result.format(s=history.seconds, loss=history.eval_loss[-1]))
-series, title, xlabel, ylabel = T("training loss", "学習中の損失"), T("learning is/are", "is/are の学習"), T("step", "ステップ"), T("loss", "損失")
+series, title, xlabel, ylabel = tr("training loss", "学習中の損失"), tr("learning is/are", "is/are の学習"), tr("step", "ステップ"), tr("loss", "損失")
 plot.lines(history.step, {series: history.train_loss}, title=title, xlabel=xlabel, ylabel=ylabel, logy=True)
 plt.show()
 
@@ -1047,9 +1047,9 @@ with torch.no_grad():
 nouns = [[w for w in words if is_noun(w)] for words, _ in test]
 nearest = torch.tensor([int(ns[-1].endswith("s")) for ns in nouns])          # en: the shortcut  # ja: 近道
 hard = torch.tensor([len(ns) == 2 and ns[0].endswith("s") != ns[1].endswith("s") for ns in nouns])
-names = (T("attention model", "Attention モデル"), T("nearest-noun shortcut", "近道（いちばん近い名詞）"))
-score = T("{name:22s}: {all:6.1%} right on all sentences, {hard:6.1%} on the {n} hard ones",
-          "{name}：全文で {all:.1%}、難しい {n} 文で {hard:.1%} が正解")
+names = (tr("attention model", "Attention モデル"), tr("nearest-noun shortcut", "近道（いちばん近い名詞）"))
+score = tr("{name:22s}: {all:6.1%} right on all sentences, {hard:6.1%} on the {n} hard ones",
+           "{name}：全文で {all:.1%}、難しい {n} 文で {hard:.1%} が正解")
 for name, guess in zip(names, (predicted, nearest)):
     right = guess == labels
     print(score.format(name=name, all=right.float().mean(), hard=right[hard].float().mean(), n=int(hard.sum())))
@@ -1107,11 +1107,11 @@ for i, (words, _) in enumerate(test):
         on_subject.append(row[noun_positions[0]].item())
         on_other.append(row[noun_positions[1]].item())
 subject_share, other_share = sum(on_subject) / len(on_subject), sum(on_other) / len(on_other)
-heading = T("the gap's attention, averaged over the {n} held-out sentences with two nouns:",
-            "2 つの名詞を含む評価用の文 {n} 個で平均した、空欄からの注目：")
-subject, other = T("  on the subject:   ", "  主語へ："), T("  on the other noun:", "  もう 1 つの名詞へ：")
-rest = T("  on everything else (the, adjectives, the preposition, the gap itself):",
-         "  それ以外（the、形容詞、前置詞、空欄自身）へ：")
+heading = tr("the gap's attention, averaged over the {n} held-out sentences with two nouns:",
+             "2 つの名詞を含む評価用の文 {n} 個で平均した、空欄からの注目：")
+subject, other = tr("  on the subject:   ", "  主語へ："), tr("  on the other noun:", "  もう 1 つの名詞へ：")
+rest = tr("  on everything else (the, adjectives, the preposition, the gap itself):",
+          "  それ以外（the、形容詞、前置詞、空欄自身）へ：")
 print(heading.format(n=len(on_subject)))
 print(f"{subject} {subject_share:.2f}")
 print(f"{other} {other_share:.2f}")
@@ -1131,17 +1131,17 @@ def show_sentence(sentence="the brave knights near the old dragon"):
     words = sentence.lower().split() + [SLOT]
     unknown = [w for w in words if w not in stoi]
     if unknown or len(words) > BLOCK_SIZE:
-        hint = T("unknown words {unknown} or too long; use at most {n} of: the {vocab}",
-                 "知らない単語 {unknown} があるか、長すぎます。次の単語を {n} 個まで使えます：the {vocab}")
+        hint = tr("unknown words {unknown} or too long; use at most {n} of: the {vocab}",
+                  "知らない単語 {unknown} があるか、長すぎます。次の単語を {n} 個まで使えます：the {vocab}")
         print(hint.format(unknown=unknown, n=BLOCK_SIZE - 1, vocab=" ".join(VOCAB[3:])))
         return
     row, p_are = gap_attention(words)
     answer = "are" if p_are > 0.5 else "is"
-    title = T("where the gap looks", "空欄が見ている場所")
+    title = tr("where the gap looks", "空欄が見ている場所")
     plot.heatmap(row[None], [f"→ {answer} ({max(p_are, 1 - p_are):.0%})"], words, title=title)
     plt.show()
 
-sentence_label = T("sentence", "文")
+sentence_label = tr("sentence", "文")
 widgets.interactive(show_sentence, sentence=widgets.Text(value="the brave knights near the old dragon", description=sentence_label,
                                                          continuous_update=False, layout=widgets.Layout(width="60%")))
 

@@ -92,15 +92,15 @@ from torch import nn
 from shikumi import get_device, plot, seed_everything, transformer, translation
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig
 from shikumi.transformer import Transformer
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. A model that turns one sentence into another (slides 18–20, 26)
@@ -129,7 +129,7 @@ else:
     history = translation.training_history()
 config = model.config
 print(config)
-sizes = T("{n:,} parameters; {ja} Japanese words, {en} English words", "パラメータ {n:,} 個、日本語 {ja} 語、英語 {en} 語")
+sizes = tr("{n:,} parameters; {ja} Japanese words, {en} English words", "パラメータ {n:,} 個、日本語 {ja} 語、英語 {en} 語")
 print(sizes.format(n=model.num_parameters(), ja=src_tok.vocab_size, en=tgt_tok.vocab_size))
 
 # %% [markdown] tags=["en"]
@@ -186,11 +186,11 @@ for _ in range(6):
 # さっきの翻訳は、モデルが一度も見たことのない組み合わせだったのです。
 
 # %%
-combinations = T("{n} subject–verb–object combinations, {held} held out, e.g.:",
-                 "主語・動詞・目的語の組み合わせ {n} 個のうち、{held} 個を評価用に取っておく。たとえば：")
+combinations = tr("{n} subject–verb–object combinations, {held} held out, e.g.:",
+                  "主語・動詞・目的語の組み合わせ {n} 個のうち、{held} 個を評価用に取っておく。たとえば：")
 print(combinations.format(n=len(translation.TRIPLES), held=len(translation.HELDOUT_TRIPLES)))
 print(sorted(translation.HELDOUT_TRIPLES)[:6])
-held_out = T("(私, 建てる, 家) held out:", "(私, 建てる, 家) は評価用：")
+held_out = tr("(私, 建てる, 家) held out:", "(私, 建てる, 家) は評価用：")
 print(held_out, ("私", "建てる", "家") in translation.HELDOUT_TRIPLES)
 
 # %% [markdown] tags=["en"]
@@ -247,7 +247,7 @@ print(held_out, ("私", "建てる", "家") in translation.HELDOUT_TRIPLES)
 # Cross-Attention に必要なのはそれだけです。学習済みモデルの部品とその大きさ：
 
 # %%
-part_line = T("{name:10} {n:>8,} parameters   {kind}", "{name:10} パラメータ {n:>8,} 個   {kind}")
+part_line = tr("{name:10} {n:>8,} parameters   {kind}", "{name:10} パラメータ {n:>8,} 個   {kind}")
 for name, part in model.named_children():
     print(part_line.format(name=name, n=sum(p.numel() for p in part.parameters()), kind=type(part).__name__))
 
@@ -273,7 +273,7 @@ with torch.no_grad():
     x = model.src_embed(ids)                                           # en: (1, 5, d_model): words, no positions  # ja: (1, 5, d_model)：単語だけで、位置はなし
     out = model.encoder[0](x)
     out_shuffled = model.encoder[0](x[:, shuffle])
-same = T("same vectors, just shuffled:", "同じベクトルが並べ替わっただけ：")
+same = tr("same vectors, just shuffled:", "同じベクトルが並べ替わっただけ：")
 print(same, torch.allclose(out[:, shuffle], out_shuffled, atol=1e-5))
 
 
@@ -330,29 +330,29 @@ def positional_encoding(T, d_model):
 # en: Self-check: run me. The grader uses other, hidden inputs.
 # ja: セルフチェック：実行してみましょう。採点では別の（非公開の）入力を使います。
 pe = positional_encoding(6, 8)
-what, hint = T("shape of positional_encoding(6, 8)", "positional_encoding(6, 8) の形"), T("One row per position, one column per dimension.", "位置ごとに 1 行、次元ごとに 1 列です。")
+what, hint = tr("shape of positional_encoding(6, 8)", "positional_encoding(6, 8) の形"), tr("One row per position, one column per dimension.", "位置ごとに 1 行、次元ごとに 1 列です。")
 expect(tuple(pe.shape), (6, 8), what, hint)
-what, hint = "PE[0]", T("At position 0 every angle is 0: sin 0 = 0, cos 0 = 1.",
-                        "位置 0 では角度がすべて 0 です：sin 0 = 0、cos 0 = 1。")
-swapped = T("sin goes in the even columns (0, 2, …) and cos in the odd ones, not the other way round.",
-            "sin と cos が逆です。sin は偶数列（0, 2, …）に、cos は奇数列に入れます。")
-halves = T("sin and cos alternate column by column (pe[:, 0::2] = sin, pe[:, 1::2] = cos), not all sines first.",
-           "sin をすべて先に並べずに、sin と cos を 1 列ずつ交互に入れます（pe[:, 0::2] = sin、pe[:, 1::2] = cos）。")
+what, hint = "PE[0]", tr("At position 0 every angle is 0: sin 0 = 0, cos 0 = 1.",
+                         "位置 0 では角度がすべて 0 です：sin 0 = 0、cos 0 = 1。")
+swapped = tr("sin goes in the even columns (0, 2, …) and cos in the odd ones, not the other way round.",
+             "sin と cos が逆です。sin は偶数列（0, 2, …）に、cos は奇数列に入れます。")
+halves = tr("sin and cos alternate column by column (pe[:, 0::2] = sin, pe[:, 1::2] = cos), not all sines first.",
+            "sin をすべて先に並べずに、sin と cos を 1 列ずつ交互に入れます（pe[:, 0::2] = sin、pe[:, 1::2] = cos）。")
 expect(pe[0].tolist(), [0.0, 1.0] * 4, what, hint, mistakes=[([1.0, 0.0] * 4, swapped), ([0.0] * 4 + [1.0] * 4, halves)])
-what, hint = "PE[3, 4]", T("Column 4 = 2i with i = 2: sin(3 / 10000^(4/8)).",
-                           "列 4 は 2i（i = 2）なので、sin(3 / 10000^(4/8)) です。")
-doubled = T("That is sin(3 / 10000^(8/8)): torch.arange(0, d_model, 2) already gives 2i, so don't multiply it by 2 again.",
-            "それは sin(3 / 10000^(8/8)) です。torch.arange(0, d_model, 2) がすでに 2i なので、さらに 2 を掛けません。")
-halved = T("That is sin(3 / 10000^(2/8)): the exponent is 2i / d_model with 2i = 4 (the column), not i / d_model.",
-           "それは sin(3 / 10000^(2/8)) です。指数は 2i / d_model で、2i = 4（列の番号）です。i / d_model ではありません。")
-times = T("That is sin(3 · 10000^(4/8)): divide the position by 10000^(2i / d_model).",
-          "それは sin(3 · 10000^(4/8)) です。位置を 10000^(2i / d_model) で割ります。")
+what, hint = "PE[3, 4]", tr("Column 4 = 2i with i = 2: sin(3 / 10000^(4/8)).",
+                            "列 4 は 2i（i = 2）なので、sin(3 / 10000^(4/8)) です。")
+doubled = tr("That is sin(3 / 10000^(8/8)): torch.arange(0, d_model, 2) already gives 2i, so don't multiply it by 2 again.",
+             "それは sin(3 / 10000^(8/8)) です。torch.arange(0, d_model, 2) がすでに 2i なので、さらに 2 を掛けません。")
+halved = tr("That is sin(3 / 10000^(2/8)): the exponent is 2i / d_model with 2i = 4 (the column), not i / d_model.",
+            "それは sin(3 / 10000^(2/8)) です。指数は 2i / d_model で、2i = 4（列の番号）です。i / d_model ではありません。")
+times = tr("That is sin(3 · 10000^(4/8)): divide the position by 10000^(2i / d_model).",
+           "それは sin(3 · 10000^(4/8)) です。位置を 10000^(2i / d_model) で割ります。")
 expect(float(pe[3, 4]), math.sin(3 / 10000 ** (4 / 8)), what, hint, rel=1e-5,
        mistakes=[(math.cos(3 / 10000 ** (4 / 8)), swapped), (math.sin(3 / 10000 ** (8 / 8)), doubled),
                  (math.sin(3 / 10000 ** (2 / 8)), halved), (math.sin(3 * 10000 ** (4 / 8)), times)])
-what, hint = "PE[3, 5]", T("Column 5 shares column 4's angle, with cos.", "列 5 は列 4 と同じ角度の cos です。")
-own_angle = T("Columns 2i and 2i+1 share one angle: column 5 uses 10000^(4/8), not 10000^(5/8).",
-              "列 2i と 2i+1 は同じ角度を使います。列 5 で使うのは 10000^(5/8) ではなく 10000^(4/8) です。")
+what, hint = "PE[3, 5]", tr("Column 5 shares column 4's angle, with cos.", "列 5 は列 4 と同じ角度の cos です。")
+own_angle = tr("Columns 2i and 2i+1 share one angle: column 5 uses 10000^(4/8), not 10000^(5/8).",
+               "列 2i と 2i+1 は同じ角度を使います。列 5 で使うのは 10000^(5/8) ではなく 10000^(4/8) です。")
 expect(float(pe[3, 5]), math.cos(3 / 10000 ** (4 / 8)), what, hint, rel=1e-5,
        mistakes=[(math.cos(3 / 10000 ** (5 / 8)), own_angle)])
 passed("Exercise 3.1")
@@ -370,8 +370,8 @@ passed("Exercise 3.1")
 pe = positional_encoding(config.block_size, config.d_model)          # (block_size, d_model)
 positions = torch.arange(config.block_size)
 between = torch.linspace(0, config.block_size - 1, 400)               # en: the same waves between the word positions  # ja: 単語の位置の間も、同じ波を描く
-column = T("column {j}", "列 {j}")
-title, xlabel, ylabel = T("positional encoding: a few columns", "位置エンコーディング：いくつかの列"), T("position in the sentence", "文中の位置"), T("value", "値")
+column = tr("column {j}", "列 {j}")
+title, xlabel, ylabel = tr("positional encoding: a few columns", "位置エンコーディング：いくつかの列"), tr("position in the sentence", "文中の位置"), tr("value", "値")
 fig, ax = plt.subplots(figsize=(7, 3.2))
 for j in (0, 1, 6, 20):
     frequency = 1 / 10000 ** (2 * (j // 2) / config.d_model)         # en: columns 2i and 2i+1 share one angle  # ja: 列 2i と 2i+1 は同じ角度を使う
@@ -473,11 +473,11 @@ mine.eval()
 with torch.no_grad():
     x = model.embed(model.src_embed, src)                                                    # (2, 5, d_model)
     got, want = mine(x, mask), model.encoder[0](x, mask)
-what, hint = T("output shape", "出力の形"), T("Return a tensor shaped like x.", "x と同じ形のテンソルを返します。")
+what, hint = tr("output shape", "出力の形"), tr("Return a tensor shaped like x.", "x と同じ形のテンソルを返します。")
 expect(tuple(got.shape), tuple(want.shape), what, hint)
-what = T("your EncoderLayer = the trained encoder layer", "あなたの EncoderLayer = 学習済みのエンコーダ層")
-hint = T("Post-LN: add the attention output to x, then norm1; add ff of that, then norm2. Pass mask to self_attn.",
-         "post-LN です：x に attention の出力を足してから norm1、その結果に ff の出力を足してから norm2。mask は self_attn に渡します。")
+what = tr("your EncoderLayer = the trained encoder layer", "あなたの EncoderLayer = 学習済みのエンコーダ層")
+hint = tr("Post-LN: add the attention output to x, then norm1; add ff of that, then norm2. Pass mask to self_attn.",
+          "post-LN です：x に attention の出力を足してから norm1、その結果に ff の出力を足してから norm2。mask は self_attn に渡します。")
 expect_close(got, want, what, hint)
 passed("Exercise 3.2")
 
@@ -495,7 +495,7 @@ with torch.no_grad():
     x = model.embed(model.src_embed, src)
     model.encoder[0].self_attn(x, need_weights=True)
 weights = model.encoder[0].self_attn.last_weights[0].mean(dim=0).cpu()     # en: (5, 5): heads averaged  # ja: (5, 5)：ヘッドの平均
-title = T("encoder self-attention (layer 1)", "エンコーダの Self-Attention（1 層目）")
+title = tr("encoder self-attention (layer 1)", "エンコーダの Self-Attention（1 層目）")
 plot.heatmap(weights, words, words, title=title)
 plt.show()
 
@@ -589,13 +589,13 @@ with torch.no_grad():
     changed_last = y.clone()
     changed_last[:, -1] = torch.randn_like(changed_last[:, -1])
     got_changed = mine(changed_last, memory, src_mask)
-what, hint = T("output shape", "出力の形"), T("Return a tensor shaped like x.", "x と同じ形のテンソルを返します。")
+what, hint = tr("output shape", "出力の形"), tr("Return a tensor shaped like x.", "x と同じ形のテンソルを返します。")
 expect(tuple(got.shape), tuple(want.shape), what, hint)
-what, hint = T("the earlier positions ignore a change to the last word", "最後の単語を変えても、それより前の位置の出力は変わらない"), T("Give self_attn the causal mask.", "self_attn に因果マスクを渡します。")
+what, hint = tr("the earlier positions ignore a change to the last word", "最後の単語を変えても、それより前の位置の出力は変わらない"), tr("Give self_attn the causal mask.", "self_attn に因果マスクを渡します。")
 expect_close(got_changed[:, :-1], got[:, :-1], what, hint)
-what = T("your DecoderLayer = the trained decoder layer", "あなたの DecoderLayer = 学習済みのデコーダ層")
-hint = T("Causal self-attention → norm1, cross-attention to memory (mask=src_mask) → norm2, ff → norm3.",
-         "因果的 Self-Attention → norm1、memory への Cross-Attention（mask=src_mask）→ norm2、ff → norm3 の順です。")
+what = tr("your DecoderLayer = the trained decoder layer", "あなたの DecoderLayer = 学習済みのデコーダ層")
+hint = tr("Causal self-attention → norm1, cross-attention to memory (mask=src_mask) → norm2, ff → norm3.",
+          "因果的 Self-Attention → norm1、memory への Cross-Attention（mask=src_mask）→ norm2、ff → norm3 の順です。")
 expect_close(got, want, what, hint)
 passed("Exercise 3.3")
 
@@ -610,7 +610,7 @@ english = ["<s>", "i", "built", "a", "house"]
 with torch.no_grad():
     y = model.embed(model.tgt_embed, torch.tensor([tgt_tok.encode(english[1:], add_bos=True)], device=device))
     model.decoder[0].self_attn(y, mask=causal_mask(y.size(1), device), need_weights=True)
-title = T("decoder causal self-attention (layer 1)", "デコーダの因果的 Self-Attention（1 層目）")
+title = tr("decoder causal self-attention (layer 1)", "デコーダの因果的 Self-Attention（1 層目）")
 plot.heatmap(model.decoder[0].self_attn.last_weights[0].mean(dim=0).cpu(), english, english, title=title)
 plt.show()
 
@@ -660,10 +660,10 @@ def decoder_input_and_labels(target_ids, bos_id, eos_id):
 
 # %% nbgrader={"grade": true, "grade_id": "decoder_input_and_labels_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 what = "decoder_input_and_labels([7, 8, 9], bos_id=1, eos_id=2)"
-hint = T("The input starts with <s>; the labels are the same words shifted left, ending with </s>.",
-         "入力は <s> で始まります。正解ラベルは入力を左に 1 つずらしたもので、最後が </s> です。")
+hint = tr("The input starts with <s>; the labels are the same words shifted left, ending with </s>.",
+          "入力は <s> で始まります。正解ラベルは入力を左に 1 つずらしたもので、最後が </s> です。")
 expect(tuple(decoder_input_and_labels([7, 8, 9], 1, 2)), ([1, 7, 8, 9], [7, 8, 9, 2]), what, hint)
-what = T("an empty sentence", "空の文")
+what = tr("an empty sentence", "空の文")
 expect(tuple(decoder_input_and_labels([], 1, 2)), ([1], [2]), what)
 passed("Exercise 3.4")
 
@@ -689,8 +689,8 @@ print("dec_in ", tuple(dec_in.shape), dec_in.tolist())
 print("labels ", tuple(labels.shape), labels.tolist())
 untrained = Transformer(config).to(device).eval()
 batch = tuple(t.to(device) for t in translation.make_batch(translation.heldout_pairs(64), src_tok, tgt_tok))
-losses = T("loss untrained {before:.3f} (ln {v} = {ln_v:.3f}), trained {after:.5f}",
-           "損失：学習前 {before:.3f}（ln {v} = {ln_v:.3f}）、学習後 {after:.5f}")
+losses = tr("loss untrained {before:.3f} (ln {v} = {ln_v:.3f}), trained {after:.5f}",
+            "損失：学習前 {before:.3f}（ln {v} = {ln_v:.3f}）、学習後 {after:.5f}")
 with torch.no_grad():
     print(losses.format(before=translation.loss_fn(untrained, batch), v=tgt_tok.vocab_size,
                         ln_v=math.log(tgt_tok.vocab_size), after=translation.loss_fn(model, batch)))
@@ -702,8 +702,8 @@ with torch.no_grad():
 # 同梱の翻訳モデルの学習の様子：新しく作った学習文での各ステップの損失と、評価用の文での損失です。
 
 # %%
-trained_on, held_out = T("training sentences", "学習文"), T("held-out sentences", "評価用の文")
-title, xlabel, ylabel = T("training the translator ({s:.0f} s)", "翻訳モデルの学習（{s:.0f} 秒）"), T("step", "ステップ"), T("cross-entropy", "交差エントロピー")
+trained_on, held_out = tr("training sentences", "学習文"), tr("held-out sentences", "評価用の文")
+title, xlabel, ylabel = tr("training the translator ({s:.0f} s)", "翻訳モデルの学習（{s:.0f} 秒）"), tr("step", "ステップ"), tr("cross-entropy", "交差エントロピー")
 ax = plot.lines(history["step"], {trained_on: history["train_loss"]})
 plot.lines(history["eval_step"], {held_out: history["eval_loss"]}, logy=True, ax=ax, xlabel=xlabel,
            ylabel=ylabel, title=title.format(s=history["train_seconds"]))
@@ -762,10 +762,10 @@ def greedy_decode(next_scores, bos_id, eos_id, max_len=20):
 toy = {(1,): torch.tensor([0.0, 0.0, 1.0, 5.0, 2.0]),        # en: after <s> (id 1): word 3 scores best  # ja: <s>（ID 1）のあと：単語 3 のスコアが最大
        (1, 3): torch.tensor([0.0, 0.0, 1.0, 2.0, 6.0]),      # en: then word 4  # ja: 次は単語 4
        (1, 3, 4): torch.tensor([0.0, 0.0, 9.0, 1.0, 2.0])}   # en: then </s> (id 2): stop  # ja: 次は </s>（ID 2）：止まる
-what, hint = "greedy_decode(toy, bos_id=1, eos_id=2)", T("Take the argmax each time, and stop at </s> without including it.",
-                                                         "毎回 argmax をとり、</s> が来たら、それを含めずに止めます。")
+what, hint = "greedy_decode(toy, bos_id=1, eos_id=2)", tr("Take the argmax each time, and stop at </s> without including it.",
+                                                          "毎回 argmax をとり、</s> が来たら、それを含めずに止めます。")
 expect(greedy_decode(toy, 1, 2), [3, 4], what, hint)
-what, hint = "greedy_decode(toy, 1, 2, max_len=1)", T("At most max_len words.", "単語は最大で max_len 個までです。")
+what, hint = "greedy_decode(toy, 1, 2, max_len=1)", tr("At most max_len words.", "単語は最大で max_len 個までです。")
 expect(greedy_decode(toy, 1, 2, max_len=1), [3], what, hint)
 passed("Exercise 3.5")
 
@@ -795,7 +795,7 @@ for step in range(1, 10):
     probs = scores[written].softmax(dim=-1)
     top = probs.topk(3)
     favourites = ", ".join(f"{tgt_tok.itos[i]} {p:.2f}" for p, i in zip(top.values.tolist(), top.indices.tolist()))
-    step_line = T("step {step}: {written:<22} → {favourites}", "ステップ {step}：{written:<22} → {favourites}")
+    step_line = tr("step {step}: {written:<22} → {favourites}", "ステップ {step}：{written:<22} → {favourites}")
     print(step_line.format(step=step, written=" ".join(tgt_tok.itos[i] for i in written), favourites=favourites))
     if top.indices[0] == tgt_tok.eos_id:
         break
@@ -817,7 +817,7 @@ for step in range(1, 10):
 
 # %%
 ja_words, en_words, weights = translation.cross_attention_map(model, src_tok, tgt_tok, "私は家を建てた")
-title = T("cross-attention: 私は家を建てた → ", "Cross-Attention：私は家を建てた → ")
+title = tr("cross-attention: 私は家を建てた → ", "Cross-Attention：私は家を建てた → ")
 plot.heatmap(weights[: len(en_words)], en_words, ja_words, title=title + " ".join(en_words))
 plt.show()
 
@@ -834,7 +834,7 @@ plt.show()
 
 # %%
 ja_words, en_words, weights = translation.cross_attention_map(model, src_tok, tgt_tok, "昨日先生は公園で赤い車を洗った")
-title = T("cross-attention: ", "Cross-Attention：")
+title = tr("cross-attention: ", "Cross-Attention：")
 plot.heatmap(weights[: len(en_words)], en_words, ja_words, title=title + " ".join(en_words), fmt="{:.1f}")
 plt.show()
 
@@ -856,7 +856,7 @@ plt.show()
 
 # %%
 heldout = translation.heldout_pairs()
-match = T("held-out exact match: {rate:.1%} of {n} sentences", "評価用の文 {n} 文の完全一致率：{rate:.1%}")
+match = tr("held-out exact match: {rate:.1%} of {n} sentences", "評価用の文 {n} 文の完全一致率：{rate:.1%}")
 print(match.format(rate=translation.exact_match(model, src_tok, tgt_tok, heldout), n=len(heldout)))
 for ja, en in heldout[:6]:
     got = translation.translate(model, src_tok, tgt_tok, ja)
@@ -882,13 +882,13 @@ from shikumi.widgets import attention_explorer
 
 def explain(text):
     if not translation.segment(text, src_tok.stoi):
-        prompt = T("(type a sentence)", "（文を入力してください）")
+        prompt = tr("(type a sentence)", "（文を入力してください）")
         return prompt, [], [], []
     ja_words, en_words, weights = translation.cross_attention_map(model, src_tok, tgt_tok, text)
     return " ".join(en_words), weights[: len(en_words)], en_words, ja_words
 
 
-title, labels = T("cross-attention", "Cross-Attention"), {"input": T("input", "入力")}
+title, labels = tr("cross-attention", "Cross-Attention"), {"input": tr("input", "入力")}
 attention_explorer(explain, text="彼女は昨日駅で新しい傘を買った", title=title, labels=labels)
 
 # %% [markdown] tags=["en"]
@@ -922,8 +922,8 @@ for question, answer in translation.CHAT_PAIRS[:4]:
 chat_src, chat_tgt = translation.chat_tokenizers()
 chatbot = Transformer(dataclasses.replace(config, src_vocab_size=chat_src.vocab_size,
                                           tgt_vocab_size=chat_tgt.vocab_size)).to(device)
-sizes = T("chatbot: {n:,} parameters ({q} question words, {a} answer words); translator: {m:,} parameters",
-          "チャットボット：パラメータ {n:,} 個（質問の単語 {q} 語、答えの単語 {a} 語）。翻訳モデル：パラメータ {m:,} 個")
+sizes = tr("chatbot: {n:,} parameters ({q} question words, {a} answer words); translator: {m:,} parameters",
+           "チャットボット：パラメータ {n:,} 個（質問の単語 {q} 語、答えの単語 {a} 語）。翻訳モデル：パラメータ {m:,} 個")
 print(sizes.format(n=chatbot.num_parameters(), q=chat_src.vocab_size, a=chat_tgt.vocab_size, m=model.num_parameters()))
 
 # %% [markdown] tags=["en"]
@@ -937,16 +937,16 @@ get_chat_batch = translation.batch_sampler(lambda rng: rng.choice(translation.CH
                                            chat_src, chat_tgt, batch_size=16, seed=SEED)
 chat_history = translation.train_small(chatbot, get_chat_batch,
                                        TrainConfig(max_steps=150, lr=3e-3, warmup_steps=10, eval_every=0, device=DEVICE, cpu_threads=1))
-chat_line = T("chat training: {steps} steps in {s:.1f} s, final loss {loss:.4f}",
-              "チャットの学習：{steps} ステップ、{s:.1f} 秒、最後の損失 {loss:.4f}")
+chat_line = tr("chat training: {steps} steps in {s:.1f} s, final loss {loss:.4f}",
+               "チャットの学習：{steps} ステップ、{s:.1f} 秒、最後の損失 {loss:.4f}")
 print(chat_line.format(steps=len(chat_history.step), s=chat_history.seconds, loss=chat_history.train_loss[-1]))
 
 # %%
 for text in ["なんか喋って", "私は家を建てた"]:
     translated = " ".join(translation.translate(model, src_tok, tgt_tok, text))
     answered = "".join(translation.translate(chatbot, chat_src, chat_tgt, text))
-    both = T("{text}\n   translator: {translated}\n   chatbot:    {answered}",
-             "{text}\n   翻訳モデル：　　{translated}\n   チャットボット：{answered}")
+    both = tr("{text}\n   translator: {translated}\n   chatbot:    {answered}",
+              "{text}\n   翻訳モデル：　　{translated}\n   チャットボット：{answered}")
     print(both.format(text=text, translated=translated, answered=answered))
 
 # %% [markdown] tags=["en"]

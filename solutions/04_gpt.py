@@ -89,14 +89,14 @@ import torch.nn as nn
 from shikumi import charlm, get_device, gpt, ngram, plot, seed_everything
 from shikumi.attention import MultiHeadAttention, causal_mask
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. GPT: a Transformer decoder that predicts the next character (slides 12–13, 21, 30)
@@ -145,8 +145,8 @@ else:
     bard, tok = charlm.load_gpt_shakespeare(device)
 bard = bard.to(device).eval()
 print(bard.config)
-summary = T(f"{bard.num_parameters():,} parameters; vocabulary: {tok.vocab_size} characters",
-            f"パラメータ {bard.num_parameters():,} 個、語彙 {tok.vocab_size} 文字")
+summary = tr(f"{bard.num_parameters():,} parameters; vocabulary: {tok.vocab_size} characters",
+             f"パラメータ {bard.num_parameters():,} 個、語彙 {tok.vocab_size} 文字")
 print(summary)
 print(repr("".join(tok.itos)))
 
@@ -191,7 +191,7 @@ print("JULIET\n" + complete("JULIET\n"))
 x = charlm.encode("To be, or not", tok)[None].to(device)    # (1, 13)
 with torch.no_grad():
     logits = bard(x)
-print(T("input", "入力"), tuple(x.shape), T("→ logits", "→ ロジット"), tuple(logits.shape))
+print(tr("input", "入力"), tuple(x.shape), tr("→ logits", "→ ロジット"), tuple(logits.shape))
 
 # %% [markdown] tags=["en"]
 # The causal mask behind those 13 predictions, drawn for the first six characters, "To be,": 1 where a row (a query,
@@ -206,7 +206,7 @@ print(T("input", "入力"), tuple(x.shape), T("→ logits", "→ ロジット"),
 # en: ␣ stands for the space
 # ja: ␣ は空白のこと
 chars = ["T", "o", "␣", "b", "e", ","]
-title = T("causal mask: may row (query) look at column (key)?", "因果マスク：行（クエリ）は列（キー）を見てよいか？")
+title = tr("causal mask: may row (query) look at column (key)?", "因果マスク：行（クエリ）は列（キー）を見てよいか？")
 plot.heatmap(causal_mask(len(chars)).int(), chars, chars, fmt="{:.0f}", title=title)
 plt.show()
 
@@ -308,13 +308,13 @@ with torch.no_grad():
     changed = x.clone()
     changed[:, -1] += 1.0
     got_changed = mine(changed)
-what, hint = T("output shape", "出力の形"), T("Return a tensor shaped like x.", "x と同じ形のテンソルを返します。")
+what, hint = tr("output shape", "出力の形"), tr("Return a tensor shaped like x.", "x と同じ形のテンソルを返します。")
 expect(tuple(got.shape), tuple(want.shape), what, hint)
-what, hint = T("your Block = the trained GPT's Block", "あなたの Block = 学習済み GPT のブロック"), T("Pre-LN: x = x + attn(ln_1(x), mask=mask), then x = x + mlp(ln_2(x)).", "pre-LN です：x = x + attn(ln_1(x), mask=mask)、続いて x = x + mlp(ln_2(x))。")
+what, hint = tr("your Block = the trained GPT's Block", "あなたの Block = 学習済み GPT のブロック"), tr("Pre-LN: x = x + attn(ln_1(x), mask=mask), then x = x + mlp(ln_2(x)).", "pre-LN です：x = x + attn(ln_1(x), mask=mask)、続いて x = x + mlp(ln_2(x))。")
 expect_close(got, want, what, hint)
-what = T("earlier positions ignore a change to the last one", "最後の位置を変えても、それより前の位置の出力は変わらない")
-hint = T("Pass mask=causal_mask(T, device=x.device) to self.attn.",
-         "self.attn に mask=causal_mask(T, device=x.device) を渡します。")
+what = tr("earlier positions ignore a change to the last one", "最後の位置を変えても、それより前の位置の出力は変わらない")
+hint = tr("Pass mask=causal_mask(T, device=x.device) to self.attn.",
+          "self.attn に mask=causal_mask(T, device=x.device) を渡します。")
 expect_close(got_changed[:, :-1], got[:, :-1], what, hint, atol=1e-6)
 passed("Exercise 4.1")
 
@@ -339,8 +339,8 @@ passed("Exercise 4.1")
 # ja: 学習に使う劇と、評価用に取っておく『テンペスト』
 train_text, val_text = charlm.corpus(SIZE)
 train_ids, val_ids = charlm.encode(train_text, tok), charlm.encode(val_text, tok)
-summary = T(f"training text: {len(train_ids):,} characters; held-out text (The Tempest): {len(val_ids):,} characters",
-            f"学習用のテキスト：{len(train_ids):,} 文字、評価用のテキスト（『テンペスト』）：{len(val_ids):,} 文字")
+summary = tr(f"training text: {len(train_ids):,} characters; held-out text (The Tempest): {len(val_ids):,} characters",
+             f"学習用のテキスト：{len(train_ids):,} 文字、評価用のテキスト（『テンペスト』）：{len(val_ids):,} 文字")
 print(summary)
 print(train_text[:300])
 
@@ -366,15 +366,15 @@ curves = {"pre-LN (GPT-2)": small_gpt_run(True), "post-LN (GPT-1)": small_gpt_ru
 every = 10
 steps = list(range(every, LN_STEPS + 1, every))
 smooth = {name: [sum(loss[s - every:s]) / every for s in steps] for name, loss in curves.items()}
-title = T("same model, same data: only the LayerNorm moved", "同じモデル、同じデータ：LayerNorm の位置だけが違う")
-xlabel, ylabel, guess = T("training step", "学習ステップ"), T("training loss (nats/char)", "学習の損失（nats/文字）"), T("uniform guess, log 82", "当てずっぽう（一様）、log 82")
+title = tr("same model, same data: only the LayerNorm moved", "同じモデル、同じデータ：LayerNorm の位置だけが違う")
+xlabel, ylabel, guess = tr("training step", "学習ステップ"), tr("training loss (nats/char)", "学習の損失（nats/文字）"), tr("uniform guess, log 82", "当てずっぽう（一様）、log 82")
 ax = plot.lines(steps, smooth, title=title, xlabel=xlabel, ylabel=ylabel)
 ax.axhline(math.log(tok.vocab_size), color="gray", linestyle=":", label=guess)
 ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))   # en: beside the plot, not on it  # ja: 凡例は図の上ではなく横に
 plt.show()
 for name, loss in smooth.items():
-    result = T(f"{name:<16} loss after {LN_STEPS} steps: {loss[-1]:.2f}",
-               f"{name:<16} {LN_STEPS} ステップ後の損失：{loss[-1]:.2f}")
+    result = tr(f"{name:<16} loss after {LN_STEPS} steps: {loss[-1]:.2f}",
+                f"{name:<16} {LN_STEPS} ステップ後の損失：{loss[-1]:.2f}")
     print(result)
 
 
@@ -474,16 +474,16 @@ def count_parameters(config):
 # %% nbgrader={"grade": true, "grade_id": "count_parameters_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 small = gpt.GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=8)
 real = sum(p.numel() for p in gpt.GPT(small).parameters())
-what = T("parameters of a small pre-LN GPT", "小さな pre-LN GPT のパラメータ数")
-hint = T("Tied embeddings: the output layer adds nothing. Don't forget biases, LayerNorms and the final LayerNorm.",
-         "重み共有なので、出力層は何も増やしません。バイアス、LayerNorm、最後の LayerNorm を忘れずに数えましょう。")
+what = tr("parameters of a small pre-LN GPT", "小さな pre-LN GPT のパラメータ数")
+hint = tr("Tied embeddings: the output layer adds nothing. Don't forget biases, LayerNorms and the final LayerNorm.",
+          "重み共有なので、出力層は何も増やしません。バイアス、LayerNorm、最後の LayerNorm を忘れずに数えましょう。")
 expect(count_parameters(dataclasses.asdict(small)), real, what, hint)
 post = dataclasses.replace(small, prenorm=False)
-what, hint = T("parameters of the same GPT, post-LN", "同じ GPT の post-LN 版のパラメータ数"), T("Post-LN has no final LayerNorm.", "post-LN には最後の LayerNorm がありません。")
+what, hint = tr("parameters of the same GPT, post-LN", "同じ GPT の post-LN 版のパラメータ数"), tr("Post-LN has no final LayerNorm.", "post-LN には最後の LayerNorm がありません。")
 expect(count_parameters(dataclasses.asdict(post)), sum(p.numel() for p in gpt.GPT(post).parameters()), what, hint)
-what = T("parameters of our Shakespeare GPT", "私たちのシェイクスピア GPT のパラメータ数")
+what = tr("parameters of our Shakespeare GPT", "私たちのシェイクスピア GPT のパラメータ数")
 expect(count_parameters(dataclasses.asdict(bard.config)), bard.num_parameters(), what)
-what, hint = T("parameters of GPT-2 small", "GPT-2 small のパラメータ数"), T("Hugging Face's gpt2 has 124,439,808.", "Hugging Face の gpt2 は 124,439,808 個です。")
+what, hint = tr("parameters of GPT-2 small", "GPT-2 small のパラメータ数"), tr("Hugging Face's gpt2 has 124,439,808.", "Hugging Face の gpt2 は 124,439,808 個です。")
 expect(count_parameters(dataclasses.asdict(gpt.GPTConfig.preset("gpt2"))), 124_439_808, what, hint)
 passed("Exercise 4.2")
 
@@ -498,19 +498,19 @@ passed("Exercise 4.2")
 # %%
 SLIDE_14 = {"gpt1": "1億1700万 (117 M)", "gpt2-xl": "15億 (1.5 B)", "gpt3": "1750億 (175 B)"}
 counts = {}
-columns = T(f"{'model':<12}{'layers':>7}{'d_model':>8}{'heads':>7}{'context':>8}{'vocab':>7}{'parameters':>18}   slide 14",
-            f"{'モデル':<9}{'層数':>5}{'d_model':>8}{'ヘッド':>4}{'文脈長':>5}{'語彙数':>4}{'パラメータ数':>12}   スライド 14")
+columns = tr(f"{'model':<12}{'layers':>7}{'d_model':>8}{'heads':>7}{'context':>8}{'vocab':>7}{'parameters':>18}   slide 14",
+             f"{'モデル':<9}{'層数':>5}{'d_model':>8}{'ヘッド':>4}{'文脈長':>5}{'語彙数':>4}{'パラメータ数':>12}   スライド 14")
 print(columns)
 for name in ["gpt1", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "gpt3"]:
     c = gpt.GPTConfig.preset(name)
     counts[name] = count_parameters(dataclasses.asdict(c))
     print(f"{name:<12}{c.n_layer:>7}{c.d_model:>8}{c.n_head:>7}{c.block_size:>8}{c.vocab_size:>7}{counts[name]:>18,}"
           f"   {SLIDE_14.get(name, '')}")
-ours = T("ours (Shakespeare)", "私たちの GPT")
+ours = tr("ours (Shakespeare)", "私たちの GPT")
 counts[ours] = count_parameters(dataclasses.asdict(bard.config))
 
 # %%
-title, ylabel = T("parameters (log scale): the same recipe, just bigger", "パラメータ数（対数目盛）：同じレシピで、でかくなっただけ"), T("parameters", "パラメータ数")
+title, ylabel = tr("parameters (log scale): the same recipe, just bigger", "パラメータ数（対数目盛）：同じレシピで、でかくなっただけ"), tr("parameters", "パラメータ数")
 ax = plot.bar(counts, title=title, ylabel=ylabel)
 ax.set_yscale("log")
 # en: write each count on its bar
@@ -524,8 +524,8 @@ for name in ("gpt2", "gpt3"):
     c = gpt.GPTConfig.preset(name)
     blocks = c.n_layer * (12 * c.d_model**2 + 13 * c.d_model)
     in_blocks, in_embeddings = blocks / counts[name], (c.vocab_size + c.block_size) * c.d_model / counts[name]
-    share = T(f"{name}: {in_blocks:.1%} of the parameters are in the Blocks, {in_embeddings:.1%} in the embeddings",
-              f"{name}: パラメータの {in_blocks:.1%} がブロックに、{in_embeddings:.1%} が埋め込みにある")
+    share = tr(f"{name}: {in_blocks:.1%} of the parameters are in the Blocks, {in_embeddings:.1%} in the embeddings",
+               f"{name}: パラメータの {in_blocks:.1%} がブロックに、{in_embeddings:.1%} が埋め込みにある")
     print(share)
 
 # %% [markdown] tags=["en"]
@@ -573,8 +573,8 @@ for name in ("gpt2", "gpt3"):
 
 # %%
 gpt_loss = charlm.nats_per_char(bard, val_ids.to(device))
-result = T(f"GPT on The Tempest: {gpt_loss:.3f} nats/char (perplexity {math.exp(gpt_loss):.2f})",
-           f"『テンペスト』での GPT：{gpt_loss:.3f} nats/文字（パープレキシティ {math.exp(gpt_loss):.2f}）")
+result = tr(f"GPT on The Tempest: {gpt_loss:.3f} nats/char (perplexity {math.exp(gpt_loss):.2f})",
+            f"『テンペスト』での GPT：{gpt_loss:.3f} nats/文字（パープレキシティ {math.exp(gpt_loss):.2f}）")
 print(result)
 
 # %% [markdown] tags=["en"]
@@ -598,24 +598,24 @@ for n in ns:
         ngram_loss[n, k] = charlm.ngram_nats_per_char(counted, val_text)
 best_n, best_k = min(ngram_loss, key=ngram_loss.get)
 best = ngram_loss[best_n, best_k]
-result = T(f"best n-gram: n={best_n}, k={best_k}: {best:.3f} nats/char (perplexity {math.exp(best):.2f})",
-           f"最良の n-gram：n={best_n}、k={best_k}：{best:.3f} nats/文字（パープレキシティ {math.exp(best):.2f}）")
+result = tr(f"best n-gram: n={best_n}, k={best_k}: {best:.3f} nats/char (perplexity {math.exp(best):.2f})",
+            f"最良の n-gram：n={best_n}、k={best_k}：{best:.3f} nats/文字（パープレキシティ {math.exp(best):.2f}）")
 print(result)
 
 # %%
 series = {f"n-gram, k={k}": [ngram_loss[n, k] for n in ns] for k in ks}
-title, ylabel = T("held-out loss on The Tempest (lower is better)", "『テンペスト』での損失（小さいほど良い）"), T("nats per character", "1 文字あたりの nats")
-gpt_label = T(f"GPT ({bard.num_parameters() / 1e6:.1f} M parameters)",
-              f"GPT（{bard.num_parameters() / 1e6:.1f} M パラメータ）")
+title, ylabel = tr("held-out loss on The Tempest (lower is better)", "『テンペスト』での損失（小さいほど良い）"), tr("nats per character", "1 文字あたりの nats")
+gpt_label = tr(f"GPT ({bard.num_parameters() / 1e6:.1f} M parameters)",
+               f"GPT（{bard.num_parameters() / 1e6:.1f} M パラメータ）")
 ax = plot.lines(ns, series, title=title, xlabel="n (n-gram)", ylabel=ylabel)
 ax.axhline(gpt_loss, color="black", linewidth=2, label=gpt_label)
 ax.legend(fontsize=8)
 plt.show()
 gap, gpt_choices, ngram_choices = best - gpt_loss, math.exp(gpt_loss), math.exp(best)
-verdict = T(f"The GPT is better than the best n-gram by {gap:.3f} nats per character: ",
-            f"GPT は最良の n-gram より 1 文字あたり {gap:.3f} nats 良い。")
-detail = T(f"it hesitates between {gpt_choices:.1f} characters where the n-gram hesitates between {ngram_choices:.1f}.",
-           f"GPT が迷うのは {gpt_choices:.1f} 文字の間、n-gram は {ngram_choices:.1f} 文字の間で迷う。")
+verdict = tr(f"The GPT is better than the best n-gram by {gap:.3f} nats per character: ",
+             f"GPT は最良の n-gram より 1 文字あたり {gap:.3f} nats 良い。")
+detail = tr(f"it hesitates between {gpt_choices:.1f} characters where the n-gram hesitates between {ngram_choices:.1f}.",
+            f"GPT が迷うのは {gpt_choices:.1f} 文字の間、n-gram は {ngram_choices:.1f} 文字の間で迷う。")
 print(verdict + detail)
 
 
@@ -689,25 +689,25 @@ def next_token_probs(logits, temperature=1.0, top_k=None):
 
 # %% nbgrader={"grade": true, "grade_id": "next_token_probs_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
-what = T("temperature 1, no top-k = softmax", "温度 1、top-k なし = softmax")
+what = tr("temperature 1, no top-k = softmax", "温度 1、top-k なし = softmax")
 expect_close(next_token_probs(logits), logits.softmax(-1), what)
-what, hint = T("temperature 0.5", "温度 0.5"), T("Divide the logits by the temperature, then softmax.", "ロジットを温度で割ってから softmax をとります。")
-ignored = T("That is the softmax at temperature 1: divide the logits by the temperature first.",
-            "それは温度 1 の softmax です。先にロジットを温度で割ります。")
-multiplied = T("You multiplied the logits by the temperature: divide them (a low temperature sharpens the distribution).",
-               "ロジットに温度を掛けています。割ります（温度が低いほど分布は鋭くなります）。")
+what, hint = tr("temperature 0.5", "温度 0.5"), tr("Divide the logits by the temperature, then softmax.", "ロジットを温度で割ってから softmax をとります。")
+ignored = tr("That is the softmax at temperature 1: divide the logits by the temperature first.",
+             "それは温度 1 の softmax です。先にロジットを温度で割ります。")
+multiplied = tr("You multiplied the logits by the temperature: divide them (a low temperature sharpens the distribution).",
+                "ロジットに温度を掛けています。割ります（温度が低いほど分布は鋭くなります）。")
 expect_close(next_token_probs(logits, 0.5), (logits / 0.5).softmax(-1), what, hint,
              mistakes=[(logits.softmax(-1), ignored), ((logits * 0.5).softmax(-1), multiplied)])
 p = next_token_probs(logits, 1.0, top_k=2)
-what = T("top_k=2: the two smallest logits get probability 0", "top_k=2：小さいほうの 2 つのロジットは確率 0")
-hint = T("Set the logits outside the top k to -inf before the softmax.",
-         "softmax の前に、上位 k 個に入らないロジットを -inf にします。")
-after = T("You zeroed the probabilities after the softmax, so the kept two no longer sum to 1: set the logits to -inf before it.",
-          "softmax のあとで確率を 0 にしたので、残した 2 つの合計が 1 になりません。softmax の前にロジットを -inf にします。")
+what = tr("top_k=2: the two smallest logits get probability 0", "top_k=2：小さいほうの 2 つのロジットは確率 0")
+hint = tr("Set the logits outside the top k to -inf before the softmax.",
+          "softmax の前に、上位 k 個に入らないロジットを -inf にします。")
+after = tr("You zeroed the probabilities after the softmax, so the kept two no longer sum to 1: set the logits to -inf before it.",
+           "softmax のあとで確率を 0 にしたので、残した 2 つの合計が 1 になりません。softmax の前にロジットを -inf にします。")
 kept = logits[:2].softmax(-1)
 expect_close(p, torch.cat([kept, torch.zeros(2)]), what, hint,
              mistakes=[(torch.cat([logits.softmax(-1)[:2], torch.zeros(2)]), after)])
-what, hint = T("temperature 0 (greedy)", "温度 0（貪欲法）"), T("Put all the probability on the argmax; don't divide by 0.", "確率をすべて argmax の位置に置きます。0 で割らないように。")
+what, hint = tr("temperature 0 (greedy)", "温度 0（貪欲法）"), tr("Put all the probability on the argmax; don't divide by 0.", "確率をすべて argmax の位置に置きます。0 で割らないように。")
 expect(next_token_probs(logits, 0).tolist(), [1.0, 0.0, 0.0, 0.0], what, hint)
 passed("Exercise 4.3")
 
@@ -725,7 +725,7 @@ show = {"\n": "⏎", " ": "␣"}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
 for ax, t in zip(axes, (0.5, 1.0, 2.0)):
     probs = next_token_probs(last, t)
-    title = T(f"temperature {t}", f"温度 {t}")
+    title = tr(f"temperature {t}", f"温度 {t}")
     plot.bar({show.get(c, c): p.item() for c, p in zip(tok.itos, probs)}, title=title, top=8, ax=ax)
 plt.show()
 
@@ -739,7 +739,7 @@ plt.show()
 
 # %%
 for t, k in ((0, None), (0.8, None), (0.8, 10), (1.5, None)):
-    label = T("greedy", "貪欲法") if t == 0 else f"T={t}" + (f", top_k={k}" if k else "")
+    label = tr("greedy", "貪欲法") if t == 0 else f"T={t}" + (f", top_k={k}" if k else "")
     print(f"--- {label} ---")
     print("ROMEO\n" + complete("ROMEO\n", temperature=t, top_k=k, n=120))
 
@@ -752,7 +752,7 @@ for t, k in ((0, None), (0.8, None), (0.8, 10), (1.5, None)):
 # %%
 from shikumi.widgets import generation_explorer
 
-labels = {"prompt": T("prompt", "プロンプト"), "temperature": T("temperature", "温度")}
+labels = {"prompt": tr("prompt", "プロンプト"), "temperature": tr("temperature", "温度")}
 generation_explorer(lambda prompt, t, k: complete(prompt, temperature=t, top_k=k),
                     prompt="HAMLET\n", temperature=0.8, max_top_k=tok.vocab_size, labels=labels)
 
@@ -817,32 +817,32 @@ def build_chat_prompt(turns, next_speaker, block_size):
 # %% nbgrader={"grade": true, "grade_id": "build_chat_prompt_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 turns = [("ROMEO", "Good morrow."), ("JULIET", "Good night!")]
 full = "ROMEO\nGood morrow.\n\nJULIET\nGood night!\n\nROMEO\n"                   # en: 46 characters  # ja: 46 文字
-what = T("everything fits", "全部が収まる")
-hint = T("Each turn is speaker + '\\n' + text + '\\n\\n'; end with the next speaker and '\\n'.",
-         "発言 1 つは speaker + '\\n' + text + '\\n\\n' です。最後に次の話者と '\\n' をつけます。")
+what = tr("everything fits", "全部が収まる")
+hint = tr("Each turn is speaker + '\\n' + text + '\\n\\n'; end with the next speaker and '\\n'.",
+          "発言 1 つは speaker + '\\n' + text + '\\n\\n' です。最後に次の話者と '\\n' をつけます。")
 expect(build_chat_prompt(turns, "ROMEO", 100), full, what, hint)
-what = T("block_size=46: the prompt is exactly 46 characters long, so it fits",
-         "block_size=46：プロンプトはちょうど 46 文字なので、収まる")
-hint = T("A prompt of exactly block_size characters fits: compare len(prompt) <= block_size.",
-         "ちょうど block_size 文字のプロンプトは収まります。len(prompt) <= block_size で比べます。")
-strict = T("A prompt of exactly block_size characters fits: use <=, not <, so the oldest turn stays.",
-           "ちょうど block_size 文字のプロンプトは収まります。< ではなく <= を使えば、いちばん古い発言は残ります。")
+what = tr("block_size=46: the prompt is exactly 46 characters long, so it fits",
+          "block_size=46：プロンプトはちょうど 46 文字なので、収まる")
+hint = tr("A prompt of exactly block_size characters fits: compare len(prompt) <= block_size.",
+          "ちょうど block_size 文字のプロンプトは収まります。len(prompt) <= block_size で比べます。")
+strict = tr("A prompt of exactly block_size characters fits: use <=, not <, so the oldest turn stays.",
+            "ちょうど block_size 文字のプロンプトは収まります。< ではなく <= を使えば、いちばん古い発言は残ります。")
 expect(build_chat_prompt(turns, "ROMEO", 46), full, what, hint, mistakes=[("JULIET\nGood night!\n\nROMEO\n", strict)])
-what, hint = T("block_size=30: the oldest turn goes", "block_size=30：いちばん古い発言が消える"), T("Drop whole turns from the front (the oldest) until the prompt fits.", "プロンプトが収まるまで、先頭（いちばん古い発言）から発言を丸ごと捨てます。")
-cut = T("Drop whole turns (the oldest first) rather than cutting the prompt in the middle of a turn.",
-        "プロンプトを発言の途中で切らずに、発言を丸ごと（いちばん古いものから）捨てます。")
-front = T("You kept the beginning: the model needs the newest turns, so drop from the front (the oldest).",
-          "先頭を残しています。モデルに必要なのは新しい発言なので、先頭（いちばん古い発言）から捨てます。")
+what, hint = tr("block_size=30: the oldest turn goes", "block_size=30：いちばん古い発言が消える"), tr("Drop whole turns from the front (the oldest) until the prompt fits.", "プロンプトが収まるまで、先頭（いちばん古い発言）から発言を丸ごと捨てます。")
+cut = tr("Drop whole turns (the oldest first) rather than cutting the prompt in the middle of a turn.",
+         "プロンプトを発言の途中で切らずに、発言を丸ごと（いちばん古いものから）捨てます。")
+front = tr("You kept the beginning: the model needs the newest turns, so drop from the front (the oldest).",
+           "先頭を残しています。モデルに必要なのは新しい発言なので、先頭（いちばん古い発言）から捨てます。")
 expect(build_chat_prompt(turns, "ROMEO", 30), "JULIET\nGood night!\n\nROMEO\n", what, hint,
        mistakes=[(full[-30:], cut), (full[:30], front)])
-what, hint = T("block_size=10: not even the newest turn fits", "block_size=10：いちばん新しい発言さえ収まらない"), T("Then keep the last block_size characters of the full prompt.", "そのときは、全体のプロンプトの最後の block_size 文字を返します。")
-first = T("full[block_size:] drops the first block_size characters; the last block_size characters are full[-block_size:].",
-          "full[block_size:] は最初の block_size 文字を捨てたものです。最後の block_size 文字は full[-block_size:] です。")
-nothing = T("Return the last block_size characters rather than an empty prompt.",
-            "空のプロンプトではなく、最後の block_size 文字を返します。")
+what, hint = tr("block_size=10: not even the newest turn fits", "block_size=10：いちばん新しい発言さえ収まらない"), tr("Then keep the last block_size characters of the full prompt.", "そのときは、全体のプロンプトの最後の block_size 文字を返します。")
+first = tr("full[block_size:] drops the first block_size characters; the last block_size characters are full[-block_size:].",
+           "full[block_size:] は最初の block_size 文字を捨てたものです。最後の block_size 文字は full[-block_size:] です。")
+nothing = tr("Return the last block_size characters rather than an empty prompt.",
+             "空のプロンプトではなく、最後の block_size 文字を返します。")
 expect(build_chat_prompt(turns, "ROMEO", 10), "t!\n\nROMEO\n", what, hint,
        mistakes=[(full[10:], first), (full[:10], front), ("", nothing)])
-what = T("no turns yet", "まだ発言がない")
+what = tr("no turns yet", "まだ発言がない")
 expect(build_chat_prompt([], "HAMLET", 50), "HAMLET\n", what)
 passed("Exercise 4.4")
 
@@ -868,19 +868,19 @@ for i, line in enumerate(romeo_says):
     whole = sum(len(f"{s}\n{t}\n\n") for s, t in turns[:-1]) + len("JULIET\n")
     seen.append(len(prompt))
     total.append(whole)
-    note = T(f"[conversation {whole} characters, the model saw {len(prompt)}]",
-             f"[会話全体は {whole} 文字、モデルが見たのは {len(prompt)} 文字]")
+    note = tr(f"[conversation {whole} characters, the model saw {len(prompt)}]",
+              f"[会話全体は {whole} 文字、モデルが見たのは {len(prompt)} 文字]")
     print(f"ROMEO:  {line}\nJULIET: {reply!r}\n        {note}\n")
 
 # %%
-series = {T("the whole conversation", "会話全体"): total, T("what the model sees", "モデルに見えている部分"): seen}
-title, xlabel, ylabel = T("chat context (slide 38)", "チャットの文脈（スライド 38）"), T("Romeo's turn", "ロミオの発言（何回目か）"), T("characters", "文字数")
+series = {tr("the whole conversation", "会話全体"): total, tr("what the model sees", "モデルに見えている部分"): seen}
+title, xlabel, ylabel = tr("chat context (slide 38)", "チャットの文脈（スライド 38）"), tr("Romeo's turn", "ロミオの発言（何回目か）"), tr("characters", "文字数")
 ax = plot.lines(range(1, len(total) + 1), series, title=title, xlabel=xlabel, ylabel=ylabel)
 ax.set_xticks(range(1, len(total) + 1))
 ax.axhline(window, color="gray", linestyle=":", label=f"block_size = {window}")
 ax.legend()
 plt.show()
-heading = T("What the model saw before Juliet's last answer:", "ジュリエットの最後の返答の前に、モデルが見ていたもの：")
+heading = tr("What the model saw before Juliet's last answer:", "ジュリエットの最後の返答の前に、モデルが見ていたもの：")
 print(heading + "\n" + "-" * 40)
 print(prompt)
 

@@ -92,12 +92,12 @@ import torch.nn.functional as F
 from shikumi import autoencoder, data, get_device, plot, seed_everything
 from shikumi.autoencoder import VAE, Autoencoder, AutoencoderConfig
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 from shikumi.widgets import latent_explorer
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
 if device.type == "cpu":
@@ -105,7 +105,7 @@ if device.type == "cpu":
     # ja: モデルが小さいので、CPU では 1 スレッドが最速（スレッドを増やしても互いに待つだけ）
     torch.set_num_threads(1)
 QUICK = SIZE == "quick"
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. Why compress? The 1/48 of slide 43
@@ -125,10 +125,10 @@ print(T("device:", "デバイス："), describe(device))
 
 # %%
 sd_image, sd_latent = (3, 512, 512), (4, 64, 64)
-image_row = T(f"image : {sd_image} = {math.prod(sd_image):>7,} numbers",
-              f"画像    : {sd_image} = {math.prod(sd_image):>7,} 個の数")
-latent_row = T(f"latent: {sd_latent}  = {math.prod(sd_latent):>7,} numbers",
-               f"潜在表現: {sd_latent}  = {math.prod(sd_latent):>7,} 個の数")
+image_row = tr(f"image : {sd_image} = {math.prod(sd_image):>7,} numbers",
+               f"画像    : {sd_image} = {math.prod(sd_image):>7,} 個の数")
+latent_row = tr(f"latent: {sd_latent}  = {math.prod(sd_latent):>7,} numbers",
+                f"潜在表現: {sd_latent}  = {math.prod(sd_latent):>7,} 個の数")
 print(image_row)
 print(latent_row)
 
@@ -164,14 +164,14 @@ def compression_ratio(image_shape, latent_shape):
 # %% nbgrader={"grade": true, "grade_id": "compression_ratio_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # en: Self-check: run me. The grader uses other, hidden inputs.
 # ja: セルフチェック：実行してみましょう。採点では別の（非公開の）入力を使います。
-what = T("Stable Diffusion's compression", "Stable Diffusion の圧縮率")
-hint = T("512·512·3 / (64·64·4): multiply out each shape, then divide image by latent.",
-         "512·512·3 / (64·64·4) です。それぞれの形の次元を掛け合わせ、画像を潜在表現で割ります。")
+what = tr("Stable Diffusion's compression", "Stable Diffusion の圧縮率")
+hint = tr("512·512·3 / (64·64·4): multiply out each shape, then divide image by latent.",
+          "512·512·3 / (64·64·4) です。それぞれの形の次元を掛け合わせ、画像を潜在表現で割ります。")
 expect(compression_ratio((3, 512, 512), (4, 64, 64)), 48.0, what, hint)
-what, hint = T("a 28×28 digit → 16 numbers", "28×28 の数字 → 16 個の数"), T("Any number of dimensions: here the latent (16,) has only one.", "次元の数はいくつでも構いません。ここでは潜在表現 (16,) が 1 次元です。")
+what, hint = tr("a 28×28 digit → 16 numbers", "28×28 の数字 → 16 個の数"), tr("Any number of dimensions: here the latent (16,) has only one.", "次元の数はいくつでも構いません。ここでは潜在表現 (16,) が 1 次元です。")
 expect(compression_ratio((1, 28, 28), (16,)), 49.0, what, hint)
-what, hint = "compression_ratio((3, 28, 28), (5, 7, 7))", T("Use / (true division), not //.",
-                                                            "// ではなく /（小数まで求める割り算）を使います。")
+what, hint = "compression_ratio((3, 28, 28), (5, 7, 7))", tr("Use / (true division), not //.",
+                                                             "// ではなく /（小数まで求める割り算）を使います。")
 expect(compression_ratio((3, 28, 28), (5, 7, 7)), 9.6, what, hint)
 passed("Exercise 5.1")
 
@@ -211,10 +211,10 @@ passed("Exercise 5.1")
 
 # %%
 (train_x, train_y), (test_x, test_y) = autoencoder.digits_split()
-summary = T(f"train: {tuple(train_x.shape)}  test: {tuple(test_x.shape)}  pixel values in [{train_x.min():.0f}, {train_x.max():.0f}]",
-            f"学習用：{tuple(train_x.shape)}  評価用：{tuple(test_x.shape)}  ピクセル値の範囲 [{train_x.min():.0f}, {train_x.max():.0f}]")
+summary = tr(f"train: {tuple(train_x.shape)}  test: {tuple(test_x.shape)}  pixel values in [{train_x.min():.0f}, {train_x.max():.0f}]",
+             f"学習用：{tuple(train_x.shape)}  評価用：{tuple(test_x.shape)}  ピクセル値の範囲 [{train_x.min():.0f}, {train_x.max():.0f}]")
 print(summary)
-title = T("test digits (label above each)", "評価用の数字（上の数字はラベル）")
+title = tr("test digits (label above each)", "評価用の数字（上の数字はラベル）")
 plot.image_grid(test_x[:16], [str(int(y)) for y in test_y[:16]], ncols=8, title=title)
 plt.show()
 
@@ -263,14 +263,14 @@ def conv_output_size(size, kernel_size, stride, padding):
 
 
 # %% nbgrader={"grade": true, "grade_id": "conv_output_size_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-what, hint = "conv_output_size(512, kernel_size=3, stride=2, padding=1)", T("(512 + 2·1 − 3) // 2 + 1",
-                                                                            "(512 + 2·1 − 3) // 2 + 1 です。")
+what, hint = "conv_output_size(512, kernel_size=3, stride=2, padding=1)", tr("(512 + 2·1 − 3) // 2 + 1",
+                                                                             "(512 + 2·1 − 3) // 2 + 1 です。")
 expect(conv_output_size(512, 3, 2, 1), 256, what, hint)
 expect(conv_output_size(28, 3, 2, 1), 14, "conv_output_size(28, 3, 2, 1)")
-what, hint = T("conv_output_size(7, 3, 2, 1): an odd size", "conv_output_size(7, 3, 2, 1)（奇数のサイズ）"), T("Round down with //, then + 1.", "// で切り捨ててから + 1 します。")
+what, hint = tr("conv_output_size(7, 3, 2, 1): an odd size", "conv_output_size(7, 3, 2, 1)（奇数のサイズ）"), tr("Round down with //, then + 1.", "// で切り捨ててから + 1 します。")
 expect(conv_output_size(7, 3, 2, 1), 4, what, hint)
-what = T("conv_output_size(32, 3, 1, 1): stride 1 keeps the size",
-         "conv_output_size(32, 3, 1, 1)（ストライド 1 ならサイズはそのまま）")
+what = tr("conv_output_size(32, 3, 1, 1): stride 1 keeps the size",
+          "conv_output_size(32, 3, 1, 1)（ストライド 1 ならサイズはそのまま）")
 expect(conv_output_size(32, 3, 1, 1), 32, what)
 passed("Exercise 5.2")
 
@@ -288,8 +288,8 @@ def encoder_sizes(size, halvings):
         sizes.append(conv_output_size(sizes[-1], kernel_size=3, stride=2, padding=1))
     return " → ".join(map(str, sizes))
 
-digits, shapes = T("digits, 28×28×1:            ", "数字、28×28×1：             "), T("shapes, 32×32×3:            ", "図形、32×32×3：             ")
-then_4, then_flat = T("then 4 channels:", "そのあと 4 チャネルに："), T("then flattened into 16 numbers", "そのあと平らにして 16 個の数に")
+digits, shapes = tr("digits, 28×28×1:            ", "数字、28×28×1：             "), tr("shapes, 32×32×3:            ", "図形、32×32×3：             ")
+then_4, then_flat = tr("then 4 channels:", "そのあと 4 チャネルに："), tr("then flattened into 16 numbers", "そのあと平らにして 16 個の数に")
 print("Stable Diffusion, 512×512×3:", f"{encoder_sizes(512, 3):<22}", then_4, "(4, 64, 64)")
 print(digits, f"{encoder_sizes(28, 2):<22}", then_flat)
 print(shapes, f"{encoder_sizes(32, 3):<22}", then_4, "(4, 4, 4)")
@@ -315,14 +315,14 @@ with torch.no_grad():
     x = test_x[:8].to(device)
     z = ae.encode(x)
     x_hat = ae.decode(z)
-rows = [T("input   x :", "入力      x :"), T("latent  z :", "潜在表現  z :"), T("output  x̂ :", "出力      x̂ :")]
-note = T("  ← ホクホクの中間層: 16 numbers per image", "  ← ホクホクの中間層：画像 1 枚あたり 16 個の数")
+rows = [tr("input   x :", "入力      x :"), tr("latent  z :", "潜在表現  z :"), tr("output  x̂ :", "出力      x̂ :")]
+note = tr("  ← ホクホクの中間層: 16 numbers per image", "  ← ホクホクの中間層：画像 1 枚あたり 16 個の数")
 print(rows[0], tuple(x.shape))
 print(rows[1], tuple(z.shape), note)
 print(rows[2], tuple(x_hat.shape))
 ratio = compression_ratio(ae_config.image_shape, ae_config.latent_shape)
-summary = T(f"{ae.num_parameters():,} parameters; the code is 1/{ratio:.0f} of the image",
-            f"パラメータ {ae.num_parameters():,} 個。コードの大きさは画像の 1/{ratio:.0f}")
+summary = tr(f"{ae.num_parameters():,} parameters; the code is 1/{ratio:.0f} of the image",
+             f"パラメータ {ae.num_parameters():,} 個。コードの大きさは画像の 1/{ratio:.0f}")
 print(summary)
 
 # %% [markdown] tags=["en"]
@@ -355,20 +355,20 @@ def autoencoder_loss(model, batch):
 ae_history = train(ae, get_batch, autoencoder_loss, TrainConfig(
     max_steps=200 if QUICK else 3000, lr=6e-3 if QUICK else 2e-3, warmup_steps=20, weight_decay=0.0,
     eval_every=25 if QUICK else 250, eval_steps=4, device=DEVICE, cpu_threads=1))
-curve, title = T("test digits", "評価用の数字"), T("autoencoder: reconstruction error", "オートエンコーダ：再構成誤差")
-xlabel, ylabel = T("step", "ステップ"), T("MSE per pixel", "ピクセルあたりの MSE")
+curve, title = tr("test digits", "評価用の数字"), tr("autoencoder: reconstruction error", "オートエンコーダ：再構成誤差")
+xlabel, ylabel = tr("step", "ステップ"), tr("MSE per pixel", "ピクセルあたりの MSE")
 plot.lines(ae_history.eval_step, {curve: ae_history.eval_loss}, title=title, xlabel=xlabel, ylabel=ylabel)
 plt.show()
 
 # %%
 with torch.no_grad():
     ae_recon = ae(test_x[:8].to(device)).clamp(0, 1).cpu()
-title = T("top: input 入力 · bottom: output 出力, redrawn from 16 numbers", "上：入力 · 下：出力（16 個の数から描き直したもの）")
+title = tr("top: input 入力 · bottom: output 出力, redrawn from 16 numbers", "上：入力 · 下：出力（16 個の数から描き直したもの）")
 plot.image_grid(torch.cat([test_x[:8], ae_recon]), ncols=8, title=title)
 plt.show()
 ae_mse = autoencoder.reconstruction_mse(ae, test_x)
-summary = T(f"reconstruction error on the 500 test digits: {ae_mse:.4f} (MSE per pixel)",
-            f"評価用の数字 500 枚での再構成誤差：{ae_mse:.4f}（ピクセルあたりの MSE）")
+summary = tr(f"reconstruction error on the 500 test digits: {ae_mse:.4f} (MSE per pixel)",
+             f"評価用の数字 500 枚での再構成誤差：{ae_mse:.4f}（ピクセルあたりの MSE）")
 print(summary)
 
 # %% [markdown] tags=["en"]
@@ -407,7 +407,7 @@ def walk(z_start, z_end, steps=8):
 with torch.no_grad():
     codes = ae.encode(test_x[[first[2], first[7]]].to(device))   # (2, 16)
     ae_walk = ae.decode(walk(codes[0], codes[1])).clamp(0, 1).cpu()
-title = T("autoencoder: decoding the straight line from a 2 to a 7", "オートエンコーダ：2 から 7 へのまっすぐな道をデコード")
+title = tr("autoencoder: decoding the straight line from a 2 to a 7", "オートエンコーダ：2 から 7 へのまっすぐな道をデコード")
 plot.image_grid(ae_walk, [f"t={t:.2f}" for t in torch.linspace(0, 1, 8).tolist()], ncols=8, title=title)
 plt.show()
 
@@ -424,10 +424,10 @@ noise = torch.randn(16, 16, generator=torch.Generator().manual_seed(SEED)).to(de
 with torch.no_grad():
     ae_codes = ae.encode(test_x.to(device))
     ae_dreams = ae.decode(noise).clamp(0, 1).cpu()
-summary = T(f"the autoencoder's codes: mean {ae_codes.mean():+.2f}, standard deviation {ae_codes.std():.2f}",
-            f"オートエンコーダのコード：平均 {ae_codes.mean():+.2f}、標準偏差 {ae_codes.std():.2f}")
+summary = tr(f"the autoencoder's codes: mean {ae_codes.mean():+.2f}, standard deviation {ae_codes.std():.2f}",
+             f"オートエンコーダのコード：平均 {ae_codes.mean():+.2f}、標準偏差 {ae_codes.std():.2f}")
 print(summary)
-title = T(r"autoencoder: decoding random codes z$\sim$N(0, 1)", r"オートエンコーダ：ランダムなコード z$\sim$N(0, 1) をデコード")
+title = tr(r"autoencoder: decoding random codes z$\sim$N(0, 1)", r"オートエンコーダ：ランダムなコード z$\sim$N(0, 1) をデコード")
 plot.image_grid(ae_dreams, ncols=8, title=title)
 plt.show()
 
@@ -504,18 +504,18 @@ def reparameterize(mu, logvar, eps):
 
 # %% nbgrader={"grade": true, "grade_id": "reparameterize_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 mu = torch.tensor([[0.0, 1.0, -2.0]])
-what, hint = T("ε = 0 gives z = μ", "ε = 0 なら z = μ"), T("z = μ + σ·ε: start from mu.", "z = μ + σ·ε です。mu から始めます。")
-added = T("Multiply ε by σ; don't add σ: with ε = 0, z must be exactly μ.",
-          "ε には σ を足すのではなく、掛けます。ε = 0 なら z はちょうど μ です。")
+what, hint = tr("ε = 0 gives z = μ", "ε = 0 なら z = μ"), tr("z = μ + σ·ε: start from mu.", "z = μ + σ·ε です。mu から始めます。")
+added = tr("Multiply ε by σ; don't add σ: with ε = 0, z must be exactly μ.",
+           "ε には σ を足すのではなく、掛けます。ε = 0 なら z はちょうど μ です。")
 expect_close(reparameterize(mu, torch.zeros(1, 3), torch.zeros(1, 3)), mu, what, hint, mistakes=[(mu + 1.0, added)])
 z = reparameterize(mu, torch.full((1, 3), math.log(4.0)), torch.full((1, 3), 0.5))   # σ² = 4, so σ = 2
-what, hint = T("σ² = 4, ε = 0.5 gives z = μ + 1", "σ² = 4、ε = 0.5 なら z = μ + 1"), T("σ = exp(0.5 · logvar) = √4 = 2, not exp(logvar) = 4.", "σ = exp(0.5 · logvar) = √4 = 2 です。exp(logvar) = 4 ではありません。")
-variance = T("That used σ² = exp(logvar) = 4 as σ: σ is its square root, exp(0.5 · logvar) = 2.",
-             "σ² = exp(logvar) = 4 を σ として使っています。σ はその平方根 exp(0.5 · logvar) = 2 です。")
-raw = T("That used logvar itself as σ: logvar is log σ², so σ = exp(0.5 · logvar).",
-        "logvar をそのまま σ として使っています。logvar は log σ² なので、σ = exp(0.5 · logvar) です。")
+what, hint = tr("σ² = 4, ε = 0.5 gives z = μ + 1", "σ² = 4、ε = 0.5 なら z = μ + 1"), tr("σ = exp(0.5 · logvar) = √4 = 2, not exp(logvar) = 4.", "σ = exp(0.5 · logvar) = √4 = 2 です。exp(logvar) = 4 ではありません。")
+variance = tr("That used σ² = exp(logvar) = 4 as σ: σ is its square root, exp(0.5 · logvar) = 2.",
+              "σ² = exp(logvar) = 4 を σ として使っています。σ はその平方根 exp(0.5 · logvar) = 2 です。")
+raw = tr("That used logvar itself as σ: logvar is log σ², so σ = exp(0.5 · logvar).",
+         "logvar をそのまま σ として使っています。logvar は log σ² なので、σ = exp(0.5 · logvar) です。")
 expect_close(z, mu + 1.0, what, hint, mistakes=[(mu + 2.0, variance), (mu + 0.5 * math.log(4.0), raw)])
-what = T("shape for SD-style latents", "SD 風の潜在表現での形")
+what = tr("shape for SD-style latents", "SD 風の潜在表現での形")
 expect(tuple(reparameterize(torch.zeros(2, 4, 4, 4), torch.zeros(2, 4, 4, 4), torch.ones(2, 4, 4, 4)).shape),
        (2, 4, 4, 4), what)
 passed("Exercise 5.3")
@@ -561,29 +561,29 @@ def kl_divergence(mu, logvar):
 
 
 # %% nbgrader={"grade": true, "grade_id": "kl_divergence_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-what, hint = T("KL of N(0, 1) itself", "N(0, 1) そのものの KL"), T("0.5 · (0 + 1 − 1 − 0) = 0 for every number.", "どの数についても 0.5 · (0 + 1 − 1 − 0) = 0 です。")
+what, hint = tr("KL of N(0, 1) itself", "N(0, 1) そのものの KL"), tr("0.5 · (0 + 1 − 1 − 0) = 0 for every number.", "どの数についても 0.5 · (0 + 1 − 1 − 0) = 0 です。")
 expect(float(kl_divergence(torch.zeros(3, 16), torch.zeros(3, 16))), 0.0, what, hint)
-what = T("KL with μ = 1 in 16 numbers", "16 個の数すべてで μ = 1 のときの KL")
-hint = T("Each number gives 0.5 · 1² = 0.5; summed over 16 numbers that is 8, averaged over the batch still 8.",
-         "数 1 つあたり 0.5 · 1² = 0.5 で、16 個の合計は 8。バッチで平均してもやはり 8 です。")
-everything = T("You averaged over everything: sum over each image's latent numbers, and average only over the batch.",
-               "すべてについて平均しています。画像ごとに潜在表現の成分を合計し、平均はバッチについてだけとります。")
-batch_sum = T("You summed over the batch too: average over the batch (dimension 0) with .mean() at the end.",
-              "バッチについても合計しています。バッチ（次元 0）については、最後に .mean() で平均します。")
+what = tr("KL with μ = 1 in 16 numbers", "16 個の数すべてで μ = 1 のときの KL")
+hint = tr("Each number gives 0.5 · 1² = 0.5; summed over 16 numbers that is 8, averaged over the batch still 8.",
+          "数 1 つあたり 0.5 · 1² = 0.5 で、16 個の合計は 8。バッチで平均してもやはり 8 です。")
+everything = tr("You averaged over everything: sum over each image's latent numbers, and average only over the batch.",
+                "すべてについて平均しています。画像ごとに潜在表現の成分を合計し、平均はバッチについてだけとります。")
+batch_sum = tr("You summed over the batch too: average over the batch (dimension 0) with .mean() at the end.",
+               "バッチについても合計しています。バッチ（次元 0）については、最後に .mean() で平均します。")
 expect(round(float(kl_divergence(torch.ones(2, 16), torch.zeros(2, 16))), 4), 8.0, what, hint,
        mistakes=[(0.5, everything), (16.0, batch_sum)])
 mu = torch.zeros(2, 4, 4, 4)
 # en: image 0: μ = 1 in all 64 numbers (KL 32); image 1: KL 0
 # ja: 画像 0 は 64 個すべて μ = 1（KL 32）、画像 1 は KL 0
 mu[0] = 1.0
-what = T("batch average for (2, 4, 4, 4) latents", "(2, 4, 4, 4) の潜在表現でのバッチ平均")
-hint = T("Sum over dims 1, 2, 3 of each image (32 and 0), then average over the batch: 16.",
-         "画像ごとに次元 1, 2, 3 で合計し（32 と 0）、それからバッチで平均します。答えは 16 です。")
-one_dim = T("You summed over dimension 1 only: sum over every dimension but the batch, .flatten(1).sum(dim=1).",
-            "次元 1 だけで合計しています。バッチ以外のすべての次元で合計します：.flatten(1).sum(dim=1) です。")
+what = tr("batch average for (2, 4, 4, 4) latents", "(2, 4, 4, 4) の潜在表現でのバッチ平均")
+hint = tr("Sum over dims 1, 2, 3 of each image (32 and 0), then average over the batch: 16.",
+          "画像ごとに次元 1, 2, 3 で合計し（32 と 0）、それからバッチで平均します。答えは 16 です。")
+one_dim = tr("You summed over dimension 1 only: sum over every dimension but the batch, .flatten(1).sum(dim=1).",
+             "次元 1 だけで合計しています。バッチ以外のすべての次元で合計します：.flatten(1).sum(dim=1) です。")
 expect(round(float(kl_divergence(mu, torch.zeros(2, 4, 4, 4))), 4), 16.0, what, hint,
        mistakes=[(0.25, everything), (32.0, batch_sum), (1.0, one_dim)])
-what, hint = T("the shape of the result", "結果の形"), T("Return a scalar tensor: no .item(), and average over the batch at the end.", "スカラーのテンソルを返します。.item() は使わず、最後にバッチで平均します。")
+what, hint = tr("the shape of the result", "結果の形"), tr("Return a scalar tensor: no .item(), and average over the batch at the end.", "スカラーのテンソルを返します。.item() は使わず、最後にバッチで平均します。")
 expect(kl_divergence(mu, torch.zeros(2, 4, 4, 4)).shape, torch.Size([]), what, hint)
 passed("Exercise 5.4")
 
@@ -599,7 +599,7 @@ sigmas = torch.tensor([0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0])
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
 kl_mu = [float(kl_divergence(torch.tensor([[m]]), torch.zeros(1, 1))) for m in values]
 kl_sigma = [float(kl_divergence(torch.zeros(1, 1), torch.tensor([[2 * math.log(s)]]))) for s in sigmas]
-mu_title, sigma_title = T("KL as μ moves", "μ を動かしたときの KL"), T("KL as σ changes", "σ を変えたときの KL")
+mu_title, sigma_title = tr("KL as μ moves", "μ を動かしたときの KL"), tr("KL as σ changes", "σ を変えたときの KL")
 plot.lines(values.tolist(), {"σ = 1": kl_mu}, title=mu_title, xlabel="μ", ylabel="KL", ax=ax1)
 plot.lines(sigmas.tolist(), {"μ = 0": kl_sigma}, title=sigma_title, xlabel="σ", ylabel="KL", ax=ax2)
 plt.show()
@@ -656,13 +656,13 @@ x = torch.zeros(2, 1, 4, 4)
 # ja: どのピクセルも 0.5 ずれている：画像 1 枚あたり 16 · 0.25 = 4
 x_hat = torch.full((2, 1, 4, 4), 0.5)
 zeros = torch.zeros(2, 16)
-what = T("reconstruction term alone (KL = 0)", "再構成項だけ（KL = 0）")
-hint = T("Sum the squared error over each image's 16 pixels (4.0), then average over the batch; not F.mse_loss (0.25).",
-         "画像ごとに 16 ピクセルの二乗誤差を合計し（4.0）、それからバッチで平均します。F.mse_loss（0.25）ではありません。")
+what = tr("reconstruction term alone (KL = 0)", "再構成項だけ（KL = 0）")
+hint = tr("Sum the squared error over each image's 16 pixels (4.0), then average over the batch; not F.mse_loss (0.25).",
+          "画像ごとに 16 ピクセルの二乗誤差を合計し（4.0）、それからバッチで平均します。F.mse_loss（0.25）ではありません。")
 expect(round(float(vae_loss(x_hat, x, zeros, zeros)), 4), 4.0, what, hint)
-what, hint = T("β · KL alone (x̂ = x)", "β · KL だけ（x̂ = x）"), T("KL = 8 (Exercise 5.4's example), times β = 0.5.", "KL = 8（演習 5.4 の例）に β = 0.5 を掛けます。")
+what, hint = tr("β · KL alone (x̂ = x)", "β · KL だけ（x̂ = x）"), tr("KL = 8 (Exercise 5.4's example), times β = 0.5.", "KL = 8（演習 5.4 の例）に β = 0.5 を掛けます。")
 expect(round(float(vae_loss(x, x, torch.ones(2, 16), zeros, beta=0.5)), 4), 4.0, what, hint)
-what, hint = T("both terms", "両方の項"), T("4 + 2 · 8", "4 + 2 · 8 です。")
+what, hint = tr("both terms", "両方の項"), tr("4 + 2 · 8", "4 + 2 · 8 です。")
 expect(round(float(vae_loss(x_hat, x, torch.ones(2, 16), zeros, beta=2.0)), 4), 20.0, what, hint)
 passed("Exercise 5.5")
 
@@ -732,12 +732,12 @@ with torch.no_grad():
     x_hat = vae.decode(posterior.sample(generator=None))
     reconstruction = vae_loss(x_hat, x, posterior.mean, posterior.logvar, beta=0.0)
     kl = kl_divergence(posterior.mean, posterior.logvar)
-reconstruction_row = T(f"reconstruction term: {float(reconstruction):6.2f}   (squared error summed over 784 pixels)",
-                       f"再構成項：{float(reconstruction):6.2f}   （784 ピクセルで二乗誤差を合計）")
-kl_row = T(f"KL term:             {float(kl):6.2f}   (summed over 16 latent numbers)",
-           f"KL 項：   {float(kl):6.2f}   （潜在表現の 16 個の数で合計）")
-sigma_row = T(f"σ of the latent numbers: {posterior.std.mean():.2f} on average (N(0, 1) would be 1)",
-              f"潜在表現の各成分の σ：平均 {posterior.std.mean():.2f}（N(0, 1) なら 1）")
+reconstruction_row = tr(f"reconstruction term: {float(reconstruction):6.2f}   (squared error summed over 784 pixels)",
+                        f"再構成項：{float(reconstruction):6.2f}   （784 ピクセルで二乗誤差を合計）")
+kl_row = tr(f"KL term:             {float(kl):6.2f}   (summed over 16 latent numbers)",
+            f"KL 項：   {float(kl):6.2f}   （潜在表現の 16 個の数で合計）")
+sigma_row = tr(f"σ of the latent numbers: {posterior.std.mean():.2f} on average (N(0, 1) would be 1)",
+               f"潜在表現の各成分の σ：平均 {posterior.std.mean():.2f}（N(0, 1) なら 1）")
 print(reconstruction_row)
 print(kl_row)
 print(sigma_row)
@@ -755,12 +755,12 @@ print(sigma_row)
 # %%
 with torch.no_grad():
     vae_recon = vae.decode(vae.encode(test_x[:8].to(device)).latent_dist.mean).clamp(0, 1).cpu()
-title = T("input 入力 · autoencoder · VAE (decoding μ)", "上から：入力 · オートエンコーダ · VAE（μ をデコード）")
+title = tr("input 入力 · autoencoder · VAE (decoding μ)", "上から：入力 · オートエンコーダ · VAE（μ をデコード）")
 plot.image_grid(torch.cat([test_x[:8], ae_recon, vae_recon]), ncols=8, title=title)
 plt.show()
 ae_mse, vae_mse = autoencoder.reconstruction_mse(ae, test_x), autoencoder.reconstruction_mse(vae, test_x)
-summary = T(f"MSE per pixel on the 500 test digits: autoencoder {ae_mse:.4f}, VAE {vae_mse:.4f}",
-            f"評価用の数字 500 枚でのピクセルあたりの MSE：オートエンコーダ {ae_mse:.4f}、VAE {vae_mse:.4f}")
+summary = tr(f"MSE per pixel on the 500 test digits: autoencoder {ae_mse:.4f}, VAE {vae_mse:.4f}",
+             f"評価用の数字 500 枚でのピクセルあたりの MSE：オートエンコーダ {ae_mse:.4f}、VAE {vae_mse:.4f}")
 print(summary)
 
 # %% [markdown] tags=["en"]
@@ -778,8 +778,8 @@ with torch.no_grad():
     # en: the same 16 random codes as in section 3
     # ja: 3 節と同じ 16 個のランダムなコード
     vae_dreams = vae.decode(noise).clamp(0, 1).cpu()
-title = T(r"decoding random z$\sim$N(0, 1) · top: autoencoder · bottom: VAE",
-          r"ランダムな z$\sim$N(0, 1) をデコード · 上：オートエンコーダ · 下：VAE")
+title = tr(r"decoding random z$\sim$N(0, 1) · top: autoencoder · bottom: VAE",
+           r"ランダムな z$\sim$N(0, 1) をデコード · 上：オートエンコーダ · 下：VAE")
 plot.image_grid(torch.cat([ae_dreams[:8], vae_dreams[:8]]), ncols=8, title=title)
 plt.show()
 
@@ -797,7 +797,7 @@ plt.show()
 with torch.no_grad():
     mus = vae.encode(test_x[[first[2], first[7]]].to(device)).latent_dist.mean   # (2, 16)
     vae_walk = vae.decode(walk(mus[0], mus[1])).clamp(0, 1).cpu()
-title = T("from a 2 to a 7 · top: autoencoder · bottom: VAE", "2 から 7 へ · 上：オートエンコーダ · 下：VAE")
+title = tr("from a 2 to a 7 · top: autoencoder · bottom: VAE", "2 から 7 へ · 上：オートエンコーダ · 下：VAE")
 plot.image_grid(torch.cat([ae_walk, vae_walk]), ncols=8, title=title)
 plt.show()
 
@@ -825,7 +825,7 @@ def pca_2d(points):
 
 with torch.no_grad():
     test_mu = vae.encode(test_x.to(device)).latent_dist.mean.cpu()   # (500, 16)
-title, xlabel, ylabel = T("the VAE's latent space (16-D → 2-D with PCA)", "VAE の潜在空間（PCA で 16 次元 → 2 次元）"), T("PC 1", "第 1 主成分"), T("PC 2", "第 2 主成分")
+title, xlabel, ylabel = tr("the VAE's latent space (16-D → 2-D with PCA)", "VAE の潜在空間（PCA で 16 次元 → 2 次元）"), tr("PC 1", "第 1 主成分"), tr("PC 2", "第 2 主成分")
 plot.scatter(pca_2d(test_mu), test_y, title=title, xlabel=xlabel, ylabel=ylabel)
 plt.show()
 
@@ -850,7 +850,7 @@ def draw_walk(start, end, t):
         images = vae.decode(z).clamp(0, 1).cpu()
     plot.image_grid(images, [f"{start}", f"t = {t:.2f}", f"{end}"], ncols=3, size=2.2)
 
-labels = {"start": T("start", "始まり"), "end": T("end", "終わり")}
+labels = {"start": tr("start", "始まり"), "end": tr("end", "終わり")}
 latent_explorer(draw_walk, {"start": (0, 9, 1, 3), "end": (0, 9, 1, 8), "t": (0.0, 1.0, 0.05, 0.5)}, labels=labels)
 
 # %% [markdown] tags=["en"]
@@ -880,10 +880,10 @@ latent_explorer(draw_walk, {"start": (0, 9, 1, 3), "end": (0, 9, 1, 8), "t": (0.
 shapes_vae = autoencoder.load_vae("vae_shapes", device)
 cfg = shapes_vae.config
 ratio = compression_ratio(cfg.image_shape, cfg.latent_shape)
-shapes_row = T(f"image {cfg.image_shape} → latent {cfg.latent_shape}: downsampling factor f = {cfg.downsample_factor}",
-               f"画像 {cfg.image_shape} → 潜在表現 {cfg.latent_shape}：縮小率 f = {cfg.downsample_factor}")
-compression = T(f"compression 1/{ratio:.0f}; {shapes_vae.num_parameters():,} parameters",
-                f"圧縮率 1/{ratio:.0f}、パラメータ {shapes_vae.num_parameters():,} 個")
+shapes_row = tr(f"image {cfg.image_shape} → latent {cfg.latent_shape}: downsampling factor f = {cfg.downsample_factor}",
+                f"画像 {cfg.image_shape} → 潜在表現 {cfg.latent_shape}：縮小率 f = {cfg.downsample_factor}")
+compression = tr(f"compression 1/{ratio:.0f}; {shapes_vae.num_parameters():,} parameters",
+                 f"圧縮率 1/{ratio:.0f}、パラメータ {shapes_vae.num_parameters():,} 個")
 print(shapes_row)
 print(compression)
 
@@ -894,15 +894,15 @@ with torch.no_grad():
     images = torch.cat([seen, unseen]).to(device)
     shape_latents = shapes_vae.encode(images).latent_dist.mean        # (16, 4, 4, 4)
     redrawn = shapes_vae.decode(shape_latents).clamp(0, 1).cpu()      # (16, 3, 32, 32)
-color_names = {"red": T("red", "赤い"), "green": T("green", "緑の"), "blue": T("blue", "青い"), "yellow": T("yellow", "黄色い"), "purple": T("purple", "紫の")}
-shape_names = {"circle": T("circle", "丸"), "square": T("square", "四角"), "triangle": T("triangle", "三角"), "cross": T("cross", "十字")}
-titles = [T(f"{color_names[s.color]} {shape_names[s.shape]}",
-            f"{color_names[s.color]}{shape_names[s.shape]}") for s in seen_specs + unseen_specs]
-again = T("redrawn", "描き直し")
-seen_title = T("pairs seen in training · top: input · bottom: redrawn from 4×4×4 = 64 numbers",
-               "学習で見た組み合わせ · 上：入力 · 下：4×4×4 = 64 個の数から描き直し")
-unseen_title = T("pairs never seen in training · top: input · bottom: redrawn",
-                 "学習で一度も見ていない組み合わせ · 上：入力 · 下：描き直し")
+color_names = {"red": tr("red", "赤い"), "green": tr("green", "緑の"), "blue": tr("blue", "青い"), "yellow": tr("yellow", "黄色い"), "purple": tr("purple", "紫の")}
+shape_names = {"circle": tr("circle", "丸"), "square": tr("square", "四角"), "triangle": tr("triangle", "三角"), "cross": tr("cross", "十字")}
+titles = [tr(f"{color_names[s.color]} {shape_names[s.shape]}",
+             f"{color_names[s.color]}{shape_names[s.shape]}") for s in seen_specs + unseen_specs]
+again = tr("redrawn", "描き直し")
+seen_title = tr("pairs seen in training · top: input · bottom: redrawn from 4×4×4 = 64 numbers",
+                "学習で見た組み合わせ · 上：入力 · 下：4×4×4 = 64 個の数から描き直し")
+unseen_title = tr("pairs never seen in training · top: input · bottom: redrawn",
+                  "学習で一度も見ていない組み合わせ · 上：入力 · 下：描き直し")
 plot.image_grid(torch.cat([seen, redrawn[:8]]), titles[:8] + [again] * 8, ncols=8, size=1.6, title=seen_title)
 plt.show()
 plot.image_grid(torch.cat([unseen, redrawn[8:]]), titles[8:] + [again] * 8, ncols=8, size=1.6, title=unseen_title)
@@ -911,9 +911,9 @@ plt.show()
 # %%
 mse_seen = autoencoder.reconstruction_mse(shapes_vae, data.shapes(256, "train", seed=SEED + 2)[0])
 mse_unseen = autoencoder.reconstruction_mse(shapes_vae, data.shapes(256, "heldout", seed=SEED + 3)[0])
-summary = T(f"reconstruction error, MSE per pixel on 256 new pictures each: {mse_seen:.5f} (pairs seen in training)",
-            f"再構成誤差（新しい画像 256 枚ずつでのピクセルあたりの MSE）：{mse_seen:.5f}（学習で見た組み合わせ）")
-unseen_part = T(f", {mse_unseen:.5f} (pairs never seen)", f"、{mse_unseen:.5f}（一度も見ていない組み合わせ）")
+summary = tr(f"reconstruction error, MSE per pixel on 256 new pictures each: {mse_seen:.5f} (pairs seen in training)",
+             f"再構成誤差（新しい画像 256 枚ずつでのピクセルあたりの MSE）：{mse_seen:.5f}（学習で見た組み合わせ）")
+unseen_part = tr(f", {mse_unseen:.5f} (pairs never seen)", f"、{mse_unseen:.5f}（一度も見ていない組み合わせ）")
 print(summary + unseen_part)
 
 # %% [markdown] tags=["en"]
@@ -928,15 +928,15 @@ print(summary + unseen_part)
 
 # %%
 z = shape_latents[0].cpu()   # (4, 4, 4)
-channels = [T(f"channel {c}", f"チャネル {c}") for c in range(4)]
-title = T(f"the latent of «{titles[0]}»: 4 channels × 4 × 4", f"「{titles[0]}」の潜在表現：4 チャネル × 4 × 4")
+channels = [tr(f"channel {c}", f"チャネル {c}") for c in range(4)]
+title = tr(f"the latent of «{titles[0]}»: 4 channels × 4 × 4", f"「{titles[0]}」の潜在表現：4 チャネル × 4 × 4")
 plot.image_grid(z[:, None], channels, ncols=4, size=1.6, value_range=(float(z.min()), float(z.max())), title=title)
 plt.show()
 scaled = shape_latents * cfg.scaling_factor
-summary = T(f"latent values: mean {shape_latents.mean():+.2f}, standard deviation {shape_latents.std():.2f}",
-            f"潜在表現の値：平均 {shape_latents.mean():+.2f}、標準偏差 {shape_latents.std():.2f}")
-scaling = T(f"; × scaling_factor {cfg.scaling_factor} → standard deviation {scaled.std():.2f}",
-            f"。× scaling_factor {cfg.scaling_factor} → 標準偏差 {scaled.std():.2f}")
+summary = tr(f"latent values: mean {shape_latents.mean():+.2f}, standard deviation {shape_latents.std():.2f}",
+             f"潜在表現の値：平均 {shape_latents.mean():+.2f}、標準偏差 {shape_latents.std():.2f}")
+scaling = tr(f"; × scaling_factor {cfg.scaling_factor} → standard deviation {scaled.std():.2f}",
+             f"。× scaling_factor {cfg.scaling_factor} → 標準偏差 {scaled.std():.2f}")
 print(summary + scaling)
 
 # %% [markdown] tags=["en"]
@@ -960,7 +960,7 @@ print(summary + scaling)
 # %%
 with torch.no_grad():
     shape_walk = shapes_vae.decode(walk(shape_latents[0], shape_latents[8])).clamp(0, 1).cpu()
-title = T(f"a straight walk from «{titles[0]}» to «{titles[8]}»", f"「{titles[0]}」から「{titles[8]}」へまっすぐ歩く")
+title = tr(f"a straight walk from «{titles[0]}» to «{titles[8]}»", f"「{titles[0]}」から「{titles[8]}」へまっすぐ歩く")
 plot.image_grid(shape_walk, ncols=8, size=1.4, title=title)
 plt.show()
 

@@ -93,14 +93,14 @@ import torch.nn.functional as F
 
 from shikumi import clip, data, get_device, plot, seed_everything
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. Pairs of pictures and captions
@@ -136,7 +136,7 @@ plt.show()
 # %%
 held_out = [data.Shape(color, shape, "large", "middle") for color, shape in sorted(data.HELD_OUT)]
 held_images = torch.stack([torch.from_numpy(data.draw_shape(s)) for s in held_out])   # (4, 3, 32, 32)
-title = T("held out of training: one picture of each pair", "学習から外した組み合わせ（各 1 枚）")
+title = tr("held out of training: one picture of each pair", "学習から外した組み合わせ（各 1 枚）")
 names = [f"{s.color} {s.shape}\n{data.COLORS[s.color][1]}{data.SHAPES[s.shape]}" for s in held_out]   # en: both languages  # ja: 両方の言語
 plot.image_grid(held_images, names, ncols=4, size=2.2, title=title)
 plt.show()
@@ -180,14 +180,14 @@ else:
 config = model.config
 print(config)
 n_params, vocab = model.num_parameters(), tokenizer.vocab_size
-message = T(f"{n_params:,} parameters; one vocabulary of {vocab} words for both languages",
-            f"パラメータ {n_params:,} 個。語彙は英語と日本語で共通の {vocab} 語")
+message = tr(f"{n_params:,} parameters; one vocabulary of {vocab} words for both languages",
+             f"パラメータ {n_params:,} 個。語彙は英語と日本語で共通の {vocab} 語")
 print(message)
 
 # %%
 captions = ["a large red circle on the left", "左に大きな赤い丸"]
 ids = clip.tokenize(captions, tokenizer, config.context_length)   # en: (2, 16): <s> words </s> <pad>...  # ja: (2, 16)：<s> 単語 </s> <pad>...
-words_label, ids_label = T("words:", "単語："), T("ids:  ", "ID：  ")
+words_label, ids_label = tr("words:", "単語："), tr("ids:  ", "ID：  ")
 for caption, row in zip(captions, ids.tolist()):
     print(f"{caption}\n  {words_label} {tokenizer.decode(row, skip_special=False)}\n  {ids_label} {row}")
 
@@ -212,8 +212,8 @@ for caption, row in zip(captions, ids.tolist()):
 # %%
 with torch.no_grad():
     hidden = model.text_hidden_states(ids.to(device))
-message = T(f"one vector per token: {tuple(hidden.shape)}   (captions, tokens, d_model)",
-            f"トークンごとに 1 本のベクトル: {tuple(hidden.shape)}（キャプション, トークン, d_model）")
+message = tr(f"one vector per token: {tuple(hidden.shape)}   (captions, tokens, d_model)",
+             f"トークンごとに 1 本のベクトル: {tuple(hidden.shape)}（キャプション, トークン, d_model）")
 print(message)
 
 
@@ -249,27 +249,27 @@ toy_hidden = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)   # (
 padded = torch.tensor([[1, 5, 2, 0],     # en: <s> word </s> <pad>: read at position 2  # ja: <s> 単語 </s> <pad>：位置 2 で読む
                        [1, 2, 0, 0]])    # en: <s> </s> <pad> <pad>: read at position 1  # ja: <s> </s> <pad> <pad>：位置 1 で読む
 got = pool_at_eot(toy_hidden, padded)
-what, hint = T("pool_at_eot(...).shape", "pool_at_eot(...) の形"), T("One vector of d numbers per caption.", "キャプション 1 つにつき、d 個の数のベクトルが 1 本です。")
+what, hint = tr("pool_at_eot(...).shape", "pool_at_eot(...) の形"), tr("One vector of d numbers per caption.", "キャプション 1 つにつき、d 個の数のベクトルが 1 本です。")
 expect(tuple(got.shape), (2, 3), what, hint)
-what = T("rows taken at </s>", "</s> の位置で取り出した行")
-hint = T("Row 0 has 3 real tokens, so its end-of-text token is at position 3 - 1 = 2; row 1's at 2 - 1 = 1.",
-         "0 行目の本物のトークンは 3 個なので、文末トークンは位置 3 - 1 = 2 にあります。1 行目は 2 - 1 = 1 です。")
-off_by_one = T("Off by one: you read each caption at position n, the first padding; its last real token is at n - 1.",
-               "1 つずれています。位置 n（最初のパディング）を読んでいます。最後の本物のトークンは位置 n - 1 にあります。")
-last = T("That is the last position, which is padding here: read each caption at its own last real token.",
-         "それは最後の位置で、ここではパディングです。キャプションごとに、その最後の本物のトークンを読みます。")
+what = tr("rows taken at </s>", "</s> の位置で取り出した行")
+hint = tr("Row 0 has 3 real tokens, so its end-of-text token is at position 3 - 1 = 2; row 1's at 2 - 1 = 1.",
+          "0 行目の本物のトークンは 3 個なので、文末トークンは位置 3 - 1 = 2 にあります。1 行目は 2 - 1 = 1 です。")
+off_by_one = tr("Off by one: you read each caption at position n, the first padding; its last real token is at n - 1.",
+                "1 つずれています。位置 n（最初のパディング）を読んでいます。最後の本物のトークンは位置 n - 1 にあります。")
+last = tr("That is the last position, which is padding here: read each caption at its own last real token.",
+          "それは最後の位置で、ここではパディングです。キャプションごとに、その最後の本物のトークンを読みます。")
 expect_close(got, torch.stack([toy_hidden[0, 2], toy_hidden[1, 1]]), what, hint,
              mistakes=[(torch.stack([toy_hidden[0, 3], toy_hidden[1, 2]]), off_by_one), (toy_hidden[:, -1], last)])
-what = T("a caption with no padding, read at T - 1 = 3", "パディングのないキャプション（位置 T - 1 = 3 で読む）")
-hint = T("With no padding, n = T real tokens: the end-of-text token is at T - 1 = 3, the last position.",
-         "パディングがなければ本物のトークンは n = T 個で、文末トークンは最後の位置 T - 1 = 3 にあります。")
+what = tr("a caption with no padding, read at T - 1 = 3", "パディングのないキャプション（位置 T - 1 = 3 で読む）")
+hint = tr("With no padding, n = T real tokens: the end-of-text token is at T - 1 = 3, the last position.",
+          "パディングがなければ本物のトークンは n = T 個で、文末トークンは最後の位置 T - 1 = 3 にあります。")
 full = torch.tensor([[1, 6, 7, 2], [1, 5, 2, 0]])
 expect_close(pool_at_eot(toy_hidden, full), torch.stack([toy_hidden[0, 3], toy_hidden[1, 2]]), what, hint)
-what, hint = T("pool_at_eot with pad_id=9", "pad_id=9 での pool_at_eot"), T("Count the tokens that are not pad_id.", "pad_id ではないトークンを数えます（0 と決めつけないこと）。")
+what, hint = tr("pool_at_eot with pad_id=9", "pad_id=9 での pool_at_eot"), tr("Count the tokens that are not pad_id.", "pad_id ではないトークンを数えます（0 と決めつけないこと）。")
 expect_close(pool_at_eot(toy_hidden, torch.tensor([[1, 5, 9, 9], [1, 2, 9, 9]]), pad_id=9), toy_hidden[:, 1], what, hint)
 with torch.no_grad():   # en: the model does exactly this, then projects into the shared space  # ja: モデルはまさにこれをして、共通の空間に写す
     mine = model.text_encoder.text_projection(pool_at_eot(hidden, ids.to(device)))
-what = T("your pooling inside the real text encoder", "本物のテキストエンコーダに、あなたのプーリングを組み込んだ結果")
+what = tr("your pooling inside the real text encoder", "本物のテキストエンコーダに、あなたのプーリングを組み込んだ結果")
 expect_close(mine, model.encode_text(ids.to(device), normalize=False), what)
 passed("Exercise 6.1")
 
@@ -284,12 +284,12 @@ passed("Exercise 6.1")
 # %%
 with torch.no_grad():
     text_vectors = model.encode_text(ids.to(device), normalize=False)   # (2, embed_dim)
-shape_label = T("shape:", "形：")
+shape_label = tr("shape:", "形：")
 print(shape_label, tuple(text_vectors.shape))
 for caption, v in zip(captions, text_vectors.tolist()):
     print(f"{caption}\n  → ({', '.join(f'{x:.1f}' for x in v[:5])}, …)")
 cosine = F.cosine_similarity(text_vectors[0], text_vectors[1], dim=0).item()
-message = T(f"cosine similarity of the two: {cosine:.3f}", f"2 本のコサイン類似度: {cosine:.3f}")
+message = tr(f"cosine similarity of the two: {cosine:.3f}", f"2 本のコサイン類似度: {cosine:.3f}")
 print(message)
 
 # %% [markdown] tags=["en"]
@@ -318,7 +318,7 @@ print(message)
 print(model.image_encoder)
 with torch.no_grad():
     image_vectors = model.encode_image(images[:2].to(device), normalize=False)   # (2, embed_dim)
-shape_label = T("shape:", "形：")
+shape_label = tr("shape:", "形：")
 print(shape_label, tuple(image_vectors.shape))
 
 
@@ -359,21 +359,21 @@ def l2_normalize(x):
 # %% nbgrader={"grade": true, "grade_id": "l2_normalize_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 v = l2_normalize(torch.tensor([[3.0, 4.0], [0.0, -2.0]]))
 what = "l2_normalize([[3, 4], [0, -2]])"
-hint = T("[3, 4] has length 5, so it becomes [0.6, 0.8]. Divide each row by its own length (dim=-1).",
-         "[3, 4] の長さは 5 なので [0.6, 0.8] になります。各行を、その行自身の長さで割ります（dim=-1）。")
-columns = T("You divided each column by its length (dim=0): divide each row, one vector, by its own length (dim=-1).",
-            "各列をその長さで割っています（dim=0）。各行（ベクトル 1 本）を、その行自身の長さで割ります（dim=-1）。")
-whole = T("You divided by the length of the whole table: divide each row by its own length, x.norm(dim=-1, keepdim=True).",
-          "表全体の長さで割っています。各行を、その行自身の長さ x.norm(dim=-1, keepdim=True) で割ります。")
-squared = T("That divides by the squared length: x.norm() is already the square root of the sum of squares.",
-            "それは長さの 2 乗で割っています。x.norm() はすでに 2 乗和の平方根です。")
+hint = tr("[3, 4] has length 5, so it becomes [0.6, 0.8]. Divide each row by its own length (dim=-1).",
+          "[3, 4] の長さは 5 なので [0.6, 0.8] になります。各行を、その行自身の長さで割ります（dim=-1）。")
+columns = tr("You divided each column by its length (dim=0): divide each row, one vector, by its own length (dim=-1).",
+             "各列をその長さで割っています（dim=0）。各行（ベクトル 1 本）を、その行自身の長さで割ります（dim=-1）。")
+whole = tr("You divided by the length of the whole table: divide each row by its own length, x.norm(dim=-1, keepdim=True).",
+           "表全体の長さで割っています。各行を、その行自身の長さ x.norm(dim=-1, keepdim=True) で割ります。")
+squared = tr("That divides by the squared length: x.norm() is already the square root of the sum of squares.",
+             "それは長さの 2 乗で割っています。x.norm() はすでに 2 乗和の平方根です。")
 expect_close(v, torch.tensor([[0.6, 0.8], [0.0, -1.0]]), what, hint,
              mistakes=[(torch.tensor([[1.0, 4 / 20 ** 0.5], [0.0, -2 / 20 ** 0.5]]), columns),
                        (torch.tensor([[3.0, 4.0], [0.0, -2.0]]) / 29 ** 0.5, whole),
                        (torch.tensor([[0.12, 0.16], [0.0, -0.5]]), squared)])
-what = T("lengths after normalising two image vectors", "画像のベクトル 2 本を正規化した後の長さ")
+what = tr("lengths after normalising two image vectors", "画像のベクトル 2 本を正規化した後の長さ")
 expect_close(l2_normalize(image_vectors).norm(dim=-1), torch.ones(2), what)
-what, hint = T("l2_normalize of one vector (d,)", "ベクトル 1 本 (d,) の l2_normalize"), T("Use dim=-1 so a single vector works too.", "dim=-1 を使えば、ベクトル 1 本でも動きます。")
+what, hint = tr("l2_normalize of one vector (d,)", "ベクトル 1 本 (d,) の l2_normalize"), tr("Use dim=-1 so a single vector works too.", "dim=-1 を使えば、ベクトル 1 本でも動きます。")
 expect_close(l2_normalize(torch.tensor([0.0, 5.0, 0.0])), torch.tensor([0.0, 1.0, 0.0]), what, hint)
 passed("Exercise 6.2")
 
@@ -413,13 +413,13 @@ def similarity_matrix(image_features, text_features, logit_scale):
 a = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
 t = torch.tensor([[5.0, 0.0], [1.0, 1.0]])
 s = similarity_matrix(a, t, 10.0)
-what, hint = T("similarity_matrix(3 images, 2 texts).shape", "similarity_matrix(画像 3 枚, テキスト 2 個) の形"), T("Rows are images, columns texts.", "行が画像、列がテキストです。")
+what, hint = tr("similarity_matrix(3 images, 2 texts).shape", "similarity_matrix(画像 3 枚, テキスト 2 個) の形"), tr("Rows are images, columns texts.", "行が画像、列がテキストです。")
 expect(tuple(s.shape), (3, 2), what, hint)
 r = 2 ** -0.5
-what, hint = T("similarity_matrix values", "similarity_matrix の値"), T("Cosines (normalise first), times logit_scale.", "コサイン（先に正規化します）に logit_scale を掛けます。")
-no_scale = T("Those are the cosines alone: multiply them by logit_scale.", "それはコサインだけです。logit_scale を掛けます。")
-raw = T("Those are raw dot products: normalise both sides with l2_normalize first, so only the directions count.",
-        "それは生の内積です。先に両方を l2_normalize で正規化して、向きだけで比べます。")
+what, hint = tr("similarity_matrix values", "similarity_matrix の値"), tr("Cosines (normalise first), times logit_scale.", "コサイン（先に正規化します）に logit_scale を掛けます。")
+no_scale = tr("Those are the cosines alone: multiply them by logit_scale.", "それはコサインだけです。logit_scale を掛けます。")
+raw = tr("Those are raw dot products: normalise both sides with l2_normalize first, so only the directions count.",
+         "それは生の内積です。先に両方を l2_normalize で正規化して、向きだけで比べます。")
 expect_close(s, 10.0 * torch.tensor([[1.0, r], [0.0, r], [r, 1.0]]), what, hint,
              mistakes=[(torch.tensor([[1.0, r], [0.0, r], [r, 1.0]]), no_scale), (10.0 * a @ t.T, raw)])
 passed("Exercise 6.3")
@@ -458,7 +458,7 @@ def show_matrix(clip_model, title):
     plt.show()
     return cosines
 
-title = T("untrained: cosine similarity", "学習前：コサイン類似度")
+title = tr("untrained: cosine similarity", "学習前：コサイン類似度")
 before = show_matrix(untrained, title)
 
 
@@ -540,11 +540,11 @@ def clip_loss(image_features, text_features, logit_scale):
 eye = torch.eye(2)
 # en: matching pairs, scale 1: logits [[1, 0], [0, 1]]; each row's cross-entropy is log(1 + e^-1)
 # ja: 正しいペア、スケール 1：ロジットは [[1, 0], [0, 1]]。各行の交差エントロピーは log(1 + e^-1)
-what = T("clip_loss, pairs that match", "clip_loss（ペアが正しく並んでいる）")
-hint = T("Average F.cross_entropy over the rows and over the columns, targets torch.arange(B).",
-         "行方向と列方向の F.cross_entropy を平均します。正解はどちらも torch.arange(B) です。")
+what = tr("clip_loss, pairs that match", "clip_loss（ペアが正しく並んでいる）")
+hint = tr("Average F.cross_entropy over the rows and over the columns, targets torch.arange(B).",
+          "行方向と列方向の F.cross_entropy を平均します。正解はどちらも torch.arange(B) です。")
 expect(clip_loss(eye, eye, 1.0).item(), math.log(1 + math.exp(-1)), what, hint, rel=1e-5)
-what = T("clip_loss, pairs swapped", "clip_loss（ペアを入れ替えた）")
+what = tr("clip_loss, pairs swapped", "clip_loss（ペアを入れ替えた）")
 expect(clip_loss(eye, eye.flip(0), 1.0).item(), math.log(1 + math.e), what, rel=1e-5)
 # en: an asymmetric case: image 1 points between both texts, so rows and columns give different losses
 # en: (logits [[1, 0], [r, r]] with r = 1/√2; rows: log(1 + e^-1), log 2; columns: log(1 + e^(r-1)), log(1 + e^-r))
@@ -552,11 +552,11 @@ expect(clip_loss(eye, eye.flip(0), 1.0).item(), math.log(1 + math.e), what, rel=
 # ja: （ロジット [[1, 0], [r, r]]、r = 1/√2。行：log(1 + e^-1)、log 2。列：log(1 + e^(r-1))、log(1 + e^-r)）
 r = 1 / math.sqrt(2)
 both_ways = (math.log(1 + math.exp(-1)) + math.log(2) + math.log(1 + math.exp(r - 1)) + math.log(1 + math.exp(-r))) / 4
-what = T("clip_loss, an image between two texts", "clip_loss（2 つのテキストの中間を向く画像）")
-hint = T("Both directions count: the rows (image → text) and the columns (text → image) differ here.",
-         "両方向を数えます。ここでは行（画像 → テキスト）と列（テキスト → 画像）の損失が違います。")
+what = tr("clip_loss, an image between two texts", "clip_loss（2 つのテキストの中間を向く画像）")
+hint = tr("Both directions count: the rows (image → text) and the columns (text → image) differ here.",
+          "両方向を数えます。ここでは行（画像 → テキスト）と列（テキスト → 画像）の損失が違います。")
 expect(clip_loss(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), eye, 1.0).item(), both_ways, what, hint, rel=1e-5)
-what, hint = T("the loss's shape", "損失の形"), T("Return one number: a tensor of shape ().", "数を 1 つ、つまり形 () のテンソルを返します。")
+what, hint = tr("the loss's shape", "損失の形"), tr("Return one number: a tensor of shape ().", "数を 1 つ、つまり形 () のテンソルを返します。")
 expect(tuple(clip_loss(torch.randn(5, 8), torch.randn(5, 8), 14.3).shape), (), what, hint)
 passed("Exercise 6.4")
 
@@ -570,8 +570,8 @@ passed("Exercise 6.4")
 get_batch = clip.batch_sampler(tokenizer, batch_size=64, n_pool=1600, seed=SEED)   # en: no caption twice in a batch  # ja: 1 つのバッチに同じキャプションは 2 度出ない
 with torch.no_grad():
     first = clip_loss(*untrained(*(t.to(device) for t in get_batch("val"))))
-message = T(f"untrained loss {first.item():.3f}   log(64) = {math.log(64):.3f}",
-            f"学習前の損失 {first.item():.3f}   log(64) = {math.log(64):.3f}")
+message = tr(f"untrained loss {first.item():.3f}   log(64) = {math.log(64):.3f}",
+             f"学習前の損失 {first.item():.3f}   log(64) = {math.log(64):.3f}")
 print(message)
 
 # %% [markdown] tags=["en"]
@@ -590,10 +590,10 @@ short_run = train(untrained, get_batch, lambda m, batch: clip_loss(*m(*batch)),
                   TrainConfig(max_steps=steps, lr=2e-3, warmup_steps=10, eval_every=0, eval_steps=2,
                               device=DEVICE, cpu_threads=1))
 seconds, first_loss, last_loss = short_run.seconds, short_run.train_loss[0], short_run.eval_loss[-1]
-message = T(f"{steps} steps in {seconds:.0f} s: loss {first_loss:.2f} → {last_loss:.2f}",
-            f"{steps} ステップ（{seconds:.0f} 秒）: 損失 {first_loss:.2f} → {last_loss:.2f}")
+message = tr(f"{steps} steps in {seconds:.0f} s: loss {first_loss:.2f} → {last_loss:.2f}",
+             f"{steps} ステップ（{seconds:.0f} 秒）: 損失 {first_loss:.2f} → {last_loss:.2f}")
 print(message)
-title = T(f"after {steps} steps: cosine similarity", f"{steps} ステップ学習後：コサイン類似度")
+title = tr(f"after {steps} steps: cosine similarity", f"{steps} ステップ学習後：コサイン類似度")
 after_short = show_matrix(untrained.eval(), title)
 
 # %% [markdown] tags=["en"]
@@ -610,11 +610,11 @@ off_diagonal = after_short.clone()
 off_diagonal.fill_diagonal_(float("-inf"))                  # en: leave out each picture's own caption  # ja: 各画像の自分のキャプションは除く
 i, j = divmod(int(off_diagonal.argmax()), off_diagonal.size(1))
 picture, caption = batch_specs[pick[i]], batch_specs[pick[j]]
-lang, attributes = T("en", "ja"), {"color": T("colour", "色"), "shape": T("shape", "形"), "size": T("size", "大きさ"), "position": T("place", "位置")}
+lang, attributes = tr("en", "ja"), {"color": tr("colour", "色"), "shape": tr("shape", "形"), "size": tr("size", "大きさ"), "position": tr("place", "位置")}
 shared = [word for name, word in attributes.items() if getattr(picture, name) == getattr(caption, name)]
-mixup = T("picture {i} ({p}) against caption {j} ({c}): cosine {x:.2f}; against its own caption: {own:.2f}",
-          "画像 {i}（{p}）とキャプション {j}（{c}）：コサイン {x:.2f}。自分のキャプションとは {own:.2f}")
-common, comma, nothing = T("what they share: {shared}", "共通点：{shared}"), T(", ", "、"), T("nothing", "なし")
+mixup = tr("picture {i} ({p}) against caption {j} ({c}): cosine {x:.2f}; against its own caption: {own:.2f}",
+           "画像 {i}（{p}）とキャプション {j}（{c}）：コサイン {x:.2f}。自分のキャプションとは {own:.2f}")
+common, comma, nothing = tr("what they share: {shared}", "共通点：{shared}"), tr(", ", "、"), tr("nothing", "なし")
 print(mixup.format(i=i + 1, p=picture.caption(lang), j=j + 1, c=batch_text[j], x=after_short[i, j], own=after_short[i, i]))
 print(common.format(shared=comma.join(shared) or nothing))
 
@@ -627,14 +627,14 @@ print(common.format(shared=comma.join(shared) or nothing))
 # もっと長く学習させた同梱のモデルがこちら：
 
 # %%
-title = T("trained CLIP: cosine similarity", "学習済み CLIP：コサイン類似度")
+title = tr("trained CLIP: cosine similarity", "学習済み CLIP：コサイン類似度")
 after = show_matrix(model, title)
-series, title, xlabel, ylabel = T("training loss", "学習の損失"), T("the shipped CLIP's training", "同梱の CLIP の学習"), T("step", "ステップ"), T("contrastive loss", "対照損失")
+series, title, xlabel, ylabel = tr("training loss", "学習の損失"), tr("the shipped CLIP's training", "同梱の CLIP の学習"), tr("step", "ステップ"), tr("contrastive loss", "対照損失")
 plot.lines(history["step"], {series: history["train_loss"]}, title=title, xlabel=xlabel, ylabel=ylabel, logy=True)
 plt.show()
 scale = model.scale().item()
-message = T(f"learned logit_scale = {scale:.1f} (temperature {1 / scale:.3f}); it started at {1 / 0.07:.1f}",
-            f"学習された logit_scale = {scale:.1f}（温度 {1 / scale:.3f}）。最初は {1 / 0.07:.1f} でした")
+message = tr(f"learned logit_scale = {scale:.1f} (temperature {1 / scale:.3f}); it started at {1 / 0.07:.1f}",
+             f"学習された logit_scale = {scale:.1f}（温度 {1 / scale:.3f}）。最初は {1 / 0.07:.1f} でした")
 print(message)
 
 
@@ -698,11 +698,11 @@ def zero_shot_classify(image_features, prompt_features):
 # %% nbgrader={"grade": true, "grade_id": "zero_shot_classify_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 imgs = torch.tensor([[1.0, 0.1], [0.1, 1.0], [1.0, 1.2]])
 prompts = torch.tensor([[10.0, 0.0], [0.0, 0.5], [1.0, 1.0]])   # en: very different lengths  # ja: 長さがまったく違う
-what = T("zero_shot_classify(3 images, 3 prompts)", "zero_shot_classify(画像 3 枚, プロンプト 3 個)")
-hint = T("Compare directions (cosine), not raw dot products: a long prompt vector must not win just for its length.",
-         "生の内積ではなく、向き（コサイン）で比べます。長いプロンプトのベクトルが、長いというだけで勝ってはいけません。")
+what = tr("zero_shot_classify(3 images, 3 prompts)", "zero_shot_classify(画像 3 枚, プロンプト 3 個)")
+hint = tr("Compare directions (cosine), not raw dot products: a long prompt vector must not win just for its length.",
+          "生の内積ではなく、向き（コサイン）で比べます。長いプロンプトのベクトルが、長いというだけで勝ってはいけません。")
 expect(zero_shot_classify(imgs, prompts).tolist(), [0, 1, 2], what, hint)
-what = T("with one prompt", "プロンプトが 1 つのとき")
+what = tr("with one prompt", "プロンプトが 1 つのとき")
 expect(zero_shot_classify(imgs, prompts[:1]).tolist(), [0, 0, 0], what)
 passed("Exercise 6.5")
 
@@ -731,9 +731,9 @@ for name, (_, test_specs, _, _) in tests.items():
         table[name, lang] = {a: sum(getattr(classes[p], a) == getattr(s, a) for p, s in zip(picks, test_specs)) / 1000
                              for a in ("color", "shape", "size", "position")}
         table[name, lang]["exact"] = sum(classes[p] == s for p, s in zip(picks, test_specs)) / 1000
-test_names = {"new pictures": T("new pictures", "学習したペアの新しい画像"), "held-out pairs": T("held-out pairs", "学習から外したペアの画像")}
-header = T(f"{'':26}{'exact':>8}{'colour':>8}{'shape':>8}{'size':>8}{'position':>9}",
-           "                                     完全一致      色      形  サイズ     位置")
+test_names = {"new pictures": tr("new pictures", "学習したペアの新しい画像"), "held-out pairs": tr("held-out pairs", "学習から外したペアの画像")}
+header = tr(f"{'':26}{'exact':>8}{'colour':>8}{'shape':>8}{'size':>8}{'position':>9}",
+            "                                     完全一致      色      形  サイズ     位置")
 print(header)
 for (name, lang), acc in table.items():
     row = f"{test_names[name] + ', ' + lang:26}"
@@ -744,8 +744,8 @@ fig, ax = plt.subplots(figsize=(7, 3.2))
 for k, (key, acc) in enumerate(table.items()):
     ax.bar(k, acc["exact"], color="#4C72B0" if key[0] == "new pictures" else "#DD8452")
     ax.text(k, acc["exact"] + 0.01, f"{acc['exact']:.1%}", ha="center")
-ylabel, title = T("exact accuracy", "完全一致の正解率"), T(f"zero-shot: the right caption out of 200 (chance: {1 / 200:.1%})", f"ゼロショット：200 通りのキャプションから正解を選ぶ（当てずっぽうなら {1 / 200:.1%}）")
-ticks = {"new pictures": T("new pictures", "学習したペアの\n新しい画像"), "held-out pairs": T("held-out pairs", "学習から外した\nペアの画像")}
+ylabel, title = tr("exact accuracy", "完全一致の正解率"), tr(f"zero-shot: the right caption out of 200 (chance: {1 / 200:.1%})", f"ゼロショット：200 通りのキャプションから正解を選ぶ（当てずっぽうなら {1 / 200:.1%}）")
+ticks = {"new pictures": tr("new pictures", "学習したペアの\n新しい画像"), "held-out pairs": tr("held-out pairs", "学習から外した\nペアの画像")}
 ax.set_xticks(range(len(table)), [f"{ticks[name]}\n{lang}" for name, lang in table])
 ax.set(ylim=(0, 1.1), ylabel=ylabel, title=title)
 plt.show()
@@ -761,7 +761,7 @@ plt.show()
 held_images, held_specs = tests["held-out pairs"][0], tests["held-out pairs"][1]
 wrong = [i for i, (p, s) in enumerate(zip(predictions["held-out pairs", "ja"], held_specs)) if p != s]
 shown = [i for i in range(16) if i not in wrong][:16 - min(4, len(wrong))] + wrong[:4]
-lang = T("en", "ja")
+lang = tr("en", "ja")
 
 def label(i):
     picked = predictions["held-out pairs", "ja"][i]
@@ -794,7 +794,7 @@ sample = [classes[i] for i in (0, 13, 57, 101, 150, 199)]
 with torch.no_grad():
     en_vec = model.encode_text(clip.tokenize([c.caption("en") for c in sample], tokenizer).to(device))
     ja_vec = model.encode_text(clip.tokenize([c.caption("ja") for c in sample], tokenizer).to(device))
-title = T("English × Japanese captions: cosine similarity", "英語 × 日本語のキャプション：コサイン類似度")
+title = tr("English × Japanese captions: cosine similarity", "英語 × 日本語のキャプション：コサイン類似度")
 plot.heatmap((en_vec @ ja_vec.T).cpu(), [c.caption("en") for c in sample], [c.caption("ja") for c in sample],
              title=title)
 plt.xticks(rotation=30, ha="left")
@@ -821,7 +821,7 @@ gallery = torch.cat([tests["new pictures"][0][:240], tests["held-out pairs"][0][
 with torch.no_grad():
     gallery_vectors = model.encode_image(gallery.to(device))
 
-unknown_note = T("words the model does not know (read as <unk>):", "モデルの知らない単語（<unk> として読みます）:")
+unknown_note = tr("words the model does not know (read as <unk>):", "モデルの知らない単語（<unk> として読みます）:")
 
 def search(text, k=8):
     ids = clip.tokenize([text], tokenizer, config.context_length)
@@ -833,7 +833,7 @@ def search(text, k=8):
     best = scores.topk(k).indices.cpu()
     return gallery[best], [f"{scores[i]:.2f}" for i in best]
 
-labels = {"caption": T("caption", "キャプション")}
+labels = {"caption": tr("caption", "キャプション")}
 image_search_explorer(search, text="右に小さな黄色い丸", labels=labels)
 
 # %% [markdown] tags=["en"]

@@ -86,19 +86,19 @@ import torch.nn.functional as F
 from shikumi import diffusion, get_device, plot, seed_everything
 from shikumi.device import describe
 from shikumi.diffusion import DDIMScheduler, DDPMScheduler
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.unet import UNet, UNetConfig
 from shikumi.widgets import timestep_explorer
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
 if device.type == "cpu":
     # en: small convolutions: one CPU thread is faster than several threads waiting for each other
     # ja: 小さな畳み込みでは、複数のスレッドが互いを待つより 1 スレッドの方が速い
     torch.set_num_threads(1)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. The pictures: handwritten digits
@@ -117,7 +117,7 @@ print(T("device:", "デバイス："), describe(device))
 digits = diffusion.digits_for_diffusion("train")        # en: (4500, 1, 28, 28), values in [-1, 1]  # ja: (4500, 1, 28, 28)、値は [-1, 1]
 val_digits = diffusion.digits_for_diffusion("val")      # en: (500, 1, 28, 28): never used for training  # ja: (500, 1, 28, 28)：学習には使わない
 print(digits.shape, f"min {digits.min():.0f}, max {digits.max():.0f}")
-title = T("16 training digits", "学習用の手書き数字 16 枚")
+title = tr("16 training digits", "学習用の手書き数字 16 枚")
 plot.image_grid(digits[:16], ncols=8, size=1.0, value_range=(-1, 1), title=title)
 plt.show()
 
@@ -195,19 +195,19 @@ def compute_alphas_cumprod(betas):
 # en: Self-check: run me. The grader uses other, hidden inputs.
 # ja: セルフチェック：実行してみましょう。採点では別の（非公開の）入力を使います。
 betas = torch.tensor([0.1, 0.5])
-what, hint = T("ᾱ for β = [0.1, 0.5] is [0.9, 0.9 · 0.5]", "β = [0.1, 0.5] の ᾱ は [0.9, 0.9 · 0.5]"), T("ᾱ_0 = 1 − β_0 = 0.9; ᾱ_1 = (1 − β_0)(1 − β_1) = 0.45.", "ᾱ_0 = 1 − β_0 = 0.9、ᾱ_1 = (1 − β_0)(1 − β_1) = 0.45 です。")
-of_betas = T("That is the running product of the β_t: multiply the α_t = 1 − β_t instead.",
-             "それは β_t の累積積です。代わりに α_t = 1 − β_t を掛け合わせます。")
-alone = T("That is each step's α_t = 1 − β_t alone: ᾱ_t multiplies all of them up to t (torch.cumprod).",
-          "それはステップごとの α_t = 1 − β_t そのものです。ᾱ_t は t までの α をすべて掛け合わせたものです（torch.cumprod）。")
-shifted = T("Shifted by one step: ᾱ_0 is already 1 − β_0 (the first image is noised once).",
-            "1 ステップずれています。ᾱ_0 はすでに 1 − β_0 です（最初の画像にも 1 回ノイズが加わっています）。")
+what, hint = tr("ᾱ for β = [0.1, 0.5] is [0.9, 0.9 · 0.5]", "β = [0.1, 0.5] の ᾱ は [0.9, 0.9 · 0.5]"), tr("ᾱ_0 = 1 − β_0 = 0.9; ᾱ_1 = (1 − β_0)(1 − β_1) = 0.45.", "ᾱ_0 = 1 − β_0 = 0.9、ᾱ_1 = (1 − β_0)(1 − β_1) = 0.45 です。")
+of_betas = tr("That is the running product of the β_t: multiply the α_t = 1 − β_t instead.",
+              "それは β_t の累積積です。代わりに α_t = 1 − β_t を掛け合わせます。")
+alone = tr("That is each step's α_t = 1 − β_t alone: ᾱ_t multiplies all of them up to t (torch.cumprod).",
+           "それはステップごとの α_t = 1 − β_t そのものです。ᾱ_t は t までの α をすべて掛け合わせたものです（torch.cumprod）。")
+shifted = tr("Shifted by one step: ᾱ_0 is already 1 − β_0 (the first image is noised once).",
+             "1 ステップずれています。ᾱ_0 はすでに 1 − β_0 です（最初の画像にも 1 回ノイズが加わっています）。")
 expect_close(compute_alphas_cumprod(betas), torch.tensor([0.9, 0.45]), what, hint,
              mistakes=[(torch.tensor([0.1, 0.05]), of_betas), (torch.tensor([0.9, 0.5]), alone),
                        (torch.tensor([1.0, 0.9]), shifted)])
 for schedule in ("linear", "squaredcos_cap_v2"):
     reference = DDPMScheduler(beta_schedule=schedule)
-    what, hint = T(f"ᾱ of the {schedule} schedule, as diffusers computes it", f"{schedule} スケジュールの ᾱ（diffusers の計算と同じか）"), T("Multiply the α_t = 1 − β_t, not the β_t.", "掛け合わせるのは α_t = 1 − β_t です。β_t ではありません。")
+    what, hint = tr(f"ᾱ of the {schedule} schedule, as diffusers computes it", f"{schedule} スケジュールの ᾱ（diffusers の計算と同じか）"), tr("Multiply the α_t = 1 − β_t, not the β_t.", "掛け合わせるのは α_t = 1 − β_t です。β_t ではありません。")
     expect_close(compute_alphas_cumprod(reference.betas), reference.alphas_cumprod, what, hint, atol=1e-6)
 passed("Exercise 7.1")
 
@@ -226,8 +226,8 @@ label = {"linear": "linear", "squaredcos_cap_v2": "cosine"}
 abar = {name: compute_alphas_cumprod(DDPMScheduler(beta_schedule=name).betas) for name in label}
 SQRT_ABAR, SQRT_1_ABAR = r"$\sqrt{\bar\alpha_t}$", r"$\sqrt{1-\bar\alpha_t}$"   # en: √ᾱ_t and √(1 − ᾱ_t), for plots  # ja: 図のための √ᾱ_t と √(1 − ᾱ_t)
 ts = list(range(0, 1000, 40)) + [999]
-in_picture, in_noise = T("picture", "画像"), T("noise", "ノイズ")
-title = T("how much picture and how much noise is in $x_t$", "$x_t$ の中の画像とノイズの割合")
+in_picture, in_noise = tr("picture", "画像"), tr("noise", "ノイズ")
+title = tr("how much picture and how much noise is in $x_t$", "$x_t$ の中の画像とノイズの割合")
 fig, ax = plt.subplots(figsize=(6, 3.2))
 plot.lines(ts, {f"{SQRT_ABAR}, {label[name]} ({in_picture})": abar[name][ts].sqrt().tolist() for name in abar}
                | {f"{SQRT_1_ABAR}, {label[name]} ({in_noise})": (1 - abar[name][ts]).sqrt().tolist() for name in abar},
@@ -279,18 +279,18 @@ x0, noise = digits[:4], torch.randn(4, 1, 28, 28, generator=g)
 t = torch.tensor([0, 10, 500, 999])
 reference = DDPMScheduler(beta_schedule="squaredcos_cap_v2")
 mine = add_noise(x0, noise, t, reference.alphas_cumprod)
-what, hint = T("the shape of x_t", "x_t の形"), T("x_t has the shape of x0.", "x_t の形は x0 と同じです。")
+what, hint = tr("the shape of x_t", "x_t の形"), tr("x_t has the shape of x0.", "x_t の形は x0 と同じです。")
 expect(tuple(mine.shape), (4, 1, 28, 28), what, hint)
-what, hint = T("add_noise matches DDPMScheduler.add_noise", "add_noise が DDPMScheduler.add_noise と一致する"), T("√ᾱ_t · x0 + √(1 − ᾱ_t) · noise — mind both square roots.", "√ᾱ_t · x0 + √(1 − ᾱ_t) · noise です。平方根は 2 か所とも必要です。")
+what, hint = tr("add_noise matches DDPMScheduler.add_noise", "add_noise が DDPMScheduler.add_noise と一致する"), tr("√ᾱ_t · x0 + √(1 − ᾱ_t) · noise — mind both square roots.", "√ᾱ_t · x0 + √(1 − ᾱ_t) · noise です。平方根は 2 か所とも必要です。")
 a = reference.alphas_cumprod[t].view(-1, 1, 1, 1)    # en: ᾱ_t for each image, (4, 1, 1, 1)  # ja: 画像ごとの ᾱ_t、(4, 1, 1, 1)
-no_roots = T("Forgot both square roots: x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise.",
-             "平方根を 2 か所とも忘れています：x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise です。")
-image_root = T("The image's factor is √ᾱ_t, not ᾱ_t: take the square root there too.",
-               "画像の係数は ᾱ_t ではなく √ᾱ_t です。そちらも平方根をとります。")
-noise_root = T("The noise's factor is √(1 − ᾱ_t), not 1 − ᾱ_t: take the square root there too.",
-               "ノイズの係数は 1 − ᾱ_t ではなく √(1 − ᾱ_t) です。そちらも平方根をとります。")
-swapped = T("x0 and noise are swapped: the image gets √ᾱ_t, the noise √(1 − ᾱ_t).",
-            "x0 と noise が逆です。画像には √ᾱ_t、ノイズには √(1 − ᾱ_t) を掛けます。")
+no_roots = tr("Forgot both square roots: x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise.",
+              "平方根を 2 か所とも忘れています：x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · noise です。")
+image_root = tr("The image's factor is √ᾱ_t, not ᾱ_t: take the square root there too.",
+                "画像の係数は ᾱ_t ではなく √ᾱ_t です。そちらも平方根をとります。")
+noise_root = tr("The noise's factor is √(1 − ᾱ_t), not 1 − ᾱ_t: take the square root there too.",
+                "ノイズの係数は 1 − ᾱ_t ではなく √(1 − ᾱ_t) です。そちらも平方根をとります。")
+swapped = tr("x0 and noise are swapped: the image gets √ᾱ_t, the noise √(1 − ᾱ_t).",
+             "x0 と noise が逆です。画像には √ᾱ_t、ノイズには √(1 − ᾱ_t) を掛けます。")
 expect_close(mine, reference.add_noise(x0, noise, t), what, hint,
              mistakes=[(a * x0 + (1 - a) * noise, no_roots), (a * x0 + (1 - a).sqrt() * noise, image_root),
                        (a.sqrt() * x0 + (1 - a) * noise, noise_root), ((1 - a).sqrt() * x0 + a.sqrt() * noise, swapped)])
@@ -376,7 +376,7 @@ def training_pairs(x0, generator=None):
     return add_noise(x0, noise, t, alphas_cumprod), t, noise
 
 x_t, t, noise = training_pairs(digits[:6], torch.Generator().manual_seed(SEED))
-answer, title = T(r"$\epsilon$ (the answer)", r"$\epsilon$（正解）"), T(r"the question ($x_t$, t) → the answer $\epsilon$", r"問題 ($x_t$, t) → 正解 $\epsilon$")
+answer, title = tr(r"$\epsilon$ (the answer)", r"$\epsilon$（正解）"), tr(r"the question ($x_t$, t) → the answer $\epsilon$", r"問題 ($x_t$, t) → 正解 $\epsilon$")
 plot.image_grid(torch.cat([digits[:6], x_t, noise]), ["$x_0$" for _ in t] + [f"$x_t$, t={int(s)}" for s in t]
                 + [answer for _ in t], ncols=6, size=1.2, value_range=(-1, 1), title=title)
 plt.show()
@@ -422,7 +422,7 @@ with torch.no_grad():
     unet_shape(torch.randn(2, 1, 28, 28), torch.tensor([10, 900]))
 for h in hooks:
     h.remove()
-print(T(f"{unet_shape.num_parameters():,} parameters", f"パラメータ {unet_shape.num_parameters():,} 個"))
+print(tr(f"{unet_shape.num_parameters():,} parameters", f"パラメータ {unet_shape.num_parameters():,} 個"))
 
 # %% [markdown] tags=["en"]
 # Training it takes half an hour to an hour on two CPU cores (`shikumi train unet_digits`: 4,000 steps of 64 fresh pairs each,
@@ -447,11 +447,11 @@ else:
     history = diffusion.training_history()
 n_params, trained_steps = unet.num_parameters(), history["steps"]
 minutes, where = history["train_seconds"] / 60, history["device"]
-message = T(f"— {n_params:,} parameters, trained for {trained_steps} steps ({minutes:.0f} min on {where})",
-            f"— パラメータ {n_params:,} 個、{trained_steps} ステップ学習（{where} で {minutes:.0f} 分）")
+message = tr(f"— {n_params:,} parameters, trained for {trained_steps} steps ({minutes:.0f} min on {where})",
+             f"— パラメータ {n_params:,} 個、{trained_steps} ステップ学習（{where} で {minutes:.0f} 分）")
 print(schedule, message)
-training, validation = T("training", "学習データ"), T("validation", "評価用データ")
-title, xlabel, ylabel = T(r"training loss: MSE($\hat\epsilon$, $\epsilon$)", r"学習の損失：MSE($\hat\epsilon$, $\epsilon$)"), T("step", "ステップ"), T("loss", "損失")
+training, validation = tr("training", "学習データ"), tr("validation", "評価用データ")
+title, xlabel, ylabel = tr(r"training loss: MSE($\hat\epsilon$, $\epsilon$)", r"学習の損失：MSE($\hat\epsilon$, $\epsilon$)"), tr("step", "ステップ"), tr("loss", "損失")
 every = max(1, len(history["step"]) // 40)
 ax = plot.lines(history["step"][::every], {training: history["train_loss"][::every]}, logy=True,
                 title=title, xlabel=xlabel, ylabel=ylabel)
@@ -479,8 +479,8 @@ def loss_at(model, t, n=64):
 
 check_ts = [1, 10, 50, 100, 250, 500, 750, 900, 990]
 untrained = UNet(unet.config).to(device).eval()
-untrained_label, trained_label = T("untrained UNet", "未学習の UNet"), T("trained UNet", "学習済みの UNet")
-title, ylabel = T(r"MSE($\hat\epsilon$, $\epsilon$) on held-out digits", r"学習に使っていない数字での MSE($\hat\epsilon$, $\epsilon$)"), T("loss", "損失")
+untrained_label, trained_label = tr("untrained UNet", "未学習の UNet"), tr("trained UNet", "学習済みの UNet")
+title, ylabel = tr(r"MSE($\hat\epsilon$, $\epsilon$) on held-out digits", r"学習に使っていない数字での MSE($\hat\epsilon$, $\epsilon$)"), tr("loss", "損失")
 plot.lines(check_ts, {untrained_label: [loss_at(untrained, t) for t in check_ts],
                       trained_label: [loss_at(unet, t) for t in check_ts]},
            logy=True, title=title, xlabel="t", ylabel=ylabel)
@@ -534,10 +534,10 @@ def predict_x0(x_t, eps_hat, t, alphas_cumprod):
 x0 = val_digits[:3]
 eps_true = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
 x_t = add_noise(x0, eps_true, torch.tensor([400] * 3), alphas_cumprod)
-what, hint = T("with the true noise, x̂_0 is exactly x_0", "本物のノイズを渡せば x̂_0 はちょうど x_0"), T("Undo add_noise: subtract √(1 − ᾱ_t) · ε̂, then divide by √ᾱ_t.", "add_noise を逆にたどります：√(1 − ᾱ_t) · ε̂ を引いてから √ᾱ_t で割ります。")
+what, hint = tr("with the true noise, x̂_0 is exactly x_0", "本物のノイズを渡せば x̂_0 はちょうど x_0"), tr("Undo add_noise: subtract √(1 − ᾱ_t) · ε̂, then divide by √ᾱ_t.", "add_noise を逆にたどります：√(1 − ᾱ_t) · ε̂ を引いてから √ᾱ_t で割ります。")
 expect_close(predict_x0(x_t, eps_true, 400, alphas_cumprod), x0, what, hint, atol=1e-4)
 unclipped = DDPMScheduler(beta_schedule="squaredcos_cap_v2", clip_sample=False)
-what = T("x̂_0 matches the scheduler's pred_original_sample", "x̂_0 がスケジューラの pred_original_sample と一致する")
+what = tr("x̂_0 matches the scheduler's pred_original_sample", "x̂_0 がスケジューラの pred_original_sample と一致する")
 expect_close(predict_x0(x_t, x_t, 400, alphas_cumprod),
              unclipped.step(x_t, 400, x_t, variance_noise=torch.zeros_like(x_t)).pred_original_sample, what, atol=1e-4)
 passed("Exercise 7.3")
@@ -556,9 +556,9 @@ x_t = add_noise(x0, eps_true, torch.tensor(levels), alphas_cumprod)
 with torch.no_grad():
     guesses = torch.cat([predict_x0(x_t[i:i + 1], unet(x_t[i:i + 1].to(device), t).cpu(), t, alphas_cumprod)
                          for i, t in enumerate(levels)])
-titles = [f"$x_t$, t={t}" for t in levels] + [T(rf"$\hat x_0$ from t={t}",
-                                                rf"t={t} からの $\hat x_0$") for t in levels]
-title = T("one-shot guesses of the clean digit", "きれいな数字を一発で推測")
+titles = [f"$x_t$, t={t}" for t in levels] + [tr(rf"$\hat x_0$ from t={t}",
+                                                 rf"t={t} からの $\hat x_0$") for t in levels]
+title = tr("one-shot guesses of the clean digit", "きれいな数字を一発で推測")
 plot.image_grid(torch.cat([x_t, guesses]), titles, ncols=len(levels), size=1.4, value_range=(-1, 1), title=title)
 plt.show()
 
@@ -637,9 +637,9 @@ g = torch.Generator().manual_seed(2)
 x_t, eps_hat, z = (torch.randn(2, 1, 28, 28, generator=g) for _ in range(3))
 for t in (500, 1, 0):
     reference = unclipped.step(eps_hat, t, x_t, variance_noise=z).prev_sample
-    what, last_step = T(f"ddpm_step at t={t} matches DDPMScheduler.step", f"t={t} の ddpm_step が DDPMScheduler.step と一致する"), T("At t = 0 use ᾱ_{t−1} = 1.", "t = 0 では ᾱ_{t−1} = 1 とします。")
-    formula = T("μ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t, then add σ_t · z with σ_t² = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t.",
-                "μ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t に、σ_t · z（σ_t² = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t）を足します。")
+    what, last_step = tr(f"ddpm_step at t={t} matches DDPMScheduler.step", f"t={t} の ddpm_step が DDPMScheduler.step と一致する"), tr("At t = 0 use ᾱ_{t−1} = 1.", "t = 0 では ᾱ_{t−1} = 1 とします。")
+    formula = tr("μ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t, then add σ_t · z with σ_t² = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t.",
+                 "μ = (x_t − β_t / √(1 − ᾱ_t) · ε̂) / √α_t に、σ_t · z（σ_t² = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t）を足します。")
     expect_close(ddpm_step(x_t, eps_hat, t, alphas_cumprod, z), reference, what, last_step if t == 0 else formula,
                  atol=1e-4)
 passed("Exercise 7.4")
@@ -692,7 +692,7 @@ def show_path(kept, n=3, title=""):
     ja: 行がサンプル、列がステップ。上半分がノイズの乗った x_t、下半分がそのステップでの UNet の推測 x̂_0。
     """
     images = [k[1][i] for i in range(n) for k in kept] + [k[2][i] for i in range(n) for k in kept]
-    guess = T(r"$\hat x_0$ at t={}", r"t={} の $\hat x_0$")
+    guess = tr(r"$\hat x_0$ at t={}", r"t={} の $\hat x_0$")
     titles = [f"$x_t$, t={k[0]}" for k in kept] + [""] * (len(kept) * (n - 1)) \
              + [guess.format(k[0]) for k in kept] + [""] * (len(kept) * (n - 1))
     plot.image_grid(torch.stack(images), titles, ncols=len(kept), size=1.05, value_range=(-1, 1), title=title)
@@ -701,10 +701,10 @@ def show_path(kept, n=3, title=""):
 ddpm = DDPMScheduler(**schedule)
 ddpm_samples, ddpm_seconds, ddpm_path = reverse_process(ddpm, DDPM_STEPS)
 ms_per_step = 1000 * ddpm_seconds / DDPM_STEPS
-message = T(f"DDPM, {DDPM_STEPS} steps: {ddpm_seconds:.1f} s ({ms_per_step:.0f} ms per step)",
-            f"DDPM {DDPM_STEPS} ステップ: {ddpm_seconds:.1f} 秒（1 ステップあたり {ms_per_step:.0f} ms）")
+message = tr(f"DDPM, {DDPM_STEPS} steps: {ddpm_seconds:.1f} s ({ms_per_step:.0f} ms per step)",
+             f"DDPM {DDPM_STEPS} ステップ: {ddpm_seconds:.1f} 秒（1 ステップあたり {ms_per_step:.0f} ms）")
 print(message)
-title = T(f"DDPM, {DDPM_STEPS} steps: $x_t$ (top) and the UNet's guess ", f"DDPM {DDPM_STEPS} ステップ：$x_t$（上）と UNet の推測 ") + T(r"$\hat x_0$ (bottom)", r"$\hat x_0$（下）")
+title = tr(f"DDPM, {DDPM_STEPS} steps: $x_t$ (top) and the UNet's guess ", f"DDPM {DDPM_STEPS} ステップ：$x_t$（上）と UNet の推測 ") + tr(r"$\hat x_0$ (bottom)", r"$\hat x_0$（下）")
 show_path(ddpm_path, title=title)
 
 
@@ -777,12 +777,12 @@ reference = DDIMScheduler(beta_schedule="squaredcos_cap_v2", clip_sample=False)
 reference.set_timesteps(20)                              # en: 950, 900, …, 50, 0: jumps of 50  # ja: 950, 900, …, 50, 0：50 ずつのジャンプ
 g = torch.Generator().manual_seed(3)
 x_t, eps_hat = torch.randn(2, 1, 28, 28, generator=g), torch.randn(2, 1, 28, 28, generator=g)
-what, hint = T("ddim_step from 600 to 550 matches DDIMScheduler.step", "600 から 550 への ddim_step が DDIMScheduler.step と一致する"), T("√ᾱ_{t_prev} · x̂_0 + √(1 − ᾱ_{t_prev}) · ε̂", "√ᾱ_{t_prev} · x̂_0 + √(1 − ᾱ_{t_prev}) · ε̂ です。")
+what, hint = tr("ddim_step from 600 to 550 matches DDIMScheduler.step", "600 から 550 への ddim_step が DDIMScheduler.step と一致する"), tr("√ᾱ_{t_prev} · x̂_0 + √(1 − ᾱ_{t_prev}) · ε̂", "√ᾱ_{t_prev} · x̂_0 + √(1 − ᾱ_{t_prev}) · ε̂ です。")
 expect_close(ddim_step(x_t, eps_hat, 600, 550, alphas_cumprod), reference.step(eps_hat, 600, x_t).prev_sample,
              what, hint, atol=1e-4)
-what, hint = T("the last jump, to t_prev = −1", "最後のジャンプ（t_prev = −1 へ）"), T("For t_prev = −1 use ᾱ = 1.", "t_prev = −1 では ᾱ = 1 とします。")
-last_entry = T("alphas_cumprod[-1] reads the LAST entry of the tensor: for t_prev = −1 use ᾱ = 1 yourself.",
-               "alphas_cumprod[-1] はテンソルの「最後」の要素を読みます。t_prev = −1 では自分で ᾱ = 1 とします。")
+what, hint = tr("the last jump, to t_prev = −1", "最後のジャンプ（t_prev = −1 へ）"), tr("For t_prev = −1 use ᾱ = 1.", "t_prev = −1 では ᾱ = 1 とします。")
+last_entry = tr("alphas_cumprod[-1] reads the LAST entry of the tensor: for t_prev = −1 use ᾱ = 1 yourself.",
+                "alphas_cumprod[-1] はテンソルの「最後」の要素を読みます。t_prev = −1 では自分で ᾱ = 1 とします。")
 x0_hat, abar_last = predict_x0(x_t, eps_hat, 0, alphas_cumprod), alphas_cumprod[-1]
 expect_close(ddim_step(x_t, eps_hat, 0, -1, alphas_cumprod), reference.step(eps_hat, 0, x_t).prev_sample,
              what, hint, atol=1e-4, mistakes=[(abar_last.sqrt() * x0_hat + (1 - abar_last).sqrt() * eps_hat, last_entry)])
@@ -805,7 +805,7 @@ x = torch.randn(N_SAMPLES, 1, 28, 28, generator=torch.Generator().manual_seed(SE
 with torch.no_grad():
     for t in ddim.timesteps.tolist():
         x = ddim_step(x, unet(x, t), t, max(t - 1000 // 20, -1), alphas_cumprod.to(device))
-title = T("20 jumps of your ddim_step", "あなたの ddim_step で 20 回ジャンプ")
+title = tr("20 jumps of your ddim_step", "あなたの ddim_step で 20 回ジャンプ")
 plot.image_grid(x.cpu(), ncols=N_SAMPLES, size=1.2, value_range=(-1, 1), title=title)
 plt.show()
 
@@ -817,10 +817,10 @@ plt.show()
 
 # %%
 ddim_samples, ddim_seconds, ddim_path = reverse_process(DDIMScheduler(**schedule), 20)
-message = T(f"DDIM, 20 steps: {ddim_seconds:.1f} s", f"DDIM 20 ステップ: {ddim_seconds:.1f} 秒")
+message = tr(f"DDIM, 20 steps: {ddim_seconds:.1f} s", f"DDIM 20 ステップ: {ddim_seconds:.1f} 秒")
 print(message)
-title = T(r"DDIM, 20 steps: $x_t$ (top) and the UNet's guess $\hat x_0$ (bottom)",
-          r"DDIM 20 ステップ：$x_t$（上）と UNet の推測 $\hat x_0$（下）")
+title = tr(r"DDIM, 20 steps: $x_t$ (top) and the UNet's guess $\hat x_0$ (bottom)",
+           r"DDIM 20 ステップ：$x_t$（上）と UNet の推測 $\hat x_0$（下）")
 show_path(ddim_path, title=title)
 
 # %% [markdown] tags=["en"]
@@ -848,7 +848,7 @@ results["DDIM 20, η=1"] = (samples, seconds)
 order = [f"DDPM {DDPM_STEPS}", "DDIM 5", "DDIM 10", "DDIM 20", "DDIM 50", "DDIM 20, η=1"]
 images = torch.cat([results[name][0] for name in order])
 titles = [t for name in order for t in [f"{name}: {results[name][1]:.1f} s"] + [""] * (N_SAMPLES - 1)]
-title = T("the same starting noise, six samplers", "同じ出発点のノイズ、6 つのサンプラー")
+title = tr("the same starting noise, six samplers", "同じ出発点のノイズ、6 つのサンプラー")
 plot.image_grid(images, titles, ncols=N_SAMPLES, size=1.05, value_range=(-1, 1), title=title)
 plt.show()
 for name in order:

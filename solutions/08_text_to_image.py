@@ -85,18 +85,18 @@ import torch
 from shikumi import data, get_device, plot, seed_everything
 from shikumi import pipeline as sd
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.widgets import prompt_explorer
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
 if device.type == "cpu":
     # en: small models: one CPU thread is faster than several threads waiting for each other
     # ja: 小さなモデルでは、複数のスレッドが互いを待つより 1 スレッドの方が速い
     torch.set_num_threads(1)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. The parts, laid out
@@ -156,13 +156,13 @@ if TRAIN_FROM_SCRATCH or SIZE == "full":
 else:
     pipe = sd.load_pipeline(device)          # en: vae_shapes + clip_shapes + sd_shapes, each SHA-256 verified  # ja: vae_shapes + clip_shapes + sd_shapes。どれも SHA-256 を確認済み
     history = sd.training_history()
-tower, row = T("CLIP (text and image towers)", "CLIP（テキスト側と画像側）"), T("{name:>30}: {count:>9,} parameters", "{count:>9,} 個のパラメータ：{name}")
+tower, row = tr("CLIP (text and image towers)", "CLIP（テキスト側と画像側）"), tr("{name:>30}: {count:>9,} parameters", "{count:>9,} 個のパラメータ：{name}")
 for name, part in [("VAE", pipe.vae), (tower, pipe.text_encoder), ("UNet", pipe.unet)]:
     print(row.format(name=name, count=sum(p.numel() for p in part.parameters())))
-trained = T("the UNet trained for {steps:,} steps ({minutes:.0f} min on {device})",
-            "UNet の学習：{steps:,} ステップ（{device} で {minutes:.0f} 分）")
+trained = tr("the UNet trained for {steps:,} steps ({minutes:.0f} min on {device})",
+             "UNet の学習：{steps:,} ステップ（{device} で {minutes:.0f} 分）")
 print(trained.format(steps=history["steps"], minutes=history["train_seconds"] / 60, device=history["device"]))
-heading, pair, comma = T("never seen in training: ", "学習で一度も見ていない組み合わせ："), T("{color} {shape}", "{color_ja}{shape_ja}"), T(", ", "、")
+heading, pair, comma = tr("never seen in training: ", "学習で一度も見ていない組み合わせ："), tr("{color} {shape}", "{color_ja}{shape_ja}"), tr(", ", "、")
 print(heading + comma.join(pair.format(color=c, shape=s, color_ja=data.COLORS[c][1], shape_ja=data.SHAPES[s])
                            for c, s in sorted(data.HELD_OUT)))
 
@@ -191,11 +191,11 @@ print(heading + comma.join(pair.format(color=c, shape=s, color_ja=data.COLORS[c]
 # %%
 generator = torch.Generator().manual_seed(SEED)
 latents = pipe.prepare_latents(4, generator)              # ① z_T ~ N(0, I): (4, 4, 4, 4)
-summary = T("latents: {shape} = {n} numbers per picture; the picture has {pixels}",
-            "潜在表現：{shape} = 画像 1 枚あたり {n} 個の数。画像そのものは {pixels} 個")
+summary = tr("latents: {shape} = {n} numbers per picture; the picture has {pixels}",
+             "潜在表現：{shape} = 画像 1 枚あたり {n} 個の数。画像そのものは {pixels} 個")
 print(summary.format(shape=tuple(latents.shape), n=math.prod(latents.shape[1:]),
                      pixels=math.prod(pipe.vae.config.image_shape)))
-title, label = T("① four random latents, through the VAE's decoder (⑦)", "① ランダムな潜在表現 4 つを VAE のデコーダ（⑦）に通す"), T("noise, decoded", "ノイズをデコード")
+title, label = tr("① four random latents, through the VAE's decoder (⑦)", "① ランダムな潜在表現 4 つを VAE のデコーダ（⑦）に通す"), tr("noise, decoded", "ノイズをデコード")
 plot.image_grid(pipe.decode_latents(latents), [label] * 4, ncols=4, size=1.5, title=title)
 plt.show()
 
@@ -220,16 +220,16 @@ text_states, text_mask = pipe.encode_prompt(prompts)      # en: ③ (2, 16, 64) 
 print("text_states:", tuple(text_states.shape), " text_mask:", tuple(text_mask.shape))
 from shikumi.clip import caption_words
 
-counts = T("'{prompt}': <s> {words} </s> → {real} real tokens, {padding} padding",
-           "「{prompt}」：<s> {words} </s> → 本物のトークン {real} 個、パディング {padding} 個")
+counts = tr("'{prompt}': <s> {words} </s> → {real} real tokens, {padding} padding",
+            "「{prompt}」：<s> {words} </s> → 本物のトークン {real} 個、パディング {padding} 個")
 for prompt, mask in zip(prompts, text_mask):
     print(counts.format(prompt=prompt, words=" ".join(caption_words(prompt)), real=int(mask.sum()),
                         padding=int((~mask).sum())))
 
 # %%
 words = ["<s>", *caption_words(prompts[0]), "</s>"]
-title = T(f"③ one vector per token: the first 16 of its 64 numbers, for '{prompts[0]}'",
-          f"③ トークンごとに 1 本のベクトル（64 個のうち最初の 16 個）：「{prompts[0]}」")
+title = tr(f"③ one vector per token: the first 16 of its 64 numbers, for '{prompts[0]}'",
+           f"③ トークンごとに 1 本のベクトル（64 個のうち最初の 16 個）：「{prompts[0]}」")
 plot.heatmap(text_states[0, :len(words), :16].cpu().numpy(), words, [str(i) for i in range(16)], fmt="{:.1f}",
              title=title)
 plt.show()
@@ -305,25 +305,25 @@ g = torch.Generator().manual_seed(0)
 feats = torch.randn(2, 8, 4, 4, generator=g).to(device)            # en: on the device, like text_states  # ja: text_states と同じデバイスに置く
 w_q, w_k, w_v = (torch.randn(*shape, generator=g).to(device) for shape in ((8, 4), (64, 4), (64, 8)))
 mine = text_cross_attention(feats, text_states, text_mask, w_q, w_k, w_v)
-what, hint = T("the output's shape", "出力の形"), T("Return (B, C, H, W), the shape of features.", "features と同じ形 (B, C, H, W) を返します。")
+what, hint = tr("the output's shape", "出力の形"), tr("Return (B, C, H, W), the shape of features.", "features と同じ形 (B, C, H, W) を返します。")
 expect(tuple(mine.shape), (2, 8, 4, 4), what, hint)
 q = feats.flatten(2).transpose(1, 2) @ w_q
 reference = torch.nn.functional.scaled_dot_product_attention(
     q, text_states @ w_k, text_states @ w_v, attn_mask=text_mask[:, None, :]).transpose(1, 2).reshape(2, 8, 4, 4)
-what = T("the same as torch's scaled_dot_product_attention", "torch の scaled_dot_product_attention と同じ")
-hint = T("Check the √d, the softmax axis (over the words), the mask and the reshapes.",
-         "√d、softmax の軸（単語の方向）、マスク、形の変換を確かめてください。")
-by_d = T("Divide the scores by √d, not by d: here √4 = 2 (d = w_q.shape[1], the query width).",
-         "スコアは d ではなく √d で割ります。ここでは √4 = 2 です（d = w_q.shape[1]、クエリの幅）。")
-unscaled = T("Divide the scores by √d (d = the query width, here 4) before the softmax.",
-             "softmax の前に、スコアを √d（d はクエリの幅、ここでは 4）で割ります。")
+what = tr("the same as torch's scaled_dot_product_attention", "torch の scaled_dot_product_attention と同じ")
+hint = tr("Check the √d, the softmax axis (over the words), the mask and the reshapes.",
+          "√d、softmax の軸（単語の方向）、マスク、形の変換を確かめてください。")
+by_d = tr("Divide the scores by √d, not by d: here √4 = 2 (d = w_q.shape[1], the query width).",
+          "スコアは d ではなく √d で割ります。ここでは √4 = 2 です（d = w_q.shape[1]、クエリの幅）。")
+unscaled = tr("Divide the scores by √d (d = the query width, here 4) before the softmax.",
+              "softmax の前に、スコアを √d（d はクエリの幅、ここでは 4）で割ります。")
 scaled_as = {s: torch.nn.functional.scaled_dot_product_attention(
     q, text_states @ w_k, text_states @ w_v, attn_mask=text_mask[:, None, :], scale=s).transpose(1, 2).reshape(2, 8, 4, 4)
     for s in (1 / 4, 1.0)}
 expect_close(mine, reference, what, hint, atol=1e-4, mistakes=[(scaled_as[1 / 4], by_d), (scaled_as[1.0], unscaled)])
 changed_padding = text_states.clone()
 changed_padding[~text_mask] = 99.0
-what, hint = T("changing the padding tokens changes nothing", "パディングのトークンを変えても結果は同じ"), T("Mask the padding's scores to −inf before the softmax.", "softmax の前に、パディングのスコアを −inf でマスクします。")
+what, hint = tr("changing the padding tokens changes nothing", "パディングのトークンを変えても結果は同じ"), tr("Mask the padding's scores to −inf before the softmax.", "softmax の前に、パディングのスコアを −inf でマスクします。")
 expect_close(text_cross_attention(feats, changed_padding, text_mask, w_q, w_k, w_v), mine, what, hint, atol=1e-4)
 passed("Exercise 8.1")
 
@@ -352,7 +352,7 @@ for h in hooks:
 # en: last_weights: (1, heads, pixels, 16 tokens) → the mean over heads and pixels, for the real tokens
 # ja: last_weights: (1, ヘッド, ピクセル, 16 トークン) → ヘッドとピクセルで平均し、本物のトークンだけ残す
 table = torch.stack([m.last_weights[0].mean(dim=(0, 1))[:len(words)] for m in layers.values()])
-title = T(f"④ which words each cross-attention reads: '{prompt}'", f"④ 各 Cross-Attention が読む単語：「{prompt}」")
+title = tr(f"④ which words each cross-attention reads: '{prompt}'", f"④ 各 Cross-Attention が読む単語：「{prompt}」")
 plot.heatmap(table.cpu().numpy(), list(layers), words, fmt="{:.2f}", title=title)
 plt.show()
 
@@ -421,15 +421,15 @@ def guidance(noise_uncond, noise_text, guidance_scale):
 
 # %% nbgrader={"grade": true, "grade_id": "guidance_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 u, c = torch.zeros(1, 4, 4, 4), torch.ones(1, 4, 4, 4)
-hint = T("Start at ε̂_uncond and move s times (ε̂_text − ε̂_uncond).",
-         "ε̂_uncond から出発して、(ε̂_text − ε̂_uncond) の s 倍だけ進みます。")
-swapped = T("ε̂_uncond and ε̂_text are swapped: start at the unconditional prediction, move towards the text one.",
-            "ε̂_uncond と ε̂_text が逆です。テキストなしの予測から出発して、テキスト付きの予測の方向へ進みます。")
+hint = tr("Start at ε̂_uncond and move s times (ε̂_text − ε̂_uncond).",
+          "ε̂_uncond から出発して、(ε̂_text − ε̂_uncond) の s 倍だけ進みます。")
+swapped = tr("ε̂_uncond and ε̂_text are swapped: start at the unconditional prediction, move towards the text one.",
+             "ε̂_uncond と ε̂_text が逆です。テキストなしの予測から出発して、テキスト付きの予測の方向へ進みます。")
 expect_close(guidance(u, c, 3.0), torch.full((1, 4, 4, 4), 3.0), "guidance(0, 1, s=3)", hint,
              mistakes=[(torch.full((1, 4, 4, 4), -2.0), swapped)])
-what = T("s = 1 gives the text prediction", "s = 1 ならテキスト付きの予測そのもの")
+what = tr("s = 1 gives the text prediction", "s = 1 ならテキスト付きの予測そのもの")
 expect_close(guidance(u + 2, c, 1.0), c, what, hint)
-what = T("s = 0 gives the unconditional prediction", "s = 0 ならテキストなしの予測そのもの")
+what = tr("s = 0 gives the unconditional prediction", "s = 0 ならテキストなしの予測そのもの")
 expect_close(guidance(u + 2, c, 0.0), u + 2, what, hint)
 passed("Exercise 8.2")
 
@@ -473,13 +473,13 @@ def predict_noise(unet, latents, t, text, uncond, guidance_scale):
 z = pipe.prepare_latents(2, torch.Generator().manual_seed(1))
 text, uncond = pipe.encode_prompt(prompts), pipe.encode_prompt(["", ""])
 mine = predict_noise(pipe.unet, z, 600, text, uncond, 3.0)
-what, hint = T("the shape of ε̂", "ε̂ の形"), T("The UNet returns the latents' shape.", "UNet は潜在表現と同じ形を返します。")
+what, hint = tr("the shape of ε̂", "ε̂ の形"), tr("The UNet returns the latents' shape.", "UNet は潜在表現と同じ形を返します。")
 expect(tuple(mine.shape), (2, 4, 4, 4), what, hint)
-what = T("the same ε̂ as the course's pipeline", "コースのパイプラインと同じ ε̂")
-hint = T("Text prediction, empty-prompt prediction, then guidance(uncond, text, s).",
-         "テキスト付きの予測と空のプロンプトでの予測を求め、それから guidance(uncond, text, s) です。")
-swapped = T("The text and the empty prompt are swapped: guidance(uncond, text, s) takes the empty prompt's prediction first.",
-            "テキストと空のプロンプトが逆です。guidance(uncond, text, s) には、空のプロンプトの予測を先に渡します。")
+what = tr("the same ε̂ as the course's pipeline", "コースのパイプラインと同じ ε̂")
+hint = tr("Text prediction, empty-prompt prediction, then guidance(uncond, text, s).",
+          "テキスト付きの予測と空のプロンプトでの予測を求め、それから guidance(uncond, text, s) です。")
+swapped = tr("The text and the empty prompt are swapped: guidance(uncond, text, s) takes the empty prompt's prediction first.",
+             "テキストと空のプロンプトが逆です。guidance(uncond, text, s) には、空のプロンプトの予測を先に渡します。")
 expect_close(mine, pipe.predict_noise(z, 600, text, uncond, 3.0), what, hint, atol=1e-4,
              mistakes=[(pipe.predict_noise(z, 600, uncond, text, 3.0), swapped)])
 passed("Exercise 8.3")
@@ -538,15 +538,15 @@ def generate(pipe, prompts, num_inference_steps, guidance_scale, seed):
 
 # %% nbgrader={"grade": true, "grade_id": "generate_check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 mine = generate(pipe, prompts, 20, 3.0, SEED)
-what, hint = T("the pictures' shape", "画像の形"), T("Decode the latents at the end (⑦).", "最後に潜在表現をデコードします（⑦）。")
+what, hint = tr("the pictures' shape", "画像の形"), tr("Decode the latents at the end (⑦).", "最後に潜在表現をデコードします（⑦）。")
 expect(tuple(mine.shape), (2, 3, 32, 32), what, hint)
 course = pipe(prompts, num_inference_steps=20, guidance_scale=3.0, generator=torch.Generator().manual_seed(SEED))
-what = T("the same pictures as the course's pipeline", "コースのパイプラインと同じ画像")
-hint = T("Draw the noise first, encode \"\" for uncond, loop over pipe.scheduler.timesteps, decode at the end.",
-         "ノイズを最初に引き、uncond には \"\" をエンコードし、pipe.scheduler.timesteps でループして、最後にデコードします。")
+what = tr("the same pictures as the course's pipeline", "コースのパイプラインと同じ画像")
+hint = tr("Draw the noise first, encode \"\" for uncond, loop over pipe.scheduler.timesteps, decode at the end.",
+          "ノイズを最初に引き、uncond には \"\" をエンコードし、pipe.scheduler.timesteps でループして、最後にデコードします。")
 expect_close(mine, course.images, what, hint, atol=1e-3)
 passed("Exercise 8.4")
-title = T("your pipeline", "あなたのパイプライン")
+title = tr("your pipeline", "あなたのパイプライン")
 plot.image_grid(mine, prompts, ncols=2, size=2.2, title=title)
 plt.show()
 
@@ -559,8 +559,8 @@ plt.show()
 # その時点の姿を見られます。
 
 # %%
-prompt, steps = T("a large purple cross in the middle", "真ん中に大きな紫の十字"), 20
-step_label = T("step {}, t={}", "ステップ {}、t={}")
+prompt, steps = tr("a large purple cross in the middle", "真ん中に大きな紫の十字"), 20
+step_label = tr("step {}, t={}", "ステップ {}、t={}")
 frames, titles = [], []
 
 def keep(i, t, latents):
@@ -570,7 +570,7 @@ def keep(i, t, latents):
 
 result = pipe(prompt, num_inference_steps=steps, guidance_scale=3.0, generator=torch.Generator().manual_seed(SEED),
               callback=keep)
-title = T(f"⑥ '{prompt}', step by step", f"⑥「{prompt}」をステップごとに")
+title = tr(f"⑥ '{prompt}', step by step", f"⑥「{prompt}」をステップごとに")
 plot.image_grid(torch.cat(frames), titles, ncols=len(frames), size=1.5, title=title)
 plt.show()
 
@@ -596,7 +596,7 @@ never_seen = [data.Shape("red", "triangle", "large", "middle"), data.Shape("blue
               data.Shape("yellow", "circle", "small", "bottom"), data.Shape("green", "square", "large", "right")]
 rows = [s.caption("en") for s in scenes] + [s.caption("ja") for s in scenes] + [s.caption("en") for s in never_seen]
 images = pipe(rows, num_inference_steps=20, guidance_scale=3.0, generator=torch.Generator().manual_seed(SEED)).images
-title = T("English, 日本語, and pairs never seen in training", "英語、日本語、そして学習で一度も見ていない組み合わせ")
+title = tr("English, 日本語, and pairs never seen in training", "英語、日本語、そして学習で一度も見ていない組み合わせ")
 plot.image_grid(images, rows, ncols=4, size=2.3, title=title)
 plt.show()
 
@@ -629,9 +629,9 @@ plt.show()
 # 知らない単語は「未知のトークン」になり、どの単語がそうなったかが表示されます。そのとき画像はどうなるでしょう？
 
 # %%
-seed_label = T("seed {}, #{}", "シード {}、#{}")
-unknown_note = T("words the model does not know (read as <unk>, so ignored):",
-                 "モデルの知らない単語（<unk> として読むので、無視されます）:")
+seed_label = tr("seed {}, #{}", "シード {}、#{}")
+unknown_note = tr("words the model does not know (read as <unk>, so ignored):",
+                  "モデルの知らない単語（<unk> として読むので、無視されます）:")
 
 def draw(prompt, guidance_scale, seed):
     if unknown := pipe.unknown_words(prompt):      # spaces, 。, 大きい, 〜色 are read as the captions' words
@@ -640,9 +640,9 @@ def draw(prompt, guidance_scale, seed):
                   generator=torch.Generator().manual_seed(seed)).images
     plot.image_grid(images, [seed_label.format(seed, i) for i in range(4)], ncols=4, size=2.0, title=prompt)
 
-labels = {"prompt": T("prompt", "プロンプト"), "guidance_scale": T("guidance_scale", "ガイダンスの強さ"), "seed": T("seed", "シード")}
+labels = {"prompt": tr("prompt", "プロンプト"), "guidance_scale": tr("guidance_scale", "ガイダンスの強さ"), "seed": tr("seed", "シード")}
 sliders = {"guidance_scale": (0.0, 9.0, 0.5, 3.0), "seed": (0, 99, 1, SEED)}
-prompt = T("a large blue circle at the bottom", "下に大きな青い丸")
+prompt = tr("a large blue circle at the bottom", "下に大きな青い丸")
 prompt_explorer(draw, prompt, sliders, labels=labels)
 
 # %% [markdown] tags=["en"]
@@ -665,18 +665,18 @@ prompt_explorer(draw, prompt, sliders, labels=labels)
 
 # %%
 fidelity = {}
-names = {"train": T("trained pairs", "学習した組み合わせ"), "heldout": T("never-seen pairs", "一度も見ていない組み合わせ")}
+names = {"train": tr("trained pairs", "学習した組み合わせ"), "heldout": tr("never-seen pairs", "一度も見ていない組み合わせ")}
 for split, repeats in (("train", 1), ("heldout", 2)):
-    desc = T(f"drawing and judging ({names[split]})", f"描いて判定中（{names[split]}）")
+    desc = tr(f"drawing and judging ({names[split]})", f"描いて判定中（{names[split]}）")
     fidelity[split] = sd.prompt_fidelity(pipe, split, repeats=repeats, seed=SEED, num_inference_steps=20,
                                          guidance_scale=3.0, progress=True, desc=desc)
     r = fidelity[split]
-    line = T(f"{names[split]}: {r['n']} pictures; colour and shape right: {r['color_shape']:.1%} (English {r['en']:.1%}, Japanese {r['ja']:.1%}); all four words right: {r['all']:.1%}",
-             f"{names[split]}：{r['n']} 枚。色と形が正しい：{r['color_shape']:.1%}（英語 {r['en']:.1%}、日本語 {r['ja']:.1%}）。4 語すべて正しい：{r['all']:.1%}")
+    line = tr(f"{names[split]}: {r['n']} pictures; colour and shape right: {r['color_shape']:.1%} (English {r['en']:.1%}, Japanese {r['ja']:.1%}); all four words right: {r['all']:.1%}",
+              f"{names[split]}：{r['n']} 枚。色と形が正しい：{r['color_shape']:.1%}（英語 {r['en']:.1%}、日本語 {r['ja']:.1%}）。4 語すべて正しい：{r['all']:.1%}")
     print(line)
-heading = T("some misses on never-seen pairs (asked → read):", "一度も見ていない組み合わせでの間違いの例（頼んだもの → 読み取ったもの）：")
+heading = tr("some misses on never-seen pairs (asked → read):", "一度も見ていない組み合わせでの間違いの例（頼んだもの → 読み取ったもの）：")
 print(heading, *(f"{asked} → {read}" for asked, read in fidelity["heldout"]["misses"][:4]), sep="\n  ")
-kept = T("of these misses, the colour was still right in {:.0%}", "間違いのうち、色は合っていたもの：{:.0%}")
+kept = tr("of these misses, the colour was still right in {:.0%}", "間違いのうち、色は合っていたもの：{:.0%}")
 print(kept.format(fidelity["heldout"]["kept_color"]))
 
 
@@ -733,15 +733,15 @@ def img2img_start(num_inference_steps, strength):
 
 
 # %% nbgrader={"grade": true, "grade_id": "img2img_start_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-hint = T("Run the last int(20 · 0.75) = 15 steps: start at 20 − 15.",
-         "最後の int(20 · 0.75) = 15 ステップを実行するので、20 − 15 から始めます。")
+hint = tr("Run the last int(20 · 0.75) = 15 steps: start at 20 − 15.",
+          "最後の int(20 · 0.75) = 15 ステップを実行するので、20 − 15 から始めます。")
 expect(img2img_start(20, 0.75), 5, "img2img_start(20, 0.75)", hint)
-hint = T("Strength 1: from the very first timestep.", "strength 1 なら、いちばん最初のタイムステップから始めます。")
+hint = tr("Strength 1: from the very first timestep.", "strength 1 なら、いちばん最初のタイムステップから始めます。")
 expect(img2img_start(10, 1.0), 0, "img2img_start(10, 1.0)", hint)
-hint = T("Strength 0: no step at all.", "strength 0 なら、1 ステップも実行しません。")
+hint = tr("Strength 0: no step at all.", "strength 0 なら、1 ステップも実行しません。")
 expect(img2img_start(10, 0.0), 10, "img2img_start(10, 0.0)", hint)
-hint = T("int(7 · 0.5) = 3 steps to run, so start at index 4.",
-         "実行するのは int(7 · 0.5) = 3 ステップなので、インデックス 4 から始めます。")
+hint = tr("int(7 · 0.5) = 3 steps to run, so start at index 4.",
+          "実行するのは int(7 · 0.5) = 3 ステップなので、インデックス 4 から始めます。")
 expect(img2img_start(7, 0.5), 4, "img2img_start(7, 0.5)", hint)
 passed("Exercise 8.5")
 
@@ -756,19 +756,19 @@ passed("Exercise 8.5")
 # %%
 source = data.draw_shape(data.Shape("red", "circle", "large", "middle"))[None]     # (1, 3, 32, 32)
 source = torch.from_numpy(source)
-new_prompt, strengths = T("a large blue square on the left", "左に大きな青い四角"), [0.0, 0.3, 0.5, 0.7, 0.85, 1.0]
+new_prompt, strengths = tr("a large blue square on the left", "左に大きな青い四角"), [0.0, 0.3, 0.5, 0.7, 0.85, 1.0]
 images = [pipe(new_prompt, image=source, strength=s, num_inference_steps=20, guidance_scale=3.0,
                generator=torch.Generator().manual_seed(SEED)).images for s in strengths]
-titles = [T(f"strength {s}: start {img2img_start(20, s)}",
-            f"strength {s}：開始 {img2img_start(20, s)}") for s in strengths]
-title = T(f"img2img: a red circle → '{new_prompt}'", f"img2img：赤い丸 → 「{new_prompt}」")
+titles = [tr(f"strength {s}: start {img2img_start(20, s)}",
+             f"strength {s}：開始 {img2img_start(20, s)}") for s in strengths]
+title = tr(f"img2img: a red circle → '{new_prompt}'", f"img2img：赤い丸 → 「{new_prompt}」")
 plot.image_grid(torch.cat(images), titles, ncols=len(strengths), size=1.7, title=title)
 plt.show()
-lang, nothing = T("en", "ja"), T("nothing", "何もない")
+lang, nothing = tr("en", "ja"), tr("nothing", "何もない")
 for s, image in zip(strengths, images):
     read = data.read_shape(image[0].cpu())                      # en: lesson 08's judge, by rules  # ja: レッスン 08 の審判（規則で読む）
-    print(T(f"strength {s}: {read.caption(lang) if read else nothing}",
-            f"strength {s}：{read.caption(lang) if read else nothing}"))
+    print(tr(f"strength {s}: {read.caption(lang) if read else nothing}",
+             f"strength {s}：{read.caption(lang) if read else nothing}"))
 
 
 # %% [markdown] tags=["en"]
@@ -790,11 +790,11 @@ def redraw(prompt, strength):
         print(unknown_note, unknown)
     out = pipe([prompt] * 4, image=source.expand(4, -1, -1, -1), strength=strength, num_inference_steps=20,
                guidance_scale=3.0, generator=torch.Generator().manual_seed(SEED)).images
-    first, heading = T("the source", "元の画像"), T("'{}', strength {}", "「{}」、strength {}")
+    first, heading = tr("the source", "元の画像"), tr("'{}', strength {}", "「{}」、strength {}")
     plot.image_grid(torch.cat([source, out.cpu()]), [first] + [f"#{i}" for i in range(4)], ncols=5, size=1.8,
                     title=heading.format(prompt, strength))
 
-labels = {"prompt": T("prompt", "プロンプト"), "strength": T("strength", "強さ (strength)")}
+labels = {"prompt": tr("prompt", "プロンプト"), "strength": tr("strength", "強さ (strength)")}
 prompt_explorer(redraw, "右に小さな紫の十字", {"strength": (0.0, 1.0, 0.05, 0.7)}, labels=labels)
 
 # %% [markdown] tags=["en"]
@@ -828,7 +828,7 @@ with torch.no_grad():
 for h in hooks:
     h.remove()
 cross = [name for name, m in unet.named_modules() if name.endswith("cross_attn")]
-reads = T("{} cross-attention layers read the text:", "テキストを読む Cross-Attention 層（{} 個）：")
+reads = tr("{} cross-attention layers read the text:", "テキストを読む Cross-Attention 層（{} 個）：")
 print("\n" + reads.format(len(cross)), *cross, sep="\n  ")
 
 # %% [markdown] tags=["en"]
@@ -852,7 +852,7 @@ real = tiny_stable_diffusion(seed=SEED)     # en: diffusers.StableDiffusionPipel
 picture = torch.from_numpy(data.draw_shape(scenes[0])[None])
 with torch.no_grad():
     ids = real.tokenizer(["a red circle"], padding="max_length", return_tensors="pt").input_ids
-    steps = (T("③ text encoder", "③ テキストエンコーダ"), T("② image encoder", "② 画像エンコーダ"), "⑤ UNet", T("⑦ image decoder", "⑦ 画像デコーダ"))
+    steps = (tr("③ text encoder", "③ テキストエンコーダ"), tr("② image encoder", "② 画像エンコーダ"), "⑤ UNet", tr("⑦ image decoder", "⑦ 画像デコーダ"))
     rows = [
         (steps[0], "pipe.encode_prompt", tuple(pipe.encode_prompt(["a red circle"])[0].shape),
          "CLIPTextModel", tuple(real.text_encoder(ids).last_hidden_state.shape)),
@@ -873,12 +873,12 @@ def pad(text, width):
     """
     return text + " " * (width - sum(2 if ord(ch) >= 0x3000 else 1 for ch in text))
 
-header = (T("step", "ステップ"), T("the course", "このコース"), T("shape", "形"), "diffusers / transformers", T("shape", "形"))
+header = (tr("step", "ステップ"), tr("the course", "このコース"), tr("shape", "形"), "diffusers / transformers", tr("shape", "形"))
 for step, ours, our_shape, theirs, their_shape in [header, *rows]:
     print(pad(step, 22) + pad(ours, 22) + pad(str(our_shape), 18) + pad(theirs, 26) + str(their_shape))
-scheduler = T("\nscheduler: {} ↔ {}", "\nスケジューラ：{} ↔ {}")
+scheduler = tr("\nscheduler: {} ↔ {}", "\nスケジューラ：{} ↔ {}")
 print(scheduler.format(type(pipe.scheduler).__name__, type(real.scheduler).__name__))
-tiny, encoder, comma = T("the tiny real pipeline: ", "小さな本物のパイプライン："), T("text encoder", "テキストエンコーダ"), T(", ", "、")
+tiny, encoder, comma = tr("the tiny real pipeline: ", "小さな本物のパイプライン："), tr("text encoder", "テキストエンコーダ"), tr(", ", "、")
 sizes = {"VAE": real.vae, encoder: real.text_encoder, "UNet": real.unet}
 print(tiny + comma.join(f"{k} {sum(p.numel() for p in m.parameters()):,}" for k, m in sizes.items()))
 
@@ -895,7 +895,7 @@ print(tiny + comma.join(f"{k} {sum(p.numel() for p in m.parameters()):,}" for k,
 noise_picture = real("a red circle", num_inference_steps=4, guidance_scale=3.0, height=32, width=32, output_type="pt",
                      generator=torch.Generator().manual_seed(SEED)).images
 ours = pipe("a red circle", generator=torch.Generator().manual_seed(SEED)).images.cpu()
-titles = [T("diffusers, random weights", "diffusers（ランダムな重み）"), T("the course, trained", "このコース（学習済み）")]
+titles = [tr("diffusers, random weights", "diffusers（ランダムな重み）"), tr("the course, trained", "このコース（学習済み）")]
 plot.image_grid(torch.cat([noise_picture, ours]), titles, ncols=2, size=2.0)
 plt.show()
 

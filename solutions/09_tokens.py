@@ -85,13 +85,13 @@ import matplotlib.pyplot as plt
 
 from shikumi import bpe, data, get_device, plot, seed_everything
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, passed, set_language
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. Text is bytes
@@ -123,7 +123,7 @@ for ch in ["a", "Z", " ", "む", "か", "し", "桃", "。"]:
 # %%
 sentences = {"ja": "むかしむかし、あるところに、おじいさんとおばあさんがいました。",
              "en": "Once upon a time, there lived an old man and an old woman."}
-line = T("{lang}: {chars:3d} characters, {n:3d} bytes   {text}", "{lang}: {chars:3d} 文字、{n:3d} バイト   {text}")
+line = tr("{lang}: {chars:3d} characters, {n:3d} bytes   {text}", "{lang}: {chars:3d} 文字、{n:3d} バイト   {text}")
 for lang, text in sentences.items():
     print(line.format(lang=lang, chars=len(text), n=len(text.encode("utf-8")), text=text))
 
@@ -183,15 +183,15 @@ def count_pairs(ids):
 # %% nbgrader={"grade": true, "grade_id": "count_pairs_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 # en: Self-check: run me. The grader uses other, hidden inputs.
 # ja: セルフチェック：実行してみましょう。採点では別の（非公開の）入力を使います。
-what, hint = "count_pairs([1, 2, 3])", T("Every neighbour pair, one step at a time up to the last: (1, 2) and (2, 3).",
-                                         "隣り合うペアを 1 つずつずらして最後まで：(1, 2) と (2, 3) です。")
+what, hint = "count_pairs([1, 2, 3])", tr("Every neighbour pair, one step at a time up to the last: (1, 2) and (2, 3).",
+                                          "隣り合うペアを 1 つずつずらして最後まで：(1, 2) と (2, 3) です。")
 expect(count_pairs([1, 2, 3]), Counter({(1, 2): 1, (2, 3): 1}), what, hint)
-what, hint = T("C(7, 7) in [7, 7, 7, 7]", "[7, 7, 7, 7] の中の C(7, 7)"), T("Count every occurrence, overlapping ones too: positions 0–1, 1–2 and 2–3.", "重なり合うものも含めて、出てくるたびに数えます：位置 0–1、1–2、2–3 です。")
+what, hint = tr("C(7, 7) in [7, 7, 7, 7]", "[7, 7, 7, 7] の中の C(7, 7)"), tr("Count every occurrence, overlapping ones too: positions 0–1, 1–2 and 2–3.", "重なり合うものも含めて、出てくるたびに数えます：位置 0–1、1–2、2–3 です。")
 expect(count_pairs([7, 7, 7, 7])[(7, 7)], 3, what, hint)
-what = T("count_pairs of aaabdaaabac", "aaabdaaabac の count_pairs")
+what = tr("count_pairs of aaabdaaabac", "aaabdaaabac の count_pairs")
 expect(count_pairs(list(b"aaabdaaabac")),
        Counter({(97, 97): 4, (97, 98): 2, (98, 100): 1, (100, 97): 1, (98, 97): 1, (97, 99): 1}), what)
-what, hint = "count_pairs([5])", T("A single id has no neighbour: no pairs.", "id が 1 つだけなら隣がいないので、ペアはありません。")
+what, hint = "count_pairs([5])", tr("A single id has no neighbour: no pairs.", "id が 1 つだけなら隣がいないので、ペアはありません。")
 expect(count_pairs([5]), Counter(), what, hint)
 passed("Exercise 9.1")
 
@@ -207,7 +207,7 @@ passed("Exercise 9.1")
 tale = data.load_tales()[0]                      # 桃太郎
 tale_text = "\n".join(tale.sentences)
 tale_bytes = list(tale_text.encode("utf-8"))
-header = T("{title}: {c} characters, {b} bytes. The most frequent pairs:", "{title}：{c} 文字、{b} バイト。いちばん多いペア：")
+header = tr("{title}: {c} characters, {b} bytes. The most frequent pairs:", "{title}：{c} 文字、{b} バイト。いちばん多いペア：")
 print(header.format(title=tale.title, c=len(tale_text), b=len(tale_bytes)))
 for (a, b), n in count_pairs(tale_bytes).most_common(6):
     print(f"  ({a:3d}, {b:3d})  {bytes([a, b])!r:14}  × {n}")
@@ -260,14 +260,14 @@ def merge(ids, pair, new_id):
 
 
 # %% nbgrader={"grade": true, "grade_id": "merge_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-what, hint = "merge([1, 2, 3, 1, 2], (1, 2), 9)", T("Replace every (1, 2) by 9, and skip both ids of each pair.",
-                                                    "(1, 2) をすべて 9 に置き換え、ペアの 2 つの id をまとめて飛ばします。")
+what, hint = "merge([1, 2, 3, 1, 2], (1, 2), 9)", tr("Replace every (1, 2) by 9, and skip both ids of each pair.",
+                                                     "(1, 2) をすべて 9 に置き換え、ペアの 2 つの id をまとめて飛ばします。")
 expect(merge([1, 2, 3, 1, 2], (1, 2), 9), [9, 3, 9], what, hint)
-what, hint = "merge([7, 7, 7], (7, 7), 9)", T("Left to right, no overlaps: the first two 7s merge, the third stays.",
-                                              "左から右へ、重ならないように：最初の 2 つの 7 がマージされ、3 つ目は残ります。")
+what, hint = "merge([7, 7, 7], (7, 7), 9)", tr("Left to right, no overlaps: the first two 7s merge, the third stays.",
+                                               "左から右へ、重ならないように：最初の 2 つの 7 がマージされ、3 つ目は残ります。")
 expect(merge([7, 7, 7], (7, 7), 9), [9, 7], what, hint)
-what, hint = "merge([1, 2, 3], (3, 1), 9)", T("The pair never occurs: every id comes back, the last one too.",
-                                              "ペアは一度も現れないので、最後の id も含めてすべてそのまま返ります。")
+what, hint = "merge([1, 2, 3], (3, 1), 9)", tr("The pair never occurs: every id comes back, the last one too.",
+                                               "ペアは一度も現れないので、最後の id も含めてすべてそのまま返ります。")
 expect(merge([1, 2, 3], (3, 1), 9), [1, 2, 3], what, hint)
 passed("Exercise 9.2")
 
@@ -326,21 +326,21 @@ def learn_merges(ids, num_merges):
 
 # %% nbgrader={"grade": true, "grade_id": "learn_merges_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 merges = learn_merges(list(b"aaabdaaabac"), 3)
-what, hint = T("learn_merges returns a dict", "learn_merges が dict を返す"), T("Return a dict {pair: new id}, e.g. {(97, 97): 256, ...}.", "dict {ペア: 新しい id}（例 {(97, 97): 256, ...}）を返してください。")
+what, hint = tr("learn_merges returns a dict", "learn_merges が dict を返す"), tr("Return a dict {pair: new id}, e.g. {(97, 97): 256, ...}.", "dict {ペア: 新しい id}（例 {(97, 97): 256, ...}）を返してください。")
 expect(isinstance(merges, dict), True, what, hint)
-what, hint = T("the first merge", "最初のマージ"), T("The most frequent pair of aaabdaaabac is (a, a) = (97, 97), 4 times.", "aaabdaaabac でいちばん多いペアは (a, a) = (97, 97) で、4 回です。")
+what, hint = tr("the first merge", "最初のマージ"), tr("The most frequent pair of aaabdaaabac is (a, a) = (97, 97), 4 times.", "aaabdaaabac でいちばん多いペアは (a, a) = (97, 97) で、4 回です。")
 expect(next(iter(merges), None), (97, 97), what, hint)
-what, hint = T("the new ids", "新しい id"), T("New ids count up from 256: ids 0–255 are the bytes.", "新しい id は 256 から数えます。0〜255 はバイトの id です。")
+what, hint = tr("the new ids", "新しい id"), tr("New ids count up from 256: ids 0–255 are the bytes.", "新しい id は 256 から数えます。0〜255 はバイトの id です。")
 expect(list(merges.values()), [256, 257, 258], what, hint)
-what = T("the second merge", "2 番目のマージ")
-hint = T("(a, b) = (97, 98) and (aa, a) = (256, 97) both occur twice: on a tie, take the smallest pair.",
-         "(a, b) = (97, 98) と (aa, a) = (256, 97) はどちらも 2 回です。同点なら、いちばん小さいペアを選びます。")
+what = tr("the second merge", "2 番目のマージ")
+hint = tr("(a, b) = (97, 98) and (aa, a) = (256, 97) both occur twice: on a tie, take the smallest pair.",
+          "(a, b) = (97, 98) と (aa, a) = (256, 97) はどちらも 2 回です。同点なら、いちばん小さいペアを選びます。")
 expect(list(merges)[1:2], [(97, 98)], what, hint)
-what, hint = "learn_merges(aaabdaaabac, 3)", T("After each merge, count again on the merged ids.",
-                                               "マージするたびに、マージ後の id 列で数え直します。")
+what, hint = "learn_merges(aaabdaaabac, 3)", tr("After each merge, count again on the merged ids.",
+                                                "マージするたびに、マージ後の id 列で数え直します。")
 expect(merges, {(97, 97): 256, (97, 98): 257, (256, 257): 258}, what, hint)
-what, hint = "learn_merges([5], 3)", T("Stop when no pair is left: a single id has none.",
-                                       "ペアが残っていなければ止めます。id が 1 つだけならペアはありません。")
+what, hint = "learn_merges([5], 3)", tr("Stop when no pair is left: a single id has none.",
+                                        "ペアが残っていなければ止めます。id が 1 つだけならペアはありません。")
 expect(learn_merges([5], 3), {}, what, hint)
 passed("Exercise 9.3")
 
@@ -360,7 +360,7 @@ tale_merges = learn_merges(tale_bytes, 30)
 seconds = time.perf_counter() - start
 tale_tok = bpe.BPETokenizer(tale_merges)
 print(" | ".join(tale_tok.piece(new_id) for new_id in tale_merges.values()))
-took = T("30 merges in {s:.2f} s", "30 回のマージに {s:.2f} 秒")
+took = tr("30 merges in {s:.2f} s", "30 回のマージに {s:.2f} 秒")
 print(took.format(s=seconds))
 
 
@@ -417,11 +417,11 @@ def encode(text, merges):
 # en: The merges learn_merges learns from aaabdaaabac (written out, so this check needs only your encode):
 # ja: learn_merges が aaabdaaabac から学習するマージ（この確認があなたの encode だけで済むように、書き出しておきます）：
 classic = {(97, 97): 256, (97, 98): 257, (256, 257): 258}
-what, hint = "encode('む', {})", T("Start from the UTF-8 bytes, list(text.encode('utf-8')): 「む」 is 3 bytes.",
-                                  "UTF-8 のバイト列 list(text.encode('utf-8')) から始めます。「む」は 3 バイトです。")
+what, hint = "encode('む', {})", tr("Start from the UTF-8 bytes, list(text.encode('utf-8')): 「む」 is 3 bytes.",
+                                   "UTF-8 のバイト列 list(text.encode('utf-8')) から始めます。「む」は 3 バイトです。")
 expect(encode("む", {}), [227, 130, 128], what, hint)
-what, hint = "encode('aaab', classic)", T("Replay every merge, in order: aa → 256, then ab → 257, then (256, 257) → 258.",
-                                          "すべてのマージを順に再生します：aa → 256、ab → 257、(256, 257) → 258。")
+what, hint = "encode('aaab', classic)", tr("Replay every merge, in order: aa → 256, then ab → 257, then (256, 257) → 258.",
+                                           "すべてのマージを順に再生します：aa → 256、ab → 257、(256, 257) → 258。")
 expect(encode("aaab", classic), [258], what, hint)
 what = "encode('aaabdaaabac', classic)"
 expect(encode("aaabdaaabac", classic), [258, 100, 258, 97, 99], what)
@@ -443,7 +443,7 @@ passed("Exercise 9.4")
 # %%
 other = data.load_tales()[1].sentences[0]
 ids = encode(other, tale_merges)
-line = T("{n} characters → {b} bytes → {t} tokens", "{n} 文字 → {b} バイト → {t} トークン")
+line = tr("{n} characters → {b} bytes → {t} tokens", "{n} 文字 → {b} バイト → {t} トークン")
 print(other)
 print(line.format(n=len(other), b=len(other.encode("utf-8")), t=len(ids)))
 print(ids)
@@ -503,8 +503,8 @@ en_heldout = data.shakespeare(["the-tempest"])
 start = time.perf_counter()
 tok = bpe.BPETokenizer.train([ja_train, en_train], config)
 ours_seconds = time.perf_counter() - start
-line = T("trained on {ja:,} bytes of Japanese and {en:,} bytes of English: {m} merges in {s:.1f} s",
-         "日本語 {ja:,} バイトと英語 {en:,} バイトで学習：{m} 回のマージに {s:.1f} 秒")
+line = tr("trained on {ja:,} bytes of Japanese and {en:,} bytes of English: {m} merges in {s:.1f} s",
+          "日本語 {ja:,} バイトと英語 {en:,} バイトで学習：{m} 回のマージに {s:.1f} 秒")
 print(line.format(ja=len(ja_train.encode()), en=len(en_train.encode()), m=len(tok.merges), s=ours_seconds))
 print(" | ".join(tok.piece(i) for i in range(256, 256 + 48)))
 
@@ -521,13 +521,13 @@ print(" | ".join(tok.piece(i) for i in range(256, 256 + 48)))
 
 # %%
 is_japanese = {i: any(b >= 0x80 for b in tok.vocab[i]) for i in range(256, tok.vocab_size)}
-names = {True: T("Japanese", "日本語"), False: T("English", "英語")}
+names = {True: tr("Japanese", "日本語"), False: tr("English", "英語")}
 for flag, name in names.items():
     ids = [i for i, ja in is_japanese.items() if ja == flag]
     whole = [i for i in ids if "\\x" not in tok.piece(i)]          # en: whole characters only, no stray bytes  # ja: 文字として完結したものだけ（はみ出したバイトなし）
     longest = sorted(whole, key=lambda i: -len(tok.vocab[i]))[:10]
-    line = T("{name}: {n} of the {m} merged tokens; the longest: {pieces}",
-             "{name}：マージでできた {m} 個のトークンのうち {n} 個。長いもの：{pieces}")
+    line = tr("{name}: {n} of the {m} merged tokens; the longest: {pieces}",
+              "{name}：マージでできた {m} 個のトークンのうち {n} 個。長いもの：{pieces}")
     print(line.format(name=name, n=len(ids), m=len(is_japanese), pieces=" | ".join(tok.piece(i) for i in longest)))
 
 # %% [markdown] tags=["en"]
@@ -549,7 +549,7 @@ steps = [0, 25, 50, 100, 200, 400, len(tok.merges)]
 truncated = {k: tok.truncated(k) for k in steps}
 series = {repr(w): [len(truncated[k].encode(w)) for k in steps] for w in words}
 fig, ax = plt.subplots(figsize=(7.5, 3.6))
-title, xlabel, ylabel = T("words becoming tokens", "単語がトークンになっていく"), T("merges learnt", "学習したマージの数"), T("tokens for the word", "単語のトークン数")
+title, xlabel, ylabel = tr("words becoming tokens", "単語がトークンになっていく"), tr("merges learnt", "学習したマージの数"), tr("tokens for the word", "単語のトークン数")
 plot.lines(steps, series, title=title, xlabel=xlabel, ylabel=ylabel, ax=ax)
 ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
 plt.show()
@@ -567,8 +567,8 @@ corpus_bytes = list((ja_train + "\n" + en_train).encode("utf-8"))
 start = time.perf_counter()
 learn_merges(corpus_bytes, 2)
 per_merge = (time.perf_counter() - start) / 2
-line = T("your loop: about {s:.0f} s for {m} merges ({p:.2f} s each); bpe.BPETokenizer.train: {o:.1f} s",
-         "あなたのループ：{m} 回のマージに約 {s:.0f} 秒（1 回 {p:.2f} 秒）。bpe.BPETokenizer.train：{o:.1f} 秒")
+line = tr("your loop: about {s:.0f} s for {m} merges ({p:.2f} s each); bpe.BPETokenizer.train: {o:.1f} s",
+          "あなたのループ：{m} 回のマージに約 {s:.0f} 秒（1 回 {p:.2f} 秒）。bpe.BPETokenizer.train：{o:.1f} 秒")
 print(line.format(s=per_merge * len(tok.merges), m=len(tok.merges), p=per_merge, o=ours_seconds))
 
 # %% [markdown] tags=["en"]
@@ -590,12 +590,12 @@ pairs = [("むかしむかし、あるところに、おじいさんとおばあ
          ("今日はいい天気ですね。", "The weather is nice today."),
          ("桃太郎は鬼退治に行きました。", "Momotaro went to fight the ogres.")]
 rows = {}
-label = T("{i}. {lang}: {n} tokens ({b} bytes)", "{i}. {lang}：{n} トークン（{b} バイト）")
+label = tr("{i}. {lang}: {n} tokens ({b} bytes)", "{i}. {lang}：{n} トークン（{b} バイト）")
 for i, (ja, en) in enumerate(pairs, start=1):
     for lang, text in (("ja", ja), ("en", en)):
         pieces = tok.pieces(text)
         rows[label.format(i=i, lang=lang, n=len(pieces), b=len(text.encode("utf-8")))] = pieces
-title = T("the same four sentences in Japanese and in English", "同じ 4 つの文、日本語と英語")
+title = tr("the same four sentences in Japanese and in English", "同じ 4 つの文、日本語と英語")
 plot.tokens(rows, title=title, width=10)
 plt.show()
 
@@ -624,7 +624,7 @@ plt.show()
 # 同じトークナイザを、シェイクスピアだけで、そして昔話と同じ量のシェイクスピアで学習してみます：
 
 # %%
-names = [T("English only", "英語だけ"), T("as trained above", "上と同じ"), T("half and half", "日英半々")]
+names = [tr("English only", "英語だけ"), tr("as trained above", "上と同じ"), tr("half and half", "日英半々")]
 half = en_train[:len(ja_train.encode("utf-8"))]                   # en: as many bytes of Shakespeare as of tales  # ja: シェイクスピアも昔話と同じバイト数だけ
 mix_tokenizers = dict(zip(names, [bpe.BPETokenizer.train(en_train, config), tok,
                                   bpe.BPETokenizer.train([ja_train, half], config)]))
@@ -667,13 +667,13 @@ bytes_per_token = {lang: [len(heldout[lang].encode()) / n for n in n_tokens[lang
 tokens_per_char = {lang: [n / len(heldout[lang]) for n in n_tokens[lang]] for lang in heldout}
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-names = {"ja": T("Japanese (held-out tales)", "日本語（取っておいた昔話）"), "en": T("English (The Tempest)", "英語（テンペスト）")}
-title1, title2, xlabel = T("compression: bytes per token", "圧縮率：1 トークンあたりのバイト数"), T("cost: tokens per character", "コスト：1 文字あたりのトークン数"), T("vocabulary size", "語彙サイズ")
+names = {"ja": tr("Japanese (held-out tales)", "日本語（取っておいた昔話）"), "en": tr("English (The Tempest)", "英語（テンペスト）")}
+title1, title2, xlabel = tr("compression: bytes per token", "圧縮率：1 トークンあたりのバイト数"), tr("cost: tokens per character", "コスト：1 文字あたりのトークン数"), tr("vocabulary size", "語彙サイズ")
 plot.lines(vocab_sizes, {names[k]: v for k, v in bytes_per_token.items()}, title=title1, xlabel=xlabel, ax=ax1)
 plot.lines(vocab_sizes, {names[k]: v for k, v in tokens_per_char.items()}, title=title2, xlabel=xlabel, ax=ax2)
 plt.show()
-line = T("vocabulary {v}: {lang} {b:.2f} bytes/token, {c:.2f} tokens/character",
-         "語彙 {v}：{lang} 1 トークン {b:.2f} バイト、1 文字 {c:.2f} トークン")
+line = tr("vocabulary {v}: {lang} {b:.2f} bytes/token, {c:.2f} tokens/character",
+          "語彙 {v}：{lang} 1 トークン {b:.2f} バイト、1 文字 {c:.2f} トークン")
 for lang in heldout:
     print(line.format(v=vocab_sizes[-1], lang=lang, b=bytes_per_token[lang][-1], c=tokens_per_char[lang][-1]))
 
@@ -723,10 +723,10 @@ hf_merges = [tuple(bytes(to_byte[c] for c in side) for side in (m if isinstance(
 our_merges = [(tok.vocab[a], tok.vocab[b]) for a, b in tok.merges]
 first_difference = next((i for i, (a, b) in enumerate(zip(hf_merges, our_merges)) if a != b), len(our_merges))
 shared = len(set(hf_merges) & set(our_merges))
-line = T("Hugging Face: {n} merges in {hs:.2f} s (ours: {os:.1f} s). The first {d} are the same, in the same order; "
-         "{s} of {n} are shared.",
-         "Hugging Face：{n} 回のマージに {hs:.2f} 秒（私たちのは {os:.1f} 秒）。最初の {d} 個は同じマージが同じ順に並び、"
-         "{n} 個のうち {s} 個が共通です。")
+line = tr("Hugging Face: {n} merges in {hs:.2f} s (ours: {os:.1f} s). The first {d} are the same, in the same order; "
+          "{s} of {n} are shared.",
+          "Hugging Face：{n} 回のマージに {hs:.2f} 秒（私たちのは {os:.1f} 秒）。最初の {d} 個は同じマージが同じ順に並び、"
+          "{n} 個のうち {s} 個が共通です。")
 print(line.format(n=len(hf_merges), hs=hf_seconds, os=ours_seconds, d=first_difference, s=shared))
 
 if first_difference < len(our_merges):   # en: how often each of the two pairs occurs at that point  # ja: その時点で、2 つのペアがそれぞれ何回現れるか
@@ -736,8 +736,8 @@ if first_difference < len(our_merges):   # en: how often each of the two pairs o
         ids = before.encode(piece)
         for a, b in zip(ids, ids[1:]):
             pair_counts[before.vocab[a], before.vocab[b]] += n
-    line = T("merge {k}: Hugging Face {theirs}, {n1} times; ours {ours}, {n2} times",
-             "マージ {k}：Hugging Face は {theirs}（{n1} 回）、私たちのは {ours}（{n2} 回）")
+    line = tr("merge {k}: Hugging Face {theirs}, {n1} times; ours {ours}, {n2} times",
+              "マージ {k}：Hugging Face は {theirs}（{n1} 回）、私たちのは {ours}（{n2} 回）")
     print(line.format(k=first_difference + 1, theirs=hf_merges[first_difference], ours=our_merges[first_difference],
                       n1=pair_counts[hf_merges[first_difference]], n2=pair_counts[our_merges[first_difference]]))
 
@@ -763,7 +763,7 @@ if first_difference < len(our_merges):   # en: how often each of the two pairs o
 # デコーダがそれをテキストに戻します：
 
 # %%
-line = T("{n} tokens (ours: {m}) → {text}", "{n} トークン（私たちのは {m}）→ {text}")
+line = tr("{n} tokens (ours: {m}) → {text}", "{n} トークン（私たちのは {m}）→ {text}")
 for text in (pairs[0][1], pairs[0][0]):
     encoding = hf.encode(text)
     print(encoding.tokens)

@@ -97,14 +97,14 @@ import torch.nn.functional as F
 
 from shikumi import charlm, chatdata, checkpoint, finetune, get_device, plot, preference, seed_everything
 from shikumi.device import describe
-from shikumi.lang import T
+from shikumi.lang import tr
 from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig
 
-set_language(T("en", "ja"))
+set_language(tr("en", "ja"))
 seed_everything(SEED)
 device = get_device(DEVICE)
-print(T("device:", "デバイス："), describe(device))
+print(tr("device:", "デバイス："), describe(device))
 
 # %% [markdown] tags=["en"]
 # ## 1. A pre-trained GPT does not answer (slides 12–13, 38)
@@ -125,7 +125,7 @@ print(T("device:", "デバイス："), describe(device))
 # ja: レッスン 04 の GPT（事前学習だけ、同梱のまま）と、その 82 文字
 base, tok = charlm.load_gpt_shakespeare(device)
 questions = ["Greet OPHELIA.", 'What is the first word of "to be or not to be"?', 'Shout "good night sweet prince".']
-meanings = [T("", "（OPHELIA にあいさつして。）\n"), T("", "（「to be or not to be」の最初の単語は？）\n"), T("", "（「good night sweet prince」と叫んで。）\n")]
+meanings = [tr("", "（OPHELIA にあいさつして。）\n"), tr("", "（「to be or not to be」の最初の単語は？）\n"), tr("", "（「good night sweet prince」と叫んで。）\n")]
 for meaning, question, answer in zip(meanings, questions, finetune.replies(base, tok, questions)):
     print(meaning + chatdata.chat_prompt(question) + answer)
     print("-" * 70)
@@ -185,11 +185,11 @@ for meaning, question, answer in zip(meanings, questions, finetune.replies(base,
 train_examples = chatdata.instructions(4000 if SIZE == "quick" else 8000, "train", seed=SEED)
 heldout_examples = chatdata.instructions(48, "heldout", seed=SEED + 1)
 names, lines = chatdata.fillers("greet", "train"), chatdata.fillers("first", "train")
-line = T("training: {n} chats over {a} names and {b} lines; held out: {c} names and {d} lines",
-         "学習用：{a} 個の名前と {b} 個の一節から作った {n} 個のチャット。評価用：{c} 個の名前と {d} 個の一節")
+line = tr("training: {n} chats over {a} names and {b} lines; held out: {c} names and {d} lines",
+          "学習用：{a} 個の名前と {b} 個の一節から作った {n} 個のチャット。評価用：{c} 個の名前と {d} 個の一節")
 print(line.format(n=len(train_examples), a=len(names), b=len(lines), c=len(chatdata.NAMES), d=len(chatdata.LINES)))
 print()
-translation = T("", "    ↳ {}\n\n")
+translation = tr("", "    ↳ {}\n\n")
 for example in train_examples[:3] + heldout_examples[:3]:
     print(example.prompt + example.answer + translation.format(example.ja()), end="")
 
@@ -277,26 +277,26 @@ def sft_inputs_and_targets(prompt_ids, answer_ids):
 # ja: セルフチェック：実行してみましょう。採点では別の（非公開の）入力を使います。
 x, y = sft_inputs_and_targets([10, 11, 12, 13], [20, 21, 22])                  # P = 4, A = 3
 x, y = torch.as_tensor(x), torch.as_tensor(y)
-what, hint = T("the shapes of x and y", "x と y の形"), T("Both are the sequence shifted by one: P + A - 1 = 6 tokens each.", "どちらも 1 つずらした列です。それぞれ P + A - 1 = 6 トークン。")
+what, hint = tr("the shapes of x and y", "x と y の形"), tr("Both are the sequence shifted by one: P + A - 1 = 6 tokens each.", "どちらも 1 つずらした列です。それぞれ P + A - 1 = 6 トークン。")
 expect((tuple(x.shape), tuple(y.shape)), ((6,), (6,)), what, hint)
-what, hint = "x", T("x = ids[:-1]: the whole prompt and the answer but its last token, nothing masked.",
-                    "x = ids[:-1]：プロンプト全部と、最後のトークンを除いた答え。何も隠しません。")
+what, hint = "x", tr("x = ids[:-1]: the whole prompt and the answer but its last token, nothing masked.",
+                     "x = ids[:-1]：プロンプト全部と、最後のトークンを除いた答え。何も隠しません。")
 expect(x.tolist(), [10, 11, 12, 13, 20, 21], what, hint)
 what = "y"
-hint = T("y = ids[1:] = [11, 12, 13, 20, 21, 22]; the targets 11, 12, 13 are the prompt's.",
-         "y = ids[1:] = [11, 12, 13, 20, 21, 22] で、目標 11, 12, 13 はプロンプトのものです。")
-mistakes = [([-100, -100, -100, -100, 21, 22], T("One too many: y[3] = 20 is the answer's first token and must count.",
-                                                 "1 つ多すぎます。y[3] = 20 は答えの最初のトークンなので数えます。")),
-            ([-100, -100, 13, 20, 21, 22], T("One too few: y[2] = 13 is the prompt's last token, mask it too.",
-                                             "1 つ足りません。y[2] = 13 はプロンプトの最後のトークンなので、これも隠します。")),
-            ([11, 12, 13, -100, -100, -100], T("Swapped: hide the prompt's targets and keep the answer's.",
-                                               "逆です。プロンプトの目標を隠し、答えの目標を残します。")),
-            ([0, 0, 0, 20, 21, 22], T("Use IGNORE = -100: 0 is a real token id.",
-                                      "IGNORE = -100 を使います。0 は本物のトークン ID です。")),
-            ([11, 12, 13, 20, 21, 22], T("Nothing is masked yet: put IGNORE where the target is the prompt's.",
-                                         "まだ何も隠れていません。目標がプロンプトのものである位置に IGNORE を入れます。"))]
+hint = tr("y = ids[1:] = [11, 12, 13, 20, 21, 22]; the targets 11, 12, 13 are the prompt's.",
+          "y = ids[1:] = [11, 12, 13, 20, 21, 22] で、目標 11, 12, 13 はプロンプトのものです。")
+mistakes = [([-100, -100, -100, -100, 21, 22], tr("One too many: y[3] = 20 is the answer's first token and must count.",
+                                                  "1 つ多すぎます。y[3] = 20 は答えの最初のトークンなので数えます。")),
+            ([-100, -100, 13, 20, 21, 22], tr("One too few: y[2] = 13 is the prompt's last token, mask it too.",
+                                              "1 つ足りません。y[2] = 13 はプロンプトの最後のトークンなので、これも隠します。")),
+            ([11, 12, 13, -100, -100, -100], tr("Swapped: hide the prompt's targets and keep the answer's.",
+                                                "逆です。プロンプトの目標を隠し、答えの目標を残します。")),
+            ([0, 0, 0, 20, 21, 22], tr("Use IGNORE = -100: 0 is a real token id.",
+                                       "IGNORE = -100 を使います。0 は本物のトークン ID です。")),
+            ([11, 12, 13, 20, 21, 22], tr("Nothing is masked yet: put IGNORE where the target is the prompt's.",
+                                          "まだ何も隠れていません。目標がプロンプトのものである位置に IGNORE を入れます。"))]
 expect(y.tolist(), [-100, -100, -100, 20, 21, 22], what, hint, mistakes=mistakes)
-what, hint = T("a one-token prompt", "1 トークンのプロンプト"), T("With P = 1 no target belongs to the prompt: nothing is masked.", "P = 1 なら、プロンプトに属する目標はないので、何も隠しません。")
+what, hint = tr("a one-token prompt", "1 トークンのプロンプト"), tr("With P = 1 no target belongs to the prompt: nothing is masked.", "P = 1 なら、プロンプトに属する目標はないので、何も隠しません。")
 expect(torch.as_tensor(sft_inputs_and_targets([5], [6, 7])[1]).tolist(), [6, 7], what, hint)
 passed("Exercise 10.1")
 
@@ -314,10 +314,10 @@ example = train_examples[0]
 x, y = sft_inputs_and_targets(tok.encode(example.prompt), tok.encode(example.answer))
 def shown(ids):
     return "".join("·" if i == IGNORE else tok.decode([i]).replace("\n", "⏎") for i in torch.as_tensor(ids).tolist())
-print(T("x, reads:  ", "x（読む）：") + shown(x))
-print(T("y, learns: ", "y（学ぶ）：") + shown(y))
+print(tr("x, reads:  ", "x（読む）：") + shown(x))
+print(tr("y, learns: ", "y（学ぶ）：") + shown(y))
 counted = int((torch.as_tensor(y) != IGNORE).sum())
-line = T("{c} of {n} targets count: the answer's {a} characters", "{n} 個の目標のうち数えるのは {c} 個：答えの {a} 文字です")
+line = tr("{c} of {n} targets count: the answer's {a} characters", "{n} 個の目標のうち数えるのは {c} 個：答えの {a} 文字です")
 print(line.format(c=counted, n=len(y), a=len(example.answer)))
 
 # %% [markdown] tags=["en"]
@@ -343,8 +343,8 @@ settings = TrainConfig(max_steps=LIVE_STEPS, lr=1e-3, warmup_steps=5, eval_every
                        weight_decay=0.0, device=DEVICE, cpu_threads=1)
 live_history = finetune.finetune_sft(live, tok, train_examples, val_examples, settings, batch_size=16, seed=SEED,
                                      make_targets=sft_inputs_and_targets)
-line = T("{s} steps in {t:.0f} s: loss on the answers {a:.2f} → {b:.2f} nats per character",
-         "{s} ステップ、{t:.0f} 秒：答えの損失 {a:.2f} → {b:.2f}（1 文字あたりのナット）")
+line = tr("{s} steps in {t:.0f} s: loss on the answers {a:.2f} → {b:.2f} nats per character",
+          "{s} ステップ、{t:.0f} 秒：答えの損失 {a:.2f} → {b:.2f}（1 文字あたりのナット）")
 print(line.format(s=LIVE_STEPS, t=live_history.seconds, a=live_history.train_loss[0], b=live_history.train_loss[-1]))
 
 # %% [markdown] tags=["en"]
@@ -377,8 +377,8 @@ else:
     record = checkpoint.load_history("gpt_chat_sft")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.3))
-names = {"train": T("training chats", "学習用のチャット"), "val": T("held-out chats", "評価用のチャット")}
-title1, title2, xlabel, ylabel = T("your 40 steps", "あなたの 40 ステップ"), T("the shipped fine-tuning", "同梱モデルのファインチューニング"), T("step", "ステップ"), T("loss on the answers", "答えの損失")
+names = {"train": tr("training chats", "学習用のチャット"), "val": tr("held-out chats", "評価用のチャット")}
+title1, title2, xlabel, ylabel = tr("your 40 steps", "あなたの 40 ステップ"), tr("the shipped fine-tuning", "同梱モデルのファインチューニング"), tr("step", "ステップ"), tr("loss on the answers", "答えの損失")
 ax1.plot(live_history.step, live_history.train_loss, label=names["train"])
 ax1.plot(live_history.eval_step, live_history.eval_loss, marker="o", label=names["val"])
 ax2.plot(record["step"], record["train_loss"], label=names["train"])
@@ -405,7 +405,7 @@ plt.show()
 
 # %%
 showcase = questions + [e.instruction for e in heldout_examples[3:6]]
-labels = {T("lesson 04 GPT", "レッスン 04 の GPT"): base, T(f"after {LIVE_STEPS} steps", f"{LIVE_STEPS} ステップ後"): live, T("fine-tuned (SFT)", "ファインチューニング後 (SFT)"): sft}
+labels = {tr("lesson 04 GPT", "レッスン 04 の GPT"): base, tr(f"after {LIVE_STEPS} steps", f"{LIVE_STEPS} ステップ後"): live, tr("fine-tuned (SFT)", "ファインチューニング後 (SFT)"): sft}
 answers = {label: finetune.replies(model, tok, showcase) for label, model in labels.items()}
 for i, question in enumerate(showcase):
     print("USER: " + question)
@@ -433,15 +433,15 @@ for i, question in enumerate(showcase):
 # %%
 scores = {"base": finetune.score(base, tok, heldout_examples), "SFT": finetune.score(sft, tok, heldout_examples)}
 answer_loss = {name: finetune.answer_loss(model, tok, heldout_examples) for name, model in (("base", base), ("SFT", sft))}
-line = T("held-out instructions answered right: lesson 04's GPT {a:.0%}, fine-tuned {b:.0%}",
-         "評価用の指示に正しく答えた割合：レッスン 04 の GPT {a:.0%}、ファインチューニング後 {b:.0%}")
+line = tr("held-out instructions answered right: lesson 04's GPT {a:.0%}, fine-tuned {b:.0%}",
+          "評価用の指示に正しく答えた割合：レッスン 04 の GPT {a:.0%}、ファインチューニング後 {b:.0%}")
 print(line.format(a=scores["base"].correct, b=scores["SFT"].correct))
-line = T("loss on the held-out answers: {a:.2f} → {b:.2f} nats per character",
-         "評価用の答えの損失：{a:.2f} → {b:.2f}（1 文字あたりのナット）")
+line = tr("loss on the held-out answers: {a:.2f} → {b:.2f} nats per character",
+          "評価用の答えの損失：{a:.2f} → {b:.2f}（1 文字あたりのナット）")
 print(line.format(a=answer_loss["base"], b=answer_loss["SFT"]))
-groups = {T("lesson 04 GPT", "レッスン 04 の GPT"): {T("right", "正しい"): scores["base"].correct, T("right and polite", "正しくて丁寧"): scores["base"].preferred},
-          T("fine-tuned (SFT)", "ファインチューニング後"): {T("right", "正しい"): scores["SFT"].correct, T("right and polite", "正しくて丁寧"): scores["SFT"].preferred}}
-title = T("48 held-out instructions, greedy answers", "評価用の指示 48 個、貪欲法での答え")
+groups = {tr("lesson 04 GPT", "レッスン 04 の GPT"): {tr("right", "正しい"): scores["base"].correct, tr("right and polite", "正しくて丁寧"): scores["base"].preferred},
+          tr("fine-tuned (SFT)", "ファインチューニング後"): {tr("right", "正しい"): scores["SFT"].correct, tr("right and polite", "正しくて丁寧"): scores["SFT"].preferred}}
+title = tr("48 held-out instructions, greedy answers", "評価用の指示 48 個、貪欲法での答え")
 plot.bars(groups, title=title, percent=True)
 plt.show()
 
@@ -513,19 +513,19 @@ def sequence_logprob(logits, targets):
 probs = torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]])      # (1, 3, 3)
 logits, targets = probs.log() + 3, torch.tensor([[IGNORE, 1, 2]])
 got = sequence_logprob(logits, targets)
-what, hint = T("the shape", "形"), T("One log-probability per row: sum over t, keep the batch, shape (B,) = (1,).", "行ごとに 1 つの対数確率です。t について合計し、バッチは残します。形 (B,) = (1,)。")
+what, hint = tr("the shape", "形"), tr("One log-probability per row: sum over t, keep the batch, shape (B,) = (1,).", "行ごとに 1 つの対数確率です。t について合計し、バッチは残します。形 (B,) = (1,)。")
 expect(tuple(torch.as_tensor(got).shape), (1,), what, hint)
-what, hint = "log 0.8 + log 0.6", T("log_softmax over the vocabulary, pick the targets, sum where the target is not IGNORE.",
-                                    "語彙方向に log_softmax をとり、目標の値を取り出し、目標が IGNORE でないところを合計します。")
-mistakes = [(5.266031, T("Those are raw logits: take log_softmax first.",
-                         "それは生のロジットです。先に log_softmax をとります。")),
-            (1.4, T("Those are probabilities: add their logarithms (log_softmax).",
-                    "それは確率です。足すのはその対数（log_softmax）です。")),
-            (-0.366985, T("Sum over the answer's tokens, don't average.", "答えのトークンについて、平均ではなく合計をとります。")),
-            (-1.427116, T("The IGNORE target at position 0 must not count: multiply by the mask.",
-                          "位置 0 の IGNORE の目標は数えません。マスクを掛けます。")),
-            (-3.688879, T("Don't shift again: targets[b, t] is scored by logits[b, t].",
-                          "もう一度ずらさないでください。targets[b, t] は logits[b, t] で採点します。"))]
+what, hint = "log 0.8 + log 0.6", tr("log_softmax over the vocabulary, pick the targets, sum where the target is not IGNORE.",
+                                     "語彙方向に log_softmax をとり、目標の値を取り出し、目標が IGNORE でないところを合計します。")
+mistakes = [(5.266031, tr("Those are raw logits: take log_softmax first.",
+                          "それは生のロジットです。先に log_softmax をとります。")),
+            (1.4, tr("Those are probabilities: add their logarithms (log_softmax).",
+                     "それは確率です。足すのはその対数（log_softmax）です。")),
+            (-0.366985, tr("Sum over the answer's tokens, don't average.", "答えのトークンについて、平均ではなく合計をとります。")),
+            (-1.427116, tr("The IGNORE target at position 0 must not count: multiply by the mask.",
+                           "位置 0 の IGNORE の目標は数えません。マスクを掛けます。")),
+            (-3.688879, tr("Don't shift again: targets[b, t] is scored by logits[b, t].",
+                           "もう一度ずらさないでください。targets[b, t] は logits[b, t] で採点します。"))]
 expect(round(float(torch.as_tensor(got).reshape(-1)[0]), 6), -0.733969, what, hint, rel=1e-5, mistakes=mistakes)
 g = torch.Generator().manual_seed(SEED)
 logits, targets = torch.randn(3, 6, 5, generator=g), torch.randint(5, (3, 6), generator=g)
@@ -533,7 +533,7 @@ logits, targets = torch.randn(3, 6, 5, generator=g), torch.randint(5, (3, 6), ge
 # ja: どの行にも 2 トークンのプロンプト、最後の行の終わりにはパディング
 targets[:, :2], targets[2, 4:] = IGNORE, IGNORE
 want = -F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="none").view(3, 6).sum(-1)
-what, hint = T("random logits, a prompt and padding", "ランダムなロジット、プロンプトとパディング"), T("Only the targets that are not IGNORE count.", "数えるのは IGNORE でない目標だけです。")
+what, hint = tr("random logits, a prompt and padding", "ランダムなロジット、プロンプトとパディング"), tr("Only the targets that are not IGNORE count.", "数えるのは IGNORE でない目標だけです。")
 expect_close(sequence_logprob(logits, targets), want, what, hint)
 passed("Exercise 10.2")
 
@@ -566,8 +566,8 @@ def pair_logprobs(model, pairs):
 def preference_picture(model, title, ax):
     polite, rude = pair_logprobs(model, heldout_pairs)
     above = polite > rude
-    labels = [T("polite more likely", "丁寧なほうがありそう") if a else T("rude more likely", "失礼なほうがありそう") for a in above]
-    xlabel, ylabel = T("log P(rude answer)", "log P(失礼な答え)"), T("log P(polite answer)", "log P(丁寧な答え)")
+    labels = [tr("polite more likely", "丁寧なほうがありそう") if a else tr("rude more likely", "失礼なほうがありそう") for a in above]
+    xlabel, ylabel = tr("log P(rude answer)", "log P(失礼な答え)"), tr("log P(polite answer)", "log P(丁寧な答え)")
     plot.scatter(torch.stack([rude, polite], 1), labels, title=title.format(above.float().mean()), ax=ax,
                  xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize=8, loc="lower right")
@@ -576,7 +576,7 @@ def preference_picture(model, title, ax):
     return above.float().mean().item()
 
 fig, ax = plt.subplots(figsize=(6, 4.5))
-title = T("SFT, win rate on 200 held-out pairs: {:.0%}", "SFT、評価用 200 ペアでの勝率：{:.0%}")
+title = tr("SFT, win rate on 200 held-out pairs: {:.0%}", "SFT、評価用 200 ペアでの勝率：{:.0%}")
 win_rate_sft = preference_picture(sft, title, ax)
 plt.show()
 
@@ -618,16 +618,16 @@ plt.show()
 # 下の図の 2 行目は、7 節で扱う近道、DPO です。
 
 # %%
-rows = T({"InstructGPT\n(RLHF)": ["pre-trained GPT\n(lesson 04)", "① SFT\non demonstrations",
-                                  "② reward model\nr(x, y), from people's\ncomparisons",
-                                  "③ RL (PPO)\nmake high-r answers\nlikely, − β·KL", "assistant"],
-          "DPO": ["pre-trained GPT\n(lesson 04)", "① SFT\non demonstrations", "",
-                  "DPO: the comparisons,\nstraight into the GPT", "assistant"]},
-         {"InstructGPT\n(RLHF)": ["事前学習した GPT\n（レッスン 04）", "① SFT\nお手本で", "② 報酬モデル\nr(x, y)\n人の比較から",
-                                  "③ 強化学習 (PPO)\nr の高い答えを\n出やすく、− β·KL", "アシスタント"],
-          "DPO": ["事前学習した GPT\n（レッスン 04）", "① SFT\nお手本で", "", "DPO：比較を\nそのまま GPT に", "アシスタント"]})
-title = T("From GPT to ChatGPT: InstructGPT's three steps (Ouyang et al. 2022), and DPO (Rafailov et al. 2023)",
-          "GPT から ChatGPT へ：InstructGPT の 3 段階（Ouyang ら 2022）と DPO（Rafailov ら 2023）")
+rows = tr({"InstructGPT\n(RLHF)": ["pre-trained GPT\n(lesson 04)", "① SFT\non demonstrations",
+                                   "② reward model\nr(x, y), from people's\ncomparisons",
+                                   "③ RL (PPO)\nmake high-r answers\nlikely, − β·KL", "assistant"],
+           "DPO": ["pre-trained GPT\n(lesson 04)", "① SFT\non demonstrations", "",
+                   "DPO: the comparisons,\nstraight into the GPT", "assistant"]},
+          {"InstructGPT\n(RLHF)": ["事前学習した GPT\n（レッスン 04）", "① SFT\nお手本で", "② 報酬モデル\nr(x, y)\n人の比較から",
+                                   "③ 強化学習 (PPO)\nr の高い答えを\n出やすく、− β·KL", "アシスタント"],
+           "DPO": ["事前学習した GPT\n（レッスン 04）", "① SFT\nお手本で", "", "DPO：比較を\nそのまま GPT に", "アシスタント"]})
+title = tr("From GPT to ChatGPT: InstructGPT's three steps (Ouyang et al. 2022), and DPO (Rafailov et al. 2023)",
+           "GPT から ChatGPT へ：InstructGPT の 3 段階（Ouyang ら 2022）と DPO（Rafailov ら 2023）")
 plot.flow(rows, title=title)
 plt.show()
 
@@ -670,22 +670,22 @@ def reward_model_loss(reward_chosen, reward_rejected):
 
 # %% nbgrader={"grade": true, "grade_id": "reward_model_loss_check", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 got = reward_model_loss(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 0.0]))
-what, hint = T("the loss is one number", "損失は 1 つの数"), T("Average over the pairs with .mean(): the result is a scalar.", "ペアについて .mean() で平均をとります。結果はスカラーです。")
+what, hint = tr("the loss is one number", "損失は 1 つの数"), tr("Average over the pairs with .mean(): the result is a scalar.", "ペアについて .mean() で平均をとります。結果はスカラーです。")
 expect(torch.as_tensor(got).numel(), 1, what, hint)
 what = "reward_model_loss([2, 0], [0, 0])"
-hint = T("-log σ(2 - 0) = 0.127 and -log σ(0) = 0.693, averaged.",
-         "-log σ(2 - 0) = 0.127 と -log σ(0) = 0.693 の平均です。")
-mistakes = [(1.410038, T("The sign is flipped: -log σ(r_chosen - r_rejected).",
-                         "符号が逆です：-log σ(r_chosen - r_rejected)。")),
-            (-0.410038, T("Don't forget the minus: log σ(·) is negative.", "マイナスを忘れずに。log σ(·) は負の数です。")),
-            (-0.690399, T("Take the logarithm: F.logsigmoid, not σ itself.",
-                          "対数をとります。σ そのものではなく F.logsigmoid です。")),
-            (0.820075, T("Average over the pairs (.mean()), don't sum.", "ペアについて合計ではなく平均（.mean()）をとります。"))]
+hint = tr("-log σ(2 - 0) = 0.127 and -log σ(0) = 0.693, averaged.",
+          "-log σ(2 - 0) = 0.127 と -log σ(0) = 0.693 の平均です。")
+mistakes = [(1.410038, tr("The sign is flipped: -log σ(r_chosen - r_rejected).",
+                          "符号が逆です：-log σ(r_chosen - r_rejected)。")),
+            (-0.410038, tr("Don't forget the minus: log σ(·) is negative.", "マイナスを忘れずに。log σ(·) は負の数です。")),
+            (-0.690399, tr("Take the logarithm: F.logsigmoid, not σ itself.",
+                           "対数をとります。σ そのものではなく F.logsigmoid です。")),
+            (0.820075, tr("Average over the pairs (.mean()), don't sum.", "ペアについて合計ではなく平均（.mean()）をとります。"))]
 expect(round(float(torch.as_tensor(got).reshape(())), 6), 0.410038, what, hint, rel=1e-5, mistakes=mistakes)
-what = T("a pair the reward model gets badly wrong: reward_model_loss([0], [200])",
-         "報酬モデルがひどく間違えたペア：reward_model_loss([0], [200])")
-hint = T("The loss is 200, not inf: use F.logsigmoid, which stays finite where log(sigmoid(-200)) = log(0).",
-         "損失は inf ではなく 200 です。F.logsigmoid を使えば、log(sigmoid(-200)) = log(0) となるところでも有限のままです。")
+what = tr("a pair the reward model gets badly wrong: reward_model_loss([0], [200])",
+          "報酬モデルがひどく間違えたペア：reward_model_loss([0], [200])")
+hint = tr("The loss is 200, not inf: use F.logsigmoid, which stays finite where log(sigmoid(-200)) = log(0).",
+          "損失は inf ではなく 200 です。F.logsigmoid を使えば、log(sigmoid(-200)) = log(0) となるところでも有限のままです。")
 expect(float(torch.as_tensor(reward_model_loss(torch.tensor([0.0]), torch.tensor([200.0]))).reshape(())), 200.0, what, hint)
 passed("Exercise 10.3")
 
@@ -703,14 +703,14 @@ train_pairs = chatdata.preference_pairs(1000, "train", seed=SEED)
 val_pairs = chatdata.preference_pairs(128, "heldout", seed=SEED + 2)
 rm_settings = TrainConfig(max_steps=100, lr=0.1, warmup_steps=1, eval_every=50, weight_decay=0.0, device="cpu")
 reward_model, _ = preference.train_reward_model(train_pairs, val_pairs, rm_settings, loss=reward_model_loss)
-line = T("the reward model prefers the better answer of {a:.0%} of the held-out pairs",
-         "報酬モデルは、評価用のペアの {a:.0%} で、よいほうの答えに高い報酬をつけます")
+line = tr("the reward model prefers the better answer of {a:.0%} of the held-out pairs",
+          "報酬モデルは、評価用のペアの {a:.0%} で、よいほうの答えに高い報酬をつけます")
 print(line.format(a=preference.reward_accuracy(reward_model, heldout_pairs)))
 # en: the words' rewards (punctuation left out)
 # ja: 単語ごとの報酬（句読点は除く）
 words = {w: r for w, r in reward_model.words().items() if w.isalpha()}
 ranked = sorted(words, key=words.get)
-title, ylabel = T("what the reward model learnt: the reward of each word", "報酬モデルが学んだこと：単語ごとの報酬"), T("reward", "報酬")
+title, ylabel = tr("what the reward model learnt: the reward of each word", "報酬モデルが学んだこと：単語ごとの報酬"), tr("reward", "報酬")
 plot.bar({w: words[w] for w in ranked[:8] + ranked[-8:]}, title=title, ylabel=ylabel, top=16)
 plt.show()
 
@@ -796,27 +796,27 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
 pc, pr = torch.tensor([-10.0, -12.0, -8.0]), torch.tensor([-11.0, -9.0, -9.5])
 rc, rr = torch.tensor([-10.5, -12.0, -9.0]), torch.tensor([-10.5, -10.0, -9.0])
 got = dpo_loss(pc, pr, rc, rr, beta=0.25)
-what, hint = T("the loss is one number", "損失は 1 つの数"), T("Average over the pairs with .mean(): the result is a scalar.", "ペアについて .mean() で平均をとります。結果はスカラーです。")
+what, hint = tr("the loss is one number", "損失は 1 つの数"), tr("Average over the pairs with .mean(): the result is a scalar.", "ペアについて .mean() で平均をとります。結果はスカラーです。")
 expect(torch.as_tensor(got).numel(), 1, what, hint)
 what = "dpo_loss(beta=0.25)"
-hint = T("The log-ratios are [0.5, 0, 1] (chosen) and [-0.5, 1, -0.5] (rejected): -log σ(0.25 · their difference), averaged.",
-         "対数比は [0.5, 0, 1]（chosen）と [-0.5, 1, -0.5]（rejected）。その差に 0.25 を掛けて -log σ、平均をとります。")
-mistakes = [(0.609312, T("β is missing: multiply the difference of log-ratios by beta.",
-                         "β が抜けています。対数比の差に beta を掛けます。")),
-            (1.346259, T("Multiply by β, don't divide.", "β で割らずに、掛けます。")),
-            (0.745311, T("The reference is missing: subtract ref_chosen_logps and ref_rejected_logps.",
-                         "参照モデルが抜けています。ref_chosen_logps と ref_rejected_logps を引きます。")),
-            (0.766667, T("The sign is flipped: the chosen answer's log-ratio comes first.",
-                         "符号が逆です。選ばれた答えの対数比が先です。")),
-            (0.866997, T("Each answer with its own reference: chosen - ref_chosen, rejected - ref_rejected, both subtracted.",
-                         "答えごとに自分の参照モデルで：chosen - ref_chosen、rejected - ref_rejected。どちらも引き算です。")),
-            (1.925002, T("Average over the pairs (.mean()), don't sum.", "ペアについて合計ではなく平均（.mean()）をとります。")),
-            (-0.530889, T("Take the logarithm: -log σ(·), not σ itself.",
-                          "対数をとります。σ そのものではなく -log σ(·) です。"))]
+hint = tr("The log-ratios are [0.5, 0, 1] (chosen) and [-0.5, 1, -0.5] (rejected): -log σ(0.25 · their difference), averaged.",
+          "対数比は [0.5, 0, 1]（chosen）と [-0.5, 1, -0.5]（rejected）。その差に 0.25 を掛けて -log σ、平均をとります。")
+mistakes = [(0.609312, tr("β is missing: multiply the difference of log-ratios by beta.",
+                          "β が抜けています。対数比の差に beta を掛けます。")),
+            (1.346259, tr("Multiply by β, don't divide.", "β で割らずに、掛けます。")),
+            (0.745311, tr("The reference is missing: subtract ref_chosen_logps and ref_rejected_logps.",
+                          "参照モデルが抜けています。ref_chosen_logps と ref_rejected_logps を引きます。")),
+            (0.766667, tr("The sign is flipped: the chosen answer's log-ratio comes first.",
+                          "符号が逆です。選ばれた答えの対数比が先です。")),
+            (0.866997, tr("Each answer with its own reference: chosen - ref_chosen, rejected - ref_rejected, both subtracted.",
+                          "答えごとに自分の参照モデルで：chosen - ref_chosen、rejected - ref_rejected。どちらも引き算です。")),
+            (1.925002, tr("Average over the pairs (.mean()), don't sum.", "ペアについて合計ではなく平均（.mean()）をとります。")),
+            (-0.530889, tr("Take the logarithm: -log σ(·), not σ itself.",
+                           "対数をとります。σ そのものではなく -log σ(·) です。"))]
 expect(round(float(torch.as_tensor(got).reshape(())), 6), 0.641667, what, hint, rel=1e-5, mistakes=mistakes)
-what = T("at the start, the policy is the reference: log 2", "はじめは方策 = 参照モデル：log 2")
-hint = T("With log π = log π_ref every reward is 0, and -log σ(0) = log 2 = 0.693, whatever β.",
-         "log π = log π_ref なら報酬はすべて 0 で、β によらず -log σ(0) = log 2 = 0.693 です。")
+what = tr("at the start, the policy is the reference: log 2", "はじめは方策 = 参照モデル：log 2")
+hint = tr("With log π = log π_ref every reward is 0, and -log σ(0) = log 2 = 0.693, whatever β.",
+          "log π = log π_ref なら報酬はすべて 0 で、β によらず -log σ(0) = log 2 = 0.693 です。")
 expect(round(float(torch.as_tensor(dpo_loss(rc, rr, rc, rr, beta=0.3)).reshape(())), 6), 0.693147, what, hint, rel=1e-5)
 passed("Exercise 10.4")
 
@@ -835,12 +835,12 @@ dpo_settings = TrainConfig(max_steps=LIVE_DPO_STEPS, lr=1e-5, warmup_steps=2, ev
                            weight_decay=0.0, device=DEVICE, cpu_threads=1)
 dpo_history = preference.finetune_dpo(tuned, tok, train_pairs[:400], val_pairs, dpo_settings, beta=0.1, batch_size=16,
                                       seed=SEED, loss=dpo_loss)
-line = T("{s} steps in {t:.0f} s: DPO loss {a:.3f} → {b:.3f}; win rate on the held-out pairs {w0:.0%} → {w1:.0%}",
-         "{s} ステップ、{t:.0f} 秒：DPO の損失 {a:.3f} → {b:.3f}、評価用ペアでの勝率 {w0:.0%} → {w1:.0%}")
+line = tr("{s} steps in {t:.0f} s: DPO loss {a:.3f} → {b:.3f}; win rate on the held-out pairs {w0:.0%} → {w1:.0%}",
+          "{s} ステップ、{t:.0f} 秒：DPO の損失 {a:.3f} → {b:.3f}、評価用ペアでの勝率 {w0:.0%} → {w1:.0%}")
 print(line.format(s=LIVE_DPO_STEPS, t=dpo_history.seconds, a=dpo_history.train_loss[0], b=dpo_history.train_loss[-1],
                   w0=win_rate_sft, w1=preference.win_rate(tuned, tok, heldout_pairs)))
-names = {"train": T("training pairs", "学習用のペア"), "val": T("held-out pairs", "評価用のペア")}
-title, xlabel, ylabel = T("DPO, your 20 steps", "DPO、あなたの 20 ステップ"), T("step", "ステップ"), T("DPO loss", "DPO の損失")
+names = {"train": tr("training pairs", "学習用のペア"), "val": tr("held-out pairs", "評価用のペア")}
+title, xlabel, ylabel = tr("DPO, your 20 steps", "DPO、あなたの 20 ステップ"), tr("step", "ステップ"), tr("DPO loss", "DPO の損失")
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 ax.plot(dpo_history.step, dpo_history.train_loss, label=names["train"])
 ax.plot(dpo_history.eval_step, dpo_history.eval_loss, marker="o", label=names["val"])
@@ -872,12 +872,12 @@ else:
     dpo, _ = finetune.load_gpt_chat("gpt_chat_dpo", device)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-titles = (T("before, SFT: win rate {:.0%}", "前、SFT：勝率 {:.0%}"), T("after, DPO: win rate {:.0%}", "後、DPO：勝率 {:.0%}"))
+titles = (tr("before, SFT: win rate {:.0%}", "前、SFT：勝率 {:.0%}"), tr("after, DPO: win rate {:.0%}", "後、DPO：勝率 {:.0%}"))
 win_rate_sft = preference_picture(sft, titles[0], ax1)
 win_rate_dpo = preference_picture(dpo, titles[1], ax2)
 plt.show()
-line = T("win rate on 200 held-out pairs: SFT {a:.0%} (the baseline: a coin toss) → DPO {b:.0%}",
-         "評価用 200 ペアでの勝率：SFT {a:.0%}（基準：くじ引き）→ DPO {b:.0%}")
+line = tr("win rate on 200 held-out pairs: SFT {a:.0%} (the baseline: a coin toss) → DPO {b:.0%}",
+          "評価用 200 ペアでの勝率：SFT {a:.0%}（基準：くじ引き）→ DPO {b:.0%}")
 print(line.format(a=win_rate_sft, b=win_rate_dpo))
 
 # %% [markdown] tags=["en"]
@@ -892,14 +892,14 @@ print(line.format(a=win_rate_sft, b=win_rate_dpo))
 sampled = {name: finetune.score(model, tok, heldout_examples, temperature=1.0, seed=SEED)
            for name, model in (("SFT", sft), ("DPO", dpo))}
 greedy = {"SFT": scores["SFT"], "DPO": finetune.score(dpo, tok, heldout_examples)}
-groups = {T("win rate\n(held-out pairs)", "勝率\n（評価用ペア）"): {"SFT": win_rate_sft, "DPO": win_rate_dpo},
-          T("polite\n(sampled)", "丁寧\n（サンプリング）"): {n: s.polite for n, s in sampled.items()},
-          T("right and polite\n(sampled)", "正しくて丁寧\n（サンプリング）"): {n: s.preferred for n, s in sampled.items()},
-          T("right\n(greedy)", "正しい\n（貪欲法）"): {n: s.correct for n, s in greedy.items()}}
-title = T("before (SFT) and after (DPO), on held-out instructions", "前（SFT）と後（DPO）、評価用の指示で")
+groups = {tr("win rate\n(held-out pairs)", "勝率\n（評価用ペア）"): {"SFT": win_rate_sft, "DPO": win_rate_dpo},
+          tr("polite\n(sampled)", "丁寧\n（サンプリング）"): {n: s.polite for n, s in sampled.items()},
+          tr("right and polite\n(sampled)", "正しくて丁寧\n（サンプリング）"): {n: s.preferred for n, s in sampled.items()},
+          tr("right\n(greedy)", "正しい\n（貪欲法）"): {n: s.correct for n, s in greedy.items()}}
+title = tr("before (SFT) and after (DPO), on held-out instructions", "前（SFT）と後（DPO）、評価用の指示で")
 plot.bars(groups, title=title, percent=True)
 plt.show()
-translation = T("", "    ↳ {}\n")
+translation = tr("", "    ↳ {}\n")
 for example, before, after in list(zip(heldout_examples, sampled["SFT"].replies, sampled["DPO"].replies))[:6]:
     print("USER: " + example.instruction + "\n" + translation.format(example.instruction_ja), end="")
     print(f"   SFT: {before!r}\n   DPO: {after!r}")
@@ -925,8 +925,8 @@ for example, before, after in list(zip(heldout_examples, sampled["SFT"].replies,
 # %%
 from shikumi.widgets import prompt_explorer
 
-models = {T("lesson 04 GPT", "レッスン 04 の GPT"): base, "SFT": sft, "DPO": dpo}
-unknown_line = T("characters the model cannot read: {c}", "モデルが読めない文字：{c}")
+models = {tr("lesson 04 GPT", "レッスン 04 の GPT"): base, "SFT": sft, "DPO": dpo}
+unknown_line = tr("characters the model cannot read: {c}", "モデルが読めない文字：{c}")
 
 def talk(prompt, temperature):
     unknown = sorted(set(prompt) - set(tok.itos))
@@ -937,7 +937,7 @@ def talk(prompt, temperature):
         g = torch.Generator().manual_seed(SEED)
         print(f"{label:>18}: {finetune.reply(model, tok, prompt, temperature, generator=g)!r}")
 
-labels = {"prompt": T("instruction", "指示"), "temperature": T("temperature", "温度")}
+labels = {"prompt": tr("instruction", "指示"), "temperature": tr("temperature", "温度")}
 prompt_explorer(talk, prompt="Greet Momotaro.", sliders={"temperature": (0.0, 1.5, 0.1, 1.0)}, labels=labels)
 
 # %% [markdown] tags=["en"]

@@ -675,7 +675,7 @@ def test_a_softmax_without_keepdim_raises_and_gets_a_sentence_on_keepdim():
     import random as _random
 
     from autograder.checks import explain_error, l02_attention
-    from autograder.language import speaking
+    from shikumi.lang import speaking
 
     check = l02_attention.CHECKS["softmax"]
     case = check.cases(_random.Random(0))[1]                       # x of shape (3, 5)

@@ -1,5 +1,5 @@
 """Every lesson, complete with its answers, runs top to bottom under papermill, with the small settings. Even
-lessons run in English, odd ones in Japanese: both editions' texts are evaluated either way (each T(en, ja) in the
+lessons run in English, odd ones in Japanese: both editions' texts are evaluated either way (each tr(en, ja) in the
 source evaluates both), and the release of each language is exercised.
 
 Its time is not asserted here (a busy machine is no bug: a lesson took 283 s under load); `make bench`

@@ -205,7 +205,7 @@ def _texts(node) -> list[str]:
 
 
 def untranslated(source_nb) -> list[str]:
-    """Each T(en, ja) of a source whose halves are not in their languages: Japanese words in the English half
+    """Each tr(en, ja) of a source whose halves are not in their languages: Japanese words in the English half
     that the Japanese half does not also quote (data such as 「私は家を建てた」 is in both), or English prose with
     no Japanese in a Japanese half that differs from the English one."""
     found = []
@@ -255,7 +255,7 @@ def test_every_text_a_learner_sees_is_in_the_editions_language(name):
 def test_the_language_test_finds_an_untranslated_text():
     """The test above can fail: a half left in the other language, and English shown in a Japanese edition."""
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        'print(T("loss 損失値", "損失"))\nexpect(x, 1, T("the loss", "the loss value here"))')])
+        'print(tr("loss 損失値", "損失"))\nexpect(x, 1, tr("the loss", "the loss value here"))')])
     assert len(untranslated(bad)) == 2
     edition = release.build_lesson(bad, "ja")
     assert shown_in_english(edition) == ["the loss value here"]

@@ -226,11 +226,11 @@ def test_localize_code_leaves_other_code_alone():
 
 
 def test_each_edition_keeps_its_half_of_T():
-    source = ('from shikumi.lang import T\n'
-              'from shikumi.selfcheck import T, expect, set_language\n'
-              'set_language(T("en", "ja"))\n'
-              'plot(x, title=T("how much is left", "どれだけ残っているか"))\n'
-              'label = T(f"step {i:3d}", f"ステップ {i:3d}")\n'
+    source = ('from shikumi.lang import tr\n'
+              'from shikumi.selfcheck import tr, expect, set_language\n'
+              'set_language(tr("en", "ja"))\n'
+              'plot(x, title=tr("how much is left", "どれだけ残っているか"))\n'
+              'label = tr(f"step {i:3d}", f"ステップ {i:3d}")\n'
               'y = Tx("not T") + T  # a name that only looks like it\n')
     assert resolve_text(source, "en").splitlines() == [
         "from shikumi.selfcheck import expect, set_language", 'set_language("en")',
@@ -240,11 +240,11 @@ def test_each_edition_keeps_its_half_of_T():
 
 
 def test_T_over_several_lines_stays_aligned_and_valid():
-    source = ('line = T("Hugging Face: {n} merges; "\n'
+    source = ('line = tr("Hugging Face: {n} merges; "\n'
               '         "{s} shared.",\n'
               '         "Hugging Face：{n} 回のマージ、"\n'
               '         "{s} 個が共通。")\n'
-              'rows = T({"a": [1,\n'
+              'rows = tr({"a": [1,\n'
               '                2]},\n'
               '         {"あ": [1, 2]})\n')
     en, ja = resolve_text(source, "en"), resolve_text(source, "ja")
@@ -256,11 +256,11 @@ def test_T_over_several_lines_stays_aligned_and_valid():
 
 
 @pytest.mark.parametrize("bad, why", [
-    ('x = T("only one")', "exactly two"),
-    ('x = T("a", "b", "c")', "exactly two"),
-    ('x = T(en="a", ja="b")', "exactly two"),
-    ('x = T("a", T("b", "c"))', "inside another"),
-    ('x = T("a", "b"', "does not parse"),
+    ('x = tr("only one")', "exactly two"),
+    ('x = tr("a", "b", "c")', "exactly two"),
+    ('x = tr(en="a", ja="b")', "exactly two"),
+    ('x = tr("a", tr("b", "c"))', "inside another"),
+    ('x = tr("a", "b"', "does not parse"),
 ])
 def test_a_malformed_T_names_its_line(bad, why):
     with pytest.raises(ValueError, match=why):

@@ -1,15 +1,15 @@
-"""The course's one bilingual form: `T("English", "日本語")` is the text in the language being spoken.
+"""The course's one bilingual form: `tr("English", "日本語")` is the text in the language being spoken.
 
 The course is written once, in both languages, and read in one. Wherever a learner will see text, the
 source holds both versions side by side in a single expression:
 
-    expect(got, want, T("output shape", "出力の形"))
-    plt.title(T("one vector per token", "トークンごとのベクトル"))
+    expect(got, want, tr("output shape", "出力の形"))
+    plt.title(tr("one vector per token", "トークンごとのベクトル"))
 
-- In a released lesson (`shikumi release`), each `T(en, ja)` is replaced by its edition's half, so a learner
-  reads `plt.title("トークンごとのベクトル")` and never meets `T`.
+- In a released lesson (`shikumi release`), each `tr(en, ja)` is replaced by its edition's half, so a learner
+  reads `plt.title("トークンごとのベクトル")` and never meets `tr`.
 - Where the source itself runs (a lesson's source in solutions/, the library, the grader's hidden checks),
-  `T` returns the half of the current language: the one `set_language` chose, else the environment variable
+  `tr` returns the half of the current language: the one `set_language` chose, else the environment variable
   SHIKUMI_LANG, else English.
 - The grader speaks each submission's language inside `with speaking(lang): ...`. That is a context
   variable, so submissions graded at the same time in different threads each keep their own.
@@ -27,7 +27,7 @@ LANGUAGES = ("en", "ja")
 
 def _checked(language: str, who: str) -> str:
     if language not in LANGUAGES:
-        raise ValueError(f"{who}: the language is one of {LANGUAGES}, not {language!r}")
+        raise ValueError(f"{who}: language must be one of {sorted(LANGUAGES)}, not {language!r}")
     return language
 
 
@@ -35,8 +35,9 @@ _chosen = _checked(os.environ.get("SHIKUMI_LANG") or "en", "SHIKUMI_LANG")   # s
 _spoken: ContextVar[str | None] = ContextVar("shikumi_language", default=None)  # inside `speaking(...)`
 
 
-def T(en: str, ja: str) -> str:  # noqa: N802 — a short, capital name, as gettext's _ is short
-    """The text in the current language: `en` or `ja`."""
+def tr(en: str, ja: str) -> str:
+    """The text in the current language: `en` or `ja`. (Short, as gettext's `_` is; not `T`, which the course
+    keeps for a sequence's length, as in `B, T, C = x.shape`.)"""
     return ja if current() == "ja" else en
 
 

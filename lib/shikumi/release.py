@@ -7,8 +7,8 @@ in English (or in Japanese with SHIKUMI_LANG=ja). From it we write `lessons/en/N
 `lessons/ja/NN_name.ipynb`:
 
 - Prose cells tagged `en` or `ja` go only to that edition; untagged cells go to both.
-- Text a learner sees in code is written once in both languages, `T("one vector per token", "トークンごとの
-  ベクトル")` (see shikumi.lang): each edition keeps its half, a plain string, and `T` leaves the imports.
+- Text a learner sees in code is written once in both languages, `tr("one vector per token", "トークンごとの
+  ベクトル")` (see shikumi.lang): each edition keeps its half, a plain string, and `tr` leaves the imports.
 - A comment line `# en: ...` or `# ja: ...` stays only in its edition (as `# ...`), and so does a line
   `en: ...` or `ja: ...` inside a docstring (as `...`). A code line may end in a comment in both languages,
   `x = q @ k.T   # en: the scores  # ja: スコア`: each edition keeps its own half (`# the scores`).
@@ -137,7 +137,7 @@ def localize_code(source: str, lang: str) -> str:
             line = _SLIDE_TAG.sub(lambda m: "（スライド " + m.group(1).replace(", ", "、") + "）", line)
         if _LANG_CODE.match(line) is not None and not line.lstrip().startswith("#"):
             raise ValueError(f"a line of code ends in `# en` or `# ja`, the old form: write the text once as "
-                             f"T(english, japanese) instead: {line.strip()[:80]!r}")
+                             f"tr(english, japanese) instead: {line.strip()[:80]!r}")
         match = _LANG_LINE.match(line)
         if match is None:
             out.append(line)
@@ -157,10 +157,10 @@ def _byte_offsets(source: bytes) -> list[int]:
 
 
 def resolve_text(source: str, lang: str) -> str:
-    """Replace each `T(en, ja)` in a code cell with its `lang` half (the argument's own source text, so an
-    f-string stays an f-string), and take `T` out of the import that brought it. A cell that does not parse, or
-    a `T` with other than two plain arguments, is an error naming the line."""
-    if "T(" not in source and not re.search(r"\bT\b", source):
+    """Replace each `tr(en, ja)` in a code cell with its `lang` half (the argument's own source text, so an
+    f-string stays an f-string), and take `tr` out of the import that brought it. A cell that does not parse, or
+    a `tr` with other than two plain arguments, is an error naming the line."""
+    if not re.search(r"\btr\b", source):
         return source
     try:
         tree = ast.parse(source)
@@ -177,12 +177,12 @@ def resolve_text(source: str, lang: str) -> str:
 
     edits = []  # (start, end, replacement bytes)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "T":
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr":
             if len(node.args) != 2 or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-                raise ValueError(f"line {node.lineno}: T(...) takes exactly two texts, T(english, japanese)")
+                raise ValueError(f"line {node.lineno}: tr(...) takes exactly two texts, tr(english, japanese)")
             if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "T"
                    for a in node.args for n in ast.walk(a)):
-                raise ValueError(f"line {node.lineno}: a T(...) inside another T(...)")
+                raise ValueError(f"line {node.lineno}: a tr(...) inside another tr(...)")
             arg = node.args[LANGS.index(lang)]
             a, b = span(arg), span(node)
             text = raw[a[0]:a[1]].decode("utf-8")
@@ -193,16 +193,16 @@ def resolve_text(source: str, lang: str) -> str:
                 text = "\n".join([first] + [line[min(shift, len(line) - len(line.lstrip(" "))):] for line in rest])
                 text = f"({text})" if wrap else text
             edits.append((b[0], b[1], text.encode("utf-8")))
-        elif isinstance(node, ast.ImportFrom) and any(n.name == "T" and n.asname is None for n in node.names):
+        elif isinstance(node, ast.ImportFrom) and any(n.name == "tr" and n.asname is None for n in node.names):
             start, end = span(node)
-            if len(node.names) == 1:   # `from shikumi.lang import T`: the whole line goes
+            if len(node.names) == 1:   # `from shikumi.lang import tr`: the whole line goes
                 end = starts[node.end_lineno]
                 start = starts[node.lineno - 1]
                 edits.append((start, end, b""))
             else:
                 text = raw[start:end].decode("utf-8")
-                text = re.sub(r"\bT,\s*", "", text, count=1) if re.search(r"\bT,", text) else \
-                    re.sub(r",\s*T\b", "", text, count=1)
+                text = re.sub(r"\btr,\s*", "", text, count=1) if re.search(r"\btr,", text) else \
+                    re.sub(r",\s*tr\b", "", text, count=1)
                 edits.append((start, end, text.encode("utf-8")))
     for start, end, text in sorted(edits, reverse=True):
         raw = raw[:start] + text + raw[end:]

@@ -4,7 +4,7 @@ These are for you, the learner, to run as often as you like. The grader uses its
 other inputs, so passing these is a good sign but not yet a grade.
 
 Each lesson says which language its messages are in, once, where it imports expect and passed:
-`set_language("ja")` in the Japanese edition (`set_language(T("en", "ja"))` in its source, see shikumi.lang).
+`set_language("ja")` in the Japanese edition (`set_language(tr("en", "ja"))` in its source, see shikumi.lang).
 A lesson writes its own words (what is checked, the hint) in that language; this module adds the fixed words
 around them ("expected … got …"). The grader's hidden checks use the same words (autograder/checks/__init__.py), so a self-check and the grade say a mistake alike.
 
