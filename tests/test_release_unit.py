@@ -225,7 +225,7 @@ def test_localize_code_leaves_other_code_alone():
     assert localize_code(source, "ja") == source
 
 
-def test_each_edition_keeps_its_half_of_T():
+def test_each_edition_keeps_its_half_of_tr():
     source = ('from shikumi.lang import tr\n'
               'from shikumi.selfcheck import tr, expect, set_language\n'
               'set_language(tr("en", "ja"))\n'
@@ -239,14 +239,14 @@ def test_each_edition_keeps_its_half_of_T():
         'set_language("ja")', 'plot(x, title="どれだけ残っているか")', 'label = f"ステップ {i:3d}"']
 
 
-def test_T_over_several_lines_stays_aligned_and_valid():
+def test_tr_over_several_lines_stays_aligned_and_valid():
     source = ('line = tr("Hugging Face: {n} merges; "\n'
-              '         "{s} shared.",\n'
-              '         "Hugging Face：{n} 回のマージ、"\n'
-              '         "{s} 個が共通。")\n'
+              '          "{s} shared.",\n'
+              '          "Hugging Face：{n} 回のマージ、"\n'
+              '          "{s} 個が共通。")\n'
               'rows = tr({"a": [1,\n'
-              '                2]},\n'
-              '         {"あ": [1, 2]})\n')
+              '                 2]},\n'
+              '          {"あ": [1, 2]})\n')
     en, ja = resolve_text(source, "en"), resolve_text(source, "ja")
     assert en.splitlines()[:2] == ['line = ("Hugging Face: {n} merges; "', '        "{s} shared.")']
     assert ja.splitlines()[:2] == ['line = ("Hugging Face：{n} 回のマージ、"', '        "{s} 個が共通。")']
@@ -262,7 +262,7 @@ def test_T_over_several_lines_stays_aligned_and_valid():
     ('x = tr("a", tr("b", "c"))', "inside another"),
     ('x = tr("a", "b"', "does not parse"),
 ])
-def test_a_malformed_T_names_its_line(bad, why):
+def test_a_malformed_tr_names_its_line(bad, why):
     with pytest.raises(ValueError, match=why):
         resolve_text(bad, "en")
 
@@ -272,7 +272,7 @@ def test_the_old_paired_lines_are_refused_with_the_new_form_named():
               'plot(x, title="どれだけ残っているか")        # ja\n'
               'y = 1  # english is not a marker\n'
               '# en')
-    with pytest.raises(ValueError, match=r"T\(english, japanese\)"):
+    with pytest.raises(ValueError, match=r"tr\(english, japanese\)"):
         localize_code(source, "en")
     assert localize_code("y = 1  # english is not a marker\n# en", "ja").splitlines() == [
         "y = 1  # english is not a marker", "# en"]

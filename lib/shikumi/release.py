@@ -180,7 +180,7 @@ def resolve_text(source: str, lang: str) -> str:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr":
             if len(node.args) != 2 or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
                 raise ValueError(f"line {node.lineno}: tr(...) takes exactly two texts, tr(english, japanese)")
-            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "T"
+            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "tr"
                    for a in node.args for n in ast.walk(a)):
                 raise ValueError(f"line {node.lineno}: a tr(...) inside another tr(...)")
             arg = node.args[LANGS.index(lang)]
