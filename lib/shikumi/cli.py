@@ -2,6 +2,7 @@
 
     shikumi release [--check]                  build lessons/ from solutions/ (or check it is in sync)
     shikumi release --nbgrader DIR --lang ja   an nbgrader course's source/ folder, in one language
+    shikumi release --present DIR              the presenter's edition: executed, as slides
     shikumi grade SUBMISSION.ipynb ... --out DIR   grade submissions with the hidden checks
     shikumi train NAME [--size full]           reproduce a shipped checkpoint
     torchrun --nproc_per_node 4 -m shikumi.cli train NAME --size full    the same on 4 GPUs
@@ -28,8 +29,16 @@ def cmd_release(args) -> int:
         print(f"shikumi release: no solutions/ folder in {root}", file=sys.stderr)
         return 2
     try:
+        if args.present:
+            from shikumi.course import present
+
+            langs = [args.lang] if args.lang else list(release.LANGS)
+            written = present.build(Path(args.present), langs, args.lessons or None, root)
+            print(f"{len(written)} presenter notebook(s) in {args.present}: open one in `make lab`, Alt+R for slides")
+            return 0
         if args.nbgrader:
-            written = release.release_nbgrader(Path(args.nbgrader), args.lang, root, assignment=args.assignment)
+            written = release.release_nbgrader(Path(args.nbgrader), args.lang or "en", root,
+                                               assignment=args.assignment)
             for path in written:
                 print(f"wrote {path}")
             print(f"{len(written)} nbgrader source notebook(s) in {args.lang}; next: nbgrader generate_assignment")
@@ -102,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
                                   "one this package was installed from)")
     p.add_argument("--nbgrader", metavar="COURSE_DIR", help="write nbgrader's source/<assignment>/ notebooks in one "
                                                             "language (see --lang) instead of lessons/")
-    p.add_argument("--lang", choices=["en", "ja"], default="en", help="the edition for --nbgrader (default: en)")
+    p.add_argument("--lang", choices=["en", "ja"], help="one edition for --nbgrader (default: en) or --present "
+                                                          "(default: both)")
+    p.add_argument("--present", metavar="DIR", help="write the presenter's edition to DIR: every lesson run once, "
+                                                    "outputs in place, laid out as slides (a few minutes a lesson)")
+    p.add_argument("--lessons", nargs="*", help="only these lessons, e.g. 01_ngram 08_text_to_image (--present)")
     p.add_argument("--assignment", default="{lesson}",
                    help='nbgrader assignment names: "{lesson}" (01_ngram, the default), "{number}", "week{number}"')
     p.set_defaults(func=cmd_release)
