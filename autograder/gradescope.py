@@ -41,6 +41,14 @@ def paths() -> tuple[Path, Path, Path]:
     return root / "submission", root / "results" / "results.json", release.course_root() / "shikumi-gradescope.json"
 
 
+def log(text: str) -> None:
+    """A line for the instructor (Gradescope's stdout); a closed stdout never costs the learner's result."""
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def notebooks(folder: Path) -> list[Path]:
     """Every .ipynb under the submission folder (a zip that Gradescope unpacked may hold folders); symbolic
     links are listed (the grader refuses them), never followed."""
@@ -53,7 +61,7 @@ def notebooks(folder: Path) -> list[Path]:
 
 def refusal(sentence: str, max_score: float, stdout: str = "") -> dict:
     """A results.json with 0 and one sentence."""
-    print(stdout or sentence)
+    log(stdout or sentence)
     return {"score": 0.0, "output": sentence, "stdout_visibility": "hidden", "tests": [],
             "extra_data": {"max_score": max_score, "graded": False}}
 
@@ -71,12 +79,41 @@ def results_of(res: grading.SubmissionResult, visibility: str, sandbox_note: str
             "stdout_visibility": "hidden", "tests": tests, "extra_data": extra}
 
 
-def without_sandbox_note(why: str) -> str:
+def without_sandbox_note(why: str, unprivileged: bool) -> str:
     """In the language being spoken: graded without bubblewrap, why, and what isolates the run instead."""
+    if unprivileged:
+        return say("graded without bubblewrap, which cannot start in this container "
+                   f"({why}); your code ran as an unprivileged user that cannot read the grader's files, in the "
+                   "container Gradescope starts for each submission.",
+                   "bubblewrap がこのコンテナでは動かないため、サンドボックスなしで採点しました"
+                   f"（{why}）。あなたのコードは、採点プログラムのファイルを読めない一般ユーザーとして、"
+                   "Gradescope が提出ごとに用意するコンテナの中で実行しました。")
     return say("graded without bubblewrap, which cannot start in this container "
-               f"({why}); Gradescope runs each submission in a container of its own, which is its isolation.",
+               f"({why}); your code ran as root in the container Gradescope starts for each submission, which is "
+               "then its only isolation.",
                "bubblewrap がこのコンテナでは動かないため、サンドボックスなしで採点しました"
-               f"（{why}）。Gradescope は提出ごとに別のコンテナで実行し、それが提出どうしを隔てています。")
+               f"（{why}）。あなたのコードは、Gradescope が提出ごとに用意するコンテナの中で root として実行しました。"
+               "提出どうしを隔てているのはそのコンテナだけです。")
+
+
+def lock_down(root: Path) -> None:
+    """Without bubblewrap, as root: the grader's files (this lesson's solution and hidden checks, the submission,
+    the results) become root's alone; the library stays readable for the unprivileged run, which may pass
+    through the folders above it but not list them."""
+    if os.geteuid() != 0:
+        return
+    source = release.course_root()
+    for path, mode in ((source / "solutions", 0o700), (source / "autograder", 0o700), (root / "submission", 0o700),
+                       (root / "results", 0o700), (root / "submission_metadata.json", 0o600)):
+        try:
+            path.chmod(mode)
+        except OSError:
+            pass
+    for folder in (root, source):
+        try:
+            folder.chmod(folder.stat().st_mode | 0o111)
+        except OSError:
+            pass
 
 
 def grade(submission: Path, config: dict) -> dict:
@@ -110,24 +147,29 @@ def grade(submission: Path, config: dict) -> dict:
                                f"このノートブックはレッスン {other[:40]} ですが、この課題はレッスン {lesson} です。"
                                f"{lesson}.ipynb を提出してください。"), max_score)
         why = (sandbox.unavailable() or "").split(": " + sandbox.HOW_TO_GET_IT)[0]
-        note = without_sandbox_note(why) if why else ""
-    print(f"sandbox: none — {why}; this submission's own container is its isolation" if why
-          else f"sandbox: {sandbox.describe()}")
+        note, run_as = "", "root"
+        if why:
+            lock_down(submission.parent)
+            unprivileged = sandbox.can_leave_root()
+            note = without_sandbox_note(why, unprivileged)
+            run_as = "an unprivileged uid" if unprivileged else "root"
+    log(f"sandbox: none — {why}; the notebook runs as {run_as} in this submission's own container" if why
+        else f"sandbox: {sandbox.describe()}")
     res = grading.grade_submission(path, student_id="submission", no_sandbox=bool(why),
-                                   threads=max(1, os.cpu_count() or 1), timeout=int(config.get("timeout", 1200)))
+                                   threads=max(1, os.cpu_count() or 1), timeout=int(config.get("timeout", 540)))
     if why:  # the grader's own words are for `--no-sandbox` on a laptop; here the container is the reason
         for sep, words in (("; ", grading.NO_SANDBOX_NOTE), ("。", grading.NO_SANDBOX_NOTE_JA)):
             res.note = "" if res.note == words else res.note.removesuffix(sep + words)
     if res.error:
-        print(f"could not grade {path.name}: {res.error}")
+        log(f"could not grade {path.name}: {res.error}")
         data = refusal(res.error, max_score)
         data["extra_data"].update(language=res.language, seconds=round(res.seconds, 1))
         return data
     data = results_of(res, visibility, note)
-    data["extra_data"]["sandbox"] = "none: " + why if why else "bubblewrap"
-    print(f"{path.name}: lesson {res.lesson}, {res.score:g} / {res.max_score:g} in {res.seconds:.0f} s")
+    data["extra_data"]["sandbox"] = f"none ({why}); ran as {run_as}" if why else "bubblewrap"
+    log(f"{path.name}: lesson {res.lesson}, {res.score:g} / {res.max_score:g} in {res.seconds:.0f} s")
     for t in res.tests:
-        print(f"  {t.number} {t.grade_id}: {t.score:g}/{t.max_score:g}  {t.output.splitlines()[0] if t.output else ''}")
+        log(f"  {t.number} {t.grade_id}: {t.score:g}/{t.max_score:g}  {t.output.splitlines()[0] if t.output else ''}")
     return data
 
 
@@ -138,12 +180,12 @@ def main() -> int:
         config = json.loads(settings.read_text(encoding="utf-8"))
         data = grade(submission, config)
     except Exception as e:  # never a crash without a results.json: the learner sees one sentence
-        traceback.print_exc(file=sys.stdout)
+        log(traceback.format_exc())
         data = refusal(f"The autograder failed ({type(e).__name__}), not your notebook: please tell your "
                        "instructor, who can see the details.", 0, stdout="internal error")
     data.setdefault("execution_time", int(time.perf_counter() - started))
     atomic_write(results, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    print(f"wrote {results}: score {data['score']:g}")
+    log(f"wrote {results}: score {data['score']:g}")
     return 0
 
 

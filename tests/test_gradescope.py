@@ -5,10 +5,14 @@ submission/, results/), `run_autograder` executed with GRADESCOPE_ROOT pointing 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -67,9 +71,9 @@ def gradescope_root(tmp_path: Path, bundle: Path) -> Path:
     return root
 
 
-def run_autograder(root: Path, path_prefix: str = "") -> dict:
+def run_autograder(root: Path, path_prefix: str = "", python: str = sys.executable) -> dict:
     env = {"PATH": f"{path_prefix}/usr/local/bin:/usr/bin:/bin", "GRADESCOPE_ROOT": str(root),
-           "SHIKUMI_PYTHON": sys.executable, "HOME": str(root), "LANG": "C.UTF-8"}
+           "SHIKUMI_PYTHON": python, "HOME": str(root), "LANG": "C.UTF-8"}
     proc = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True,
                           timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -100,7 +104,7 @@ def test_the_bundle_is_what_gradescope_expects(bundle):
     assert {n for n in names if n.startswith("autograder/checks/")} == {"autograder/checks/__init__.py",
                                                                           f"autograder/checks/l{LESSON}.py"}
     assert "lib/shikumi/checkpoints/SHA256SUMS" in names and "autograder/gradescope.py" in names
-    assert config == {"lesson": LESSON, "lang": "en", "visibility": "after_published", "timeout": 1200,
+    assert config == {"lesson": LESSON, "lang": "en", "visibility": "after_published", "timeout": 540,
                       "max_score": 10.0}
     for script in (setup, run):
         assert script.startswith("#!/usr/bin/env bash\n")
@@ -133,21 +137,62 @@ def test_a_blank_notebook_gets_zero(tmp_path, bundle):
     assert all("NotImplementedError" in t["output"] for t in data["tests"])
 
 
+@pytest.fixture
+def open_tmp():
+    """A folder any uid may pass through (pytest's own tmp_path is root's alone when tests run as root)."""
+    base = Path(tempfile.mkdtemp(prefix="shikumi-gradescope-", dir="/tmp"))
+    base.chmod(0o711)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def python_any_uid_can_run(base: Path) -> str | None:
+    """As on Gradescope (Python in /usr, a venv in /opt): a venv of the system's Python, of this Python's
+    version, that borrows this environment's packages — where this Python itself lives under /root (0700)."""
+    system = Path("/usr/bin/python3")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if not system.exists() or subprocess.run([str(system), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                             capture_output=True, text=True).stdout.strip() != version:
+        return None
+    venv = base / "venv"
+    if subprocess.run([str(system), "-m", "venv", "--without-pip", str(venv)], capture_output=True).returncode:
+        return None
+    purelib = subprocess.run([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True).stdout.strip()
+    Path(purelib, "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    return str(venv / "bin/python")
+
+
 @pytest.mark.notebook
-def test_where_bubblewrap_cannot_start_the_container_is_the_isolation(tmp_path, bundle, solutions):
-    """As in a Docker container without user namespaces: bwrap is installed but cannot make a sandbox."""
-    fake = tmp_path / "bin"
+def test_where_bubblewrap_cannot_start_the_run_leaves_root(open_tmp, bundle, solutions):
+    """As in a Docker container without user namespaces: bwrap is installed but cannot make a sandbox. The
+    notebook runs without it, as an unprivileged uid that cannot read the lesson's solution; the result says so."""
+    fake = open_tmp / "bin"
     fake.mkdir()
     (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
     (fake / "bwrap").chmod(0o755)
-    root = gradescope_root(tmp_path, bundle)
-    make_submission(root / "submission", LESSON, solutions[LESSON], lang="ja")
-    data = run_autograder(root, path_prefix=f"{fake}:")
+    drop = open_tmp / "drop"   # where the learner's code reports what it could do
+    drop.mkdir()
+    drop.chmod(0o777)
+    root = gradescope_root(open_tmp, bundle)
+    probe = (f"import os as _os\ntry:\n    open({str(root / 'source/solutions' / (LESSON + '.ipynb'))!r}).read()\n"
+             "    _seen = 'read'\nexcept OSError as _e:\n    _seen = type(_e).__name__\n"
+             f"with open({str(drop / 'probe.txt')!r}, 'w') as _f:\n    _f.write(f'{{_os.getuid()}} {{_seen}}')\n")
+    answers = {**solutions[LESSON], "count_ngrams": probe + solutions[LESSON]["count_ngrams"]}
+    make_submission(root / "submission", LESSON, answers, lang="ja")
+    python = python_any_uid_can_run(open_tmp)
+    data = run_autograder(root, path_prefix=f"{fake}:", python=python or sys.executable)
     assert data["score"] == 10
     assert "サンドボックスなしで採点しました" in data["output"] and "No permissions" in data["output"]
     assert "コンテナ" in data["output"] and "--no-sandbox" not in data["output"]   # not "trusted only"
-    assert data["extra_data"]["sandbox"].startswith("none: bubblewrap could not start")
-    assert "sandbox: none — bubblewrap could not start" in data["_stdout"]
+    assert data["extra_data"]["sandbox"].startswith("none (bubblewrap could not start")
+    uid, seen = (drop / "probe.txt").read_text().split()
+    if os.geteuid() == 0 and python:   # Gradescope's case: root in the container, a Python any uid can run
+        assert uid != "0" and seen == "PermissionError"
+        assert "一般ユーザー" in data["output"] and data["extra_data"]["sandbox"].endswith("ran as an unprivileged uid")
+        assert "runs as an unprivileged uid" in data["_stdout"]
+    else:   # said as it is: the run stayed root (or was never root)
+        assert data["extra_data"]["sandbox"].endswith("ran as root")
 
 
 def test_submissions_that_cannot_be_graded_get_zero_and_one_sentence(tmp_path, bundle):

@@ -120,7 +120,7 @@ def cmd_gradescope(args) -> int:
 
     try:
         path = gradescope.build(args.lesson, args.out, lang=args.lang, visibility=args.visibility,
-                                root=Path(args.root) if args.root else None)
+                                root=Path(args.root) if args.root else None, timeout=args.timeout)
     except gradescope.BundleError as e:
         print(f"shikumi gradescope: {e}", file=sys.stderr)
         return 1
@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--visibility", default="visible",
                    choices=["visible", "hidden", "after_due_date", "after_published"],
                    help="when learners see each exercise's result and message (Gradescope's test visibility)")
+    p.add_argument("--timeout", type=int, default=540,
+                   help="seconds the notebook may run (default 540: under Gradescope's autograder timeout)")
     p.add_argument("--root", help="the course folder (default: the one this package was installed from)")
     p.set_defaults(func=cmd_gradescope)
 

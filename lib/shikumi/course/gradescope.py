@@ -101,13 +101,15 @@ def requirements(root: Path) -> tuple[str, str]:
 
 
 def build(lesson: str, out: str | Path, lang: str = "en", visibility: str = "visible",
-          root: Path | None = None, timeout: int = 1200) -> Path:
+          root: Path | None = None, timeout: int = 540) -> Path:
     """Write the autograder zip for `lesson` to `out`."""
     root = (root or release.course_root()).resolve()
     if lang not in release.LANGS:
         raise BundleError(f"--lang must be one of {', '.join(release.LANGS)}, not {lang!r}")
     if visibility not in VISIBILITIES:
         raise BundleError(f"--visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
+    if not 60 <= timeout <= 7200:
+        raise BundleError(f"--timeout is in seconds, from 60 to 7200, not {timeout}")
     lesson = lesson_name(lesson, root)
     checks = root / "autograder" / "checks" / f"l{lesson}.py"
     if not checks.is_file():
