@@ -63,6 +63,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # SHIKUMI_PYTHON (default {venv}/bin/python) are for trying it elsewhere.
 ROOT="${{GRADESCOPE_ROOT:-/autograder}}"
 PYTHON="${{SHIKUMI_PYTHON:-{venv}/bin/python}}"
+case "$PYTHON" in /*) ;; *) PYTHON="$PWD/$PYTHON" ;; esac
 mkdir -p "$ROOT/results"
 if [ ! -x "$PYTHON" ]; then
   echo "run_autograder: no Python at $PYTHON (did setup.sh fail? see the image build's log)"
