@@ -82,6 +82,9 @@ def test_the_edition_holds_the_lessons_and_the_library(edition):
         assert name in got, name
     makefile = (folder / "Makefile").read_text(encoding="utf-8")
     assert "\nlab:" in makefile and "\nselftest:" in makefile
+    pyproject = (folder / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"papermill' in pyproject and '"torch' in pyproject and "nbgrader" not in pyproject
+    assert 'packages = ["shikumi"]' in pyproject
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert "make lab" in readme and "make selftest" in readme
 

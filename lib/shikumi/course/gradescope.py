@@ -33,7 +33,7 @@ from shikumi import release
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's words
 VENV = "/opt/shikumi-venv"
 CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
-NOT_FOR_GRADING = ("jupyterlab", "nbgrader")           # the learner's editor and the instructor's nbgrader
+NOT_FOR_GRADING = ("jupyterlab", "nbgrader", "tomli")  # the learner's editor, the instructor's tools
 SKIPPED = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 CONFIG = "shikumi-gradescope.json"
 

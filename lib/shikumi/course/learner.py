@@ -32,7 +32,7 @@ LIBRARY_LEFT_OUT = {"course", "release.py"}               # course tooling: it b
 SKIPPED = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 NEVER = ("solutions", "autograder", ".git", "tests", "benchmarks")   # must not exist in an edition
 MARKER = "edition.json"
-LEFT_OUT_DEPENDENCIES = ("nbgrader",)                     # the instructor's; learners' notebooks do not need it
+LEFT_OUT_DEPENDENCIES = ("nbgrader", "tomli")            # the instructor's tools; learners do not need them
 
 
 class EditionError(ValueError):
