@@ -180,6 +180,10 @@ def test_it_installs_and_runs_on_its_own(edition, tmp_path, solutions):
     grade = run(venv / "bin" / "shikumi", "grade", "homework.ipynb", cwd=tmp_path)
     assert grade.returncode == 2 and "grading is not part of the learner edition" in grade.stderr
     assert "Traceback" not in grade.stderr and len(grade.stderr.strip().splitlines()) == 1
+    for command in (["release"], ["learner-edition", "copy"], ["gradescope", LESSON]):
+        proc = run(venv / "bin" / "shikumi", *command, cwd=tmp_path)
+        assert proc.returncode == 2 and "is not part of the learner edition" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
     selftest = run(python, "selftest.py")
     assert selftest.returncode == 0, selftest.stdout + selftest.stderr[-2000:]
