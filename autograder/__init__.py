@@ -3,7 +3,7 @@
 Grading a submission, in one picture:
 
     submission.ipynb ──(answer cells, matched by nbgrader grade_id)──┐
-    solutions/NN.ipynb ──(shikumi release, in memory)── trusted lesson ┴→ grading notebook
+    solutions/NN.py ───(shikumi release, in memory)── trusted lesson ┴→ grading notebook
     grading notebook ──papermill, separate process, time limits──→ plain-data outputs (JSON)
     outputs + hidden checks (autograder/checks/, run here, in the grader's process) ──→ score + feedback
 

@@ -336,6 +336,12 @@ def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, paramet
         env.update(HOME=str(workdir), MPLCONFIGDIR=str(workdir / ".mpl"), IPYTHONDIR=str(workdir / ".ipython"),
                    JUPYTER_RUNTIME_DIR=str(workdir / ".runtime"))
         argv, cwd = [sys.executable, str(inside / "execute.py"), str(inside / "job.json")], str(workdir)
+        if sandbox.can_leave_root():  # as root (a Gradescope container): leave root, as the sandbox does, so
+            uid = sandbox.new_run_uid()  # what root keeps (solutions, checks, results) stays out of reach
+            for path in (workdir, *workdir.rglob("*")):
+                os.chown(path, uid, uid)
+            argv = sandbox.leave_root(argv, uid)
+            env.update(USER="learner", LOGNAME="learner")  # a uid with no account: getpass still has a name
         env_arg = env
     else:
         files[f"{INPUTS}/job.json"] = json.dumps(job).encode()

@@ -94,6 +94,30 @@ def unavailable() -> str | None:
     return None
 
 
+def leave_root(cmd: list[str], uid: int) -> list[str]:
+    """`cmd` as an unprivileged uid of its own, with no groups and no way back (setpriv, util-linux)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--", *cmd]
+
+
+@functools.lru_cache(maxsize=1)
+def can_leave_root() -> bool:
+    """Without bubblewrap, as root (a Gradescope container): can an unprivileged uid run this Python with the
+    course's packages? Not where Python lives in a folder only root may enter (/root/.pyenv): the run then
+    stays root, and whoever calls this says so."""
+    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    import shikumi
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/", "PYTHONPATH": str(Path(shikumi.__file__).resolve().parent.parent)}
+    start_kernel = ("import subprocess, sys, papermill, shikumi.selfcheck; "   # as papermill starts the kernel
+                    "subprocess.run([sys.executable, '-c', 'import ipykernel'], check=True)")
+    probe = leave_root([sys.executable, "-c", start_kernel], new_run_uid())
+    try:
+        return subprocess.run(probe, env=env, capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
 def describe(no_sandbox: bool = False) -> str:
     """The protection a run gets on this machine, in one line (the grade never depends on it)."""
     if no_sandbox:

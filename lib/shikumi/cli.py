@@ -5,6 +5,8 @@
     shikumi release --present DIR              the presenter's edition: executed, as slides
     shikumi grade SUBMISSION.ipynb ... --out DIR   grade submissions with the hidden checks
     shikumi train NAME [--size full]           reproduce a shipped checkpoint
+    shikumi learner-edition DIR [--zip]        what learners get: lessons and library, nothing that grades
+    shikumi gradescope LESSON -o autograder.zip    the bundle Gradescope runs for one lesson
     torchrun --nproc_per_node 4 -m shikumi.cli train NAME --size full    the same on 4 GPUs
 """
 
@@ -16,7 +18,21 @@ import sys
 from pathlib import Path
 
 
+def _learner_edition(command: str, what: str) -> bool:
+    """True (after saying so in one sentence) where the grader is not installed: the learner edition, which
+    ships the library and the lessons but none of the instructor's tools."""
+    import importlib.util
+
+    if importlib.util.find_spec("autograder") is not None:
+        return False
+    print(f"shikumi {command}: {what} is not part of the learner edition; your instructor does it with the "
+          "course repository.", file=sys.stderr)
+    return True
+
+
 def cmd_release(args) -> int:
+    if _learner_edition("release", "building the lessons from their solutions"):
+        return 2
     from shikumi import release
 
     if args.root:
@@ -63,6 +79,8 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
+    if _learner_edition("grade", "grading"):
+        return 2
     from autograder import sandbox
     from autograder.batch import SandboxMissing, grade_batch
     from autograder.report import summary, table
@@ -98,6 +116,38 @@ def cmd_train(args) -> int:
     except KeyError as e:
         print(f"shikumi train: {e.args[0]}", file=sys.stderr)
         return 2
+    return 0
+
+
+def cmd_learner_edition(args) -> int:
+    if _learner_edition("learner-edition", "building an edition"):
+        return 2
+    from shikumi.course import learner
+
+    try:
+        written = learner.build(args.dir, Path(args.root) if args.root else None, make_zip=args.zip)
+    except learner.EditionError as e:
+        print(f"shikumi learner-edition: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print("Hand out the folder (or the zip): learners run `make selftest`, then `make lab`.")
+    return 0
+
+
+def cmd_gradescope(args) -> int:
+    if _learner_edition("gradescope", "building a grader"):
+        return 2
+    from shikumi.course import gradescope
+
+    try:
+        path = gradescope.build(args.lesson, args.out, lang=args.lang, visibility=args.visibility,
+                                root=Path(args.root) if args.root else None, timeout=args.timeout)
+    except gradescope.BundleError as e:
+        print(f"shikumi gradescope: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: upload it as the autograder of a Gradescope programming assignment "
+          "(see docs/instructor-guide.md, 'Grading on Gradescope')")
     return 0
 
 
@@ -138,6 +188,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--out", default=None, help="folder for the checkpoint (default: the shipped one)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("learner-edition", help="write what learners need, and nothing that grades, to DIR")
+    p.add_argument("dir", help="a new folder (or an earlier learner edition, which is replaced)")
+    p.add_argument("--zip", action="store_true", help="also write DIR.zip")
+    p.add_argument("--root", help="the course folder (default: the one this package was installed from)")
+    p.set_defaults(func=cmd_learner_edition)
+
+    p = sub.add_parser("gradescope", help="build a Gradescope autograder bundle for one lesson")
+    p.add_argument("lesson", help="the lesson, e.g. 01_ngram")
+    p.add_argument("--lang", default="en", choices=["en", "ja"],
+                   help="the edition handed out: the language of messages given before a notebook is read")
+    p.add_argument("-o", "--out", default="autograder.zip", help="the zip to write (default: autograder.zip)")
+    p.add_argument("--visibility", default="visible",
+                   choices=["visible", "hidden", "after_due_date", "after_published"],
+                   help="when learners see each exercise's result and message (Gradescope's test visibility)")
+    p.add_argument("--timeout", type=int, default=540,
+                   help="seconds the notebook may run (default 540: under Gradescope's autograder timeout)")
+    p.add_argument("--root", help="the course folder (default: the one this package was installed from)")
+    p.set_defaults(func=cmd_gradescope)
 
     args = parser.parse_args(argv)
     return args.func(args)
