@@ -27,10 +27,10 @@ import traceback
 from pathlib import Path
 
 from autograder import grade as grading
-from autograder import language, sandbox
-from shikumi.lang import tr
+from autograder import sandbox
 from autograder.report import atomic_write
 from shikumi import release
+from shikumi.lang import speaking, tr
 
 SKIPPED = {".ipynb_checkpoints", "__MACOSX"}
 
@@ -69,7 +69,7 @@ def refusal(sentence: str, max_score: float, stdout: str = "") -> dict:
 def results_of(res: grading.SubmissionResult, visibility: str, sandbox_note: str) -> dict:
     """Gradescope's results.json from the grader's result: the documented keys only."""
     data = res.to_gradescope()
-    with language.speaking(res.language):
+    with speaking(res.language):
         output = data["output"] + (tr(f"\n\nSandbox: {sandbox_note}", f"\n\nサンドボックス：{sandbox_note}")
                                    if sandbox_note else "")
     tests = [{"name": t["name"], "number": t["number"], "score": t["score"], "max_score": t["max_score"],
@@ -119,7 +119,7 @@ def lock_down(root: Path) -> None:
 def grade(submission: Path, config: dict) -> dict:
     lesson, visibility, max_score = config["lesson"], config.get("visibility", "visible"), config.get("max_score", 0)
     found = notebooks(submission) if submission.is_dir() else []
-    with language.speaking(config.get("lang", "en")):
+    with speaking(config.get("lang", "en")):
         if not found:
             others = sorted(p.name for p in submission.rglob("*") if p.is_file())[:5] if submission.is_dir() else []
             seen = tr(f" (found: {', '.join(others)})", f"（見つかったファイル：{'、'.join(others)}）") if others else ""
@@ -140,7 +140,7 @@ def grade(submission: Path, config: dict) -> dict:
     lang = grading.which_language(nb)
     meta = nb.metadata.get("shikumi") if isinstance(nb.metadata.get("shikumi"), dict) else {}
     other = meta.get("lesson")
-    with language.speaking(lang):
+    with speaking(lang):
         if isinstance(other, str) and other != lesson and re.fullmatch(r"\d\d_\w+", other):
             return refusal(tr(f"This notebook is lesson {other[:40]}, but this assignment is lesson {lesson}: "
                                f"submit your {lesson}.ipynb.",
