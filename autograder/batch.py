@@ -90,12 +90,13 @@ def discover(paths: list[str | Path], student: str | None = None) -> list[Submis
 
 
 LINK_PROBLEM = "the file is a symbolic link, not a notebook: hand in the file itself"
+UNKNOWN = "(unknown)"  # the learner of a file that does not say whose it is
 
 
 def _named_by_file(path: Path) -> Submission:
     """A file whose name is its learner's; a lesson's name is no learner's (`shikumi grade 01_ngram.ipynb`)."""
     if path.stem.lower() in {p.stem.lower() for p in release.sources()}:
-        return Submission(path, path.stem, problem=f"{path.name} is named after its lesson, not its learner: "
+        return Submission(path, UNKNOWN, problem=f"{path.name} is named after its lesson, not its learner: "
                                                    "say whose it is with --student ID (or name the file after them)")
     return Submission(path, path.stem)
 

@@ -62,10 +62,12 @@ def read_small(path: Path, limit: int, follow: bool = False) -> bytes:
         if not follow and path.is_symlink():
             raise ValueError("it is a symbolic link") from None
         raise ValueError(e.strerror or "cannot be read") from None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError("not a regular file")
-        data = f.read(limit + 1)
+        data = os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise ValueError(f"larger than {limit} bytes")
     return data

@@ -1,8 +1,9 @@
 """Which answers look copied: the most similar pairs of answers to each exercise, for the instructor to read.
 
 An answer becomes a sequence of tokens from its syntax tree, with what a copier changes cheaply taken out:
-identifiers are renamed in order of first use (`counts`, `c` → v0), comments are gone (the tree has none),
-docstrings and other lone strings are dropped, constants keep their type and value. Each run of K tokens is a
+every identifier becomes one token (`counts`, `c`, `ctx` → ID; builtins keep their names), comments are gone
+(the tree has none), docstrings and other lone strings are dropped, constants keep their type and value, attribute
+names stay (`.items`: the API used is part of the answer). Each run of K tokens is a
 fingerprint; two answers are compared by the share of fingerprints they have in common (Jaccard). The released
 stub's own fingerprints (its `def` line, `raise NotImplementedError(...)`) are removed first, so two blank or
 nearly blank answers are not "similar"; short answers are too short to tell and are left out.
@@ -34,13 +35,10 @@ def tokens(source: str) -> list[str]:
         tree = ast.parse(source[:MAX_SOURCE])
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    names: dict[str, str] = {}
     out: list[str] = []
 
     def name(n: str) -> str:
-        if n in BUILTINS:
-            return n
-        return names.setdefault(n, f"v{len(names)}")
+        return n if n in BUILTINS else "ID"  # every identifier alike: renaming, or a new variable, changes nothing
 
     def visit(node, depth=0):
         if len(out) >= MAX_TOKENS or depth > 200:
