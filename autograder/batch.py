@@ -262,9 +262,6 @@ def grade_one(sub: Submission, out_dir: Path, digest: str, exercise: str | None 
         data["extra_data"].update(facts, grade_ids=[t.grade_id for t in res.tests])
         report.write_submission(res, result_path(out_dir, sub), digest, extra=facts,
                                 assessment=policy.assess(data, course, overrides))
-        if res.answers and not res.error:
-            report.atomic_write(result_path(out_dir, sub).with_suffix(report.ANSWERS_SUFFIX),
-                                json.dumps(res.answers, ensure_ascii=False, indent=1) + "\n")
     except Exception as e:  # noqa: BLE001 — the disk is full, a name the file system refuses…
         res.error = res.error or f"the results could not be written ({type(e).__name__}: {str(e)[:200]})"
     return res

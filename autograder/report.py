@@ -37,6 +37,9 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+MAX_ANSWER = 100_000  # characters of one answer cell kept in its results file
+
+
 def write_submission(res: SubmissionResult, path: Path, content_hash: str = "", extra: dict | None = None,
                      assessment: policy.Assessment | None = None) -> Path:
     """PATH.json (Gradescope's results.json shape) and PATH.html (the learner's feedback page). `extra` goes
@@ -45,25 +48,17 @@ def write_submission(res: SubmissionResult, path: Path, content_hash: str = "", 
     data["extra_data"].update(extra or {})
     data["extra_data"]["content_hash"] = content_hash
     data["extra_data"]["grade_ids"] = [t.grade_id for t in res.tests]
+    if res.answers and not res.error:  # the learner's answer cells, for the similarity report
+        data["extra_data"]["answers"] = {gid: src[:MAX_ANSWER] for gid, src in res.answers.items()}
     atomic_write(path.with_suffix(".html"), feedback_html(res, assessment or policy.assess(data)))
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")  # last: it marks "done"
     return path
-
-
-def is_result_file(path: Path) -> bool:
-    """OUT/<student>/<lesson>.json, not the .answers.json beside it."""
-    return path.suffix == ".json" and not path.name.endswith(ANSWERS_SUFFIX)
-
-
-ANSWERS_SUFFIX = ".answers.json"
 
 
 def read_results(out_dir: Path) -> list[tuple[Path, dict]]:
     """Every readable results file under out_dir, in order."""
     found = []
     for path in sorted(out_dir.glob("*/*.json")):
-        if not is_result_file(path):
-            continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):

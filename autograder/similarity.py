@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import builtins
 import html
-import json
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -102,19 +101,16 @@ def stubs(lesson: str) -> dict[str, set[tuple[str, ...]]]:
 
 
 def load_answers(out_dir: Path) -> dict[str, dict[str, dict[str, str]]]:
-    """{lesson: {student: {grade_id: source}}} from the OUT/<student>/<lesson>.answers.json files."""
+    """{lesson: {student: {grade_id: source}}} from the results files (extra_data.answers)."""
     from autograder import report
 
     found: dict[str, dict[str, dict[str, str]]] = {}
-    for path, data in report.read_results(out_dir):
+    for _, data in report.read_results(out_dir):
         extra = data["extra_data"]
         lesson, student = extra.get("lesson"), extra.get("student_id")
         if extra.get("error") or not isinstance(lesson, str) or not isinstance(student, str) or not lesson:
             continue
-        try:
-            answers = json.loads(path.with_suffix(report.ANSWERS_SUFFIX).read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
-            continue
+        answers = extra.get("answers")
         if isinstance(answers, dict):
             found.setdefault(lesson, {})[student] = {k: v for k, v in answers.items()
                                                      if isinstance(k, str) and isinstance(v, str)}

@@ -318,10 +318,13 @@ def test_force_grades_a_current_result_again(tmp_path):
     cls.mkdir()
     make_submission(cls, LESSON, {}, name="amy.ipynb")
     out = tmp_path / "grades"
+    make_submission(cls, LESSON, {}, name="ben.ipynb")
     assert grade_batch([cls], out, progress=False)[1] == 0
-    assert grade_batch([cls], out, progress=False)[1] == 1
+    page = (out / "similarity.html").read_text(encoding="utf-8")  # two blanks: no pair is similar
+    assert "<code>count_ngrams</code>" in page and page.count("no pair to compare") == len(EXERCISES)
+    assert grade_batch([cls], out, progress=False)[1] == 2
     results, skipped = grade_batch([cls], out, progress=False, force=True)
-    assert skipped == 0 and len(results) == 1
+    assert skipped == 0 and len(results) == 2
 
 
 def test_exercise_checks_one_exercise_again_and_keeps_the_others(tmp_path):

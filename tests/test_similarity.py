@@ -10,7 +10,7 @@ import sys
 
 from autograder import similarity
 from autograder.grade import ExerciseResult, SubmissionResult
-from autograder.report import ANSWERS_SUFFIX, write_submission
+from autograder.report import write_submission
 from tests.conftest import ROOT
 
 LESSON = "01_ngram"
@@ -83,10 +83,10 @@ def test_blank_answers_are_not_similar():
 
 def write_result(out, student, answers):
     res = SubmissionResult(submission=f"{student}.ipynb", student_id=student, lesson=LESSON, max_score=2,
-                           tests=[ExerciseResult("1.2", "conditional_prob", 2, 2, "ok")], score=2)
+                           tests=[ExerciseResult("1.2", "conditional_prob", 2, 2, "ok")], score=2, answers=answers)
     path = out / student.replace("<", "_").replace(">", "_").replace("/", "_") / f"{LESSON}.json"
     write_submission(res, path, "hash")
-    path.with_suffix(ANSWERS_SUFFIX).write_text(json.dumps(answers), encoding="utf-8")
+    assert json.loads(path.read_text(encoding="utf-8"))["extra_data"]["answers"] == answers
 
 
 def test_the_report_escapes_what_learners_wrote(tmp_path):
