@@ -149,20 +149,26 @@ def test_timestamp_txt_is_the_submission_time(tmp_path):
     (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe"), "not text"),                      # binary
     (lambda p: p.write_bytes(b"<script>alert(1)</script>"), "not a date and time"),
     (lambda p: p.write_bytes(b"2099-01-01 00:00:00 UTC"), "in the future"),
-    (lambda p: p.symlink_to(p.parent / "elsewhere.txt"), "symbolic link"),
+    (lambda p: p.symlink_to(p.parents[4] / "elsewhere.txt"), "symbolic link"),
     (lambda p: p.symlink_to("/dev/zero"), "symbolic link"),
     (lambda p: p.mkdir(), "regular file"),
     (lambda p: os.mkfifo(p), "regular file"),                                                  # would block
 ])
 def test_a_hostile_timestamp_txt_is_ignored_with_a_note(tmp_path, make, why):
     folder = nbgrader_course(tmp_path)
-    (folder / "elsewhere.txt").write_text("2020-01-01 00:00:00 UTC", encoding="utf-8")  # early: would be on time
+    (tmp_path / "elsewhere.txt").write_text("2020-01-01 00:00:00 UTC", encoding="utf-8")  # early: would be on time
     make(folder / "timestamp.txt")
-    [sub] = [s for s in discover([tmp_path / "course"]) if s.path.suffix == ".ipynb"]
+    [sub] = discover([tmp_path / "course"])
     facts = batch.submission_facts(sub)
     assert facts["submitted_at_source"] == "mtime", facts
     assert facts["submitted_at"] == "2023-11-14T22:13:20+00:00"
     assert why in facts["submitted_at_note"] and "modification time was used" in facts["submitted_at_note"]
+    out = tmp_path / "grades"
+    notices: list[str] = []
+    grade_batch([tmp_path / "course"], out, progress=False, notices=notices)
+    [row] = gradebook(out)
+    assert row["timestamp_source"] == "mtime" and row["timestamp"] == "2023-11-14 22:13:20"
+    assert why in row["message"] and any(why in n and n.startswith("kim:") for n in notices)
 
 
 def test_without_nbgrader_the_files_modification_time_is_used_and_said(tmp_path):
