@@ -355,6 +355,11 @@ def finish(out_dir: Path, course: policy.Course | None, overrides: list[policy.O
     report.refresh_feedback(out_dir, course, overrides)
     stored = [data for _, data in report.read_results(out_dir)]
     notices += policy.unused_overrides(overrides, stored)
+    applied = [policy.assess(data, course, overrides) for data in stored]
+    late, changed = sum(a.penalty > 0 for a in applied), sum(len(a.changes) for a in applied)
+    if late or changed:
+        notices.append(f"course policy: {late} late penalt{'y' if late == 1 else 'ies'} and {changed} override(s) "
+                       "applied in gradebook.csv and the feedback pages (the scores above are the grader's)")
     notices += [f"{d['extra_data'].get('student_id')}: {d['extra_data'].get('submitted_at_note')}"
                 for d in stored if d["extra_data"].get("submitted_at_note")]
     try:

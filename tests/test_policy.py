@@ -271,6 +271,7 @@ def test_overrides_survive_a_rerun_and_bad_rows_are_reported_one_by_one(tmp_path
     assert (book["amy"]["raw_score"], book["amy"]["graded_score"]) == ("3.5", "0")
     assert book["ben"]["raw_score"] == "0"
     text = "\n".join(notices)
+    assert "course policy: 0 late penalties and 2 override(s) applied" in text
     for row, why in ((4, "not a number"), (5, "not a number"), (6, "no reason"), (7, "no exercise 'no_such'"),
                      (8, "more than the exercise's 2"), (9, "no graded submission"), (10, "2 cells")):
         assert re.search(rf"row {row}\b.*{re.escape(why)}", text), (row, why, text)
