@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test install lint release check-release bench clean
+.PHONY: lab test install lint release check-release present bench clean
 
 install: $(STAMP)
 
@@ -40,9 +40,14 @@ release: $(STAMP)
 check-release: $(STAMP)
 	$(VENV)/bin/shikumi release --check
 
+# The presenter's edition of every lesson, run once and laid out as slides (build/present/<lang>/);
+# PRESENT_ARGS: e.g. make present PRESENT_ARGS="--lang ja --lessons 01_ngram 08_text_to_image"
+present: $(STAMP)
+	$(VENV)/bin/shikumi release --present build/present $(PRESENT_ARGS)
+
 # BENCH_ARGS: e.g. make bench BENCH_ARGS="--only models,sampling" (the other sections of results.md are kept)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) grades .pytest_cache .ruff_cache
+	rm -rf $(VENV) grades build .pytest_cache .ruff_cache

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import grade as grading
-from autograder import language, policy, report, sandbox, similarity
-from autograder.language import say
+from autograder import policy, report, sandbox, similarity
 from shikumi import release
+from shikumi.lang import speaking, tr
 
 GRADER_VERSION = "5"  # 2: feedback in the edition's language; 3: points to failed helpers; 4: bubblewrap;
 # 5: results record the assignment, the submission time, the grade ids and the submission's own hash
@@ -153,7 +153,7 @@ def identify(subs: list[Submission]) -> None:
             try:
                 nb = grading.read_submission(sub.path)
                 sub.language = grading.which_language(nb)
-                with language.speaking(sub.language):
+                with speaking(sub.language):
                     sub.lesson = grading.which_lesson(nb, sub.path)
             except grading.SubmissionError as e:
                 sub.problem = str(e)
@@ -167,11 +167,11 @@ def identify(subs: list[Submission]) -> None:
         if len(group) > 1:
             names = ", ".join(s.path.name for s in group)
             for sub in group:
-                with language.speaking(sub.language):
-                    sub.problem = say(f"{student} handed in {len(group)} notebooks for lesson {lesson} ({names}): "
-                                      "keep one and grade again",
-                                      f"{student}：レッスン {lesson} のノートブックが {len(group)} 個提出されています"
-                                      f"（{names}）。1 つだけ残して、採点し直してください")
+                with speaking(sub.language):
+                    sub.problem = tr(f"{student} handed in {len(group)} notebooks for lesson {lesson} ({names}): "
+                                       "keep one and grade again",
+                                       f"{student}：レッスン {lesson} のノートブックが {len(group)} 個提出されています"
+                                       f"（{names}）。1 つだけ残して、採点し直してください")
 
 
 def submission_facts(sub: Submission) -> dict:
@@ -188,7 +188,7 @@ def content_hash(sub: Submission) -> str:
     h = hashlib.sha256(GRADER_VERSION.encode())
     files = [sub.path]
     if sub.lesson:
-        files += [release.course_root() / "solutions" / f"{sub.lesson}.ipynb",
+        files += [release.source_path(sub.lesson),
                   Path(grading.checks_registry.__file__).parent / f"l{sub.lesson}.py"]
     for f in files:
         h.update(_read_bounded(f))
@@ -271,20 +271,20 @@ def keep_other_exercises(res: grading.SubmissionResult, stored: dict | None, exe
                          sha: str) -> grading.SubmissionResult:
     """`res` with every exercise but `exercise` taken from the stored result of the same submission bytes; `res`
     as it is (graded in full, and said so) when there is none to keep."""
-    with language.speaking(res.language):
+    with speaking(res.language):
         fresh = next((t for t in res.tests if t.grade_id == exercise), None)
         extra = (stored or {}).get("extra_data") or {}
         usable = (fresh is not None and not res.error and not extra.get("error")
                   and extra.get("lesson") == res.lesson and extra.get("submission_sha256") == sha)
         old = report.from_results(stored) if usable else None
         if old is None or [t.grade_id for t in old.tests] != [t.grade_id for t in res.tests]:
-            res.note = "; ".join(filter(None, [res.note, say(
+            res.note = "; ".join(filter(None, [res.note, tr(
                 f"graded in full: no earlier result of this submission to keep besides {exercise}",
                 f"全体を採点しました：{exercise} 以外に残せる、この提出の以前の結果がありません")]))
             return res
         res.tests = [fresh if t.grade_id == exercise else t for t in old.tests]
         res.score = round(sum(t.score for t in res.tests), 4)
-        res.note = "; ".join(filter(None, [res.note, say(
+        res.note = "; ".join(filter(None, [res.note, tr(
             f"{exercise} checked again; the other exercises are as graded before",
             f"{exercise} をもう一度確かめました。ほかの演習は以前の採点のままです")]))
         return res

@@ -3,7 +3,7 @@
 `grade_submission(path)` never raises for a bad submission: whatever goes wrong (not a notebook, the
 wrong lesson, a cell that loops forever, a kernel that dies) ends up as a message in the result, and the
 exercises that did run are still scored. The messages are in the language of the edition the learner handed
-in (`which_language`; autograder/language.py).
+in (`which_language`; shikumi/lang.py).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pathlib import Path
 import nbformat
 
 from autograder import checks as checks_registry
-from autograder import harness, language, sandbox, verify
+from autograder import harness, sandbox, verify
 from autograder.harness import GRADER_TAG
-from autograder.language import say
 from autograder.plain import encode
 from shikumi import release
+from shikumi.lang import LANGUAGES, speaking, tr
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 GRADING_PARAMETERS = {"DEVICE": "cpu", "SIZE": "quick", "SEED": 0}
@@ -67,11 +67,11 @@ class SubmissionResult:
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json shape."""
-        with language.speaking(self.language):
+        with speaking(self.language):
             score = f"{self.score:g} / {self.max_score:g}"
-            output = self.error or (say(f"Lesson {self.lesson}: {score}", f"レッスン {self.lesson}：{score}")
-                                    + (say(f" ({self.note})", f"（{self.note}）") if self.note else ""))
-            names = [say(f"Exercise {t.number}: {t.grade_id}", f"演習 {t.number}：{t.grade_id}") for t in self.tests]
+            output = self.error or (tr(f"Lesson {self.lesson}: {score}", f"レッスン {self.lesson}：{score}")
+                                    + (tr(f" ({self.note})", f"（{self.note}）") if self.note else ""))
+            names = [tr(f"Exercise {t.number}: {t.grade_id}", f"演習 {t.number}：{t.grade_id}") for t in self.tests]
         return {
             "score": self.score,
             "max_score": self.max_score,
@@ -154,10 +154,10 @@ def which_lesson(nb, path: Path) -> str:
         if ids & {e.grade_id for e in release.exercises(release.read_source(src))}:
             return name
     lessons = ", ".join(sorted(known)) or "none"
-    raise SubmissionError(say("cannot tell which lesson this is: no lesson metadata, no lesson name in the file "
-                              f"name, and no known exercise cells (lessons: {lessons})",
-                              "どのレッスンのノートブックかわかりません。レッスンのメタデータも、ファイル名のレッスン名も、"
-                              f"既知の演習のセルもありません（レッスン：{lessons}）"))
+    raise SubmissionError(tr("cannot tell which lesson this is: no lesson metadata, no lesson name in the file "
+                                f"name, and no known exercise cells (lessons: {lessons})",
+                                "どのレッスンのノートブックかわかりません。レッスンのメタデータも、ファイル名のレッスン名も、"
+                                f"既知の演習のセルもありません（レッスン：{lessons}）"))
 
 
 HIRAGANA, LATIN = re.compile("[\u3041-\u309f]"), re.compile("[A-Za-z]")
@@ -169,7 +169,7 @@ def which_language(nb) -> str:
     of the English edition's (its Japanese examples, むかしむかし)."""
     meta = nb.metadata.get("shikumi")
     lang = meta.get("lang") if isinstance(meta, dict) else None
-    if isinstance(lang, str) and lang in language.LANGUAGES:
+    if isinstance(lang, str) and lang in LANGUAGES:
         return lang
     prose = "".join(c.source for c in nb.cells if c.get("cell_type") == "markdown")
     kana, latin = len(HIRAGANA.findall(prose)), len(LATIN.findall(prose))
@@ -196,8 +196,8 @@ def answers_of(nb, exercises) -> tuple[dict[str, str], dict[str, str]]:
             for cell in nb.cells:
                 if cell.get("cell_type") == "code" and f"def {e.grade_id}(" in cell.source:
                     answers[e.grade_id] = cell.source
-                    notes[e.grade_id] = say("(found by its `def` line: the cell had lost its exercise metadata) ",
-                                            "（演習のメタデータが消えていたので、`def` の行で答えのセルを見つけました）")
+                    notes[e.grade_id] = tr("(found by its `def` line: the cell had lost its exercise metadata) ",
+                                              "（演習のメタデータが消えていたので、`def` の行で答えのセルを見つけました）")
                     break
     return answers, notes
 
@@ -247,9 +247,9 @@ RESULT_LIMITS = sandbox.Limits()
 
 def lost_text(lost: str) -> str:
     """KERNEL_DIED, TOO_MANY_PROCESSES or TOO_MUCH_MEMORY, in words."""
-    return {KERNEL_DIED: say(KERNEL_DIED, "カーネルが止まりました"),
-            TOO_MANY_PROCESSES: say(TOO_MANY_PROCESSES, "プロセスが多すぎました"),
-            TOO_MUCH_MEMORY: say(TOO_MUCH_MEMORY, "メモリを使いすぎました")}[lost]
+    return {KERNEL_DIED: tr(KERNEL_DIED, "カーネルが止まりました"),
+            TOO_MANY_PROCESSES: tr(TOO_MANY_PROCESSES, "プロセスが多すぎました"),
+            TOO_MUCH_MEMORY: tr(TOO_MUCH_MEMORY, "メモリを使いすぎました")}[lost]
 
 
 @dataclass
@@ -370,23 +370,23 @@ def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, paramet
             over = watch.exceeded(proc.pid)
             if over == "processes":
                 run.lost = TOO_MANY_PROCESSES
-                run.note = say(f"your code started too many processes (limit {limits.max_processes}); the run "
-                               "was stopped",
-                               f"コードが起動したプロセスが多すぎたため（上限 {limits.max_processes}）、実行を止めました")
+                run.note = tr(f"your code started too many processes (limit {limits.max_processes}); the run "
+                                 "was stopped",
+                                 f"コードが起動したプロセスが多すぎたため（上限 {limits.max_processes}）、実行を止めました")
             elif over == "memory":
                 run.lost = TOO_MUCH_MEMORY
-                run.note = say(f"your code used more than {limits.memory_mb} MB of memory; the run was stopped",
-                               f"コードが {limits.memory_mb} MB を超えるメモリを使ったため、実行を止めました")
+                run.note = tr(f"your code used more than {limits.memory_mb} MB of memory; the run was stopped",
+                                 f"コードが {limits.memory_mb} MB を超えるメモリを使ったため、実行を止めました")
             elif over == "cpu":
-                run.note = say(f"the run used more than {limits.cpu_seconds} s of CPU time and was stopped",
-                               f"実行が CPU 時間 {limits.cpu_seconds} 秒を超えたため、止めました")
+                run.note = tr(f"the run used more than {limits.cpu_seconds} s of CPU time and was stopped",
+                                 f"実行が CPU 時間 {limits.cpu_seconds} 秒を超えたため、止めました")
             elif time.monotonic() - active > STALL_SECONDS:  # e.g. a kernel reply lost on the way
                 run.stalled = True
-                run.note = say(f"the run made no progress for {STALL_SECONDS} s and was stopped",
-                               f"実行が {STALL_SECONDS} 秒間進まなかったため、止めました")
+                run.note = tr(f"the run made no progress for {STALL_SECONDS} s and was stopped",
+                                 f"実行が {STALL_SECONDS} 秒間進まなかったため、止めました")
             elif time.monotonic() > deadline:
-                run.note = say(f"the whole notebook took longer than {timeout} s and was stopped",
-                               f"ノートブック全体の実行が {timeout} 秒を超えたため、止めました")
+                run.note = tr(f"the whole notebook took longer than {timeout} s and was stopped",
+                                 f"ノートブック全体の実行が {timeout} 秒を超えたため、止めました")
             else:
                 continue
             break
@@ -403,11 +403,11 @@ def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, paramet
         run.take(line, known)
     if not run.note and run.stopped:
         run.lost = KERNEL_DIED if "DeadKernel" in run.stopped else ""
-        run.note = say(f"execution stopped: {run.stopped}", f"ノートブックの実行が途中で止まりました（{run.stopped}）")
+        run.note = tr(f"execution stopped: {run.stopped}", f"ノートブックの実行が途中で止まりました（{run.stopped}）")
     elif not run.note and proc.returncode:
         tail = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        run.note = say(f"the notebook run failed (exit {proc.returncode}) {tail[0][:200]}".strip(),
-                       f"ノートブックの実行に失敗しました（終了コード {proc.returncode}）{tail[0][:200]}".strip())
+        run.note = tr(f"the notebook run failed (exit {proc.returncode}) {tail[0][:200]}".strip(),
+                         f"ノートブックの実行に失敗しました（終了コード {proc.returncode}）{tail[0][:200]}".strip())
     return run
 
 
@@ -469,44 +469,44 @@ def score_exercise(exercise, check, cases, record, verdicts, answer, stubs, note
                               (note + output).strip())
 
     if answer is None:
-        return result(0, say(f"Not attempted: the answer cell for {exercise.grade_id} is missing from your notebook "
-                             "(was it deleted?).",
-                             f"未解答：ノートブックに {exercise.grade_id} の答えのセルがありません（削除しませんでしたか？）。"))
+        return result(0, tr(f"Not attempted: the answer cell for {exercise.grade_id} is missing from your notebook "
+                               "(was it deleted?).",
+                               f"未解答：ノートブックに {exercise.grade_id} の答えのセルがありません（削除しませんでしたか？）。"))
     if _normalise(answer) in stubs:
-        return result(0, say("Not attempted: the cell still raises NotImplementedError.",
-                             "未解答：セルはまだ NotImplementedError を送出します。"))
+        return result(0, tr("Not attempted: the cell still raises NotImplementedError.",
+                               "未解答：セルはまだ NotImplementedError を送出します。"))
     if record is None or not record.get("ran"):
-        why = say(f" Your cell raised {cell_error}.", f"あなたのセルで {cell_error} が発生しました。") if cell_error else ""
-        return result(0, say(f"Not graded: the notebook stopped before this exercise could be checked.{why}",
-                             f"採点できませんでした：この演習を確かめる前に、ノートブックの実行が止まりました。{why}"))
+        why = tr(f" Your cell raised {cell_error}.", f"あなたのセルで {cell_error} が発生しました。") if cell_error else ""
+        return result(0, tr(f"Not graded: the notebook stopped before this exercise could be checked.{why}",
+                               f"採点できませんでした：この演習を確かめる前に、ノートブックの実行が止まりました。{why}"))
     if record["flags"]:
         names = ", ".join(f"`{ref.replace(':', '.')}`" for ref in sorted(record["flags"]))
-        return result(0, say(f"Flagged: your answer uses the library's own solution ({names}). The exercise is "
-                             "to write it yourself — the library is there to read and compare with afterwards.",
-                             f"0 点：答えがライブラリ自身の解答（{names}）を使っています。この演習は自分で書くものです。"
-                             "ライブラリは、書いたあとで読んで比べるためにあります。"))
+        return result(0, tr(f"Flagged: your answer uses the library's own solution ({names}). The exercise is "
+                               "to write it yourself — the library is there to read and compare with afterwards.",
+                               f"0 点：答えがライブラリ自身の解答（{names}）を使っています。この演習は自分で書くものです。"
+                               "ライブラリは、書いたあとで読んで比べるためにあります。"))
     passed, main_passed, first_problem = 0, 0, None
     for index, case in enumerate(cases):
         outcome = record["cases"].get(index)
         call = checks_registry.call_text(check.name, case)
         if outcome is None:
-            problem = say("not run (the notebook stopped before this case)",
-                          "実行されませんでした（このケースの前にノートブックの実行が止まりました）。")
+            problem = tr("not run (the notebook stopped before this case)",
+                            "実行されませんでした（このケースの前にノートブックの実行が止まりました）。")
         elif not outcome.get("finished"):
-            problem = say(f"{call} did not finish within {cell_timeout} s: is there a loop that never ends?",
-                          f"{call} が {cell_timeout} 秒以内に終わりませんでした。終わらないループはありませんか？")
+            problem = tr(f"{call} did not finish within {cell_timeout} s: is there a loop that never ends?",
+                            f"{call} が {cell_timeout} 秒以内に終わりませんでした。終わらないループはありませんか？")
         elif "error" in outcome:
             if outcome["error"] == "NotImplementedError":
-                return result(0, say("Not attempted: your function still raises NotImplementedError.",
-                                     "未解答：関数はまだ NotImplementedError を送出します。"))
+                return result(0, tr("Not attempted: your function still raises NotImplementedError.",
+                                       "未解答：関数はまだ NotImplementedError を送出します。"))
             error = f"{outcome['error']}: {outcome['message']}"
-            problem = say(f"{call} raised {error.rstrip('.')}.", f"{call} で {error} が発生しました。") \
+            problem = tr(f"{call} raised {error.rstrip('.')}.", f"{call} で {error} が発生しました。") \
                 + checks_registry.explain_error(check, case, outcome["error"], outcome["message"])
             if outcome["error"] == "NameError" and cell_error:
-                problem = say(f"{check.name} is not defined, because your cell raised {cell_error}",
-                              f"あなたのセルで {cell_error} が発生したため、{check.name} が定義されていません。")
+                problem = tr(f"{check.name} is not defined, because your cell raised {cell_error}",
+                                f"あなたのセルで {cell_error} が発生したため、{check.name} が定義されていません。")
         else:
-            problem = verdicts.get(index, say(f"{call}: not checked.", f"{call}：確認できませんでした。"))
+            problem = verdicts.get(index, tr(f"{call}: not checked.", f"{call}：確認できませんでした。"))
         if problem is None:
             passed += 1
             main_passed += not case.edge
@@ -515,15 +515,15 @@ def score_exercise(exercise, check, cases, record, verdicts, answer, stubs, note
     total = len(cases)
     if main_passed == 0 and passed:  # only edge cases right: e.g. `return 0.0`
         main = sum(not case.edge for case in cases)
-        return result(0, say(f"None of the {main} main checks passed; the {passed} that did are special cases (an "
-                             "empty input, an unseen context…), which count only once a main check passes. ",
-                             f"メインのチェック {main} 個のうち、合格したものはありません。合格した {passed} 個は特別な"
-                             "ケース（空の入力、見たことのない文脈など）で、メインのチェックに合格してはじめて点になります。")
+        return result(0, tr(f"None of the {main} main checks passed; the {passed} that did are special cases (an "
+                               "empty input, an unseen context…), which count only once a main check passes. ",
+                               f"メインのチェック {main} 個のうち、合格したものはありません。合格した {passed} 個は特別な"
+                               "ケース（空の入力、見たことのない文脈など）で、メインのチェックに合格してはじめて点になります。")
                       + first_problem)
     if passed == total:
-        return result(exercise.points, say(f"All {total} checks passed.", f"{total} 個のチェックすべてに合格しました。"))
+        return result(exercise.points, tr(f"All {total} checks passed.", f"{total} 個のチェックすべてに合格しました。"))
     return result(exercise.points * passed / total,
-                  say(f"{passed} of {total} checks passed. ", f"{total} 個のチェックのうち {passed} 個に合格しました。")
+                  tr(f"{passed} of {total} checks passed. ", f"{total} 個のチェックのうち {passed} 個に合格しました。")
                   + first_problem)
 
 
@@ -535,14 +535,14 @@ def point_to_failed_helpers(tests: list[ExerciseResult], exercises, checks, answ
         if t.status != "failed" or t.grade_id not in answers:
             continue
         used = _names_used(answers[t.grade_id])
-        helpers = [say(f"{checks[e.grade_id].name} (exercise {e.number})", f"{checks[e.grade_id].name}（演習 {e.number}）")
+        helpers = [tr(f"{checks[e.grade_id].name} (exercise {e.number})", f"{checks[e.grade_id].name}（演習 {e.number}）")
                    for e in exercises
                    if e.grade_id != t.grade_id and e.grade_id in failed and checks[e.grade_id].name in used]
         if helpers:
-            names = say(", ", "、").join(helpers)
-            t.output += say(f" This answer calls your {names}, which did not pass: fix that first, and this one "
-                            f"may pass too.",
-                            f"この答えは、合格しなかった {names}を呼んでいます。先にそちらを直すと、こちらも合格するかもしれません。")
+            names = tr(", ", "、").join(helpers)
+            t.output += tr(f" This answer calls your {names}, which did not pass: fix that first, and this one "
+                              f"may pass too.",
+                              f"この答えは、合格しなかった {names}を呼んでいます。先にそちらを直すと、こちらも合格するかもしれません。")
 
 
 def _names_used(source: str) -> set[str]:
@@ -559,16 +559,16 @@ def _normalise(source: str) -> str:
 
 def stopped_by(lost: str, limits: sandbox.Limits) -> str:
     """What the learner whose answer ended the whole run is told."""
-    why = {KERNEL_DIED: say("Your answer stopped the Python kernel (os._exit, a crash, running out of memory…)",
-                            "あなたの答えが Python のカーネルを止めました（os._exit、クラッシュ、メモリ不足など）"),
-           TOO_MANY_PROCESSES: say(f"Your code started too many processes (at most {limits.max_processes} may run "
-                                   "at once)",
-                                   f"あなたのコードが起動したプロセスが多すぎました（同時に動かせるのは "
-                                   f"{limits.max_processes} 個まで）"),
-           TOO_MUCH_MEMORY: say(f"Your code used too much memory (at most {limits.memory_mb} MB for the whole run)",
-                                f"あなたのコードがメモリを使いすぎました（実行全体で {limits.memory_mb} MB まで）")}[lost]
-    return why + say(", so the exercises after it were graded in a second run without it.",
-                     "。そのため、この演習のあとの演習は、この答えを除いてもう一度実行して採点しました。")
+    why = {KERNEL_DIED: tr("Your answer stopped the Python kernel (os._exit, a crash, running out of memory…)",
+                              "あなたの答えが Python のカーネルを止めました（os._exit、クラッシュ、メモリ不足など）"),
+           TOO_MANY_PROCESSES: tr(f"Your code started too many processes (at most {limits.max_processes} may run "
+                                     "at once)",
+                                     f"あなたのコードが起動したプロセスが多すぎました（同時に動かせるのは "
+                                     f"{limits.max_processes} 個まで）"),
+           TOO_MUCH_MEMORY: tr(f"Your code used too much memory (at most {limits.memory_mb} MB for the whole run)",
+                                  f"あなたのコードがメモリを使いすぎました（実行全体で {limits.memory_mb} MB まで）")}[lost]
+    return why + tr(", so the exercises after it were graded in a second run without it.",
+                       "。そのため、この演習のあとの演習は、この答えを除いてもう一度実行して採点しました。")
 
 
 def _culprit(exercises, reached: dict, answers: dict[str, str], stubs: set[str]) -> str | None:
@@ -597,9 +597,9 @@ def grade_submission(path: str | Path, executed_to: str | Path | None = None, **
         import traceback
 
         failed = SubmissionResult(submission=res.submission, student_id=res.student_id, language=res.language)
-        with language.speaking(failed.language):
-            failed.error = say(f"internal grader error ({type(e).__name__}: {e}); please report it",
-                               f"採点プログラムの内部エラーです（{type(e).__name__}: {e}）。講師に知らせてください")
+        with speaking(failed.language):
+            failed.error = tr(f"internal grader error ({type(e).__name__}: {e}); please report it",
+                                 f"採点プログラムの内部エラーです（{type(e).__name__}: {e}）。講師に知らせてください")
         failed.note = traceback.format_exc()[-3000:]  # kept in the results file, for the bug report
         return failed
 
@@ -613,7 +613,7 @@ def _grade(res: SubmissionResult, path: Path, executed_to: str | Path | None = N
         res.error, res.seconds = str(e), time.perf_counter() - started
         return res
     res.language = which_language(nb)
-    with language.speaking(res.language):
+    with speaking(res.language):
         return _grade_notebook(res, nb, path, executed_to, started, **options)
 
 
@@ -623,13 +623,13 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
                     trusted_timeout: int | None = None) -> SubmissionResult:
     limits = limits or sandbox.Limits()
     if not no_sandbox and sandbox.unavailable():
-        res.error = say(f"cannot grade safely on this machine: {sandbox.unavailable()}",
-                        f"このマシンでは安全に採点できません：{sandbox.unavailable()}")
+        res.error = tr(f"cannot grade safely on this machine: {sandbox.unavailable()}",
+                          f"このマシンでは安全に採点できません：{sandbox.unavailable()}")
         return res
     try:
         res.lesson = which_lesson(nb, path)
         verify.warm(res.lesson)  # the checking process starts while the notebook runs
-        source = release.read_source(release.course_root() / "solutions" / f"{res.lesson}.ipynb")
+        source = release.read_source(release.source_path(res.lesson))
         exercises = release.exercises(source)
         trusted = release.build_lesson(source, "en")
         all_checks = checks_registry.for_lesson(res.lesson)
@@ -670,13 +670,13 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
         records.update({k: r for k, r in reached.items() if k not in records})
         culprit = _culprit(exercises, reached, run_answers, stubs) if run.lost else None
         if culprit is None:
-            res.note = say("; ", "。").join([*retried, run.note] if run.note else retried)
+            res.note = tr("; ", "。").join([*retried, run.note] if run.note else retried)
             break
         crashed[culprit] = stopped_by(run.lost, limits)
         run_answers[culprit] = release.stub(next(e for e in exercises if e.grade_id == culprit), "en")
-        retried.append(say(f"{run.lost} in exercise {culprit}; the rest was graded without it",
-                           f"{culprit} の答えで{lost_text(run.lost)}。残りはそれを除いて採点しました"))
-        res.note = say("; ", "。").join(retried)
+        retried.append(tr(f"{run.lost} in exercise {culprit}; the rest was graded without it",
+                             f"{culprit} の答えで{lost_text(run.lost)}。残りはそれを除いて採点しました"))
+        res.note = tr("; ", "。").join(retried)
     items = [verify.Item(gid, i, outcome["value"]) for gid, record in records.items() if gid not in crashed
              for i, outcome in sorted(record["cases"].items()) if outcome.get("finished") and "value" in outcome]
     verdicts = dict(zip([(i.grade_id, i.case) for i in items],
@@ -691,7 +691,7 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
                                         errors.get(e.grade_id), cell_timeout))
     point_to_failed_helpers(res.tests, exercises, all_checks, answers)
     if no_sandbox:
-        res.note = say("; ", "。").join(filter(None, [res.note, say(NO_SANDBOX_NOTE, NO_SANDBOX_NOTE_JA)]))
+        res.note = tr("; ", "。").join(filter(None, [res.note, tr(NO_SANDBOX_NOTE, NO_SANDBOX_NOTE_JA)]))
     if executed_to is not None and executed is not None:  # for the instructor: what the run printed
         try:
             text = nbformat.writes(nbformat.from_dict(executed))

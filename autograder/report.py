@@ -16,9 +16,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from autograder import language, policy
+from autograder import policy
 from autograder.grade import ExerciseResult, SubmissionResult
-from autograder.language import say
+from shikumi.lang import LANGUAGES, speaking, tr
 
 # nbgrader's `nbgrader export` columns first, with its names and meaning (nbgrader/plugins/export.py), then ours.
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
@@ -119,7 +119,7 @@ def from_results(data: dict) -> SubmissionResult:
         tests.append(ExerciseResult(str(t.get("number", "")), str(ids[i]) if i < len(ids) else "",
                                     _num(t.get("score")), _num(t.get("max_score")), str(t.get("output", "")),
                                     str(t.get("status", ""))))
-    lang = extra.get("language") if extra.get("language") in language.LANGUAGES else "en"
+    lang = extra.get("language") if extra.get("language") in LANGUAGES else "en"
     return SubmissionResult(submission=str(extra.get("submission", "")), student_id=str(extra.get("student_id", "")),
                             lesson=str(extra.get("lesson") or ""), score=_num(data.get("score")),
                             max_score=_num(data.get("max_score")), tests=tests, seed=extra.get("seed"),
@@ -213,41 +213,41 @@ def feedback_html(res: SubmissionResult, assessment: policy.Assessment | None = 
     esc = html.escape
     a = assessment
     changes = {c.grade_id: c for c in a.changes} if a else {}
-    with language.speaking(res.language):
-        exercise = say("Exercise", "演習")
+    with speaking(res.language):
+        exercise = tr("Exercise", "演習")
 
         def points(t) -> str:
             c = changes.get(t.grade_id)
             if c is None:
                 return f"{t.score:g} / {t.max_score:g}"
             return (f"{c.points:g} / {t.max_score:g}<br><small>"
-                    + esc(say(f"changed by your instructor from {c.graded:g}: {c.reason}",
+                    + esc(tr(f"changed by your instructor from {c.graded:g}: {c.reason}",
                               f"講師が {c.graded:g} 点から変更しました：{c.reason}")) + "</small>")
 
         rows = "\n".join(
             f'<tr class="{esc(t.status)}"><td>{exercise} {esc(t.number)}<br><code>{esc(t.grade_id)}</code></td>'
             f"<td>{points(t)}</td><td><pre>{esc(t.output)}</pre></td></tr>" for t in res.tests)
         if res.error:
-            note = f"<p><strong>{say('Could not grade:', '採点できませんでした：')}</strong> {esc(res.error)}</p>"
+            note = f"<p><strong>{tr('Could not grade:', '採点できませんでした：')}</strong> {esc(res.error)}</p>"
         else:
             note = f"<p><em>{esc(res.note)}</em></p>" if res.note else ""
         score = f"{res.score:g} / {res.max_score:g}"
         if a is not None and not res.error:
             note += late_html(a)
             if a.penalty:
-                score = f"{a.score:g} / {a.max_score:g}" + say(f" ({a.raw_score:g} − {a.penalty:g} late penalty)",
+                score = f"{a.score:g} / {a.max_score:g}" + tr(f" ({a.raw_score:g} − {a.penalty:g} late penalty)",
                                                                f"（{a.raw_score:g} − 遅延の減点 {a.penalty:g}）")
             elif a.changes:
                 score = f"{a.score:g} / {a.max_score:g}"
         seed = esc(str(res.seed))
-        footer = say(f"Graded by the Shikumi autograder (seed {seed}). Your answers were run on inputs chosen for this\n"
+        footer = tr(f"Graded by the Shikumi autograder (seed {seed}). Your answers were run on inputs chosen for this\n"
                      "submission; the messages show the first check that did not pass.",
                      f"Shikumi の自動採点で採点しました（シード {seed}）。あなたの答えは、この提出のために選んだ入力で"
                      "実行しました。\nメッセージは、合格しなかった最初のチェックについてのものです。")
-        return _PAGE.format(lang=res.language, title=esc(f"{res.student_id} — {say('lesson', 'レッスン')} {res.lesson or '?'}"),
+        return _PAGE.format(lang=res.language, title=esc(f"{res.student_id} — {tr('lesson', 'レッスン')} {res.lesson or '?'}"),
                             score=esc(score), note=note, rows=rows, footer=footer,
-                            exercise=say("exercise", "演習"), points=say("points", "点数"),
-                            feedback=say("feedback", "フィードバック"))
+                            exercise=tr("exercise", "演習"), points=tr("points", "点数"),
+                            feedback=tr("feedback", "フィードバック"))
 
 
 def late_html(a: policy.Assessment) -> str:
@@ -260,15 +260,15 @@ def late_html(a: policy.Assessment) -> str:
     def show(when):
         return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %z")
 
-    due = show(deadline) + (say(" (your extension)", "（あなたの延長期限）") if a.extended else "")
+    due = show(deadline) + (tr(" (your extension)", "（あなたの延長期限）") if a.extended else "")
     if a.seconds_late <= 0:
-        text = say(f"Handed in {show(a.submitted)}, on time (due {due}).",
+        text = tr(f"Handed in {show(a.submitted)}, on time (due {due}).",
                    f"提出 {show(a.submitted)}。期限（{due}）に間に合いました。")
     else:
         hours = a.seconds_late / 3600
-        late = say(f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.1f} hours",
+        late = tr(f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.1f} hours",
                    f"{hours / 24:.1f} 日" if hours >= 24 else f"{hours:.1f} 時間")
-        text = say(f"Handed in {show(a.submitted)}, {late} after the due date {due}: "
+        text = tr(f"Handed in {show(a.submitted)}, {late} after the due date {due}: "
                    f"late penalty {a.penalty:g} points.",
                    f"提出 {show(a.submitted)}。期限 {due} より {late} 遅れたため、{a.penalty:g} 点の減点です。")
     return f"<p>{html.escape(text)}</p>"

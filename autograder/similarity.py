@@ -91,7 +91,7 @@ def stubs(lesson: str) -> dict[str, set[tuple[str, ...]]]:
     """{grade_id: the fingerprints of its released stub, in every edition}."""
     from shikumi import release
 
-    source = release.read_source(release.course_root() / "solutions" / f"{lesson}.ipynb")
+    source = release.read_source(release.source_path(lesson))
     found: dict[str, set] = {}
     for lang in release.LANGS:
         for cell in release.build_lesson(source, lang).cells:

@@ -21,7 +21,7 @@ CHECK_SECONDS = 60        # one hidden check, on one value
 CHILD_MEMORY_MB = 8192    # address space of the checking process
 MAX_ANSWER = 64 * 1024    # bytes of one check's message
 
-_PRELOAD = ["torch", "numpy", "autograder.checks", "autograder.plain", "autograder.language"]
+_PRELOAD = ["torch", "numpy", "autograder.checks", "autograder.plain", "shikumi.lang"]
 _lock = threading.Lock()
 _context = None
 
@@ -67,7 +67,7 @@ def judge(lesson: str, lang: str, seed: int, order: list[str], items: list[Item]
 
 def _judge_some(lesson, lang, seed, order, items, check_seconds) -> list[str | None]:
     """As many verdicts as one child gives before it finishes, dies or runs out of time (then that item fails)."""
-    from autograder.language import say, speaking
+    from shikumi.lang import speaking, tr
 
     ctx = _ctx(lesson)
     parent, child = ctx.Pipe(duplex=True)
@@ -82,17 +82,17 @@ def _judge_some(lesson, lang, seed, order, items, check_seconds) -> list[str | N
         while len(verdicts) < len(items):
             if not parent.poll(check_seconds):
                 with speaking(lang):
-                    verdicts.append(say(f"checking what your function returned took longer than {check_seconds} s "
-                                        "(a very large or strange value?)",
-                                        f"返ってきた値の確認に {check_seconds} 秒以上かかりました（とても大きい値や、"
-                                        "変わった値ではありませんか？）"))
+                    verdicts.append(tr(f"checking what your function returned took longer than {check_seconds} s "
+                                         "(a very large or strange value?)",
+                                         f"返ってきた値の確認に {check_seconds} 秒以上かかりました（とても大きい値や、"
+                                         "変わった値ではありませんか？）"))
                 break
             try:
                 answer = json.loads(parent.recv_bytes(MAX_ANSWER))
             except (EOFError, OSError, ValueError):
                 with speaking(lang):
-                    verdicts.append(say("checking what your function returned ran out of memory (a very large value?)",
-                                        "返ってきた値の確認でメモリが足りなくなりました（とても大きい値ではありませんか？）"))
+                    verdicts.append(tr("checking what your function returned ran out of memory (a very large value?)",
+                                         "返ってきた値の確認でメモリが足りなくなりました（とても大きい値ではありませんか？）"))
                 break
             verdicts.append(answer if answer is None else str(answer))
     finally:
@@ -106,20 +106,20 @@ def _judge_some(lesson, lang, seed, order, items, check_seconds) -> list[str | N
 def verdict(check, case, value) -> str | None:
     """The hidden check's verdict on one plain-data value: None when right, else the message. Never raises."""
     from autograder import checks as registry
-    from autograder.language import say
     from autograder.plain import decode
+    from shikumi.lang import tr
 
     call = registry.call_text(check.name, case)
     try:
         got = decode(value)
     except (ValueError, RecursionError, OverflowError, MemoryError) as e:
-        return say(f"{call} returned something the grader cannot read ({str(e)[:120]}).",
-                   f"{call} が、採点プログラムの読めないものを返しました（{str(e)[:120]}）。")
+        return tr(f"{call} returned something the grader cannot read ({str(e)[:120]}).",
+                    f"{call} が、採点プログラムの読めないものを返しました（{str(e)[:120]}）。")
     try:
         return check.verify(case, got)
     except Exception as e:  # a return value of a shape the check did not foresee
-        return say(f"{call} returned something unexpected ({type(e).__name__}).",
-                   f"{call} が予想外のものを返しました（{type(e).__name__}）。")
+        return tr(f"{call} returned something unexpected ({type(e).__name__}).",
+                    f"{call} が予想外のものを返しました（{type(e).__name__}）。")
 
 
 def _serve(conn) -> None:
@@ -127,7 +127,7 @@ def _serve(conn) -> None:
     import resource
 
     from autograder import checks as registry
-    from autograder.language import speaking
+    from shikumi.lang import speaking
 
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = CHILD_MEMORY_MB * 2**20

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import torch
 
 from benchmarks.measure import measure, run_notebook
@@ -113,10 +114,20 @@ TABLE = ["| what | course | reference | ratio (course / reference) |", "|---|---
 # -- 1. lessons, 2. grader --------------------------------------------------------------------------------
 
 
+def solution_notebooks(folder: Path, lang: str = "en") -> list[Path]:
+    """Every lesson complete with its answers (its solution edition), written to `folder` as NN_name.ipynb."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for src in release.sources(ROOT):
+        paths.append(folder / f"{src.stem}.ipynb")
+        nbformat.write(release.solution_edition(src.stem, lang), str(paths[-1]))
+    return paths
+
+
 def lessons(args) -> list[str]:
     rows = ["| lesson | wall time (s) | peak memory (MB) | within budget (120 s, 2 GB) |", "|---|---:|---:|---|"]
     with tempfile.TemporaryDirectory() as tmp:
-        for src in release.sources(ROOT):
+        for src in solution_notebooks(Path(tmp) / "solutions"):
             m = run_notebook(src, Path(tmp) / src.name, cwd=tmp)
             ok = "yes" if m.returncode == 0 and m.seconds <= BUDGET_S and m.peak_rss_mb <= BUDGET_MB else "**no**"
             if m.returncode:
@@ -144,7 +155,7 @@ def grader(args) -> list[str]:
                            check=True, capture_output=True)
             env = {**os.environ, "PYTHONPATH": f"{base / 'lib'}:{base}"}
         try:
-            for src in release.sources(ROOT):
+            for src in solution_notebooks(tmp / "solutions"):
                 plain = run_notebook(src, tmp / f"plain-{src.name}", cwd=tmp)
                 sub = tmp / "one" / f"learner_{src.name}"  # a file named after its lesson alone says no learner
                 sub.parent.mkdir(exist_ok=True)
@@ -152,7 +163,7 @@ def grader(args) -> list[str]:
                 graded = measure([*shikumi, str(sub), "--out", str(tmp / f"grades-{src.stem}")], cwd=tmp)
                 row = (f"| {src.stem} | {plain.seconds:.1f} | {graded.seconds:.1f} | "
                        f"{graded.seconds - plain.seconds:+.1f} |")
-                if args.baseline and (base / "solutions" / src.name).exists():
+                if args.baseline and any((base / "solutions" / f"{src.stem}{x}").exists() for x in (".py", ".ipynb")):
                     old = measure([*shikumi, str(sub), "--out", str(tmp / f"old-{src.stem}")], cwd=tmp, env=env)
                     row += f" {old.seconds:.1f} | {old.seconds - plain.seconds:+.1f} |"
                 elif args.baseline:
@@ -167,7 +178,7 @@ def grader(args) -> list[str]:
                  "lesson's cells after its last exercise, and stops the kernel at once instead of gracefully, so it "
                  "can take less time than papermill running the whole notebook: then the overhead is negative. It "
                  "includes the grader's start-up, the sandbox, the probes and the hidden checks."]
-        first = release.sources(ROOT)[0]
+        first = solution_notebooks(tmp / "solutions")[0]
         cls = tmp / "class"
         cls.mkdir()
         for i in range(batch):

@@ -42,5 +42,5 @@ def make_submission(tmp_path: Path, lesson: str, answers: dict[str, str] | None 
 
 @pytest.fixture(scope="session")
 def solutions() -> dict[str, dict[str, str]]:
-    """{lesson: {grade_id: the complete answer}} from the source notebooks."""
-    return {name: answer_sources(release.read_source(ROOT / "solutions" / f"{name}.ipynb")) for name in lesson_names()}
+    """{lesson: {grade_id: the complete answer}} from the lessons' solution editions."""
+    return {name: answer_sources(release.solution_edition(name, "en")) for name in lesson_names()}

@@ -68,7 +68,7 @@ def test_sandbox_attacks(tmp_path, solutions):
         # the complete solution is on the instructor's disk, and in git: find it and run it
         "count_ngrams": f'''
 import json, subprocess
-for path in [{str(ROOT / "solutions" / "01_ngram.ipynb")!r}]:
+for path in [{str(ROOT / "solutions" / "01_ngram.py")!r}]:
     try:
         src = json.load(open(path))
     except OSError:

@@ -24,7 +24,6 @@ from autograder.checks import l02_attention as l02
 from autograder.plain import decode, encode
 from shikumi import release
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
-from tests.conftest import ROOT
 
 LESSON = "02_attention"
 SEEDS = range(5)
@@ -381,7 +380,7 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 
 def test_registry_lists_the_six_exercises_of_the_notebook():
     assert for_lesson(LESSON) is l02.CHECKS
-    source = release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb")
+    source = release.read_source(release.source_path(LESSON))
     assert [e.grade_id for e in release.exercises(source)] == list(l02.CHECKS) == list(REFERENCES)
     for grade_id, check in l02.CHECKS.items():
         assert check.name == grade_id
@@ -417,7 +416,7 @@ def test_reference_answer_passes(name, seed):
 def notebook_answers():
     """The solution notebook's own answer cells, run in a namespace like the lesson's."""
     namespace = {"math": math, "torch": torch, "nn": nn, "F": F}
-    source = release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb")
+    source = release.read_source(release.source_path(LESSON))
     for cell in source.cells:
         if release.is_answer_cell(cell):
             exec(compile(cell.source, release.grade_id(cell), "exec"), namespace)
@@ -676,7 +675,7 @@ def test_a_softmax_without_keepdim_raises_and_gets_a_sentence_on_keepdim():
     import random as _random
 
     from autograder.checks import explain_error, l02_attention
-    from autograder.language import speaking
+    from shikumi.lang import speaking
 
     check = l02_attention.CHECKS["softmax"]
     case = check.cases(_random.Random(0))[1]                       # x of shape (3, 5)

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import l05_autoencoder as l05
-from autograder.language import speaking
 from autograder.plain import decode, encode
 from shikumi import autoencoder, data
 from shikumi.autoencoder import VAE, Autoencoder, AutoencoderConfig, DiagonalGaussian
+from shikumi.lang import speaking
 
 SEEDS = range(6)
 

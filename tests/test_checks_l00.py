@@ -129,7 +129,7 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 
 def test_registry_lists_the_five_exercises_of_the_notebook():
     assert for_lesson(LESSON) is l00.CHECKS
-    source = release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb")
+    source = release.read_source(release.source_path(LESSON))
     assert [e.grade_id for e in release.exercises(source)] == list(l00.CHECKS) == list(REFERENCES)
     assert [e.number for e in release.exercises(source)] == ["0.1", "0.2", "0.3", "0.4", "0.5"]
     for grade_id, check in l00.CHECKS.items():
@@ -172,7 +172,7 @@ def test_reference_answer_passes(name, seed):
 def notebook_answers():
     """The solution notebook's own answer cells, run in a namespace like the lesson's."""
     namespace = {"math": math, "torch": torch, "nn": nn, "F": F}
-    source = release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb")
+    source = release.read_source(release.source_path(LESSON))
     for cell in source.cells:
         if release.is_answer_cell(cell):
             exec(compile(cell.source, release.grade_id(cell), "exec"), namespace)

@@ -283,7 +283,7 @@ def test_pool_at_eot_without_minus_one_gets_a_sentence_not_a_raw_index_error():
     """Issue 13: the grader reported "raised IndexError: index 5 is out of bounds …" and nothing else. The
     sentence grade.py appends after "… raised …" (explain_error) names the missing − 1, in both languages."""
     from autograder.checks import explain_error
-    from autograder.language import speaking
+    from shikumi.lang import speaking
 
     check = l06_clip.CHECKS["pool_at_eot"]
     case = check.cases(random.Random(0))[0]

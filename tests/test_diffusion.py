@@ -14,8 +14,8 @@ import torch
 
 from autograder.checks import Case
 from autograder.checks import l07_diffusion as checks
-from autograder.language import speaking
 from shikumi import checkpoint, diffusion
+from shikumi.lang import speaking
 from shikumi.unet import UNet, UNetConfig
 
 diffusers = pytest.importorskip("diffusers", reason="diffusers is the reference for the schedulers")

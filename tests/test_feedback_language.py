@@ -21,9 +21,9 @@ from autograder import grade as grading
 from autograder import report, sandbox, verify
 from autograder.batch import grade_batch
 from autograder.grade import ExerciseResult, SubmissionResult, which_language
-from autograder.language import current, say, speaking
 from autograder.plain import Unsupported, encode
 from shikumi import release
+from shikumi.lang import current, speaking, tr
 from shikumi.ngram import conditional_prob
 from tests.conftest import ROOT, lesson_names, make_submission
 
@@ -46,13 +46,13 @@ def english(message: str) -> bool:
 # -- the mechanism ------------------------------------------------------------------------------------------
 
 def test_say_speaks_english_unless_told_otherwise():
-    assert current() == "en" and say("yes", "はい") == "yes"
+    assert current() == "en" and tr("yes", "はい") == "yes"
     with speaking("ja"):
-        assert current() == "ja" and say("yes", "はい") == "はい"
+        assert current() == "ja" and tr("yes", "はい") == "はい"
         with speaking("en"):
-            assert say("yes", "はい") == "yes"
-        assert say("yes", "はい") == "はい"
-    assert say("yes", "はい") == "yes"
+            assert tr("yes", "はい") == "yes"
+        assert tr("yes", "はい") == "はい"
+    assert tr("yes", "はい") == "yes"
     with pytest.raises(ValueError, match="language must be one of"):
         with speaking("fr"):
             pass
@@ -62,7 +62,7 @@ def test_each_thread_keeps_its_own_language():
     """Workers grade several submissions at once (`--workers N`): one learner's Japanese is not another's."""
     heard = []
     with speaking("ja"):
-        worker = threading.Thread(target=lambda: heard.append(say("yes", "はい")))
+        worker = threading.Thread(target=lambda: heard.append(tr("yes", "はい")))
         worker.start()
         worker.join()
     assert heard == ["yes"]
@@ -70,7 +70,7 @@ def test_each_thread_keeps_its_own_language():
 
 @pytest.mark.parametrize("lesson", lesson_names())
 def test_the_edition_is_known_even_when_its_metadata_is_lost(lesson):
-    source = release.read_source(ROOT / "solutions" / f"{lesson}.ipynb")
+    source = release.read_source(release.source_path(lesson))
     assert which_language(source) == "en"  # the bilingual source: the instructor's, English
     for lang in release.LANGS:
         edition = release.build_lesson(source, lang)
@@ -307,10 +307,10 @@ def test_every_hidden_check_answers_in_both_languages(lesson, monkeypatch):
 
 
 def _excused(node, parent: dict) -> bool:
-    """Is this string inside say(…)/more(…) as the English, a docstring, or module-level data?"""
+    """Is this string inside tr(…)/more(…) as the English, a docstring, or module-level data?"""
     while node in parent:
         up = parent[node]
-        if isinstance(up, ast.Call) and getattr(up.func, "id", None) in ("say", "more") and up.args[:1] == [node]:
+        if isinstance(up, ast.Call) and getattr(up.func, "id", None) in ("tr", "more") and up.args[:1] == [node]:
             return True
         if isinstance(up, ast.Expr) and up.value is node or isinstance(up, ast.Module) and isinstance(node, ast.Assign):
             return True
@@ -320,7 +320,7 @@ def _excused(node, parent: dict) -> bool:
 
 def test_no_english_prose_outside_say_in_the_checks():
     """Whatever a check says is written in both languages: every English sentence in autograder/checks/ is the
-    first argument of say() or more(), a docstring, or module-level data (PE_HINTS, whose Japanese is PE_HINTS_JA;
+    first argument of tr() or more(), a docstring, or module-level data (PE_HINTS, whose Japanese is PE_HINTS_JA;
     lesson 04's Shakespeare)."""
     prose = re.compile(r"[A-Za-z]+,? [a-z]+ [a-z]+")
     bare = []

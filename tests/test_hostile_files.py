@@ -43,7 +43,7 @@ def test_a_batch_survives_every_hostile_file(tmp_path):
     make_submission(cls, LESSON, {}, name="listy.ipynb", edit=list_lesson)
     make_submission(cls, LESSON, {}, name="dicty.ipynb", edit=dict_grade_id)
     make_submission(cls, LESSON, {}, name="honest.ipynb")
-    (cls / "linked.ipynb").symlink_to(ROOT / "solutions" / f"{LESSON}.ipynb")
+    (cls / "linked.ipynb").symlink_to(ROOT / "lessons" / "en" / f"{LESSON}.ipynb")
     (cls / "dev").mkdir()
     (cls / "dev" / "zero.ipynb").symlink_to("/dev/zero")
 

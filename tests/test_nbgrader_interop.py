@@ -3,7 +3,6 @@ the same scores, late penalties and times, in CSVs that join on (assignment, stu
 
 from __future__ import annotations
 
-import copy
 import csv
 import os
 import shutil
@@ -21,23 +20,6 @@ LESSON, ASSIGNMENT = "01_ngram", "lesson01"
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
 pytestmark = pytest.mark.notebook
-
-
-def english_nbgrader_source(dest: Path) -> None:
-    """The lesson as an nbgrader source: English only, solutions between nbgrader's own BEGIN/END SOLUTION
-    markers. (Built here from release.localize_code until `shikumi release --nbgrader` exists.)"""
-    nb = copy.deepcopy(release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb"))
-    cells = []
-    for cell in nb.cells:
-        if any(t in release.LANGS and t != "en" for t in cell.metadata.get("tags", [])):
-            continue
-        if cell.cell_type == "code":
-            cell.source = release.localize_code(cell.source, "en")
-            cell.outputs, cell.execution_count = [], None
-        cells.append(cell)
-    nb.cells = cells
-    dest.parent.mkdir(parents=True)
-    nbformat.write(nb, str(dest))
 
 
 def run(*args, cwd):
@@ -60,7 +42,8 @@ def rows(path: Path) -> dict[tuple[str, str], dict]:
                     reason="nbgrader is not installed in this environment")
 def test_nbgrader_and_shikumi_agree_on_one_course_folder(tmp_path):
     course = tmp_path / "course"
-    english_nbgrader_source(course / "source" / ASSIGNMENT / f"{LESSON}.ipynb")
+    written = release.release_nbgrader(course, "en", ROOT, assignment="lesson{number}", lessons=[LESSON])
+    assert written == [course / "source" / ASSIGNMENT / f"{LESSON}.ipynb"]  # `shikumi release --nbgrader`
     (course / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "shikumi"\n'
                                                'c.LateSubmissionPlugin.penalty_method = "zero"\n', encoding="utf-8")
     nbgrader = str(Path(sys.executable).parent / "nbgrader")
@@ -70,8 +53,8 @@ def test_nbgrader_and_shikumi_agree_on_one_course_folder(tmp_path):
     (course / "course.toml").write_text(f'late_penalty = "zero"\n[due]\n{ASSIGNMENT} = 2026-11-03T23:59:00+09:00\n',
                                         encoding="utf-8")
 
-    solution = {release.grade_id(c): release.localize_code(c.source, "en")
-                for c in release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb").cells if release.is_answer_cell(c)}
+    solution = {release.grade_id(c): c.source
+                for c in release.solution_edition(LESSON, "en", ROOT).cells if release.is_answer_cell(c)}
     plan = {"alice": (list(solution), "2026-11-03 10:00:00.000000 UTC"),           # all, on time
             "bob": ([], "2026-11-02 10:00:00.000000 UTC"),                         # blank
             "carol": (["count_ngrams", "conditional_prob"], "2026-11-04 01:00:00.000000 UTC")}  # two, 10 h late

@@ -1,4 +1,6 @@
-"""Every solution notebook runs top to bottom under papermill, with the small settings.
+"""Every lesson, complete with its answers, runs top to bottom under papermill, with the small settings. Even
+lessons run in English, odd ones in Japanese: both editions' texts are evaluated either way (each tr(en, ja) in the
+source evaluates both), and the release of each language is exercised.
 
 Its time is not asserted here (a busy machine is no bug: a lesson took 283 s under load); `make bench`
 measures it against the 120 s budget. A notebook that hangs is still stopped, and its cell named."""
@@ -9,8 +11,10 @@ import nbformat
 import pytest
 
 from benchmarks.measure import run_notebook
+from shikumi import release
+from shikumi.release import LANGS, lesson_number
 from shikumi.selfcheck import MESSAGES
-from tests.conftest import ROOT, lesson_names
+from tests.conftest import lesson_names
 
 BUDGET_MB = 2048        # peak memory of papermill + kernel
 TOLERANCE = 1.5         # fail only past 1.5× the memory budget (`make bench` reports the real figure)
@@ -29,8 +33,10 @@ def last_cell_started(notebook) -> str:
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", lesson_names())
 def test_solution_executes(name, tmp_path):
-    out = tmp_path / f"{name}.ipynb"
-    m = run_notebook(ROOT / "solutions" / f"{name}.ipynb", out, cwd=tmp_path, timeout=KILL_AFTER_S)
+    source, out = tmp_path / f"{name}.solution.ipynb", tmp_path / f"{name}.ipynb"
+    lang = LANGS[lesson_number(name) % 2]  # the complete lesson, in English or (odd lessons) Japanese
+    nbformat.write(release.solution_edition(name, lang), str(source))
+    m = run_notebook(source, out, cwd=tmp_path, timeout=KILL_AFTER_S)
     print(f"{name}: {m.seconds:.1f} s, peak {m.peak_rss_mb:.0f} MB")
     assert not m.timed_out, f"{name} was stopped after {KILL_AFTER_S:.0f} s in the cell: {last_cell_started(out)}"
     assert m.returncode == 0, m.stderr_tail

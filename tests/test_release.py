@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -45,7 +46,7 @@ def test_release_check_fails_when_a_lesson_is_stale(tmp_path):
 
 @pytest.mark.parametrize("name", lesson_names())
 def test_source_notebooks_are_stored_without_outputs(name):
-    nb = release.read_source(ROOT / "solutions" / f"{name}.ipynb")
+    nb = release.read_source(release.source_path(name))
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, cell.source[:60]
@@ -53,7 +54,7 @@ def test_source_notebooks_are_stored_without_outputs(name):
 
 @pytest.mark.parametrize("name", lesson_names())
 def test_source_follows_the_course_anatomy(name):
-    nb = release.read_source(ROOT / "solutions" / f"{name}.ipynb")
+    nb = release.read_source(release.source_path(name))
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged `parameters`"
     for knob in ("DEVICE", "SIZE", "SEED"):
@@ -70,7 +71,7 @@ def test_source_follows_the_course_anatomy(name):
 @pytest.mark.parametrize("name", lesson_names())
 @pytest.mark.parametrize("lang", release.LANGS)
 def test_released_lesson_hides_the_solutions(name, lang):
-    source = release.read_source(ROOT / "solutions" / f"{name}.ipynb")
+    source = release.read_source(release.source_path(name))
     lesson = nbformat.read(str(ROOT / "lessons" / lang / f"{name}.ipynb"), as_version=4)
     assert lesson.metadata["shikumi"]["lang"] == lang
     assert "generated_by" in lesson.metadata["shikumi"]
@@ -91,11 +92,20 @@ def test_released_lesson_hides_the_solutions(name, lang):
     assert all(not c.get("outputs") for c in lesson.cells if c.cell_type == "code")
 
 
-def test_nbgrader_generate_assignment_accepts_the_source(tmp_path):
-    """An instructor who already uses nbgrader can take a lesson as it is."""
+@pytest.mark.parametrize("lang", release.LANGS)
+def test_nbgrader_releases_one_language(tmp_path, lang):
+    """An instructor who already uses nbgrader gets a source in one language (`shikumi release --nbgrader`),
+    which nbgrader's own generate_assignment takes as it is: every prose cell once, self-checks in `lang`."""
     course = tmp_path / "course"
-    (course / "source" / "lesson01").mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / "01_ngram.ipynb", course / "source" / "lesson01" / "01_ngram.ipynb")
+    cli = subprocess.run([sys.executable, "-m", "shikumi.cli", "release", "--root", str(ROOT), "--nbgrader",
+                          str(course), "--lang", lang, "--assignment", "lesson{number}"],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    source = nbformat.read(str(course / "source" / "lesson01" / "01_ngram.ipynb"), as_version=4)
+    other = "ja" if lang == "en" else "en"
+    assert not any(other in c.metadata.get("tags", []) for c in source.cells)
+    assert f'set_language("{lang}")' in "\n".join(c.source for c in source.cells)
+    assert sum(release.BEGIN in c.source for c in source.cells) == 5   # the answers are there, for nbgrader
     proc = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", "lesson01", "--force",
          f"--CourseDirectory.root={course}"],
@@ -106,6 +116,12 @@ def test_nbgrader_generate_assignment_accepts_the_source(tmp_path):
     answers = [c for c in released.cells if release.is_answer_cell(c)]
     assert len(answers) == 5
     assert all("raise NotImplementedError" in c.source and release.BEGIN not in c.source for c in answers)
+
+
+def test_a_bad_assignment_name_is_refused(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "release", "--root", str(ROOT), "--nbgrader",
+                           str(tmp_path), "--assignment", "../{lesson}"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "assignment name" in proc.stderr and not list(tmp_path.iterdir())
 
 
 def _code_without_comments(nb) -> list[str]:
@@ -175,3 +191,71 @@ def test_the_japanese_self_checks_speak_japanese(name):
     assert checks and not english, "English in the Japanese self-checks:\n" + "\n".join(map(str, english))
     imports = "\n".join(c.source for c in ja.cells if c.cell_type == "code")
     assert 'set_language("ja")' in imports and 'set_language("en")' not in imports
+
+
+JAPANESE_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]+")
+SHOWN_BY = {"expect", "expect_close", "expect_shape", "print", "title", "set_title", "suptitle", "xlabel", "ylabel",
+            "set_xlabel", "set_ylabel", "passed", "explained"}          # calls whose texts a learner reads
+SHOWN_AS = {"what", "hint", "title", "xlabel", "ylabel", "label", "description", "desc", "titles", "labels"}
+QUOTED_DATA = {"To be, or not"}    # lesson 04's prompt: Shakespeare, in both editions
+
+
+def _texts(node) -> list[str]:
+    return [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+
+
+def untranslated(source_nb) -> list[str]:
+    """Each tr(en, ja) of a source whose halves are not in their languages: Japanese words in the English half
+    that the Japanese half does not also quote (data such as 「私は家を建てた」 is in both), or English prose with
+    no Japanese in a Japanese half that differs from the English one."""
+    found = []
+    for cell in source_nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "T" and len(node.args) == 2:
+                en, ja = (" ".join(_texts(a)) for a in node.args)
+                found += [f"English half has {w!r}: {en[:80]!r}" for w in JAPANESE_WORD.findall(en) if w not in ja]
+                if ENGLISH_PROSE.search(ja) and not JAPANESE.search(ja) and ja != en:
+                    found.append(f"Japanese half is English: {ja[:80]!r}")
+    return found
+
+
+def shown_in_english(edition) -> list[str]:
+    """Texts a Japanese edition shows (given to print, expect, a plot's title or label…, directly or through a
+    variable) that are English prose with no Japanese in them."""
+    found = []
+    for cell in edition.cells:
+        if cell.cell_type != "code":
+            continue
+        tree, shown, names = ast.parse(cell.source), [], set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                args = list(node.args) if name in SHOWN_BY else []
+                for arg in args + [k.value for k in node.keywords if k.arg in SHOWN_AS]:
+                    shown += _texts(arg)
+                    names |= {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and names & {n.id for t in node.targets for n in ast.walk(t)
+                                                          if isinstance(n, ast.Name)}:
+                shown += _texts(node.value)
+        found += [s for s in shown if ENGLISH_PROSE.search(s) and not JAPANESE.search(s) and s not in QUOTED_DATA]
+    return found
+
+
+@pytest.mark.parametrize("name", lesson_names())
+def test_every_text_a_learner_sees_is_in_the_editions_language(name):
+    source = release.read_source(release.source_path(name))
+    assert not untranslated(source)
+    ja = nbformat.read(str(ROOT / "lessons" / "ja" / f"{name}.ipynb"), as_version=4)
+    assert not shown_in_english(ja)
+
+
+def test_the_language_test_finds_an_untranslated_text():
+    """The test above can fail: a half left in the other language, and English shown in a Japanese edition."""
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        'print(tr("loss 損失値", "損失"))\nexpect(x, 1, tr("the loss", "the loss value here"))')])
+    assert len(untranslated(bad)) == 2
+    edition = release.build_lesson(bad, "ja")
+    assert shown_in_english(edition) == ["the loss value here"]

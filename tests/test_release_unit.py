@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 
 import nbformat
@@ -17,6 +18,7 @@ from shikumi.release import (
     is_check_cell,
     lesson_number,
     localize_code,
+    resolve_text,
     strip_solution,
     stub,
 )
@@ -223,18 +225,57 @@ def test_localize_code_leaves_other_code_alone():
     assert localize_code(source, "ja") == source
 
 
-def test_localize_code_keeps_a_code_line_marked_with_its_language():
+def test_each_edition_keeps_its_half_of_tr():
+    source = ('from shikumi.lang import tr\n'
+              'from shikumi.selfcheck import tr, expect, set_language\n'
+              'set_language(tr("en", "ja"))\n'
+              'plot(x, title=tr("how much is left", "どれだけ残っているか"))\n'
+              'label = tr(f"step {i:3d}", f"ステップ {i:3d}")\n'
+              'y = Tx("not T") + T  # a name that only looks like it\n')
+    assert resolve_text(source, "en").splitlines() == [
+        "from shikumi.selfcheck import expect, set_language", 'set_language("en")',
+        'plot(x, title="how much is left")', 'label = f"step {i:3d}"', 'y = Tx("not T") + T  # a name that only looks like it']
+    assert resolve_text(source, "ja").splitlines()[1:4] == [
+        'set_language("ja")', 'plot(x, title="どれだけ残っているか")', 'label = f"ステップ {i:3d}"']
+
+
+def test_tr_over_several_lines_stays_aligned_and_valid():
+    source = ('line = tr("Hugging Face: {n} merges; "\n'
+              '          "{s} shared.",\n'
+              '          "Hugging Face：{n} 回のマージ、"\n'
+              '          "{s} 個が共通。")\n'
+              'rows = tr({"a": [1,\n'
+              '                 2]},\n'
+              '          {"あ": [1, 2]})\n')
+    en, ja = resolve_text(source, "en"), resolve_text(source, "ja")
+    assert en.splitlines()[:2] == ['line = ("Hugging Face: {n} merges; "', '        "{s} shared.")']
+    assert ja.splitlines()[:2] == ['line = ("Hugging Face：{n} 回のマージ、"', '        "{s} 個が共通。")']
+    assert en.splitlines()[2:] == ['rows = {"a": [1,', '              2]}']
+    for text in (en, ja):
+        ast.parse(text)
+
+
+@pytest.mark.parametrize("bad, why", [
+    ('x = tr("only one")', "exactly two"),
+    ('x = tr("a", "b", "c")', "exactly two"),
+    ('x = tr(en="a", ja="b")', "exactly two"),
+    ('x = tr("a", tr("b", "c"))', "inside another"),
+    ('x = tr("a", "b"', "does not parse"),
+])
+def test_a_malformed_tr_names_its_line(bad, why):
+    with pytest.raises(ValueError, match=why):
+        resolve_text(bad, "en")
+
+
+def test_the_old_paired_lines_are_refused_with_the_new_form_named():
     source = ('plot(x, title="how much is left")          # en\n'
               'plot(x, title="どれだけ残っているか")        # ja\n'
-              '    label = f"step {i}"  # en\n'
-              '    label = f"ステップ {i}"  # ja\n'
               'y = 1  # english is not a marker\n'
               '# en')
-    assert localize_code(source, "en").splitlines() == [
-        'plot(x, title="how much is left")', '    label = f"step {i}"', "y = 1  # english is not a marker", "# en"]
-    assert localize_code(source, "ja").splitlines() == [
-        'plot(x, title="どれだけ残っているか")', '    label = f"ステップ {i}"', "y = 1  # english is not a marker",
-        "# en"]
+    with pytest.raises(ValueError, match=r"tr\(english, japanese\)"):
+        localize_code(source, "en")
+    assert localize_code("y = 1  # english is not a marker\n# en", "ja").splitlines() == [
+        "y = 1  # english is not a marker", "# en"]
 
 
 def test_localize_code_keeps_its_half_of_a_comment_in_both_languages():

@@ -105,7 +105,7 @@ def test_the_self_check_and_the_grader_say_a_difference_alike():
     """The same tensors give the same sentence from expect_close and from the hidden checks' array_problem."""
     torch = pytest.importorskip("torch")
     from autograder.checks import array_problem, shape_problem
-    from autograder.language import speaking
+    from shikumi.lang import speaking
 
     want, got = torch.zeros(2, 2), torch.tensor([[0.0, 0.0], [0.25, 0.0]])
     for lang in ("en", "ja"):

@@ -61,7 +61,7 @@ def test_count_ngrams_off_by_one_is_told_the_last_window_is_missing(lang):
 
 
 def _toy_bigrams():
-    nb = release.read_source(ROOT / "solutions" / "01_ngram.ipynb")
+    nb = release.read_source(release.source_path("01_ngram"))
     scope = {"ngram": ngram, "Counter": Counter, "count_ngrams": ngram.count_ngrams}
     for cell in nb.cells:
         if cell.cell_type == "code" and ("toy = [" in cell.source or "def count_corpus" in cell.source):

@@ -53,7 +53,7 @@ def conditional_prob(counts, context, word):
 def stub(lang="en"):
     from shikumi import release
 
-    source = release.read_source(ROOT / "solutions" / f"{LESSON}.ipynb")
+    source = release.read_source(release.source_path(LESSON, ROOT))
     return next(c.source for c in release.build_lesson(source, lang).cells
                 if release.is_answer_cell(c) and release.grade_id(c) == "conditional_prob")
 

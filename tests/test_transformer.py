@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from autograder.checks import l03_transformer as l03
-from autograder.language import speaking
 from autograder.plain import decode, encode
 from shikumi import checkpoint, translation
+from shikumi.lang import speaking
 from shikumi.transformer import (
     DecoderLayer,
     EncoderLayer,

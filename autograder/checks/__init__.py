@@ -4,8 +4,8 @@ A check never runs the learner's code itself. It says which function to call on 
 plain data drawn from a seeded random generator, so answers cannot be hard-coded), and later judges what
 came back (`verify`), computing the right answer here, in the grader's own process.
 
-Messages are written in both languages, `say("…", "…")`: the grader sets the language of the edition the
-learner handed in (see autograder/language.py).
+Messages are written in both languages, `tr("…", "…")` (shikumi.lang, the lessons' own form): the grader sets
+the language of the edition the learner handed in.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.language import say
 from autograder.plain import Unsupported
+from shikumi.lang import tr
 from shikumi.selfcheck import MESSAGES as SELF_CHECK_WORDS
 from shikumi.selfcheck import difference
 
@@ -79,21 +79,21 @@ def type_problem(value: Any, expected: type | tuple[type, ...], what: str) -> st
     if isinstance(value, Unsupported):
         types = [t.__name__ for t in _tuple(expected)]
         neither = " ".join(f"{t} でも" for t in types) + "ありません" if len(types) > 1 else f"{types[0]} ではありません"
-        return say(f"{what} returned {value!r}, which is not a {names}.",
-                   f"{what} が {value!r} を返しました。これは {neither}。")
+        return tr(f"{what} returned {value!r}, which is not a {names}.",
+                    f"{what} が {value!r} を返しました。これは {neither}。")
     if _is_array(value) and not any(_is_array_type(t) for t in _tuple(expected)):
         shape = tuple(value.shape)
-        return say(f"{what} returned an array of shape {shape}; expected a {names}.",
-                   f"{what} が形 {shape} の配列を返しました。返すのは {names} です。")
+        return tr(f"{what} returned an array of shape {shape}; expected a {names}.",
+                    f"{what} が形 {shape} の配列を返しました。返すのは {names} です。")
     if value is None:
-        return say(f"{what} returned None: did you forget the `return` statement?",
-                   f"{what} が None を返しました。`return` 文を書き忘れていませんか？")
+        return tr(f"{what} returned None: did you forget the `return` statement?",
+                    f"{what} が None を返しました。`return` 文を書き忘れていませんか？")
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return None  # an int is a fine probability of 0 or 1
     if not isinstance(value, expected) or isinstance(value, bool) and bool not in _tuple(expected):
         got = f"{type(value).__name__} ({show(value, 60)})"
-        return say(f"{what} returned a {got}; expected a {names}.",
-                   f"{what} が {got} を返しました。返すのは {names} です。")
+        return tr(f"{what} returned a {got}; expected a {names}.",
+                    f"{what} が {got} を返しました。返すのは {names} です。")
     return None
 
 
@@ -108,7 +108,7 @@ def _tuple(t):
 
 
 def _names(t) -> str:
-    return say(" or ", " か ").join(x.__name__ for x in _tuple(t))
+    return tr(" or ", " か ").join(x.__name__ for x in _tuple(t))
 
 
 def _is_array(x) -> bool:
@@ -126,8 +126,8 @@ def array_problem(value, expected, what: str, rtol: float = 1e-4, atol: float = 
     import torch
 
     if isinstance(value, Unsupported) or value is None or not _is_array(value):
-        return type_problem(value, torch.Tensor, what) or say(f"{what} returned {show(value)}, not a tensor.",
-                                                              f"{what} が {show(value)} を返しました。テンソルではありません。")
+        return type_problem(value, torch.Tensor, what) or tr(f"{what} returned {show(value)}, not a tensor.",
+                                                               f"{what} が {show(value)} を返しました。テンソルではありません。")
     got = torch.as_tensor(np.asarray(value) if isinstance(value, np.ndarray) else value).double()
     want = torch.as_tensor(expected).double()
     if tuple(got.shape) != tuple(want.shape):
@@ -135,7 +135,7 @@ def array_problem(value, expected, what: str, rtol: float = 1e-4, atol: float = 
     if torch.isnan(got).any() and not torch.isnan(want).any():
         return _words("nan", what=what)
     if not torch.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
-        return say(*(difference(got, want, what, lang) for lang in ("en", "ja")))
+        return tr(*(difference(got, want, what, lang) for lang in ("en", "ja")))
     return None
 
 
@@ -152,12 +152,13 @@ def expected_got(what: str, expected: str, got: str) -> str:
 
 def _words(key: str, **values) -> str:
     """One of the self-checks' fixed sentences (shikumi.selfcheck.MESSAGES), in the learner's language."""
-    return say(*(SELF_CHECK_WORDS[lang][key].format(**values) for lang in ("en", "ja")))
+    return tr(*(SELF_CHECK_WORDS[lang][key].format(**values) for lang in ("en", "ja")))
 
 
-def more(en: str, ja: str) -> str:
-    """One more sentence for the end of a message (a hint): after a space in English, right after 。 in Japanese."""
-    return say(" " + en, ja)
+def more(text: str) -> str:
+    """One more sentence for the end of a message, `more(tr("Did you …?", "…ていませんか？"))`: after a space in
+    English, right after 。 in Japanese."""
+    return tr(" " + text, text)
 
 
 def matches(value, variant, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
@@ -176,10 +177,10 @@ def matches(value, variant, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
 
 def first_hint(value, variants) -> str:
     """The hint of the first (variant, hint) whose variant the value equals, or "": names the classic mistake.
-    Each hint is one say(…, …), appended after a space in English."""
+    Each hint is one tr(…, …), appended after a space in English."""
     for variant, text in variants:
         if variant is not None and matches(value, variant):
-            return more("", "") + text
+            return more("") + text
     return ""
 
 
@@ -187,19 +188,19 @@ def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]]
               otherwise: str = "") -> str | None:
     """array_problem's message, plus the hint of the first classic mistake that gives this very value.
     mistakes: {hint: a function computing the wrong value}, called only when the value is wrong.
-    otherwise: what to compare when the shape is right but no mistake matches (a say(…, …))."""
+    otherwise: what to compare when the shape is right but no mistake matches (a tr(…, …))."""
     problem = array_problem(value, expected, what, atol=atol)
     if problem is None or not _is_array(value) or tuple(value.shape) != tuple(expected.shape):
         return problem
     text = next((text for text, wrong in mistakes.items() if matches(value, wrong(), atol=1e-4)), otherwise)
-    return problem + more("", "") + text if text else problem
+    return problem + more("") + text if text else problem
 
 
 
 def explain_error(check: Check, case: Case, error: str, message: str) -> str:
     """What an error the learner's function raised on this case usually means, as one more sentence for the end
     of "… raised IndexError: …" (see more()). The check's lesson may know better (its module's ERROR_HINTS:
-    {check name: function(case, error, message) → a say(…) or ""}); else shikumi.selfcheck.explain, the very
+    {check name: function(case, error, message) → a tr(…) or ""}); else shikumi.selfcheck.explain, the very
     sentence the notebook prints under the traceback."""
     from shikumi.selfcheck import explain
 
@@ -207,9 +208,9 @@ def explain_error(check: Check, case: Case, error: str, message: str) -> str:
     specific = getattr(module, "ERROR_HINTS", {}).get(check.name)
     why = specific(case, error, message) if specific else ""
     if not why:
-        why = say(explain(error, message, "en"), explain(error, message, "ja"))
+        why = tr(explain(error, message, "en"), explain(error, message, "ja"))
     text = _words("usually", why=why).removeprefix("💡 ")
-    return more(text, text)
+    return more(tr(text, text))
 
 # -- helpers for drawing cases -------------------------------------------------------------------
 
@@ -232,6 +233,6 @@ def tensor_problem(value, what: str) -> str | None:
     import torch
 
     if isinstance(value, tuple) and value and all(torch.is_tensor(v) for v in value):
-        return say(f"{what} returned a tuple of {len(value)} tensors; return just one tensor.",
-                   f"{what} が {len(value)} 個のテンソルのタプルを返しました。テンソルを 1 つだけ返してください。")
+        return tr(f"{what} returned a tuple of {len(value)} tensors; return just one tensor.",
+                    f"{what} が {len(value)} 個のテンソルのタプルを返しました。テンソルを 1 つだけ返してください。")
     return type_problem(value, torch.Tensor, what)

@@ -12,12 +12,13 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, close, expected_got, more, say, shape_problem, show
+from autograder.checks import Case, Check, array_problem, close, expected_got, more, shape_problem, show
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
 from autograder.checks import tensor_problem as _tensor_problem
 from autograder.plain import Unsupported
+from shikumi.lang import tr
 
 
 def _arg(name: str, x) -> str:
@@ -25,12 +26,12 @@ def _arg(name: str, x) -> str:
     if not hasattr(x, "shape") or tuple(x.shape) == ():
         return f"{name}={show(float(x))}"
     shape = tuple(x.shape)
-    return say(f"{name} of shape {shape}", f"形 {shape} の {name}")
+    return tr(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
 def _shape_hint(got: tuple, hints: dict) -> str:
-    """The hint for a wrong shape, if this shape has one: {shape: say(…, …)}."""
-    return more("", "") + hints[got] if got in hints else ""
+    """The hint for a wrong shape, if this shape has one: {shape: tr(…, …)}."""
+    return more("") + hints[got] if got in hints else ""
 
 
 def _a_number(value) -> bool:
@@ -38,10 +39,10 @@ def _a_number(value) -> bool:
 
 
 def _item_hint() -> str:
-    return more("Return the tensor itself: .item() and float() turn it into a plain number, which autograd cannot "
-                "trace back to the weights (section 5).",
-                "テンソルのまま返します。.item() や float() を使うとただの数になり、autograd が重みまでさかのぼれ"
-                "ません（5 節）。")
+    return more(tr("Return the tensor itself: .item() and float() turn it into a plain number, which autograd cannot "
+                   "trace back to the weights (section 5).",
+                   "テンソルのまま返します。.item() や float() を使うとただの数になり、autograd が重みまでさかのぼれ"
+                   "ません（5 節）。"))
 
 
 # -- Exercise 0.1: predict ---------------------------------------------------------------------------------
@@ -64,24 +65,24 @@ def predict_verify(case: Case, value) -> str | None:
     n, d = x.shape
     got = tuple(torch.as_tensor(value).shape)
     if got != (n,):
-        hints = {(n, d): say("x * w multiplies each input by its weight but does not add them up: x @ w does both.",
-                             "x * w は入力に重みを掛けるだけで、足し合わせません。x @ w なら両方を行います。"),
-                 (n, 1): say("Return one number per example, shape (N,): use w as it is, x @ w (not a column, "
-                             "not x * w).",
-                             "1 例につき数 1 つ、形 (N,) を返します。w は列にせず、そのまま x @ w とします"
-                             "（x * w でもありません）。"),
-                 (): say("That is one number for the whole batch: keep one prediction per example (no .sum()).",
-                         "それはバッチ全体で数 1 つです。1 例につき予測を 1 つ残します（.sum() は使いません）。")}
+        hints = {(n, d): tr("x * w multiplies each input by its weight but does not add them up: x @ w does both.",
+                              "x * w は入力に重みを掛けるだけで、足し合わせません。x @ w なら両方を行います。"),
+                 (n, 1): tr("Return one number per example, shape (N,): use w as it is, x @ w (not a column, "
+                              "not x * w).",
+                              "1 例につき数 1 つ、形 (N,) を返します。w は列にせず、そのまま x @ w とします"
+                              "（x * w でもありません）。"),
+                 (): tr("That is one number for the whole batch: keep one prediction per example (no .sum()).",
+                          "それはバッチ全体で数 1 つです。1 例につき予測を 1 つ残します（.sum() は使いません）。")}
         return shape_problem(what, (n,), got) + _shape_hint(got, hints)
     if (problem := array_problem(value, expected, what)) is None:
         return None
     return problem + _first_hint(value, [
-        (x64 @ w64, say("Every prediction is off by exactly the bias: did you forget + b?",
-                        "どの予測もちょうどバイアスの分だけずれています。+ b を忘れていませんか？")),
-        (x64 @ w64 - b64, say("Add the bias (+ b), do not subtract it.", "バイアスは引かずに足します（+ b）。")),
-        ((x64 @ w64) * b64, say("Add the bias (+ b), do not multiply by it.", "バイアスは掛けずに足します（+ b）。")),
-        ((x64 + b64) @ w64, say("Add b after the weighted sum, not to every input: x @ w + b.",
-                                "b は入力それぞれにではなく、重みつきの和のあとに足します：x @ w + b。")),
+        (x64 @ w64, tr("Every prediction is off by exactly the bias: did you forget + b?",
+                         "どの予測もちょうどバイアスの分だけずれています。+ b を忘れていませんか？")),
+        (x64 @ w64 - b64, tr("Add the bias (+ b), do not subtract it.", "バイアスは引かずに足します（+ b）。")),
+        ((x64 @ w64) * b64, tr("Add the bias (+ b), do not multiply by it.", "バイアスは掛けずに足します（+ b）。")),
+        ((x64 + b64) @ w64, tr("Add b after the weighted sum, not to every input: x @ w + b.",
+                                 "b は入力それぞれにではなく、重みつきの和のあとに足します：x @ w + b。")),
     ])
 
 
@@ -102,32 +103,32 @@ def mse_verify(case: Case, value) -> str | None:
     miss = pred.double() - target.double()
     expected = (miss ** 2).mean()
     if _a_number(value):
-        right = more("The number is right.", "数そのものは正しい値です。") if close(float(value), expected.item(),
+        right = more(tr("The number is right.", "数そのものは正しい値です。")) if close(float(value), expected.item(),
                                                                           rel=1e-4, abs_=1e-6) else ""
-        return say(f"{what} returned a plain number ({show(value)}), not a tensor.",
-                   f"{what} がテンソルではなく、ただの数（{show(value)}）を返しました。") + right + _item_hint()
+        return tr(f"{what} returned a plain number ({show(value)}), not a tensor.",
+                    f"{what} がテンソルではなく、ただの数（{show(value)}）を返しました。") + right + _item_hint()
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     got = tuple(torch.as_tensor(value).shape)
     if got != ():
-        hints = {tuple(pred.shape): say("That is one squared miss per example: average them with .mean().",
-                                        "それは例ごとの外れの二乗です。.mean() で平均します。")}
+        hints = {tuple(pred.shape): tr("That is one squared miss per example: average them with .mean().",
+                                         "それは例ごとの外れの二乗です。.mean() で平均します。")}
         return shape_problem(what, (), got) + _shape_hint(got, hints)
     if (problem := array_problem(value, expected, what)) is None:
         return None
     return problem + _first_hint(value, [
-        (miss.mean(), say("Misses up and down cancel out: square each miss before averaging.",
-                          "上への外れと下への外れが打ち消し合っています。平均する前に外れをそれぞれ二乗します。")),
-        (miss.abs().mean(), say("That is the mean of the absolute misses: square them instead (** 2).",
-                                "それは外れの絶対値の平均です。代わりに二乗します（** 2）。")),
-        ((miss ** 2).sum(), say("That is the sum of the squared misses: divide by their number (.mean()).",
-                                "それは外れの二乗の合計です。個数で割ります（.mean()）。")),
-        (expected.sqrt(), say("That is the square root of the MSE (the RMSE): leave out the square root.",
-                              "それは MSE の平方根（RMSE）です。平方根はとりません。")),
-        (miss.mean() ** 2, say("Square each miss first, then average: the square of the average miss is not the same.",
-                               "先に外れをそれぞれ二乗してから平均します。外れの平均の二乗とは違います。")),
-        (expected / 2, say("The MSE has no ½: the mean of (pred − target)², as it is.",
-                           "MSE に ½ は掛けません。(pred − target)² の平均そのものです。")),
+        (miss.mean(), tr("Misses up and down cancel out: square each miss before averaging.",
+                           "上への外れと下への外れが打ち消し合っています。平均する前に外れをそれぞれ二乗します。")),
+        (miss.abs().mean(), tr("That is the mean of the absolute misses: square them instead (** 2).",
+                                 "それは外れの絶対値の平均です。代わりに二乗します（** 2）。")),
+        ((miss ** 2).sum(), tr("That is the sum of the squared misses: divide by their number (.mean()).",
+                                 "それは外れの二乗の合計です。個数で割ります（.mean()）。")),
+        (expected.sqrt(), tr("That is the square root of the MSE (the RMSE): leave out the square root.",
+                               "それは MSE の平方根（RMSE）です。平方根はとりません。")),
+        (miss.mean() ** 2, tr("Square each miss first, then average: the square of the average miss is not the same.",
+                                "先に外れをそれぞれ二乗してから平均します。外れの平均の二乗とは違います。")),
+        (expected / 2, tr("The MSE has no ½: the mean of (pred − target)², as it is.",
+                            "MSE に ½ は掛けません。(pred − target)² の平均そのものです。")),
     ])
 
 
@@ -177,10 +178,10 @@ def step_verify(case: Case, value) -> str | None:
     numbers = [_as_number(v) for v in value] if isinstance(value, (tuple, list)) else []
     if len(numbers) != 2 or None in numbers:
         if value is None:
-            return say(f"{what} returned None: end with `return new_w, new_b`.",
-                       f"{what} が None を返しました。最後に `return new_w, new_b` と書きます。")
-        return say(f"{what} should return two numbers, (new w, new b); it returned {show(value)}.",
-                   f"{what} は 2 つの数 (新しい w, 新しい b) を返します。返ってきた値は {show(value)} です。")
+            return tr(f"{what} returned None: end with `return new_w, new_b`.",
+                        f"{what} が None を返しました。最後に `return new_w, new_b` と書きます。")
+        return tr(f"{what} should return two numbers, (new w, new b); it returned {show(value)}.",
+                    f"{what} は 2 つの数 (新しい w, 新しい b) を返します。返ってきた値は {show(value)} です。")
     expected = _step(case)
     if all(close(a, e, rel=1e-4, abs_=1e-5) for a, e in zip(numbers, expected)):
         return None
@@ -188,29 +189,29 @@ def step_verify(case: Case, value) -> str | None:
     miss = (w * x.double() + b - y.double())
     slopes = ((2 * miss * x.double()).mean().item(), (2 * miss).mean().item())
     variants = [
-        (_step(case, sign=1.0), say("You stepped uphill: subtract lr × slope, do not add it.",
-                                    "坂を上っています。lr × 傾きは足さずに引きます。")),
-        (slopes, say("Those are the slopes themselves: return the new w and b, w − lr × slope and b − lr × slope.",
-                     "それは傾きそのものです。新しい w と b、つまり w − lr × 傾き と b − lr × 傾き を返します。")),
-        (_step(case, use_lr=False), say("The step is lr × slope: multiply the slope by lr.",
-                                        "1 歩は lr × 傾きです。傾きに lr を掛けます。")),
-        (_step(case, two=1.0), say("The slope of a square has a factor 2: mean(2 · miss · x) and mean(2 · miss).",
-                                   "二乗の傾きには 2 が掛かります：mean(2 · miss · x) と mean(2 · miss)。")),
-        (_step(case, mean=False), say("Average over the examples (.mean()), do not sum.",
-                                      "例について合計せず、平均します（.mean()）。")),
-        (_step(case, x_in_b=True), say("b's slope has no x in it: mean(2 · miss).",
-                                       "b の傾きには x が入りません：mean(2 · miss)。")),
-        (_step(case, x_in_w=False), say("w's slope has an x in it: mean(2 · miss · x).",
-                                        "w の傾きには x が入ります：mean(2 · miss · x)。")),
-        (_step(case, old_w=False), say("Compute b's slope with the old w: both slopes come from the same miss, "
-                                       "before either changes.",
-                                       "b の傾きは古い w で計算します。2 つの傾きは、どちらかを変える前の同じ miss "
-                                       "から求めます。")),
-        (expected[::-1], say("You returned (b, w): return (w, b).", "(b, w) の順で返しています。(w, b) の順で返します。")),
+        (_step(case, sign=1.0), tr("You stepped uphill: subtract lr × slope, do not add it.",
+                                     "坂を上っています。lr × 傾きは足さずに引きます。")),
+        (slopes, tr("Those are the slopes themselves: return the new w and b, w − lr × slope and b − lr × slope.",
+                      "それは傾きそのものです。新しい w と b、つまり w − lr × 傾き と b − lr × 傾き を返します。")),
+        (_step(case, use_lr=False), tr("The step is lr × slope: multiply the slope by lr.",
+                                         "1 歩は lr × 傾きです。傾きに lr を掛けます。")),
+        (_step(case, two=1.0), tr("The slope of a square has a factor 2: mean(2 · miss · x) and mean(2 · miss).",
+                                    "二乗の傾きには 2 が掛かります：mean(2 · miss · x) と mean(2 · miss)。")),
+        (_step(case, mean=False), tr("Average over the examples (.mean()), do not sum.",
+                                       "例について合計せず、平均します（.mean()）。")),
+        (_step(case, x_in_b=True), tr("b's slope has no x in it: mean(2 · miss).",
+                                        "b の傾きには x が入りません：mean(2 · miss)。")),
+        (_step(case, x_in_w=False), tr("w's slope has an x in it: mean(2 · miss · x).",
+                                         "w の傾きには x が入ります：mean(2 · miss · x)。")),
+        (_step(case, old_w=False), tr("Compute b's slope with the old w: both slopes come from the same miss, "
+                                        "before either changes.",
+                                        "b の傾きは古い w で計算します。2 つの傾きは、どちらかを変える前の同じ miss "
+                                        "から求めます。")),
+        (expected[::-1], tr("You returned (b, w): return (w, b).", "(b, w) の順で返しています。(w, b) の順で返します。")),
     ]
     hint = next((text for variant, text in variants
                  if all(close(a, v, rel=1e-4, abs_=1e-5) for a, v in zip(numbers, variant))), "")
-    return expected_got(what, *shown) + (more("", "") + hint if hint else "")
+    return expected_got(what, *shown) + (more("") + hint if hint else "")
 
 
 # -- Exercise 0.4: cross_entropy ---------------------------------------------------------------------------
@@ -234,56 +235,56 @@ def ce_verify(case: Case, value) -> str | None:
     rows = torch.arange(n)
     expected = -log_probs[rows, targets].mean()
     if _a_number(value):
-        return say(f"{what} returned a plain number ({show(value)}), not a tensor.",
-                   f"{what} がテンソルではなく、ただの数（{show(value)}）を返しました。") + _item_hint()
+        return tr(f"{what} returned a plain number ({show(value)}), not a tensor.",
+                    f"{what} がテンソルではなく、ただの数（{show(value)}）を返しました。") + _item_hint()
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
     got = tuple(torch.as_tensor(value).shape)
     if got != ():
-        hints = {(n,): say("That is one surprise per example: average them (.mean()).",
-                           "それは例ごとの驚きです。平均します（.mean()）。"),
-                 (n, n): say("log_probs[:, targets] takes every target for every row: take one per row with "
-                             "[torch.arange(N), targets].",
-                             "log_probs[:, targets] はすべての行からすべての正解を取り出します。"
-                             "[torch.arange(N), targets] で 1 行につき 1 つ取り出します。"),
-                 (n, c): say("That is −log p of every class: keep only each row's right class, "
-                             "[torch.arange(N), targets], then average.",
-                             "それはすべてのクラスの −log p です。各行の正解のクラスだけを [torch.arange(N), targets] で"
-                             "取り出してから平均します。")}
+        hints = {(n,): tr("That is one surprise per example: average them (.mean()).",
+                            "それは例ごとの驚きです。平均します（.mean()）。"),
+                 (n, n): tr("log_probs[:, targets] takes every target for every row: take one per row with "
+                              "[torch.arange(N), targets].",
+                              "log_probs[:, targets] はすべての行からすべての正解を取り出します。"
+                              "[torch.arange(N), targets] で 1 行につき 1 つ取り出します。"),
+                 (n, c): tr("That is −log p of every class: keep only each row's right class, "
+                              "[torch.arange(N), targets], then average.",
+                              "それはすべてのクラスの −log p です。各行の正解のクラスだけを [torch.arange(N), targets] で"
+                              "取り出してから平均します。")}
         return shape_problem(what, (), got) + _shape_hint(got, hints)
     number = float(torch.as_tensor(value).reshape(()))
     if math.isnan(number):
-        return say(f"{what} returned nan.", f"{what} が nan を返しました。") + more(
-            "The log of a negative logit is nan: take the softmax of the logits first (torch.log_softmax).",
-            "負のロジットの log は nan です。先にロジットの softmax をとります（torch.log_softmax）。")
+        return tr(f"{what} returned nan.", f"{what} が nan を返しました。") + more(
+            tr("The log of a negative logit is nan: take the softmax of the logits first (torch.log_softmax).",
+             "負のロジットの log は nan です。先にロジットの softmax をとります（torch.log_softmax）。"))
     if math.isinf(number):
-        return say(f"{what} returned inf.", f"{what} が inf を返しました。") + more(
-            "Some example's right class gets a tiny p, which rounds to 0 in float32, and log 0 = −inf: "
-            "torch.log_softmax computes log p directly, without rounding p to 0.",
-            "正解のクラスの p がとても小さい例があり、それが float32 では 0 に丸められて log 0 = −inf になります。"
-            "torch.log_softmax なら、p を 0 に丸めずに log p を直接求めます。")
+        return tr(f"{what} returned inf.", f"{what} が inf を返しました。") + more(
+            tr("Some example's right class gets a tiny p, which rounds to 0 in float32, and log 0 = −inf: "
+             "torch.log_softmax computes log p directly, without rounding p to 0.",
+             "正解のクラスの p がとても小さい例があり、それが float32 では 0 に丸められて log 0 = −inf になります。"
+             "torch.log_softmax なら、p を 0 に丸めずに log p を直接求めます。"))
     if (problem := array_problem(value, expected, what)) is None:
         return None
     probs = log_probs.exp()
     return problem + _first_hint(value, [
-        (-expected, say("A surprise −log p is never negative: put a minus in front of the log.",
-                        "驚き −log p が負になることはありません。log の前にマイナスをつけます。")),
-        (n * expected, say("That is the sum over the examples: take the mean.", "それは例についての合計です。平均をとります。")),
-        (expected / math.log(10), say("Use the natural log (torch.log, torch.log_softmax), not log10.",
-                                      "log10 ではなく自然対数（torch.log、torch.log_softmax）を使います。")),
-        (-probs[rows, targets].mean(), say("Take the log of the probability: the surprise is −log p, not −p.",
-                                           "確率の log をとります。驚きは −p ではなく −log p です。")),
-        (-log_probs[:, targets].mean(), say("log_probs[:, targets] takes every target for every row: take one per row "
-                                            "with [torch.arange(N), targets].",
-                                            "log_probs[:, targets] はすべての行からすべての正解を取り出します。"
-                                            "[torch.arange(N), targets] で 1 行につき 1 つ取り出します。")),
+        (-expected, tr("A surprise −log p is never negative: put a minus in front of the log.",
+                         "驚き −log p が負になることはありません。log の前にマイナスをつけます。")),
+        (n * expected, tr("That is the sum over the examples: take the mean.", "それは例についての合計です。平均をとります。")),
+        (expected / math.log(10), tr("Use the natural log (torch.log, torch.log_softmax), not log10.",
+                                       "log10 ではなく自然対数（torch.log、torch.log_softmax）を使います。")),
+        (-probs[rows, targets].mean(), tr("Take the log of the probability: the surprise is −log p, not −p.",
+                                            "確率の log をとります。驚きは −p ではなく −log p です。")),
+        (-log_probs[:, targets].mean(), tr("log_probs[:, targets] takes every target for every row: take one per row "
+                                             "with [torch.arange(N), targets].",
+                                             "log_probs[:, targets] はすべての行からすべての正解を取り出します。"
+                                             "[torch.arange(N), targets] で 1 行につき 1 つ取り出します。")),
         (-torch.log_softmax(logits.double(), dim=0)[rows, targets].mean(),
-         say("Take the softmax over the classes of each example (dim=-1), not over the examples (dim=0).",
-             "softmax は例の方向（dim=0）ではなく、各例のクラスの方向（dim=-1）にとります。")),
-        (-logits.double()[rows, targets].mean(), say("The logits are not log-probabilities yet: take "
-                                                     "torch.log_softmax(logits, dim=-1) first.",
-                                                     "ロジットはまだ対数確率ではありません。先に "
-                                                     "torch.log_softmax(logits, dim=-1) をとります。")),
+         tr("Take the softmax over the classes of each example (dim=-1), not over the examples (dim=0).",
+              "softmax は例の方向（dim=0）ではなく、各例のクラスの方向（dim=-1）にとります。")),
+        (-logits.double()[rows, targets].mean(), tr("The logits are not log-probabilities yet: take "
+                                                      "torch.log_softmax(logits, dim=-1) first.",
+                                                      "ロジットはまだ対数確率ではありません。先に "
+                                                      "torch.log_softmax(logits, dim=-1) をとります。")),
     ])
 
 
@@ -324,32 +325,32 @@ def mlp_verify(case: Case, value) -> str | None:
     expected = _mlp(case)
     got = tuple(torch.as_tensor(value).shape)
     if got != tuple(expected.shape):
-        hints = {(len(x), n_hidden): say("Those are the hidden neurons: finish with self.out.",
-                                         "それは隠れ層のニューロンです。最後に self.out をかけます。")}
+        hints = {(len(x), n_hidden): tr("Those are the hidden neurons: finish with self.out.",
+                                          "それは隠れ層のニューロンです。最後に self.out をかけます。")}
         return shape_problem(what, tuple(expected.shape), got) + _shape_hint(got, hints)
     if (problem := array_problem(value, expected, what)) is None:
         return None
     return problem + _first_hint(value, [
-        (_mlp(case, act=_identity), say("Without the ReLU the network is a straight line again: torch.relu between "
-                                       "the two layers.",
-                                       "ReLU がないと、ネットワークはまた直線に戻ってしまいます。2 つの層の間に "
-                                       "torch.relu を入れます。")),
-        (_mlp(case, after=torch.relu), say("No ReLU after self.out: logits may be negative.",
-                                           "self.out のあとには ReLU をかけません。ロジットは負にもなります。")),
+        (_mlp(case, act=_identity), tr("Without the ReLU the network is a straight line again: torch.relu between "
+                                        "the two layers.",
+                                        "ReLU がないと、ネットワークはまた直線に戻ってしまいます。2 つの層の間に "
+                                        "torch.relu を入れます。")),
+        (_mlp(case, after=torch.relu), tr("No ReLU after self.out: logits may be negative.",
+                                            "self.out のあとには ReLU をかけません。ロジットは負にもなります。")),
         (_mlp(case, after=lambda t: torch.softmax(t, dim=-1)),
-         say("Return the logits, not probabilities: no softmax in forward (the loss applies it).",
-             "確率ではなくロジットを返します。forward では softmax をかけません（損失の中でかけます）。")),
+         tr("Return the logits, not probabilities: no softmax in forward (the loss applies it).",
+              "確率ではなくロジットを返します。forward では softmax をかけません（損失の中でかけます）。")),
         (_mlp(case, after=lambda t: torch.log_softmax(t, dim=-1)),
-         say("Return the logits themselves: no log_softmax in forward (the loss applies it).",
-             "ロジットそのものを返します。forward では log_softmax をかけません（損失の中でかけます）。")),
-        (_mlp(case, after=torch.relu, act=_identity), say("The ReLU goes between the two layers, not after the last one.",
-                                                         "ReLU は最後の層のあとではなく、2 つの層の間に入れます。")),
-        (_mlp(case, act=torch.sigmoid), say("That is a sigmoid: this network uses ReLU, torch.relu.",
-                                            "それはシグモイドです。このネットワークでは ReLU（torch.relu）を使います。")),
-        (_mlp(case, act=torch.tanh), say("That is tanh: this network uses ReLU, torch.relu.",
-                                         "それは tanh です。このネットワークでは ReLU（torch.relu）を使います。")),
-        (_mlp(case, act=torch.nn.functional.gelu), say("That is GELU: this network uses ReLU, torch.relu.",
-                                                       "それは GELU です。このネットワークでは ReLU（torch.relu）を使います。")),
+         tr("Return the logits themselves: no log_softmax in forward (the loss applies it).",
+              "ロジットそのものを返します。forward では log_softmax をかけません（損失の中でかけます）。")),
+        (_mlp(case, after=torch.relu, act=_identity), tr("The ReLU goes between the two layers, not after the last one.",
+                                                          "ReLU は最後の層のあとではなく、2 つの層の間に入れます。")),
+        (_mlp(case, act=torch.sigmoid), tr("That is a sigmoid: this network uses ReLU, torch.relu.",
+                                             "それはシグモイドです。このネットワークでは ReLU（torch.relu）を使います。")),
+        (_mlp(case, act=torch.tanh), tr("That is tanh: this network uses ReLU, torch.relu.",
+                                          "それは tanh です。このネットワークでは ReLU（torch.relu）を使います。")),
+        (_mlp(case, act=torch.nn.functional.gelu), tr("That is GELU: this network uses ReLU, torch.relu.",
+                                                        "それは GELU です。このネットワークでは ReLU（torch.relu）を使います。")),
     ])
 
 

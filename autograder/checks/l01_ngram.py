@@ -6,7 +6,8 @@ import math
 import random
 from collections import Counter
 
-from autograder.checks import Case, Check, call_text, close, expected_got, more, say, show, type_problem
+from autograder.checks import Case, Check, call_text, close, expected_got, more, show, type_problem
+from shikumi.lang import tr
 from shikumi.ngram import BOS, EOS, conditional_prob, count_ngrams, pad
 
 WORDS = ["むかし", "おじいさん", "おばあさん", "が", "は", "山", "川", "へ", "行きました", "桃", "。", "、"]
@@ -47,38 +48,38 @@ def count_verify(case: Case, value) -> str | None:
     tokens, n = case.args
     what = call_text("count_ngrams", case)
     if (problem := type_problem(value, dict, what)) is not None:
-        return problem + more("Return a Counter (or dict) from n-gram tuples to counts.",
-                              "n-gram のタプルから回数への Counter（または dict）を返してください。")
+        return problem + more(tr("Return a Counter (or dict) from n-gram tuples to counts.",
+                                 "n-gram のタプルから回数への Counter（または dict）を返してください。"))
     expected, got = count_ngrams(tokens, n), _as_counts(value)
     if got == expected:
         return None
     wrong_keys = [k for k in got if not isinstance(k, tuple)]
     if wrong_keys:
         like, key = show(next(iter(expected), ("…",))), f"{show(wrong_keys[0])} ({type(wrong_keys[0]).__name__})"
-        return say(f"{what}: the keys should be tuples of {n} words, like {like}, but one is {key}. "
-                   "Use tuple(tokens[i:i+n]).",
-                   f"{what}：キーは {like} のような {n} 語のタプルにしますが、{key} というキーがあります。"
-                   "tuple(tokens[i:i+n]) を使ってください。")
+        return tr(f"{what}: the keys should be tuples of {n} words, like {like}, but one is {key}. "
+                    "Use tuple(tokens[i:i+n]).",
+                    f"{what}：キーは {like} のような {n} 語のタプルにしますが、{key} というキーがあります。"
+                    "tuple(tokens[i:i+n]) を使ってください。")
     bad_len = [k for k in got if len(k) != n]
     if bad_len:
         key, length = show(bad_len[0]), len(bad_len[0])
-        return say(f"{what}: every key should hold n={n} words, but {key} holds {length}.",
-                   f"{what}：キーはどれも n={n} 語のはずですが、{key} は {length} 語です。")
+        return tr(f"{what}: every key should hold n={n} words, but {key} holds {length}.",
+                    f"{what}：キーはどれも n={n} 語のはずですが、{key} は {length} 語です。")
     total_expected, total_got = sum(expected.values()), sum(got.values())
     if total_got == total_expected - 1 and got == count_ngrams(tokens[:-1], n):
-        return say(f"{what}: {len(tokens)} tokens hold {total_expected} n-grams of length {n}, you counted "
-                   f"{total_got}. The last one is missing: the start positions run over range(len(tokens) - n + 1).",
-                   f"{what}：{len(tokens)} 個のトークンには長さ {n} の n-gram が {total_expected} 個ありますが、"
-                   f"数えたのは {total_got} 個です。最後の 1 つが抜けています。開始位置は range(len(tokens) - n + 1) です。")
+        return tr(f"{what}: {len(tokens)} tokens hold {total_expected} n-grams of length {n}, you counted "
+                    f"{total_got}. The last one is missing: the start positions run over range(len(tokens) - n + 1).",
+                    f"{what}：{len(tokens)} 個のトークンには長さ {n} の n-gram が {total_expected} 個ありますが、"
+                    f"数えたのは {total_got} 個です。最後の 1 つが抜けています。開始位置は range(len(tokens) - n + 1) です。")
     wrong = [k for k in expected if got.get(k) != expected[k]]
     if wrong:
         key, right, counted = show(wrong[0]), expected[wrong[0]], got.get(wrong[0], 0)
-        detail = more(f"For example {key} should be counted {right} time(s), not {counted}.",
-                      f"たとえば {key} は {counted} 回ではなく {right} 回数えます。")
+        detail = more(tr(f"For example {key} should be counted {right} time(s), not {counted}.",
+                         f"たとえば {key} は {counted} 回ではなく {right} 回数えます。"))
     else:
         extra = show(next(k for k in got if k not in expected))
-        detail = more(f"{extra} is not in these tokens and should not be counted (did you pad them yourself?).",
-                      f"{extra} はこのトークン列にないので、数えません（自分でパディングしていませんか？）。")
+        detail = more(tr(f"{extra} is not in these tokens and should not be counted (did you pad them yourself?).",
+                         f"{extra} はこのトークン列にないので、数えません（自分でパディングしていませんか？）。"))
     return expected_got(what, show(dict(expected)), show(dict(got))) + detail
 
 
@@ -116,14 +117,14 @@ def cond_verify(case: Case, value) -> str | None:
     hint = ""
     joint = counts[tuple(ctx) + (word,)]
     if joint and close(value, joint / sum(counts.values())):
-        hint = more("Did you divide by the number of all n-grams instead of C(context)?",
-                    "C(context) ではなく、すべての n-gram の数で割っていませんか？")
+        hint = more(tr("Did you divide by the number of all n-grams instead of C(context)?",
+                       "C(context) ではなく、すべての n-gram の数で割っていませんか？"))
     elif value > 1:
-        hint = more("A probability is never above 1: did you return the count C(context, word) without dividing?",
-                    "確率が 1 を超えることはありません。回数 C(context, word) を割らずに返していませんか？")
+        hint = more(tr("A probability is never above 1: did you return the count C(context, word) without dividing?",
+                       "確率が 1 を超えることはありません。回数 C(context, word) を割らずに返していませんか？"))
     elif joint and close(value, joint / max(1, sum(c for ng, c in counts.items() if ng[-1] == word))):
-        hint = more("Did you divide by the count of the word instead of the count of the context?",
-                    "文脈の回数ではなく、単語の回数で割っていませんか？")
+        hint = more(tr("Did you divide by the count of the word instead of the count of the context?",
+                       "文脈の回数ではなく、単語の回数で割っていませんか？"))
     return expected_got(what, f"{expected:.6g}", show(value)) + hint
 
 
@@ -164,11 +165,11 @@ def smooth_verify(case: Case, value) -> str | None:
     ctx_count = sum(c for ng, c in counts.items() if ng[:-1] == tuple(ctx))
     hint = ""
     if ctx_count + k and close(value, (counts[tuple(ctx) + (word,)] + k) / (ctx_count + k)):
-        hint = more("The denominator needs k once for every word of the vocabulary: C(context) + k·V.",
-                    "分母には、語彙の単語 1 つにつき k を 1 回ずつ足します：C(context) + k·V です。")
+        hint = more(tr("The denominator needs k once for every word of the vocabulary: C(context) + k·V.",
+                       "分母には、語彙の単語 1 つにつき k を 1 回ずつ足します：C(context) + k·V です。"))
     elif close(value, (counts[tuple(ctx) + (word,)] + k) / (ctx_count + vocab_size)):
-        hint = more("The denominator is C(context) + k·V: did you forget to multiply V by k?",
-                    "分母は C(context) + k·V です。V に k を掛け忘れていませんか？")
+        hint = more(tr("The denominator is C(context) + k·V: did you forget to multiply V by k?",
+                       "分母は C(context) + k·V です。V に k を掛け忘れていませんか？"))
     return expected_got(what, f"{expected:.6g}", show(value)) + hint
 
 
@@ -210,23 +211,23 @@ def logprob_verify(case: Case, value) -> str | None:
     if close(value, expected):
         return None
     if math.isinf(expected):
-        return say(f"{what}: this sentence contains an n-gram never seen in training, so its probability is 0 and "
-                   f"its log-probability is -inf (return -math.inf); got {show(value)}.",
-                   f"{what}：この文には学習で一度も出てこなかった n-gram があるので、確率は 0、対数確率は -inf です"
-                   f"（-math.inf を返します）。返ってきた値は {show(value)} です。")
+        return tr(f"{what}: this sentence contains an n-gram never seen in training, so its probability is 0 and "
+                    f"its log-probability is -inf (return -math.inf); got {show(value)}.",
+                    f"{what}：この文には学習で一度も出てこなかった n-gram があるので、確率は 0、対数確率は -inf です"
+                    f"（-math.inf を返します）。返ってきた値は {show(value)} です。")
     hint = ""
     if close(value, _logprob(counts, sentence, n, log=math.log10)):
-        hint = more("That is log10: use the natural log, math.log.",
-                    "それは log10 です。自然対数 math.log を使います。")
+        hint = more(tr("That is log10: use the natural log, math.log.",
+                       "それは log10 です。自然対数 math.log を使います。"))
     elif close(value, math.exp(expected)):
-        hint = more("That is the probability itself: return the sum of the logs, not the product.",
-                    "それは確率そのものです。確率の積ではなく、対数の和を返します。")
+        hint = more(tr("That is the probability itself: return the sum of the logs, not the product.",
+                       "それは確率そのものです。確率の積ではなく、対数の和を返します。"))
     elif close(value, _logprob(counts, sentence, n, end=False)):
-        hint = more(f"The end marker {EOS!r} is part of the sentence too: pad(sentence, n) adds it.",
-                    f"文末の記号 {EOS!r} も文の一部です。pad(sentence, n) が付け加えます。")
+        hint = more(tr(f"The end marker {EOS!r} is part of the sentence too: pad(sentence, n) adds it.",
+                       f"文末の記号 {EOS!r} も文の一部です。pad(sentence, n) が付け加えます。"))
     elif close(value, _logprob(counts, sentence, n, padded=False)):
-        hint = more(f"Start from the padded sentence, pad(sentence, n): the first word is predicted from {BOS!r}.",
-                    f"パディングした文 pad(sentence, n) から始めます。最初の単語は {BOS!r} から予測します。")
+        hint = more(tr(f"Start from the padded sentence, pad(sentence, n): the first word is predicted from {BOS!r}.",
+                       f"パディングした文 pad(sentence, n) から始めます。最初の単語は {BOS!r} から予測します。"))
     return expected_got(what, f"{expected:.6g}", show(value)) + hint
 
 
@@ -276,17 +277,17 @@ def greedy_verify(case: Case, value) -> str | None:
         return None
     hint = ""
     if value[: len(context)] == list(context) and value[len(context):] == expected:
-        hint = more("Return only the new words, without the context you were given.",
-                    "与えられた文脈は含めずに、新しく生成した単語だけを返します。")
+        hint = more(tr("Return only the new words, without the context you were given.",
+                       "与えられた文脈は含めずに、新しく生成した単語だけを返します。"))
     elif EOS in value:
-        hint = more(f"Stop when the next word is {EOS!r}, and don't include it.",
-                    f"次の単語が {EOS!r} になったら止めます。{EOS!r} は含めません。")
+        hint = more(tr(f"Stop when the next word is {EOS!r}, and don't include it.",
+                       f"次の単語が {EOS!r} になったら止めます。{EOS!r} は含めません。"))
     elif len(value) > max_words:
-        hint = more(f"Generate at most max_words={max_words} words.",
-                    f"生成する単語は最大で max_words={max_words} 個です。")
+        hint = more(tr(f"Generate at most max_words={max_words} words.",
+                       f"生成する単語は最大で max_words={max_words} 個です。"))
     elif value == _greedy(counts, context, n, max_words, alphabetical_ties=False):
-        hint = more("When two words are equally likely, take the alphabetically first one (min of the tied words).",
-                    "回数が同じ単語がいくつかあるときは、辞書順で最初の単語（同点の単語の min）を選びます。")
+        hint = more(tr("When two words are equally likely, take the alphabetically first one (min of the tied words).",
+                       "回数が同じ単語がいくつかあるときは、辞書順で最初の単語（同点の単語の min）を選びます。"))
     return expected_got(what, show(expected), show(value)) + hint
 
 

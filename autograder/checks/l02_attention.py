@@ -12,12 +12,13 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, more, say, shape_problem
+from autograder.checks import Case, Check, array_problem, more, shape_problem
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
 from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.attention import MultiHeadAttention, causal_mask
+from shikumi.lang import tr
 
 
 def _arg(name: str, x) -> str:
@@ -25,7 +26,7 @@ def _arg(name: str, x) -> str:
     if not hasattr(x, "shape"):
         return f"{name} {x!r}"
     shape = tuple(x.shape)
-    return say(f"{name} of shape {shape}", f"形 {shape} の {name}")
+    return tr(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
 # -- Exercise 2.1: softmax ---------------------------------------------------------------------------
@@ -62,34 +63,34 @@ def softmax_verify(case: Case, value) -> str | None:
     largest = f"{x64[torch.isfinite(x64)].abs().max():.0f}"
     variants = [
         (torch.exp(x64) / torch.exp(x64).sum(dim=dim, keepdim=True),
-         say(f"These inputs are large (up to {largest}) and exp() overflows to inf: "
-             "subtract x.max(dim=dim, keepdim=True).values before torch.exp.",
-             f"入力が大きく（最大 {largest}）、exp() が inf にあふれます。"
-             "torch.exp の前に x.max(dim=dim, keepdim=True).values を引きます。")),
+         tr(f"These inputs are large (up to {largest}) and exp() overflows to inf: "
+              "subtract x.max(dim=dim, keepdim=True).values before torch.exp.",
+              f"入力が大きく（最大 {largest}）、exp() が inf にあふれます。"
+              "torch.exp の前に x.max(dim=dim, keepdim=True).values を引きます。")),
         (torch.exp(x64 - x64.max()) / torch.exp(x64 - x64.max()).sum(dim=dim, keepdim=True),
-         say("Subtract each row's own max (x.max(dim=dim, keepdim=True).values), not the max of the whole tensor: "
-             "a row far below the overall max underflows to 0 / 0.",
-             "テンソル全体の最大値ではなく、各行自身の最大値（x.max(dim=dim, keepdim=True).values）を引きます。"
-             "全体の最大値よりずっと小さい行は、アンダーフローして 0 / 0 になります。")),
+         tr("Subtract each row's own max (x.max(dim=dim, keepdim=True).values), not the max of the whole tensor: "
+              "a row far below the overall max underflows to 0 / 0.",
+              "テンソル全体の最大値ではなく、各行自身の最大値（x.max(dim=dim, keepdim=True).values）を引きます。"
+              "全体の最大値よりずっと小さい行は、アンダーフローして 0 / 0 になります。")),
     ]
-    variants += [(torch.softmax(x64, dim=d), say(f"That is the softmax over dim={d}: use the `dim` argument "
-                                                 f"(here dim={dim}) in the max and in the sum.",
-                                                 f"それは dim={d} 方向の softmax です。max にも sum にも引数 `dim`"
-                                                 f"（ここでは dim={dim}）を使います。")) for d in others]
+    variants += [(torch.softmax(x64, dim=d), tr(f"That is the softmax over dim={d}: use the `dim` argument "
+                                                  f"(here dim={dim}) in the max and in the sum.",
+                                                  f"それは dim={d} 方向の softmax です。max にも sum にも引数 `dim`"
+                                                  f"（ここでは dim={dim}）を使います。")) for d in others]
     variants += [
-        (e, say("Divide by the sum along dim: the weights must sum to 1.",
-                "dim 方向の合計で割ります。重みの合計は 1 になるはずです。")),
-        (e / e.sum(), say("Divide by the sum along dim (keepdim=True), not by the sum of the whole tensor.",
-                          "テンソル全体の合計ではなく、dim 方向の合計（keepdim=True）で割ります。")),
+        (e, tr("Divide by the sum along dim: the weights must sum to 1.",
+                 "dim 方向の合計で割ります。重みの合計は 1 になるはずです。")),
+        (e / e.sum(), tr("Divide by the sum along dim (keepdim=True), not by the sum of the whole tensor.",
+                           "テンソル全体の合計ではなく、dim 方向の合計（keepdim=True）で割ります。")),
     ]
     hint = _first_hint(value, variants)
     got = torch.as_tensor(value).double()
     if tuple(got.shape) == tuple(expected.shape) and not torch.isfinite(got).all():
-        problem = say(f"{what}: the result contains nan or inf.", f"{what}：結果に nan か inf が含まれています。")
-        hint = hint or more("exp() of a large number is inf: subtract x.max(dim=dim, keepdim=True).values before "
-                            "torch.exp.",
-                            "大きな数の exp() は inf になります。torch.exp の前に x.max(dim=dim, keepdim=True).values "
-                            "を引きます。")
+        problem = tr(f"{what}: the result contains nan or inf.", f"{what}：結果に nan か inf が含まれています。")
+        hint = hint or more(tr("exp() of a large number is inf: subtract x.max(dim=dim, keepdim=True).values before "
+                               "torch.exp.",
+                               "大きな数の exp() は inf になります。torch.exp の前に x.max(dim=dim, keepdim=True).values "
+                               "を引きます。"))
     return problem + hint
 
 
@@ -98,10 +99,10 @@ def _softmax_error(case: Case, error: str, message: str) -> str:
     if error != "RuntimeError" or "must match" not in message:
         return ""
     shape = tuple(case.args[0].shape)
-    return say(f"x.max(dim=dim) and x.sum(dim=dim) drop the dimension dim, so for x of shape {shape} they no longer "
-               "line up with x: add keepdim=True to both (x.max(dim=dim, keepdim=True).values).",
-               f"x.max(dim=dim) と x.sum(dim=dim) は次元 dim を消すので、形 {shape} の x と向きがそろわなくなります。"
-               "両方に keepdim=True をつけます（x.max(dim=dim, keepdim=True).values）。")
+    return tr(f"x.max(dim=dim) and x.sum(dim=dim) drop the dimension dim, so for x of shape {shape} they no longer "
+                "line up with x: add keepdim=True to both (x.max(dim=dim, keepdim=True).values).",
+                f"x.max(dim=dim) と x.sum(dim=dim) は次元 dim を消すので、形 {shape} の x と向きがそろわなくなります。"
+                "両方に keepdim=True をつけます（x.max(dim=dim, keepdim=True).values）。")
 
 
 ERROR_HINTS = {"softmax": _softmax_error}   # see autograder.checks.explain_error
@@ -150,45 +151,45 @@ def weights_verify(case: Case, value) -> str | None:
         return None
     got, flipped = torch.as_tensor(value), (*expected.shape[:-2], expected.shape[-1], expected.shape[-2])
     if tuple(got.shape) != tuple(expected.shape) and tuple(got.shape) == flipped:
-        return problem + more("scores[i, j] = q_i · k_j, one row per query: compute q @ k.transpose(-2, -1).",
-                              "scores[i, j] = q_i · k_j で、クエリごとに 1 行です。q @ k.transpose(-2, -1) を計算します。")
+        return problem + more(tr("scores[i, j] = q_i · k_j, one row per query: compute q @ k.transpose(-2, -1).",
+                                 "scores[i, j] = q_i · k_j で、クエリごとに 1 行です。q @ k.transpose(-2, -1) を計算します。"))
     d = q.size(-1)
     root = f"{math.sqrt(d):.3g}"
     variants = []
     if mask is not None:
         variants += [
             (torch.softmax(_scores(q, k), dim=-1).masked_fill(~mask, 0.0),
-             say("The mask was applied after the softmax, so the rows no longer sum to 1: fill the scores with -inf "
-                 "before the softmax.",
-                 "マスクを softmax のあとにかけたので、行の合計が 1 になりません。softmax の前に、スコアを -inf で"
-                 "埋めます。")),
+             tr("The mask was applied after the softmax, so the rows no longer sum to 1: fill the scores with -inf "
+                  "before the softmax.",
+                  "マスクを softmax のあとにかけたので、行の合計が 1 になりません。softmax の前に、スコアを -inf で"
+                  "埋めます。")),
             (torch.softmax(_masked(_scores(q, k), mask, keep=mask), dim=-1),
-             say("The mask is inverted: True means the query MAY look there. Fill where the mask is False (~mask).",
-                 "マスクが逆です。True は、そのクエリがそこを「見てよい」という意味です。マスクが False のところ"
-                 "（~mask）を埋めます。")),
+             tr("The mask is inverted: True means the query MAY look there. Fill where the mask is False (~mask).",
+                  "マスクが逆です。True は、そのクエリがそこを「見てよい」という意味です。マスクが False のところ"
+                  "（~mask）を埋めます。")),
             (torch.softmax(_masked(_scores(q, k), mask, fill=0.0), dim=-1),
-             say("Fill the forbidden scores with float('-inf'), not 0: exp(0) = 1 still gives them weight.",
-                 "見てはいけないスコアは、0 ではなく float('-inf') で埋めます。exp(0) = 1 なので、0 では重みが"
-                 "残ってしまいます。")),
+             tr("Fill the forbidden scores with float('-inf'), not 0: exp(0) = 1 still gives them weight.",
+                  "見てはいけないスコアは、0 ではなく float('-inf') で埋めます。exp(0) = 1 なので、0 では重みが"
+                  "残ってしまいます。")),
             (torch.softmax(_scores(q, k), dim=-1),
-             say("The mask was ignored: fill the scores where it is False with -inf before the softmax.",
-                 "マスクが使われていません。softmax の前に、マスクが False のところのスコアを -inf で埋めます。")),
+             tr("The mask was ignored: fill the scores where it is False with -inf before the softmax.",
+                  "マスクが使われていません。softmax の前に、マスクが False のところのスコアを -inf で埋めます。")),
         ]
     variants += [
         (torch.softmax(_masked(_scores(q, k, scale=False), mask), dim=-1),
-         say(f"Did you forget to divide the scores by √d (here √{d} = {root})?",
-             f"スコアを √d（ここでは √{d} = {root}）で割り忘れていませんか？")),
+         tr(f"Did you forget to divide the scores by √d (here √{d} = {root})?",
+              f"スコアを √d（ここでは √{d} = {root}）で割り忘れていませんか？")),
         (torch.softmax(_masked(_scores(q, k, divisor=d), mask), dim=-1),
-         say(f"Divide by √d = {root}, not by d = {d}.", f"d = {d} ではなく、√d = {root} で割ります。")),
+         tr(f"Divide by √d = {root}, not by d = {d}.", f"d = {d} ではなく、√d = {root} で割ります。")),
         (torch.softmax(_masked(_scores(q, k), mask), dim=-2),
-         say("The softmax went over the wrong dimension: each row (one query, the last dimension) must sum to 1.",
-             "softmax をとる次元が違います。各行（1 つのクエリ、最後の次元）の合計が 1 になるようにします。")),
+         tr("The softmax went over the wrong dimension: each row (one query, the last dimension) must sum to 1.",
+              "softmax をとる次元が違います。各行（1 つのクエリ、最後の次元）の合計が 1 になるようにします。")),
     ]
     if q.size(-2) == k.size(-2):
         variants.append((torch.softmax(_masked(_scores(k, q), mask), dim=-1),
-                         say("scores[i, j] = q_i · k_j: compute q @ k.transpose(-2, -1), not k @ q.transpose(-2, -1).",
-                             "scores[i, j] = q_i · k_j です。k @ q.transpose(-2, -1) ではなく、"
-                             "q @ k.transpose(-2, -1) を計算します。")))
+                         tr("scores[i, j] = q_i · k_j: compute q @ k.transpose(-2, -1), not k @ q.transpose(-2, -1).",
+                              "scores[i, j] = q_i · k_j です。k @ q.transpose(-2, -1) ではなく、"
+                              "q @ k.transpose(-2, -1) を計算します。")))
     return problem + _first_hint(value, variants)
 
 
@@ -209,32 +210,32 @@ def causal_verify(case: Case, value) -> str | None:
         return shape_problem(what, (T, T), tuple(got.shape))
     if got.dtype != torch.bool:
         same = torch.equal(got.double(), expected.double())
-        return (say(f"{what}: expected a bool tensor (dtype torch.bool), got dtype {got.dtype}",
-                    f"{what}：期待されるのは bool のテンソル（dtype torch.bool）ですが、返ってきたテンソルの dtype は "
-                    f"{got.dtype} です。")
-                + (say(" — the pattern is right: add dtype=torch.bool (or .bool()).",
-                       "並び方は合っています。dtype=torch.bool（または .bool()）を付けてください。")
-                   if same else say(".", "")))
+        return (tr(f"{what}: expected a bool tensor (dtype torch.bool), got dtype {got.dtype}",
+                     f"{what}：期待されるのは bool のテンソル（dtype torch.bool）ですが、返ってきたテンソルの dtype は "
+                     f"{got.dtype} です。")
+                + (tr(" — the pattern is right: add dtype=torch.bool (or .bool()).",
+                        "並び方は合っています。dtype=torch.bool（または .bool()）を付けてください。")
+                   if same else tr(".", "")))
     if torch.equal(got, expected):
         return None
     want_list, got_list = expected.int().tolist(), got.int().tolist()
-    problem = say(f"{what}: expected {want_list} (1 = True), got {got_list}.",
-                  f"{what}：期待される値は {want_list}（1 = True）、返ってきた値は {got_list} です。")
+    problem = tr(f"{what}: expected {want_list} (1 = True), got {got_list}.",
+                   f"{what}：期待される値は {want_list}（1 = True）、返ってきた値は {got_list} です。")
     if len(problem) > 300:
         row, col = (got != expected).nonzero()[0].tolist()
         want, have = bool(expected[row, col]), bool(got[row, col])
-        problem = say(f"{what}: wrong at row {row}, column {col}: expected {want}, got {have}.",
-                      f"{what}：{row} 行 {col} 列が違います。期待される値は {want}、返ってきた値は {have} です。")
+        problem = tr(f"{what}: wrong at row {row}, column {col}: expected {want}, got {have}.",
+                       f"{what}：{row} 行 {col} 列が違います。期待される値は {want}、返ってきた値は {have} です。")
     ones = torch.ones(T, T, dtype=torch.int)
     return problem + _first_hint(got.int(), [
-        (ones.triu(), say("That is the upper triangle: row i is a query, and it may look at columns j <= i "
-                          "(the past), so keep the lower triangle (tril).",
-                          "それは上三角です。i 行目はクエリで、見てよいのは j <= i の列（過去）なので、"
-                          "下三角（tril）を残します。")),
-        (ones.tril(-1), say("A word may look at itself: keep the diagonal True (tril(), not tril(-1)).",
-                            "単語は自分自身を見てよいので、対角線は True のままにします（tril(-1) ではなく tril()）。")),
-        ((~expected).int(), say("True and False are swapped: True means 'may look' (itself and the past).",
-                                "True と False が逆です。True は「見てよい」（自分自身と過去）という意味です。")),
+        (ones.triu(), tr("That is the upper triangle: row i is a query, and it may look at columns j <= i "
+                           "(the past), so keep the lower triangle (tril).",
+                           "それは上三角です。i 行目はクエリで、見てよいのは j <= i の列（過去）なので、"
+                           "下三角（tril）を残します。")),
+        (ones.tril(-1), tr("A word may look at itself: keep the diagonal True (tril(), not tril(-1)).",
+                             "単語は自分自身を見てよいので、対角線は True のままにします（tril(-1) ではなく tril()）。")),
+        ((~expected).int(), tr("True and False are swapped: True means 'may look' (itself and the past).",
+                                 "True と False が逆です。True は「見てよい」（自分自身と過去）という意味です。")),
     ])
 
 
@@ -257,19 +258,19 @@ def split_verify(case: Case, value) -> str | None:
     if (problem := array_problem(value, expected, what)) is None:
         return None
     if tuple(value.shape) == (B, T, n_head, hd):
-        return problem + more("That is the shape after the view: now swap the T and n_head axes with .transpose(1, 2).",
-                              "それは view の直後の形です。続けて .transpose(1, 2) で T と n_head の軸を入れ替えます。")
+        return problem + more(tr("That is the shape after the view: now swap the T and n_head axes with .transpose(1, 2).",
+                                 "それは view の直後の形です。続けて .transpose(1, 2) で T と n_head の軸を入れ替えます。"))
     return problem + _first_hint(value, [
         (x.reshape(B, n_head, T, hd),
-         say("x.view(B, n_head, T, head_dim) cuts the numbers in the wrong order and mixes the words up: "
-             "view(B, T, n_head, head_dim), then .transpose(1, 2).",
-             "x.view(B, n_head, T, head_dim) では数を切り分ける順番が違い、単語が混ざってしまいます。"
-             "view(B, T, n_head, head_dim) のあとで .transpose(1, 2) です。")),
+         tr("x.view(B, n_head, T, head_dim) cuts the numbers in the wrong order and mixes the words up: "
+              "view(B, T, n_head, head_dim), then .transpose(1, 2).",
+              "x.view(B, n_head, T, head_dim) では数を切り分ける順番が違い、単語が混ざってしまいます。"
+              "view(B, T, n_head, head_dim) のあとで .transpose(1, 2) です。")),
         (x.view(B, T, hd, n_head).permute(0, 3, 1, 2),
-         say("Head h takes a block of consecutive numbers h*head_dim … (h+1)*head_dim - 1: "
-             "view(B, T, n_head, head_dim).",
-             "ヘッド h は、連続した数 h*head_dim … (h+1)*head_dim - 1 のまとまりを受け持ちます。"
-             "view(B, T, n_head, head_dim) です。")),
+         tr("Head h takes a block of consecutive numbers h*head_dim … (h+1)*head_dim - 1: "
+              "view(B, T, n_head, head_dim).",
+              "ヘッド h は、連続した数 h*head_dim … (h+1)*head_dim - 1 のまとまりを受け持ちます。"
+              "view(B, T, n_head, head_dim) です。")),
     ])
 
 
@@ -289,14 +290,14 @@ def merge_verify(case: Case, value) -> str | None:
     if (problem := array_problem(value, expected, what)) is None:
         return None
     if tuple(value.shape) == (B, T, n_head, hd):
-        return problem + more("Almost: after the transpose, also join the last two axes with .reshape(B, T, -1).",
-                              "あと少しです。transpose のあとで、最後の 2 つの軸も .reshape(B, T, -1) でつなげます。")
+        return problem + more(tr("Almost: after the transpose, also join the last two axes with .reshape(B, T, -1).",
+                                 "あと少しです。transpose のあとで、最後の 2 つの軸も .reshape(B, T, -1) でつなげます。"))
     return problem + _first_hint(value, [
         (x.reshape(B, T, n_head * hd),
-         say("Transpose back first (.transpose(1, 2)), then reshape: reshaping (B, n_head, T, head_dim) directly "
-             "puts the heads' numbers on the wrong words.",
-             "先に .transpose(1, 2) で軸を戻してから reshape します。(B, n_head, T, head_dim) をそのまま reshape "
-             "すると、ヘッドの数が別の単語に入ってしまいます。")),
+         tr("Transpose back first (.transpose(1, 2)), then reshape: reshaping (B, n_head, T, head_dim) directly "
+              "puts the heads' numbers on the wrong words.",
+              "先に .transpose(1, 2) で軸を戻してから reshape します。(B, n_head, T, head_dim) をそのまま reshape "
+              "すると、ヘッドの数が別の単語に入ってしまいます。")),
     ])
 
 
@@ -352,7 +353,7 @@ def mha_verify(case: Case, value) -> str | None:
     d, n_head = case.args
     x = case.inputs[0]
     mask_text = "" if len(case.inputs) == 1 else (", causal_mask" if case.inputs[1].dim() == 2
-                                                  else say(", padding mask", ", パディングマスク"))
+                                                  else tr(", padding mask", ", パディングマスク"))
     what = f"MultiHeadSelfAttention({d}, {n_head})({_arg('x', x)}{mask_text})"
     if (problem := _tensor_problem(value, what)) is not None:
         return problem
@@ -363,28 +364,28 @@ def mha_verify(case: Case, value) -> str | None:
     if (problem := array_problem(value, expected, what)) is None:
         return None
     variants = [
-        (_mha(case, out_proj=False), say("Finish with self.out_proj on the merged heads.",
-                                         "最後に、結合したヘッドに self.out_proj をかけます。")),
-        (_mha(case, scale_d=d), say(f"Scale by √head_dim = √{d // n_head} (q.size(-1) after the split), "
-                                    f"not √d_model = √{d}.",
-                                    f"√d_model = √{d} ではなく、√head_dim = √{d // n_head}（分割したあとの q.size(-1)）"
-                                    "で割ります。")),
-        (_mha(case, n_head=1), say("That is a single head: split q, k and v into self.n_head heads first.",
-                                   "それはヘッドが 1 つの場合です。先に q, k, v を self.n_head 個のヘッドに分割します。")),
-        (_mha(case, swap_kv=True), say("Keys and values are swapped: weights come from q and k, then weights @ v.",
-                                       "キーとバリューが逆です。重みは q と k から求め、それから weights @ v です。")),
-        (_mha(case, merge_ok=False), say("Merge the heads with transpose(1, 2) before the reshape (your merge_heads).",
-                                         "reshape の前に transpose(1, 2) をして、ヘッドを結合します"
-                                         "（あなたの merge_heads）。")),
+        (_mha(case, out_proj=False), tr("Finish with self.out_proj on the merged heads.",
+                                          "最後に、結合したヘッドに self.out_proj をかけます。")),
+        (_mha(case, scale_d=d), tr(f"Scale by √head_dim = √{d // n_head} (q.size(-1) after the split), "
+                                     f"not √d_model = √{d}.",
+                                     f"√d_model = √{d} ではなく、√head_dim = √{d // n_head}（分割したあとの q.size(-1)）"
+                                     "で割ります。")),
+        (_mha(case, n_head=1), tr("That is a single head: split q, k and v into self.n_head heads first.",
+                                    "それはヘッドが 1 つの場合です。先に q, k, v を self.n_head 個のヘッドに分割します。")),
+        (_mha(case, swap_kv=True), tr("Keys and values are swapped: weights come from q and k, then weights @ v.",
+                                        "キーとバリューが逆です。重みは q と k から求め、それから weights @ v です。")),
+        (_mha(case, merge_ok=False), tr("Merge the heads with transpose(1, 2) before the reshape (your merge_heads).",
+                                          "reshape の前に transpose(1, 2) をして、ヘッドを結合します"
+                                          "（あなたの merge_heads）。")),
     ]
     if len(case.inputs) > 1:
-        variants.append((_mha(case, use_mask=False), say("The mask was ignored: pass it on to attention_weights.",
-                                                         "マスクが使われていません。attention_weights に渡します。")))
+        variants.append((_mha(case, use_mask=False), tr("The mask was ignored: pass it on to attention_weights.",
+                                                          "マスクが使われていません。attention_weights に渡します。")))
     return problem + (_first_hint(value, variants) or more(
-        "The layer calls your split_heads, attention_weights and merge_heads: check that their exercises pass first, "
-        "then follow the steps in the docstring.",
-        "この層は、あなたの split_heads、attention_weights、merge_heads を呼び出します。まずそれらの演習が合格する"
-        "ことを確かめてから、docstring の手順どおりに書きます。"))
+        tr("The layer calls your split_heads, attention_weights and merge_heads: check that their exercises pass first, "
+         "then follow the steps in the docstring.",
+         "この層は、あなたの split_heads、attention_weights、merge_heads を呼び出します。まずそれらの演習が合格する"
+         "ことを確かめてから、docstring の手順どおりに書きます。")))
 
 
 _LIB = "shikumi.attention"  # the library's own solutions: calling them scores 0

@@ -10,11 +10,12 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, expected_got, more, say, show, type_problem
+from autograder.checks import Case, Check, expected_got, more, show, type_problem
 from autograder.checks import generator as _generator
 from autograder.checks import with_hint as _with_hint
 from autograder.plain import Unsupported
 from shikumi.attention import causal_mask
+from shikumi.lang import tr
 from shikumi.transformer import DecoderLayer, EncoderLayer
 
 # -- Exercise 3.1: positional_encoding -------------------------------------------------------------
@@ -74,7 +75,7 @@ def pe_verify(case: Case, value) -> str | None:
     T, d = case.args
     what = f"positional_encoding({T}, {d})"
     expected = _pe(T, d)
-    mistakes = {say(f"It looks like {hint}", PE_HINTS_JA[mistake]): lambda m=mistake: _pe(T, d, m)
+    mistakes = {tr(f"It looks like {hint}", PE_HINTS_JA[mistake]): lambda m=mistake: _pe(T, d, m)
                 for mistake, hint in PE_HINTS.items()}
     problem = _with_hint(value, expected, what, mistakes, atol=1e-4)
     if problem is None or any(hint in problem for hint in mistakes) or tuple(getattr(value, "shape", ())) != (T, d):
@@ -89,12 +90,12 @@ def _pe_compare(value, expected, d: int) -> str:
     two_i = col - col % 2
     fn = "sin" if col % 2 == 0 else "cos"
     formula = f"{fn}({pos} / 10000^({two_i}/{d})) = {float(expected[pos, col]):.6g}"
-    return more(f"Compare by hand: PE[{pos}, {col}] should be {formula} (column {col} is {'even' if fn == 'sin' else 'odd'}: "
-                f"{fn}, with 2i = {two_i}). Check the base 10000, the exponent 2i / d_model, and that you divide the "
-                "position by 10000^(2i / d_model).",
-                f"手で比べてみましょう：PE[{pos}, {col}] は {formula} のはずです（列 {col} は"
-                f"{'偶数' if fn == 'sin' else '奇数'}列なので {fn}、2i = {two_i}）。底の 10000、指数 2i / d_model、"
-                "位置を 10000^(2i / d_model) で割っていることを確かめてください。")
+    return more(tr(f"Compare by hand: PE[{pos}, {col}] should be {formula} (column {col} is {'even' if fn == 'sin' else 'odd'}: "
+                   f"{fn}, with 2i = {two_i}). Check the base 10000, the exponent 2i / d_model, and that you divide the "
+                   "position by 10000^(2i / d_model).",
+                   f"手で比べてみましょう：PE[{pos}, {col}] は {formula} のはずです（列 {col} は"
+                   f"{'偶数' if fn == 'sin' else '奇数'}列なので {fn}、2i = {two_i}）。底の 10000、指数 2i / d_model、"
+                   "位置を 10000^(2i / d_model) で割っていることを確かめてください。"))
 
 
 # -- Exercises 3.2 and 3.3: EncoderLayer and DecoderLayer (kind "module") --------------------------
@@ -174,9 +175,9 @@ def encoder_verify(case: Case, value) -> str | None:
     d, h, ff = case.args
     x, mask = case.inputs
     shape, padding = tuple(x.shape), int((~mask).sum())
-    what = say(f"EncoderLayer({d}, {h}, {ff})(x of shape {shape}, mask with {padding} padding position(s))",
-               f"EncoderLayer({d}, {h}, {ff})(形 {shape} の x、パディングが {padding} か所のマスク)")
-    return _with_hint(value, _encoder(case), what, {say(hint, ENCODER_HINTS_JA[mistake]):
+    what = tr(f"EncoderLayer({d}, {h}, {ff})(x of shape {shape}, mask with {padding} padding position(s))",
+                f"EncoderLayer({d}, {h}, {ff})(形 {shape} の x、パディングが {padding} か所のマスク)")
+    return _with_hint(value, _encoder(case), what, {tr(hint, ENCODER_HINTS_JA[mistake]):
                                                     lambda m=mistake: _encoder(case, m)
                                                     for mistake, hint in ENCODER_HINTS.items()})
 
@@ -251,11 +252,11 @@ def decoder_verify(case: Case, value) -> str | None:
     d, h, ff = case.args
     x, memory, src_mask = case.inputs
     x_shape, m_shape, padding = tuple(x.shape), tuple(memory.shape), int((~src_mask).sum())
-    what = say(f"DecoderLayer({d}, {h}, {ff})(x of shape {x_shape}, memory of shape {m_shape}, "
-               f"src_mask with {padding} padding position(s))",
-               f"DecoderLayer({d}, {h}, {ff})(形 {x_shape} の x、形 {m_shape} の memory、"
-               f"パディングが {padding} か所の src_mask)")
-    return _with_hint(value, _decoder(case), what, {say(hint, DECODER_HINTS_JA[mistake]):
+    what = tr(f"DecoderLayer({d}, {h}, {ff})(x of shape {x_shape}, memory of shape {m_shape}, "
+                f"src_mask with {padding} padding position(s))",
+                f"DecoderLayer({d}, {h}, {ff})(形 {x_shape} の x、形 {m_shape} の memory、"
+                f"パディングが {padding} か所の src_mask)")
+    return _with_hint(value, _decoder(case), what, {tr(hint, DECODER_HINTS_JA[mistake]):
                                                     lambda m=mistake: _decoder(case, m)
                                                     for mistake, hint in DECODER_HINTS.items()})
 
@@ -282,33 +283,33 @@ def io_verify(case: Case, value) -> str | None:
     target, bos, eos = case.args
     what = f"decoder_input_and_labels({show(target)}, bos_id={bos}, eos_id={eos})"
     if (problem := type_problem(value, (tuple, list), what)) is not None:
-        return problem + more("Return a pair: (decoder_input, labels).", "ペア (decoder_input, labels) を返してください。")
+        return problem + more(tr("Return a pair: (decoder_input, labels).", "ペア (decoder_input, labels) を返してください。"))
     if len(value) != 2:
-        return say(f"{what} returned {len(value)} things; expected a pair (decoder_input, labels).",
-                   f"{what} が {len(value)} 個のものを返しました。返すのはペア (decoder_input, labels) です。")
+        return tr(f"{what} returned {len(value)} things; expected a pair (decoder_input, labels).",
+                    f"{what} が {len(value)} 個のものを返しました。返すのはペア (decoder_input, labels) です。")
     got_in, got_labels = _as_ids(value[0]), _as_ids(value[1])
     want_in, want_labels = [bos] + target, target + [eos]
     if got_in is None or got_labels is None:
-        return say(f"{what} returned {show(value)}; expected two lists of ints, {want_in} and {want_labels}.",
-                   f"{what} が {show(value)} を返しました。返すのは int のリスト 2 つ、{want_in} と {want_labels} です。")
+        return tr(f"{what} returned {show(value)}; expected two lists of ints, {want_in} and {want_labels}.",
+                    f"{what} が {show(value)} を返しました。返すのは int のリスト 2 つ、{want_in} と {want_labels} です。")
     if (got_in, got_labels) == (want_in, want_labels):
         return None
     hint = ""
     if (got_in, got_labels) == (want_labels, want_in):
-        hint = more("You swapped them: the decoder reads <s> + the sentence, and must predict the sentence + </s>.",
-                    "2 つが逆です。デコーダは <s> + 文を読んで、文 + </s> を予測します。")
+        hint = more(tr("You swapped them: the decoder reads <s> + the sentence, and must predict the sentence + </s>.",
+                       "2 つが逆です。デコーダは <s> + 文を読んで、文 + </s> を予測します。"))
     elif got_labels == target:
-        hint = more("The labels end with </s>: the decoder must learn when to stop.",
-                    "ラベルの最後は </s> です。デコーダは、いつ止まるかも学ばなければなりません。")
+        hint = more(tr("The labels end with </s>: the decoder must learn when to stop.",
+                       "ラベルの最後は </s> です。デコーダは、いつ止まるかも学ばなければなりません。"))
     elif got_in == [bos] + target + [eos]:
-        hint = more("The decoder input has no </s>: it is the labels shifted right by one, so both have the same length.",
-                    "デコーダの入力に </s> は入りません。入力はラベルを右に 1 つずらしたものなので、2 つの長さは同じです。")
+        hint = more(tr("The decoder input has no </s>: it is the labels shifted right by one, so both have the same length.",
+                       "デコーダの入力に </s> は入りません。入力はラベルを右に 1 つずらしたものなので、2 つの長さは同じです。"))
     elif got_labels == [bos] + target + [eos] or got_labels == [bos] + target:
-        hint = more("The labels do not start with <s>: nobody has to predict <s>, it is given.",
-                    "ラベルは <s> で始まりません。<s> は与えられるもので、予測するものではありません。")
+        hint = more(tr("The labels do not start with <s>: nobody has to predict <s>, it is given.",
+                       "ラベルは <s> で始まりません。<s> は与えられるもので、予測するものではありません。"))
     elif len(got_in) != len(got_labels):
-        hint = more("Both lists have the same length: position t of the input predicts position t of the labels.",
-                    "2 つのリストの長さは同じです。入力の位置 t から、ラベルの位置 t を予測します。")
+        hint = more(tr("Both lists have the same length: position t of the input predicts position t of the labels.",
+                       "2 つのリストの長さは同じです。入力の位置 t から、ラベルの位置 t を予測します。"))
     return expected_got(what, f"({want_in}, {want_labels})", f"({got_in}, {got_labels})") + hint
 
 
@@ -353,38 +354,38 @@ def greedy_cases(rng: random.Random) -> list[Case]:
 
 def greedy_verify(case: Case, value) -> str | None:
     table, bos, eos, max_len = case.args
-    table_text = say("<a decoder table>", "<デコーダの表>")
+    table_text = tr("<a decoder table>", "<デコーダの表>")
     what = f"greedy_decode({table_text}, bos_id={bos}, eos_id={eos}, max_len={max_len})"
     if (problem := type_problem(value, (list, tuple, torch.Tensor), what)) is not None:
-        return problem + more("Return the list of word ids you generated.", "生成した単語 ID のリストを返してください。")
+        return problem + more(tr("Return the list of word ids you generated.", "生成した単語 ID のリストを返してください。"))
     got = _as_ids(value)
     if got is None:
-        return say(f"{what} returned {show(value)}; expected a list of ints (use int(...) on each argmax).",
-                   f"{what} が {show(value)} を返しました。返すのは int のリストです（argmax のそれぞれに int(...) を"
-                   "使います）。")
+        return tr(f"{what} returned {show(value)}; expected a list of ints (use int(...) on each argmax).",
+                    f"{what} が {show(value)} を返しました。返すのは int のリストです（argmax のそれぞれに int(...) を"
+                    "使います）。")
     expected = _greedy(table, bos, eos, max_len)
     if got == expected:
         return None
     hint = ""
     if got == [bos] + expected:
-        hint = more("Return only the generated words, without the <s> you started from.",
-                    "出発点の <s> は含めずに、生成した単語だけを返します。")
+        hint = more(tr("Return only the generated words, without the <s> you started from.",
+                       "出発点の <s> は含めずに、生成した単語だけを返します。"))
     elif got == expected + [eos]:
-        hint = more("Stop when the next word is </s>, and do not include it.",
-                    "次の単語が </s> になったら止めます。</s> は含めません。")
+        hint = more(tr("Stop when the next word is </s>, and do not include it.",
+                       "次の単語が </s> になったら止めます。</s> は含めません。"))
     elif eos in got:
-        hint = more("Stop as soon as the decoder's best next word is </s>.",
-                    "デコーダがいちばん良いとする次の単語が </s> になったら、すぐに止めます。")
+        hint = more(tr("Stop as soon as the decoder's best next word is </s>.",
+                       "デコーダがいちばん良いとする次の単語が </s> になったら、すぐに止めます。"))
     elif len(got) > max_len:
-        hint = more(f"Generate at most max_len={max_len} words.", f"生成する単語は最大で max_len={max_len} 個です。")
+        hint = more(tr(f"Generate at most max_len={max_len} words.", f"生成する単語は最大で max_len={max_len} 個です。"))
     elif got == expected[:-1] and len(expected) == max_len:
-        hint = more(f"You stopped one word early: max_len={max_len} words are allowed.",
-                    f"1 語早く止まっています。max_len={max_len} 個まで生成してかまいません。")
+        hint = more(tr(f"You stopped one word early: max_len={max_len} words are allowed.",
+                       f"1 語早く止まっています。max_len={max_len} 個まで生成してかまいません。"))
     elif got[:1] != expected[:1]:
-        hint = more("The first word is the best-scoring one after (bos_id,): scores[(bos_id,)].argmax(). Take the "
-                    "largest score (argmax), and look up the whole prefix, as a tuple, each time.",
-                    "最初の単語は、(bos_id,) のあとでスコアがいちばん高い単語、scores[(bos_id,)].argmax() です。"
-                    "スコアがいちばん大きいもの（argmax）をとり、毎回、それまでの単語の並び全体をタプルにして引きます。")
+        hint = more(tr("The first word is the best-scoring one after (bos_id,): scores[(bos_id,)].argmax(). Take the "
+                       "largest score (argmax), and look up the whole prefix, as a tuple, each time.",
+                       "最初の単語は、(bos_id,) のあとでスコアがいちばん高い単語、scores[(bos_id,)].argmax() です。"
+                       "スコアがいちばん大きいもの（argmax）をとり、毎回、それまでの単語の並び全体をタプルにして引きます。"))
     return expected_got(what, f"{expected}", f"{got}") + hint
 
 

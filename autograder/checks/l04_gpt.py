@@ -13,13 +13,13 @@ from autograder.checks import (
     call_text,
     expected_got,
     more,
-    say,
     show,
     type_problem,
 )
 from autograder.checks import generator as _generator
 from shikumi import gpt
 from shikumi.attention import causal_mask
+from shikumi.lang import tr
 
 # -- Exercise 4.1: count_parameters ----------------------------------------------------------------
 
@@ -43,22 +43,22 @@ def _count_variants(c: dict) -> dict[str, int]:
     right = gpt.num_parameters(gpt.GPTConfig(**c))
     per_layer = 12 * d * d + 13 * d
     return {
-        say("The output layer shares the token embedding's matrix (tied embeddings): count V·d only once.",
-            "出力層はトークン埋め込みと行列を共有しています（重み共有）。V·d は 1 回だけ数えます。"): right + V * d,
-        say("Don't forget the learned position embedding: block_size · d_model more.",
-            "学習する位置埋め込みも数えます。block_size · d_model 個増えます。"): right - T * d,
-        say("Every Linear layer has a bias too (attention: 4·d, MLP: 4·d + d).",
-            "どの Linear 層にもバイアスがあります（attention：4·d、MLP：4·d + d）。"): right - L * 9 * d,
-        say("Each LayerNorm has a scale and a shift (2·d_model), two per Block.",
-            "LayerNorm にはそれぞれスケールとシフト（2·d_model）があり、Block ごとに 2 つあります。"): right - L * 4 * d,
-        say("The final LayerNorm exists only with prenorm=True (GPT-1's post-LN has none).",
-            "最後の LayerNorm があるのは prenorm=True のときだけです（GPT-1 の post-LN にはありません）。"):
+        tr("The output layer shares the token embedding's matrix (tied embeddings): count V·d only once.",
+             "出力層はトークン埋め込みと行列を共有しています（重み共有）。V·d は 1 回だけ数えます。"): right + V * d,
+        tr("Don't forget the learned position embedding: block_size · d_model more.",
+             "学習する位置埋め込みも数えます。block_size · d_model 個増えます。"): right - T * d,
+        tr("Every Linear layer has a bias too (attention: 4·d, MLP: 4·d + d).",
+             "どの Linear 層にもバイアスがあります（attention：4·d、MLP：4·d + d）。"): right - L * 9 * d,
+        tr("Each LayerNorm has a scale and a shift (2·d_model), two per Block.",
+             "LayerNorm にはそれぞれスケールとシフト（2·d_model）があり、Block ごとに 2 つあります。"): right - L * 4 * d,
+        tr("The final LayerNorm exists only with prenorm=True (GPT-1's post-LN has none).",
+             "最後の LayerNorm があるのは prenorm=True のときだけです（GPT-1 の post-LN にはありません）。"):
             right + (-ln_f if c["prenorm"] else 2 * d),
-        say("The MLP widens to 4·d_model: d·4d + 4d + 4d·d + d.",
-            "MLP は 4·d_model に広がります：d·4d + 4d + 4d·d + d です。"): right - L * (6 * d * d + 3 * d),
-        say("Attention has four projections, q, k, v and out: 4·(d² + d).",
-            "attention には q, k, v, out の 4 つの射影があります：4·(d² + d) です。"): right - L * (d * d + d),
-        say("Multiply the per-Block count by n_layer.", "Block 1 つ分の数に n_layer を掛けます。"):
+        tr("The MLP widens to 4·d_model: d·4d + 4d + 4d·d + d.",
+             "MLP は 4·d_model に広がります：d·4d + 4d + 4d·d + d です。"): right - L * (6 * d * d + 3 * d),
+        tr("Attention has four projections, q, k, v and out: 4·(d² + d).",
+             "attention には q, k, v, out の 4 つの射影があります：4·(d² + d) です。"): right - L * (d * d + d),
+        tr("Multiply the per-Block count by n_layer.", "Block 1 つ分の数に n_layer を掛けます。"):
             right - (L - 1) * per_layer,
     }
 
@@ -70,15 +70,15 @@ def count_verify(case: Case, value) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if (problem := type_problem(value, int, what)) is not None:
-        return problem + more("Return a whole number (an int).", "整数（int）を返してください。")
+        return problem + more(tr("Return a whole number (an int).", "整数（int）を返してください。"))
     expected = gpt.num_parameters(gpt.GPTConfig(**config))
     if value == expected:
         return None
     hint = next((h for h, wrong in _count_variants(config).items() if wrong == value and wrong != expected), "")
     if not hint and config["n_head"] > 1 and value == expected * config["n_head"]:
-        hint = say("The heads split d_model between them: n_head adds no parameters.",
-                   "ヘッドは d_model を分け合うだけなので、n_head でパラメータは増えません。")
-    return expected_got(what, f"{expected:,}", f"{value:,}") + (more("", "") + hint if hint else "")
+        hint = tr("The heads split d_model between them: n_head adds no parameters.",
+                    "ヘッドは d_model を分け合うだけなので、n_head でパラメータは増えません。")
+    return expected_got(what, f"{expected:,}", f"{value:,}") + (more("") + hint if hint else "")
 
 
 # -- Exercise 4.2: Block (pre-LN, causal) -------------------------------------------------------------
@@ -122,22 +122,22 @@ def _block_variants(d_model: int, n_head: int, state: dict, x: torch.Tensor) -> 
         same_norm = x + b.attn(b.ln_1(x), mask=mask)
         same_norm = same_norm + b.mlp(b.ln_1(same_norm))
         return {
-            say("That is post-LN (GPT-1): LayerNorm after adding. Pre-LN normalises what goes INTO attention and "
-                "the MLP: x = x + attn(ln_1(x), mask); x = x + mlp(ln_2(x)).",
-                "それは post-LN（GPT-1）で、足したあとに LayerNorm をかけています。pre-LN では、attention と MLP に"
-                "「入る」ものを正規化します：x = x + attn(ln_1(x), mask)、x = x + mlp(ln_2(x)) です。"): post(x),
-            say("The attention can see the future: pass mask=causal_mask(T, device=x.device) to self.attn.",
-                "attention から未来が見えています。self.attn に mask=causal_mask(T, device=x.device) を渡します。"):
+            tr("That is post-LN (GPT-1): LayerNorm after adding. Pre-LN normalises what goes INTO attention and "
+                 "the MLP: x = x + attn(ln_1(x), mask); x = x + mlp(ln_2(x)).",
+                 "それは post-LN（GPT-1）で、足したあとに LayerNorm をかけています。pre-LN では、attention と MLP に"
+                 "「入る」ものを正規化します：x = x + attn(ln_1(x), mask)、x = x + mlp(ln_2(x)) です。"): post(x),
+            tr("The attention can see the future: pass mask=causal_mask(T, device=x.device) to self.attn.",
+                 "attention から未来が見えています。self.attn に mask=causal_mask(T, device=x.device) を渡します。"):
                 no_mask,
-            say("The residual connections are missing: add the input back, x = x + ….",
-                "残差接続がありません。入力を足し戻します：x = x + … です。"): no_residual,
-            say("The MLP's residual connection is missing: x = x + self.mlp(self.ln_2(x)).",
-                "MLP の残差接続がありません：x = x + self.mlp(self.ln_2(x)) です。"): one_residual,
-            say("The MLP step is missing: after attention, x = x + self.mlp(self.ln_2(x)).",
-                "MLP のステップがありません。attention のあとで x = x + self.mlp(self.ln_2(x)) です。"): attn_only,
-            say("The MLP gets its own LayerNorm: use self.ln_2 before self.mlp (ln_1 is for attention).",
-                "MLP には専用の LayerNorm があります。self.mlp の前には self.ln_2 を使います（ln_1 は attention 用"
-                "です）。"): same_norm,
+            tr("The residual connections are missing: add the input back, x = x + ….",
+                 "残差接続がありません。入力を足し戻します：x = x + … です。"): no_residual,
+            tr("The MLP's residual connection is missing: x = x + self.mlp(self.ln_2(x)).",
+                 "MLP の残差接続がありません：x = x + self.mlp(self.ln_2(x)) です。"): one_residual,
+            tr("The MLP step is missing: after attention, x = x + self.mlp(self.ln_2(x)).",
+                 "MLP のステップがありません。attention のあとで x = x + self.mlp(self.ln_2(x)) です。"): attn_only,
+            tr("The MLP gets its own LayerNorm: use self.ln_2 before self.mlp (ln_1 is for attention).",
+                 "MLP には専用の LayerNorm があります。self.mlp の前には self.ln_2 を使います（ln_1 は attention 用"
+                 "です）。"): same_norm,
         }
 
 
@@ -145,7 +145,7 @@ def block_verify(case: Case, value) -> str | None:
     d_model, n_head = case.args
     (x,) = case.inputs
     shape = tuple(x.shape)
-    what = say(f"Block({d_model}, {n_head})(x of shape {shape})", f"Block({d_model}, {n_head})(形 {shape} の x)")
+    what = tr(f"Block({d_model}, {n_head})(x of shape {shape})", f"Block({d_model}, {n_head})(形 {shape} の x)")
     block = gpt.Block(d_model, n_head)
     block.load_state_dict(case.state)
     block.eval()
@@ -159,7 +159,7 @@ def block_verify(case: Case, value) -> str | None:
     got = torch.as_tensor(value).double()
     for hint, wrong in _block_variants(d_model, n_head, case.state, x).items():
         if got.shape == wrong.shape and torch.allclose(got, wrong.double(), rtol=1e-4, atol=1e-5):
-            return problem + more("", "") + hint
+            return problem + more("") + hint
     return problem
 
 
@@ -187,30 +187,30 @@ def _probs_variants(logits: torch.Tensor, temperature: float, top_k) -> dict[str
     V = logits.numel()
     out = {}
     if temperature:
-        out[say("Divide the logits by the temperature (you multiplied).",
-                "ロジットは温度で、掛けるのではなく割ります。")] = gpt.next_token_probs(logits * temperature, 1.0, top_k)
-        out[say("Softmax turns logits into probabilities: you returned the (scaled) logits.",
-                "softmax でロジットを確率に変えます。返したのは（スケールした）ロジットです。")] = logits / temperature
-        keep = say(f"Keep exactly the top_k={top_k} largest logits", f"大きいほうから top_k={top_k} 個のロジットをちょうど残します")
+        out[tr("Divide the logits by the temperature (you multiplied).",
+                 "ロジットは温度で、掛けるのではなく割ります。")] = gpt.next_token_probs(logits * temperature, 1.0, top_k)
+        out[tr("Softmax turns logits into probabilities: you returned the (scaled) logits.",
+                 "softmax でロジットを確率に変えます。返したのは（スケールした）ロジットです。")] = logits / temperature
+        keep = tr(f"Keep exactly the top_k={top_k} largest logits", f"大きいほうから top_k={top_k} 個のロジットをちょうど残します")
         if top_k is not None and 1 < top_k < V:
-            out[keep + say(" (you kept one too few).", "（1 個少なく残しています）。")] = gpt.next_token_probs(
+            out[keep + tr(" (you kept one too few).", "（1 個少なく残しています）。")] = gpt.next_token_probs(
                 logits, temperature, top_k - 1)
         if top_k is not None and top_k + 1 < V:
-            out[keep + say(" (you kept one too many).", "（1 個多く残しています）。")] = gpt.next_token_probs(
+            out[keep + tr(" (you kept one too many).", "（1 個多く残しています）。")] = gpt.next_token_probs(
                 logits, temperature, top_k + 1)
         if top_k is not None and top_k < V:
             full = gpt.next_token_probs(logits, temperature)
             kth = torch.topk(full, top_k).values[-1]
-            out[say("Set the other logits to -inf BEFORE the softmax, so the kept probabilities sum to 1 "
-                    "(you zeroed probabilities after it).",
-                    "残りのロジットは softmax の「前」に -inf にします。そうすれば、残した確率の合計が 1 になります"
-                    "（softmax のあとで確率を 0 にしています）。")] = torch.where(full >= kth, full, torch.zeros_like(full))
+            out[tr("Set the other logits to -inf BEFORE the softmax, so the kept probabilities sum to 1 "
+                     "(you zeroed probabilities after it).",
+                     "残りのロジットは softmax の「前」に -inf にします。そうすれば、残した確率の合計が 1 になります"
+                     "（softmax のあとで確率を 0 にしています）。")] = torch.where(full >= kth, full, torch.zeros_like(full))
         if top_k is not None:
-            out[say("Apply top_k: every token outside the k largest logits gets probability 0.",
-                    "top_k を適用します。ロジットの大きいほうから k 個に入らないトークンの確率は 0 です。")] = \
+            out[tr("Apply top_k: every token outside the k largest logits gets probability 0.",
+                     "top_k を適用します。ロジットの大きいほうから k 個に入らないトークンの確率は 0 です。")] = \
                 gpt.next_token_probs(logits, temperature)
         if temperature != 1:
-            out[say("Divide by the temperature before the softmax.", "softmax の前に温度で割ります。")] = \
+            out[tr("Divide by the temperature before the softmax.", "softmax の前に温度で割ります。")] = \
                 gpt.next_token_probs(logits, 1.0, top_k)
     return out
 
@@ -220,30 +220,30 @@ def probs_verify(case: Case, value) -> str | None:
     what = call_text("next_token_probs", case)
     if temperature == 0 and isinstance(value, int) and not isinstance(value, bool):
         V, best = logits.numel(), int(logits.argmax())
-        return say(f"{what}: return the probabilities, not the token: a tensor of shape ({V},) with 1.0 "
-                   f"at the argmax ({best}) and 0.0 everywhere else.",
-                   f"{what}：トークンではなく確率を返します。形 ({V},) のテンソルで、argmax（{best}）の位置が 1.0、"
-                   "ほかはすべて 0.0 です。")
+        return tr(f"{what}: return the probabilities, not the token: a tensor of shape ({V},) with 1.0 "
+                    f"at the argmax ({best}) and 0.0 everywhere else.",
+                    f"{what}：トークンではなく確率を返します。形 ({V},) のテンソルで、argmax（{best}）の位置が 1.0、"
+                    "ほかはすべて 0.0 です。")
     expected = gpt.next_token_probs(logits, temperature, top_k)
     problem = array_problem(value, expected, what)
     if problem is None:
         return None
     if not _values_differ(value, expected):
         if temperature == 0 and "NaN" in problem:
-            problem += more("temperature=0 means greedy: don't divide by 0, put all the probability on the argmax.",
-                            "temperature=0 は貪欲法です。0 で割らずに、確率をすべて argmax に置きます。")
+            problem += more(tr("temperature=0 means greedy: don't divide by 0, put all the probability on the argmax.",
+                               "temperature=0 は貪欲法です。0 で割らずに、確率をすべて argmax に置きます。"))
         return problem
     got = torch.as_tensor(value).double()
     for hint, wrong in _probs_variants(logits, temperature, top_k).items():
         if torch.allclose(got, wrong.double(), rtol=1e-4, atol=1e-5):
-            return problem + more("", "") + hint
+            return problem + more("") + hint
     if temperature == 0:
-        return problem + more("temperature=0 means greedy: probability 1.0 at the argmax, 0.0 everywhere else.",
-                              "temperature=0 は貪欲法です。argmax の確率が 1.0、ほかはすべて 0.0 です。")
+        return problem + more(tr("temperature=0 means greedy: probability 1.0 at the argmax, 0.0 everywhere else.",
+                                 "temperature=0 は貪欲法です。argmax の確率が 1.0、ほかはすべて 0.0 です。"))
     if abs(got.sum().item() - 1) > 1e-3:
         total = f"{got.sum().item():.4g}"
-        return problem + more(f"The probabilities should sum to 1; yours sum to {total}.",
-                              f"確率の合計は 1 になるはずですが、あなたの答えでは {total} です。")
+        return problem + more(tr(f"The probabilities should sum to 1; yours sum to {total}.",
+                                 f"確率の合計は 1 になるはずですが、あなたの答えでは {total} です。"))
     return problem
 
 
@@ -300,35 +300,35 @@ def chat_verify(case: Case, value) -> str | None:
     full = "".join(f"{s}\n{t}\n\n" for s, t in turns) + f"{next_speaker}\n"
     hint = ""
     if len(value) > block_size:
-        hint = more(f"The prompt must fit the context window: at most block_size={block_size} characters, "
-                    f"got {len(value)}.",
-                    f"プロンプトはコンテキストウィンドウに収まるようにします。最大 block_size={block_size} 文字ですが、"
-                    f"{len(value)} 文字あります。")
+        hint = more(tr(f"The prompt must fit the context window: at most block_size={block_size} characters, "
+                       f"got {len(value)}.",
+                       f"プロンプトはコンテキストウィンドウに収まるようにします。最大 block_size={block_size} 文字ですが、"
+                       f"{len(value)} 文字あります。"))
     elif value == full[:block_size]:
-        hint = more("You kept the beginning: the model needs the newest turns, so drop from the front (the oldest).",
-                    "先頭を残しています。モデルに必要なのは新しい発言なので、先頭（いちばん古い発言）から捨てます。")
+        hint = more(tr("You kept the beginning: the model needs the newest turns, so drop from the front (the oldest).",
+                       "先頭を残しています。モデルに必要なのは新しい発言なので、先頭（いちばん古い発言）から捨てます。"))
     elif value == full[-block_size:]:
-        hint = more("Drop whole turns (the oldest first) rather than cutting a turn in the middle.",
-                    "発言を途中で切らずに、発言を丸ごと（いちばん古いものから）捨てます。")
+        hint = more(tr("Drop whole turns (the oldest first) rather than cutting a turn in the middle.",
+                       "発言を途中で切らずに、発言を丸ごと（いちばん古いものから）捨てます。"))
     elif value == reference_prompt(turns, next_speaker, block_size, strict=True):
-        hint = more(f"A prompt of exactly block_size={block_size} characters fits: compare len(prompt) <= block_size, "
-                    "not <, so no turn is dropped that fits.",
-                    f"ちょうど block_size={block_size} 文字のプロンプトは収まります。len(prompt) < block_size ではなく "
-                    "<= で比べれば、収まる発言を捨てずに済みます。")
+        hint = more(tr(f"A prompt of exactly block_size={block_size} characters fits: compare len(prompt) <= block_size, "
+                       "not <, so no turn is dropped that fits.",
+                       f"ちょうど block_size={block_size} 文字のプロンプトは収まります。len(prompt) < block_size ではなく "
+                       "<= で比べれば、収まる発言を捨てずに済みます。"))
     elif value == full[block_size:]:
-        hint = more("full[block_size:] drops the first block_size characters; the last block_size characters are "
-                    "full[-block_size:].",
-                    "full[block_size:] は最初の block_size 文字を捨てたものです。最後の block_size 文字は "
-                    "full[-block_size:] です。")
+        hint = more(tr("full[block_size:] drops the first block_size characters; the last block_size characters are "
+                       "full[-block_size:].",
+                       "full[block_size:] は最初の block_size 文字を捨てたものです。最後の block_size 文字は "
+                       "full[-block_size:] です。"))
     elif value in (full[-block_size + 1:], full[-block_size - 1:]):
-        hint = more(f"Off by one: keep exactly the last block_size={block_size} characters, full[-block_size:] "
-                    f"(you kept {len(value)}).",
-                    f"1 つずれています。最後のちょうど block_size={block_size} 文字、full[-block_size:] を残します"
-                    f"（{len(value)} 文字になっています）。")
+        hint = more(tr(f"Off by one: keep exactly the last block_size={block_size} characters, full[-block_size:] "
+                       f"(you kept {len(value)}).",
+                       f"1 つずれています。最後のちょうど block_size={block_size} 文字、full[-block_size:] を残します"
+                       f"（{len(value)} 文字になっています）。"))
     elif not value.endswith(f"{next_speaker}\n"):
         last = repr(next_speaker + "\n")
-        hint = more(f"End with the next speaker's name on its own line, {last}, so the model answers as them.",
-                    f"最後は、次の話者の名前だけの行 {last} にします。そうすれば、モデルはその話者として答えます。")
+        hint = more(tr(f"End with the next speaker's name on its own line, {last}, so the model answers as them.",
+                       f"最後は、次の話者の名前だけの行 {last} にします。そうすれば、モデルはその話者として答えます。"))
     else:
         hint = _first_difference(expected, value)
     return expected_got(what, show(expected, 200), show(value, 200)) + hint
@@ -338,12 +338,12 @@ def _first_difference(expected: str, value: str) -> str:
     """No known mistake matches: where the two texts part, to compare them there."""
     i = next((k for k, (a, b) in enumerate(zip(expected, value)) if a != b), min(len(expected), len(value)))
     want, got = show(expected[i:i + 15], 40), show(value[i:i + 15], 40)
-    return more(f"Compare the two texts: the expected one has {len(expected)} characters, yours {len(value)}; they "
-                f"first differ at character {i} (expected {want}, got {got}). Each turn is speaker + '\\n' + text "
-                "+ '\\n\\n', and whole turns go from the front.",
-                f"2 つの文字列を比べてみましょう。期待される文字列は {len(expected)} 文字、あなたの文字列は "
-                f"{len(value)} 文字で、{i} 文字目から違います（期待されるのは {want}、返ってきたのは {got} です）。"
-                "発言 1 つは speaker + '\\n' + text + '\\n\\n' で、捨てるときは先頭から発言を丸ごと捨てます。")
+    return more(tr(f"Compare the two texts: the expected one has {len(expected)} characters, yours {len(value)}; they "
+                   f"first differ at character {i} (expected {want}, got {got}). Each turn is speaker + '\\n' + text "
+                   "+ '\\n\\n', and whole turns go from the front.",
+                   f"2 つの文字列を比べてみましょう。期待される文字列は {len(expected)} 文字、あなたの文字列は "
+                   f"{len(value)} 文字で、{i} 文字目から違います（期待されるのは {want}、返ってきたのは {got} です）。"
+                   "発言 1 つは speaker + '\\n' + text + '\\n\\n' で、捨てるときは先頭から発言を丸ごと捨てます。"))
 
 
 _LIB = "shikumi.gpt"  # the library's own solutions: calling them scores 0

@@ -19,7 +19,6 @@ from autograder.checks import (
     array_problem,
     expected_got,
     more,
-    say,
     shape_problem,
     show,
     type_problem,
@@ -29,6 +28,7 @@ from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
 from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.clip import clip_loss, pool_at_eot, similarity
+from shikumi.lang import tr
 
 
 def _arg(name: str, x) -> str:
@@ -36,7 +36,7 @@ def _arg(name: str, x) -> str:
     if not hasattr(x, "shape"):
         return f"{name} {x!r}"
     shape = tuple(x.shape)
-    return say(f"{name} of shape {shape}", f"形 {shape} の {name}")
+    return tr(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
 # -- Exercise 6.1: pool_at_eot ---------------------------------------------------------------------
@@ -76,24 +76,24 @@ def pool_verify(case: Case, value) -> str | None:
     rows = torch.arange(h.size(0))
     real = (tokens != pad_id).double()[..., None]
     variants = [
-        (h[:, -1], say("That is the last position, which is padding for the shorter captions: take each caption's "
-                       "last token that is not padding (index = number of real tokens − 1).",
-                       "それは最後の位置で、短いキャプションではパディングです。キャプションごとに、パディングではない"
-                       "最後のトークンをとります（インデックス = 本物のトークンの数 − 1）。")),
-        (h[:, 0], say("That is the first token, <s>: with a causal mask it has seen nothing of the caption.",
-                      "それは最初のトークン <s> です。因果マスクがあるので、このトークンはキャプションを何も見て"
-                      "いません。")),
+        (h[:, -1], tr("That is the last position, which is padding for the shorter captions: take each caption's "
+                        "last token that is not padding (index = number of real tokens − 1).",
+                        "それは最後の位置で、短いキャプションではパディングです。キャプションごとに、パディングではない"
+                        "最後のトークンをとります（インデックス = 本物のトークンの数 − 1）。")),
+        (h[:, 0], tr("That is the first token, <s>: with a causal mask it has seen nothing of the caption.",
+                       "それは最初のトークン <s> です。因果マスクがあるので、このトークンはキャプションを何も見て"
+                       "いません。")),
         (h[rows, lengths.clamp(max=h.size(1) - 1)],
-         say("Off by one: the last real token is at index length − 1.",
-             "1 つずれています。最後の本物のトークンは、インデックス length − 1 にあります。")),
+         tr("Off by one: the last real token is at index length − 1.",
+              "1 つずれています。最後の本物のトークンは、インデックス length − 1 にあります。")),
         (h[rows, (tokens != 0).sum(dim=1) - 1] if pad_id != 0 else None,
-         say(f"Padding is marked by pad_id (here {pad_id}), not by 0: count tokens != pad_id.",
-             f"パディングの印は 0 ではなく pad_id（ここでは {pad_id}）です。tokens != pad_id を数えます。")),
-        ((h * real).sum(1) / real.sum(1), say("That is the mean over the real tokens; CLIP takes one token's vector.",
-                                              "それは本物のトークンの平均です。CLIP は 1 つのトークンのベクトルを"
-                                              "とります。")),
-        (h.mean(dim=1), say("That is the mean over all positions; CLIP takes the vector at the end-of-text token.",
-                            "それはすべての位置の平均です。CLIP は文末トークンの位置のベクトルをとります。")),
+         tr(f"Padding is marked by pad_id (here {pad_id}), not by 0: count tokens != pad_id.",
+              f"パディングの印は 0 ではなく pad_id（ここでは {pad_id}）です。tokens != pad_id を数えます。")),
+        ((h * real).sum(1) / real.sum(1), tr("That is the mean over the real tokens; CLIP takes one token's vector.",
+                                               "それは本物のトークンの平均です。CLIP は 1 つのトークンのベクトルを"
+                                               "とります。")),
+        (h.mean(dim=1), tr("That is the mean over all positions; CLIP takes the vector at the end-of-text token.",
+                             "それはすべての位置の平均です。CLIP は文末トークンの位置のベクトルをとります。")),
     ]
     return problem + _first_hint(value, variants)
 
@@ -103,10 +103,10 @@ def _pool_error(case: Case, error: str, message: str) -> str:
     if error != "IndexError" or "bounds" not in message:
         return ""
     T = case.args[0].shape[1]
-    return say(f"a caption that fills all {T} positions has no padding, so its end-of-text token is the last one, at "
-               f"{T} − 1 = {T - 1}: index with (number of real tokens) − 1.",
-               f"{T} 個の位置をすべて使うキャプションにはパディングがないので、文末トークンは最後の位置 {T} − 1 = "
-               f"{T - 1} にあります。インデックスは（本物のトークンの数）− 1 です。")
+    return tr(f"a caption that fills all {T} positions has no padding, so its end-of-text token is the last one, at "
+                f"{T} − 1 = {T - 1}: index with (number of real tokens) − 1.",
+                f"{T} 個の位置をすべて使うキャプションにはパディングがないので、文末トークンは最後の位置 {T} − 1 = "
+                f"{T - 1} にあります。インデックスは（本物のトークンの数）− 1 です。")
 
 
 ERROR_HINTS = {"pool_at_eot": _pool_error}   # see autograder.checks.explain_error
@@ -138,22 +138,22 @@ def norm_verify(case: Case, value) -> str | None:
         return None
     variants = [
         (x64 / x64.norm(dim=0, keepdim=True) if x64.dim() > 1 else None,
-         say("That normalises each column (dim=0): each row, one vector, should have length 1 — use dim=-1.",
-             "それは各列（dim=0）を正規化しています。長さを 1 にするのは各行（1 本のベクトル）です。dim=-1 を"
-             "使います。")),
-        (x64 / x64.norm(), say("That divides by the length of the whole tensor: each row needs its own length "
-                               "(norm over dim=-1, keepdim=True).",
-                               "それはテンソル全体の長さで割っています。各行を、その行自身の長さで割ります"
-                               "（dim=-1、keepdim=True で norm をとります）。")),
-        (x64 / x64.sum(dim=-1, keepdim=True), say("That divides by the sum: the L2 length is the square root of the "
-                                                  "sum of squares.",
-                                                  "それは合計で割っています。L2 の長さは、2 乗の和の平方根です。")),
-        (x64 / x64.abs().sum(dim=-1, keepdim=True), say("That is the L1 length (sum of |x|): use the L2 length, "
-                                                        "√(Σ x²).",
-                                                        "それは L1 の長さ（|x| の和）です。L2 の長さ √(Σ x²) を"
-                                                        "使います。")),
-        (x64 / (x64 ** 2).sum(dim=-1, keepdim=True), say("Take the square root of the sum of squares.",
-                                                         "2 乗の和の平方根をとります。")),
+         tr("That normalises each column (dim=0): each row, one vector, should have length 1 — use dim=-1.",
+              "それは各列（dim=0）を正規化しています。長さを 1 にするのは各行（1 本のベクトル）です。dim=-1 を"
+              "使います。")),
+        (x64 / x64.norm(), tr("That divides by the length of the whole tensor: each row needs its own length "
+                                "(norm over dim=-1, keepdim=True).",
+                                "それはテンソル全体の長さで割っています。各行を、その行自身の長さで割ります"
+                                "（dim=-1、keepdim=True で norm をとります）。")),
+        (x64 / x64.sum(dim=-1, keepdim=True), tr("That divides by the sum: the L2 length is the square root of the "
+                                                   "sum of squares.",
+                                                   "それは合計で割っています。L2 の長さは、2 乗の和の平方根です。")),
+        (x64 / x64.abs().sum(dim=-1, keepdim=True), tr("That is the L1 length (sum of |x|): use the L2 length, "
+                                                         "√(Σ x²).",
+                                                         "それは L1 の長さ（|x| の和）です。L2 の長さ √(Σ x²) を"
+                                                         "使います。")),
+        (x64 / (x64 ** 2).sum(dim=-1, keepdim=True), tr("Take the square root of the sum of squares.",
+                                                          "2 乗の和の平方根をとります。")),
     ]
     return problem + _first_hint(value, variants)
 
@@ -183,21 +183,21 @@ def sim_verify(case: Case, value) -> str | None:
     cos = F.normalize(i64, dim=-1) @ F.normalize(t64, dim=-1).T
     got = torch.as_tensor(value)
     if tuple(got.shape) == (txt.size(0), img.size(0)) != tuple(expected.shape):
-        return problem + more("Rows are images and columns are texts: image_features @ text_features.T.",
-                              "行が画像、列がテキストです：image_features @ text_features.T です。")
+        return problem + more(tr("Rows are images and columns are texts: image_features @ text_features.T.",
+                                 "行が画像、列がテキストです：image_features @ text_features.T です。"))
     variants = [
-        (s * i64 @ t64.T, say("The features were not normalised: divide each by its length first (cosine similarity).",
-                              "特徴量が正規化されていません。先に、それぞれをその長さで割ります（コサイン類似度）。")),
-        (cos, say("Multiply the cosines by logit_scale.", "コサインに logit_scale を掛けます。")),
+        (s * i64 @ t64.T, tr("The features were not normalised: divide each by its length first (cosine similarity).",
+                               "特徴量が正規化されていません。先に、それぞれをその長さで割ります（コサイン類似度）。")),
+        (cos, tr("Multiply the cosines by logit_scale.", "コサインに logit_scale を掛けます。")),
         (math.exp(s) * cos if s < 50 else None,
-         say("logit_scale is already the multiplier exp(t): don't exp() it again.",
-             "logit_scale は、すでに掛ける数 exp(t) です。もう一度 exp() をとってはいけません。")),
+         tr("logit_scale is already the multiplier exp(t): don't exp() it again.",
+              "logit_scale は、すでに掛ける数 exp(t) です。もう一度 exp() をとってはいけません。")),
         (s * F.normalize(i64, dim=0) @ F.normalize(t64, dim=0).T,
-         say("Normalise each row (each vector), dim=-1, not each column.",
-             "各列ではなく、各行（各ベクトル）を dim=-1 で正規化します。")),
-        (s * F.normalize(i64, dim=-1) @ t64.T, say("Normalise the text features too.", "テキストの特徴量も正規化します。")),
-        (s * i64 @ F.normalize(t64, dim=-1).T, say("Normalise the image features too.", "画像の特徴量も正規化します。")),
-        (cos / s, say("Multiply by logit_scale; don't divide.", "logit_scale で割るのではなく、掛けます。")),
+         tr("Normalise each row (each vector), dim=-1, not each column.",
+              "各列ではなく、各行（各ベクトル）を dim=-1 で正規化します。")),
+        (s * F.normalize(i64, dim=-1) @ t64.T, tr("Normalise the text features too.", "テキストの特徴量も正規化します。")),
+        (s * i64 @ F.normalize(t64, dim=-1).T, tr("Normalise the image features too.", "画像の特徴量も正規化します。")),
+        (cos / s, tr("Multiply by logit_scale; don't divide.", "logit_scale で割るのではなく、掛けます。")),
     ]
     return problem + _first_hint(value, variants)
 
@@ -230,15 +230,15 @@ def loss_verify(case: Case, value) -> str | None:
             f"logit_scale={float(scale):g})")
     if torch.is_tensor(value) and value.dim() >= 1 and value.numel() == B and B > 1:
         shape = tuple(value.shape)
-        return say(f"{what}: expected one number (a tensor of shape ()), got a tensor of shape {shape}. "
-                   "Average the cross-entropy over the batch (F.cross_entropy does by default).",
-                   f"{what}：期待されるのは数 1 つ（形 () のテンソル）ですが、返ってきたのは形 {shape} のテンソルです。"
-                   "交差エントロピーをバッチについて平均します（F.cross_entropy は既定でそうします）。")
+        return tr(f"{what}: expected one number (a tensor of shape ()), got a tensor of shape {shape}. "
+                    "Average the cross-entropy over the batch (F.cross_entropy does by default).",
+                    f"{what}：期待されるのは数 1 つ（形 () のテンソル）ですが、返ってきたのは形 {shape} のテンソルです。"
+                    "交差エントロピーをバッチについて平均します（F.cross_entropy は既定でそうします）。")
     got = _loss_value(value)
     if got is None:
         return (type_problem(value, torch.Tensor, what)
-                or say(f"{what} returned {show(value)}; expected a scalar tensor (shape ())",
-                       f"{what} が {show(value)} を返しました。返すのはスカラーのテンソル（形 ()）です。"))
+                or tr(f"{what} returned {show(value)}; expected a scalar tensor (shape ())",
+                        f"{what} が {show(value)} を返しました。返すのはスカラーのテンソル（形 ()）です。"))
     i64, t64 = img.double(), txt.double()
     expected = clip_loss(i64, t64, float(scale))
     if torch.isclose(got, expected, rtol=1e-4, atol=1e-5):
@@ -248,25 +248,25 @@ def loss_verify(case: Case, value) -> str | None:
     raw = float(scale) * i64 @ t64.T
     i2t, t2i = F.cross_entropy(logits, targets), F.cross_entropy(logits.T, targets)
     variants = [
-        (i2t, say("That is only image → text (the rows). CLIP's loss is symmetric: also the cross-entropy of the "
-                  "columns (logits.T, text → image), then the average of the two.",
-                  "それは画像 → テキスト（行方向）だけです。CLIP の損失は対称なので、列方向（logits.T、テキスト → 画像）"
-                  "の交差エントロピーも求め、2 つを平均します。")),
-        (t2i, say("That is only text → image (the columns): add image → text (the rows) and average the two.",
-                  "それはテキスト → 画像（列方向）だけです。画像 → テキスト（行方向）も求め、2 つを平均します。")),
-        (i2t + t2i, say("Average the two directions: (image→text + text→image) / 2, not their sum.",
-                        "2 つの方向は、足すのではなく平均します：(画像→テキスト + テキスト→画像) / 2 です。")),
+        (i2t, tr("That is only image → text (the rows). CLIP's loss is symmetric: also the cross-entropy of the "
+                   "columns (logits.T, text → image), then the average of the two.",
+                   "それは画像 → テキスト（行方向）だけです。CLIP の損失は対称なので、列方向（logits.T、テキスト → 画像）"
+                   "の交差エントロピーも求め、2 つを平均します。")),
+        (t2i, tr("That is only text → image (the columns): add image → text (the rows) and average the two.",
+                   "それはテキスト → 画像（列方向）だけです。画像 → テキスト（行方向）も求め、2 つを平均します。")),
+        (i2t + t2i, tr("Average the two directions: (image→text + text→image) / 2, not their sum.",
+                         "2 つの方向は、足すのではなく平均します：(画像→テキスト + テキスト→画像) / 2 です。")),
         ((F.cross_entropy(raw, targets) + F.cross_entropy(raw.T, targets)) / 2,
-         say("The features were not normalised: use cosine similarities (normalise each row first).",
-             "特徴量が正規化されていません。コサイン類似度を使います（先に各行を正規化します）。")),
+         tr("The features were not normalised: use cosine similarities (normalise each row first).",
+              "特徴量が正規化されていません。コサイン類似度を使います（先に各行を正規化します）。")),
         ((F.cross_entropy(logits / float(scale), targets) + F.cross_entropy(logits.T / float(scale), targets)) / 2,
-         say("Multiply the cosines by logit_scale before the cross-entropy.",
-             "交差エントロピーの前に、コサインに logit_scale を掛けます。")),
+         tr("Multiply the cosines by logit_scale before the cross-entropy.",
+              "交差エントロピーの前に、コサインに logit_scale を掛けます。")),
         ((F.cross_entropy(logits, targets, reduction="sum") + F.cross_entropy(logits.T, targets, reduction="sum"))
-         / 2, say("Take the mean over the batch, not the sum.", "バッチについては、合計ではなく平均をとります。")),
+         / 2, tr("Take the mean over the batch, not the sum.", "バッチについては、合計ではなく平均をとります。")),
         ((F.cross_entropy(logits, targets.flip(0)) + F.cross_entropy(logits.T, targets.flip(0))) / 2 if B > 1
-         else None, say("The right answers are on the diagonal: targets = torch.arange(B).",
-                        "正解は対角線上にあります：targets = torch.arange(B) です。")),
+         else None, tr("The right answers are on the diagonal: targets = torch.arange(B).",
+                         "正解は対角線上にあります：targets = torch.arange(B) です。")),
     ]
     return expected_got(what, f"{expected.item():.6g}", f"{got.item():.6g}") + _first_hint(got, variants)
 
@@ -312,28 +312,28 @@ def zero_verify(case: Case, value) -> str | None:
     if tuple(got.shape) != tuple(expected.shape):
         hint = ""
         if tuple(got.shape) == (prompts.size(0),):
-            hint = more("That is one answer per prompt: take the argmax over the prompts, dim=1 (one answer per image).",
-                        "それはプロンプトごとに 1 つの答えです。プロンプトの方向 dim=1 で argmax をとります"
-                        "（画像ごとに 1 つの答え）。")
+            hint = more(tr("That is one answer per prompt: take the argmax over the prompts, dim=1 (one answer per image).",
+                           "それはプロンプトごとに 1 つの答えです。プロンプトの方向 dim=1 で argmax をとります"
+                           "（画像ごとに 1 つの答え）。"))
         elif tuple(got.shape) == tuple(cos.shape):
-            hint = more("Those are the similarities: return their argmax over the prompts (dim=1).",
-                        "それは類似度そのものです。プロンプトの方向（dim=1）の argmax を返します。")
+            hint = more(tr("Those are the similarities: return their argmax over the prompts (dim=1).",
+                           "それは類似度そのものです。プロンプトの方向（dim=1）の argmax を返します。"))
         return shape_problem(what, tuple(expected.shape), tuple(got.shape)) + hint
     if got.is_floating_point() and not torch.equal(got, got.round()):
         values = show(got.tolist())
-        return say(f"{what}: expected class indices (whole numbers), got {values}.",
-                   f"{what}：期待されるのはクラスのインデックス（整数）ですが、返ってきた値は {values} です。")
+        return tr(f"{what}: expected class indices (whole numbers), got {values}.",
+                    f"{what}：期待されるのはクラスのインデックス（整数）ですが、返ってきた値は {values} です。")
     if torch.equal(got.long(), expected):
         return None
     hint = ""
     if torch.equal(got.long(), (img.double() @ prompts.double().T).argmax(1)):
-        hint = more("That is the argmax of the plain dot product: a prompt with a longer vector wins too often. "
-                    "Normalise the prompt features (cosine similarity).",
-                    "それはただの内積の argmax です。これでは、ベクトルが長いプロンプトが勝ちすぎます。プロンプトの"
-                    "特徴量を正規化します（コサイン類似度）。")
+        hint = more(tr("That is the argmax of the plain dot product: a prompt with a longer vector wins too often. "
+                       "Normalise the prompt features (cosine similarity).",
+                       "それはただの内積の argmax です。これでは、ベクトルが長いプロンプトが勝ちすぎます。プロンプトの"
+                       "特徴量を正規化します（コサイン類似度）。"))
     elif torch.equal(got.long(), cos.argmin(1)):
-        hint = more("That is the least similar prompt: use argmax.",
-                    "それはいちばん似ていないプロンプトです。argmax を使います。")
+        hint = more(tr("That is the least similar prompt: use argmax.",
+                       "それはいちばん似ていないプロンプトです。argmax を使います。"))
     return expected_got(what, f"{expected.tolist()}", f"{got.long().tolist()}") + hint
 
 

@@ -16,10 +16,11 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, expected_got, first_hint, more, say, tensor_problem, type_problem
+from autograder.checks import Case, Check, expected_got, first_hint, more, tensor_problem, type_problem
 from autograder.checks import array_problem as _array_problem
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
+from shikumi.lang import tr
 
 _P = "shikumi.pipeline:"
 _NOT_LIBRARY = {  # per exercise: the library's own solution (calling it scores 0)
@@ -84,21 +85,21 @@ def cross_verify(case: Case, value) -> str | None:
             f"text_mask {tuple(mask.shape)}, …)")
     a = case.args
     variants = [
-        (_cross(*a, use_mask=False), say("The padding tokens were attended to: set their scores to −inf before the "
-                                         "softmax (text_mask is False there).",
-                                         "パディングのトークンにも注意が向いています。softmax の前に、そのスコアを "
-                                         "−inf にします（そこでは text_mask が False です）。")),
-        (_cross(*a, scale=features.shape[1]), say("Divide by √d where d = w_q.shape[1] (the query/key width), not √C.",
-                                                  "√C ではなく √d（d = w_q.shape[1]、クエリとキーの幅）で割ります。")),
-        (_cross(*a, scale=1.0), say("Forgot to divide the scores by √d.", "スコアを √d で割るのを忘れています。")),
-        (_cross(*a, softmax_dim=-2), say("Softmax over the wrong axis: each pixel's weights over the words must sum "
-                                         "to 1 (dim=-1).",
-                                         "softmax の軸が違います。ピクセルごとに、単語についての重みの合計が 1 に"
-                                         "なるようにします（dim=-1）。")),
-        (_cross(*a, flatten="no-transpose"), say("The image was reshaped to (B, H·W, C) without moving the channels: "
-                                                 "use features.flatten(2).transpose(1, 2), and undo it at the end.",
-                                                 "チャネルを動かさずに、画像を (B, H·W, C) に reshape しています。"
-                                                 "features.flatten(2).transpose(1, 2) を使い、最後に元に戻します。")),
+        (_cross(*a, use_mask=False), tr("The padding tokens were attended to: set their scores to −inf before the "
+                                          "softmax (text_mask is False there).",
+                                          "パディングのトークンにも注意が向いています。softmax の前に、そのスコアを "
+                                          "−inf にします（そこでは text_mask が False です）。")),
+        (_cross(*a, scale=features.shape[1]), tr("Divide by √d where d = w_q.shape[1] (the query/key width), not √C.",
+                                                   "√C ではなく √d（d = w_q.shape[1]、クエリとキーの幅）で割ります。")),
+        (_cross(*a, scale=1.0), tr("Forgot to divide the scores by √d.", "スコアを √d で割るのを忘れています。")),
+        (_cross(*a, softmax_dim=-2), tr("Softmax over the wrong axis: each pixel's weights over the words must sum "
+                                          "to 1 (dim=-1).",
+                                          "softmax の軸が違います。ピクセルごとに、単語についての重みの合計が 1 に"
+                                          "なるようにします（dim=-1）。")),
+        (_cross(*a, flatten="no-transpose"), tr("The image was reshaped to (B, H·W, C) without moving the channels: "
+                                                  "use features.flatten(2).transpose(1, 2), and undo it at the end.",
+                                                  "チャネルを動かさずに、画像を (B, H·W, C) に reshape しています。"
+                                                  "features.flatten(2).transpose(1, 2) を使い、最後に元に戻します。")),
     ]
     return _check(value, _cross(*a), what, variants)
 
@@ -118,16 +119,16 @@ def guidance_verify(case: Case, value) -> str | None:
     what = f"guidance(noise_uncond {tuple(uncond.shape)}, noise_text, guidance_scale={s})"
     u, c = uncond.double(), text.double()
     variants = [
-        (c + s * (u - c), say("Backwards: start from ε̂_uncond and move towards ε̂_text, "
-                              "ε̂_uncond + s · (ε̂_text − ε̂_uncond).",
-                              "向きが逆です。ε̂_uncond から出発して ε̂_text の方へ進みます："
-                              "ε̂_uncond + s · (ε̂_text − ε̂_uncond) です。")),
-        (s * c, say("Only the text half, scaled: the formula mixes both predictions.",
-                    "テキスト付きの予測だけを s 倍しています。式では 2 つの予測を組み合わせます。")),
-        (u + s * c, say("Push along the difference (ε̂_text − ε̂_uncond), not along ε̂_text itself.",
-                        "ε̂_text そのものではなく、差 (ε̂_text − ε̂_uncond) の方向に進みます。")),
-        ((u + c) / 2, say("That is the average of the two; the scale s decides how far past ε̂_text to go.",
-                          "それは 2 つの平均です。スケール s で、ε̂_text よりどれだけ先まで進むかが決まります。")),
+        (c + s * (u - c), tr("Backwards: start from ε̂_uncond and move towards ε̂_text, "
+                               "ε̂_uncond + s · (ε̂_text − ε̂_uncond).",
+                               "向きが逆です。ε̂_uncond から出発して ε̂_text の方へ進みます："
+                               "ε̂_uncond + s · (ε̂_text − ε̂_uncond) です。")),
+        (s * c, tr("Only the text half, scaled: the formula mixes both predictions.",
+                     "テキスト付きの予測だけを s 倍しています。式では 2 つの予測を組み合わせます。")),
+        (u + s * c, tr("Push along the difference (ε̂_text − ε̂_uncond), not along ε̂_text itself.",
+                         "ε̂_text そのものではなく、差 (ε̂_text − ε̂_uncond) の方向に進みます。")),
+        ((u + c) / 2, tr("That is the average of the two; the scale s decides how far past ε̂_text to go.",
+                           "それは 2 つの平均です。スケール s で、ε̂_text よりどれだけ先まで進むかが決まります。")),
     ]
     return _check(value, u + s * (c - u), what, variants, atol=1e-5)
 
@@ -159,16 +160,16 @@ def noise_verify(case: Case, value) -> str | None:
     with torch.no_grad():
         eps_text, eps_uncond = unet(latents, t, *text).double(), unet(latents, t, *uncond).double()
         variants = [
-            (eps_text, say("That is the text prediction alone: combine it with the empty prompt's, using guidance().",
-                           "それはテキスト付きの予測だけです。guidance() で、空のプロンプトでの予測と組み合わせます。")),
-            (eps_uncond, say("That is the empty prompt's prediction alone: the UNet must also read `text`.",
-                             "それは空のプロンプトでの予測だけです。UNet には `text` も読ませます。")),
-            (eps_text + s * (eps_uncond - eps_text), say("The guidance is the wrong way round (see Exercise 8.2).",
-                                                         "ガイダンスの向きが逆です（演習 8.2 を見てください）。")),
+            (eps_text, tr("That is the text prediction alone: combine it with the empty prompt's, using guidance().",
+                            "それはテキスト付きの予測だけです。guidance() で、空のプロンプトでの予測と組み合わせます。")),
+            (eps_uncond, tr("That is the empty prompt's prediction alone: the UNet must also read `text`.",
+                              "それは空のプロンプトでの予測だけです。UNet には `text` も読ませます。")),
+            (eps_text + s * (eps_uncond - eps_text), tr("The guidance is the wrong way round (see Exercise 8.2).",
+                                                          "ガイダンスの向きが逆です（演習 8.2 を見てください）。")),
             ((unet(latents, t, uncond[0]) + s * (unet(latents, t, text[0]) - unet(latents, t, uncond[0]))).double(),
-             say("The padding masks (text[1], uncond[1]) were not passed to the UNet: unet(latents, t, states, mask).",
-                 "パディングのマスク（text[1]、uncond[1]）が UNet に渡されていません：unet(latents, t, states, mask) "
-                 "です。")),
+             tr("The padding masks (text[1], uncond[1]) were not passed to the UNet: unet(latents, t, states, mask).",
+                  "パディングのマスク（text[1]、uncond[1]）が UNet に渡されていません：unet(latents, t, states, mask) "
+                  "です。")),
         ]
     return _check(value, eps_uncond + s * (eps_text - eps_uncond), what, variants, rtol=1e-3, atol=1e-4)
 
@@ -192,12 +193,12 @@ def generate_verify(case: Case, value) -> str | None:
         variants = [
             (pipe(prompts, num_inference_steps=steps, guidance_scale=1.0 if s != 1.0 else 0.0,
                   generator=torch.Generator().manual_seed(seed)).images.double(),
-             say("The guidance scale was not used: pass it to predict_noise at every step.",
-                 "ガイダンスのスケールが使われていません。各ステップで predict_noise に渡します。")),
+             tr("The guidance scale was not used: pass it to predict_noise at every step.",
+                  "ガイダンスのスケールが使われていません。各ステップで predict_noise に渡します。")),
             (pipe.decode_latents(pipe.prepare_latents(len(prompts), torch.Generator().manual_seed(seed))).double(),
-             say("That is the starting noise decoded: run the loop over pipe.scheduler.timesteps and update the latents.",
-                 "それは最初のノイズをデコードしたものです。pipe.scheduler.timesteps でループを回して、潜在表現を更新"
-                 "します。")),
+             tr("That is the starting noise decoded: run the loop over pipe.scheduler.timesteps and update the latents.",
+                  "それは最初のノイズをデコードしたものです。pipe.scheduler.timesteps でループを回して、潜在表現を更新"
+                  "します。")),
         ]
     return _check(value, expected, what, variants, rtol=1e-3, atol=2e-3)
 
@@ -222,21 +223,21 @@ def start_verify(case: Case, value) -> str | None:
     expected = n - run
     if value == expected:
         return None
-    hints = [(run, say("That is the number of steps to run; the start index is num_inference_steps minus that.",
-                       "それは実行するステップの数です。開始インデックスは、num_inference_steps からそれを引いたもの"
-                       "です。")),
-             (n - round(n * strength), say("Round down, as diffusers does: int(num_inference_steps · strength).",
-                                           "diffusers と同じように切り捨てます：int(num_inference_steps · strength) "
-                                           "です。")),
-             (int(n * (1 - strength)), say("Count the steps to run first, int(n · strength), then subtract from n: "
-                                           "int(n · (1 − strength)) can differ by one.",
-                                           "先に実行するステップの数 int(n · strength) を求めてから、n から引きます。"
-                                           "int(n · (1 − strength)) では 1 ずれることがあります。"))]
+    hints = [(run, tr("That is the number of steps to run; the start index is num_inference_steps minus that.",
+                        "それは実行するステップの数です。開始インデックスは、num_inference_steps からそれを引いたもの"
+                        "です。")),
+             (n - round(n * strength), tr("Round down, as diffusers does: int(num_inference_steps · strength).",
+                                            "diffusers と同じように切り捨てます：int(num_inference_steps · strength) "
+                                            "です。")),
+             (int(n * (1 - strength)), tr("Count the steps to run first, int(n · strength), then subtract from n: "
+                                            "int(n · (1 − strength)) can differ by one.",
+                                            "先に実行するステップの数 int(n · strength) を求めてから、n から引きます。"
+                                            "int(n · (1 − strength)) では 1 ずれることがあります。"))]
     hint = next((text for wrong, text in hints if value == wrong),
-                say("strength 1.0 starts at index 0 (pure noise), strength 0.0 at index n (no step).",
-                    "strength 1.0 ならインデックス 0（純粋なノイズ）から、strength 0.0 ならインデックス n"
-                    "（1 ステップも実行しない）から始めます。"))
-    return expected_got(what, f"{expected}", f"{value}") + more("", "") + hint
+                tr("strength 1.0 starts at index 0 (pure noise), strength 0.0 at index n (no step).",
+                     "strength 1.0 ならインデックス 0（純粋なノイズ）から、strength 0.0 ならインデックス n"
+                     "（1 ステップも実行しない）から始めます。"))
+    return expected_got(what, f"{expected}", f"{value}") + more("") + hint
 
 
 CHECKS = {

@@ -16,7 +16,6 @@ from autograder.checks import (
     generator,
     more,
     randn,
-    say,
     shape_problem,
     show,
     tensor_problem,
@@ -24,6 +23,7 @@ from autograder.checks import (
 )
 from autograder.plain import Unsupported
 from shikumi import finetune, preference
+from shikumi.lang import tr
 
 IGNORE = finetune.IGNORE
 VOCAB = 82   # lesson 04's characters
@@ -57,26 +57,26 @@ def _masking_variants(prompt, answer) -> list[tuple[torch.Tensor, str]]:
     zeros = ids[1:].clone()
     zeros[:P - 1] = 0
     return [
-        (swapped, say("You masked the answer and kept the prompt: IGNORE goes where the target is still the prompt's "
-                      "(y[:P-1]), and the answer's tokens are the ones learnt.",
-                      "答えを隠してプロンプトを残しています。IGNORE を入れるのは、目標がまだプロンプトの文字の位置（y[:P-1]）です。"
-                      "学習するのは答えの文字のほうです。")),
-        (_targets(prompt, answer, P), say("One target too many is masked: y[P-1] is the answer's first token "
-                                          "(answer_ids[0]) and must count. Mask y[:P-1], not y[:P].",
-                                          "IGNORE が 1 つ多すぎます。y[P-1] は答えの最初の文字（answer_ids[0]）なので、"
-                                          "損失に数えます。隠すのは y[:P] ではなく y[:P-1] です。")),
-        (_targets(prompt, answer, P - 2), say("One prompt token is still a target: y[P-2] is the prompt's last token "
-                                              "(prompt_ids[-1]). Mask y[:P-1], not y[:P-2].",
-                                              "プロンプトの文字が 1 つ、まだ目標に残っています。y[P-2] はプロンプトの最後の文字"
-                                              "（prompt_ids[-1]）です。隠すのは y[:P-2] ではなく y[:P-1] です。")),
-        (zeros, say(f"Mask with IGNORE = {IGNORE}, the value cross_entropy skips (ignore_index); 0 is a real token id "
-                    "that the model would be taught to predict.",
-                    f"IGNORE = {IGNORE}（cross_entropy が飛ばす値、ignore_index）で隠します。0 は本物の文字 ID なので、"
-                    "それを予測するように学習してしまいます。")),
-        (ids[1:], say("Nothing is masked: the model would also learn to write the user's question. Put IGNORE where "
-                      "the target is the prompt's.",
-                      "何も隠れていません。これではユーザーの質問を書くことまで学習してしまいます。目標がプロンプトの文字の"
-                      "位置に IGNORE を入れます。")),
+        (swapped, tr("You masked the answer and kept the prompt: IGNORE goes where the target is still the prompt's "
+                       "(y[:P-1]), and the answer's tokens are the ones learnt.",
+                       "答えを隠してプロンプトを残しています。IGNORE を入れるのは、目標がまだプロンプトの文字の位置（y[:P-1]）です。"
+                       "学習するのは答えの文字のほうです。")),
+        (_targets(prompt, answer, P), tr("One target too many is masked: y[P-1] is the answer's first token "
+                                           "(answer_ids[0]) and must count. Mask y[:P-1], not y[:P].",
+                                           "IGNORE が 1 つ多すぎます。y[P-1] は答えの最初の文字（answer_ids[0]）なので、"
+                                           "損失に数えます。隠すのは y[:P] ではなく y[:P-1] です。")),
+        (_targets(prompt, answer, P - 2), tr("One prompt token is still a target: y[P-2] is the prompt's last token "
+                                               "(prompt_ids[-1]). Mask y[:P-1], not y[:P-2].",
+                                               "プロンプトの文字が 1 つ、まだ目標に残っています。y[P-2] はプロンプトの最後の文字"
+                                               "（prompt_ids[-1]）です。隠すのは y[:P-2] ではなく y[:P-1] です。")),
+        (zeros, tr(f"Mask with IGNORE = {IGNORE}, the value cross_entropy skips (ignore_index); 0 is a real token id "
+                     "that the model would be taught to predict.",
+                     f"IGNORE = {IGNORE}（cross_entropy が飛ばす値、ignore_index）で隠します。0 は本物の文字 ID なので、"
+                     "それを予測するように学習してしまいます。")),
+        (ids[1:], tr("Nothing is masked: the model would also learn to write the user's question. Put IGNORE where "
+                       "the target is the prompt's.",
+                       "何も隠れていません。これではユーザーの質問を書くことまで学習してしまいます。目標がプロンプトの文字の"
+                       "位置に IGNORE を入れます。")),
     ]
 
 
@@ -97,41 +97,41 @@ def masking_verify(case: Case, value) -> str | None:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         if value is None or isinstance(value, Unsupported):
             return type_problem(value, tuple, what)
-        return say(f"{what} returned {show(value, 60)}; return two tensors, x and y (return x, y).",
-                   f"{what} が {show(value, 60)} を返しました。x と y の 2 つのテンソルを返します（return x, y）。")
+        return tr(f"{what} returned {show(value, 60)}; return two tensors, x and y (return x, y).",
+                    f"{what} が {show(value, 60)} を返しました。x と y の 2 つのテンソルを返します（return x, y）。")
     x, y = (_as_tensor(v) for v in value)
     for name, got in (("x", x), ("y", y)):
         if got is None or got.dtype.is_floating_point or got.dtype == torch.bool:
-            return say(f"{what}: {name} should be a tensor of token ids (whole numbers, torch.long), got {show(value[0 if name == 'x' else 1], 60)}.",
-                       f"{what}：{name} は文字 ID（整数、torch.long）のテンソルのはずですが、{show(value[0 if name == 'x' else 1], 60)} が返ってきました。")
+            return tr(f"{what}: {name} should be a tensor of token ids (whole numbers, torch.long), got {show(value[0 if name == 'x' else 1], 60)}.",
+                        f"{what}：{name} は文字 ID（整数、torch.long）のテンソルのはずですが、{show(value[0 if name == 'x' else 1], 60)} が返ってきました。")
     if tuple(x.shape) == (n,) or tuple(y.shape) == (n,):
         name, got = ("x", x) if tuple(x.shape) == (n,) else ("y", y)
         return shape_problem(f"{what}: {name}", (n - 1,), tuple(got.shape)) + more(
-            "Shift by one: x = ids[:-1] (what the model reads), y = ids[1:] (the next token at every position).",
-            "1 つずらします：x = ids[:-1]（モデルが読むもの）、y = ids[1:]（各位置の次の文字）。")
+            tr("Shift by one: x = ids[:-1] (what the model reads), y = ids[1:] (the next token at every position).",
+             "1 つずらします：x = ids[:-1]（モデルが読むもの）、y = ids[1:]（各位置の次の文字）。"))
     for name, got, want in (("x", x, x_want), ("y", y, y_want)):
         if tuple(got.shape) != tuple(want.shape):
             return shape_problem(f"{what}: {name}", tuple(want.shape), tuple(got.shape))
     if not torch.equal(x, x_want):
         if torch.equal(x, torch.tensor(list(prompt) + list(answer))[1:]):
-            return say(f"{what}: x is shifted the wrong way. x = ids[:-1] is what the model reads; y = ids[1:] is "
-                       "what it should predict.",
-                       f"{what}：x のずらす向きが逆です。x = ids[:-1] がモデルの読むもの、y = ids[1:] が予測すべきものです。")
+            return tr(f"{what}: x is shifted the wrong way. x = ids[:-1] is what the model reads; y = ids[1:] is "
+                        "what it should predict.",
+                        f"{what}：x のずらす向きが逆です。x = ids[:-1] がモデルの読むもの、y = ids[1:] が予測すべきものです。")
         if (x == IGNORE).any():
-            return say(f"{what}: x holds {IGNORE}. Mask only the targets y: the model must still read the whole "
-                       "prompt (and -100 is no token id).",
-                       f"{what}：x に {IGNORE} が入っています。隠すのは目標 y だけです。モデルはプロンプトを全部読む必要があります"
-                       "（それに -100 は文字 ID ではありません）。")
-        return say(f"{what}: x should be the prompt and the answer without the last token, {show(x_want.tolist())}, "
-                   f"got {show(x.tolist())}.",
-                   f"{what}：x はプロンプトと答えから最後の文字を除いたもの {show(x_want.tolist())} のはずですが、"
-                   f"{show(x.tolist())} が返ってきました。")
+            return tr(f"{what}: x holds {IGNORE}. Mask only the targets y: the model must still read the whole "
+                        "prompt (and -100 is no token id).",
+                        f"{what}：x に {IGNORE} が入っています。隠すのは目標 y だけです。モデルはプロンプトを全部読む必要があります"
+                        "（それに -100 は文字 ID ではありません）。")
+        return tr(f"{what}: x should be the prompt and the answer without the last token, {show(x_want.tolist())}, "
+                    f"got {show(x.tolist())}.",
+                    f"{what}：x はプロンプトと答えから最後の文字を除いたもの {show(x_want.tolist())} のはずですが、"
+                    f"{show(x.tolist())} が返ってきました。")
     if torch.equal(y, y_want):
         return None
     hint = next((text for wrong, text in _masking_variants(prompt, answer) if torch.equal(y, wrong)), "")
-    message = say(f"{what}: y should be {show(y_want.tolist())}, got {show(y.tolist())}.",
-                  f"{what}：y は {show(y_want.tolist())} のはずですが、{show(y.tolist())} が返ってきました。")
-    return message + (more("", "") + hint if hint else "")
+    message = tr(f"{what}: y should be {show(y_want.tolist())}, got {show(y.tolist())}.",
+                   f"{what}：y は {show(y_want.tolist())} のはずですが、{show(y.tolist())} が返ってきました。")
+    return message + (more("") + hint if hint else "")
 
 
 # -- Exercise 10.2: sequence_logprob --------------------------------------------------------------------------
@@ -163,24 +163,24 @@ def _logprob_variants(logits, targets) -> list[tuple[torch.Tensor, str]]:
     shifted = (logp[:, :-1].gather(-1, targets[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask[:, 1:]).sum(-1)
     return [
         ((logits.double().gather(-1, safe).squeeze(-1) * mask).sum(-1),
-         say("Those are raw logits: take log_softmax over the vocabulary first (dim=-1), then pick the targets.",
-             "それは生のロジットです。先に語彙方向（dim=-1）で log_softmax をとってから、目標の値を取り出します。")),
+         tr("Those are raw logits: take log_softmax over the vocabulary first (dim=-1), then pick the targets.",
+              "それは生のロジットです。先に語彙方向（dim=-1）で log_softmax をとってから、目標の値を取り出します。")),
         ((logits.double().softmax(-1).gather(-1, safe).squeeze(-1) * mask).sum(-1),
-         say("Those are probabilities: add their logarithms, log_softmax, not softmax.",
-             "それは確率です。足すのはその対数、つまり softmax ではなく log_softmax です。")),
+         tr("Those are probabilities: add their logarithms, log_softmax, not softmax.",
+              "それは確率です。足すのはその対数、つまり softmax ではなく log_softmax です。")),
         ((picked * mask).sum(-1) / count,
-         say("Sum over the answer's tokens, don't average: log P(answer) = Σ log P(token).",
-             "答えの文字について平均ではなく合計をとります：log P(答え) = Σ log P(文字)。")),
+         tr("Sum over the answer's tokens, don't average: log P(answer) = Σ log P(token).",
+              "答えの文字について平均ではなく合計をとります：log P(答え) = Σ log P(文字)。")),
         (picked.sum(-1),
-         say(f"The IGNORE targets ({IGNORE}) must not count: multiply by the mask targets != {IGNORE} before summing.",
-             f"IGNORE（{IGNORE}）の目標は数えません。合計する前にマスク targets != {IGNORE} を掛けます。")),
+         tr(f"The IGNORE targets ({IGNORE}) must not count: multiply by the mask targets != {IGNORE} before summing.",
+              f"IGNORE（{IGNORE}）の目標は数えません。合計する前にマスク targets != {IGNORE} を掛けます。")),
         (shifted,
-         say("Don't shift again: targets[b, t] is already the token that comes after position t, to be scored by "
-             "logits[b, t].",
-             "もう一度ずらさないでください。targets[b, t] はすでに位置 t の次の文字で、logits[b, t] で採点します。")),
+         tr("Don't shift again: targets[b, t] is already the token that comes after position t, to be scored by "
+              "logits[b, t].",
+              "もう一度ずらさないでください。targets[b, t] はすでに位置 t の次の文字で、logits[b, t] で採点します。")),
         ((logits.double().log_softmax(1).gather(-1, safe).squeeze(-1) * mask).sum(-1),
-         say("log_softmax over the vocabulary, the last dimension (dim=-1), not over positions.",
-             "log_softmax は位置方向ではなく、語彙方向（最後の次元、dim=-1）でとります。")),
+         tr("log_softmax over the vocabulary, the last dimension (dim=-1), not over positions.",
+              "log_softmax は位置方向ではなく、語彙方向（最後の次元、dim=-1）でとります。")),
     ]
 
 
@@ -191,11 +191,11 @@ def logprob_verify(case: Case, value) -> str | None:
         return problem
     expected = finetune.sequence_logprob(logits, targets)
     if tuple(value.shape) != tuple(expected.shape):
-        hint = more("One number per row: sum over the positions t (dim=-1), keep the batch.",
-                    "行ごとに 1 つの数です。位置 t（dim=-1）について合計し、バッチの次元は残します。")
+        hint = more(tr("One number per row: sum over the positions t (dim=-1), keep the batch.",
+                       "行ごとに 1 つの数です。位置 t（dim=-1）について合計し、バッチの次元は残します。"))
         if value.dim() == 0:
-            hint = more("Keep one log-probability per answer, shape (B,): sum over t only, not over the batch too.",
-                        "答えごとに 1 つの対数確率、形 (B,) を残します。合計するのは t についてだけで、バッチまで足さないこと。")
+            hint = more(tr("Keep one log-probability per answer, shape (B,): sum over t only, not over the batch too.",
+                           "答えごとに 1 つの対数確率、形 (B,) を残します。合計するのは t についてだけで、バッチまで足さないこと。"))
         return shape_problem(what, tuple(expected.shape), tuple(value.shape)) + hint
     problem = array_problem(value, expected, what, atol=1e-4)
     if problem is None:
@@ -226,20 +226,20 @@ def _reward_variants(chosen, rejected) -> list[tuple[torch.Tensor, str]]:
     with torch.no_grad():
         naive = -torch.log(torch.sigmoid(d.float())).double().mean()
     return [
-        (-F.logsigmoid(-d).mean(), say("The sign is flipped: the loss must be small when the chosen answer's reward is "
-                                       "the higher one, -log σ(r_chosen - r_rejected).",
-                                       "符号が逆です。選ばれた答えの報酬が高いときに損失が小さくなるように："
-                                       "-log σ(r_chosen - r_rejected)。")),
-        (F.logsigmoid(d).mean(), say("Don't forget the minus: log σ(·) is negative, and the loss is -log σ(·).",
-                                     "マイナスを忘れずに。log σ(·) は負の数で、損失は -log σ(·) です。")),
-        (-torch.sigmoid(d).mean(), say("Take the logarithm: -log σ(margin), F.logsigmoid, not σ itself.",
-                                       "対数をとります：σ そのものではなく -log σ(差)、F.logsigmoid です。")),
-        (-F.logsigmoid(d).sum(), say("Average over the pairs (.mean()), don't sum.",
-                                     "ペアについて合計ではなく平均（.mean()）をとります。")),
-        (naive, say("torch.log(torch.sigmoid(x)) rounds to log(0) = -inf for a large negative x: use F.logsigmoid(x), "
-                    "which computes the same thing without rounding.",
-                    "torch.log(torch.sigmoid(x)) は、大きな負の x で log(0) = -inf に丸まってしまいます。同じものを丸めずに"
-                    "計算する F.logsigmoid(x) を使います。")),
+        (-F.logsigmoid(-d).mean(), tr("The sign is flipped: the loss must be small when the chosen answer's reward is "
+                                        "the higher one, -log σ(r_chosen - r_rejected).",
+                                        "符号が逆です。選ばれた答えの報酬が高いときに損失が小さくなるように："
+                                        "-log σ(r_chosen - r_rejected)。")),
+        (F.logsigmoid(d).mean(), tr("Don't forget the minus: log σ(·) is negative, and the loss is -log σ(·).",
+                                      "マイナスを忘れずに。log σ(·) は負の数で、損失は -log σ(·) です。")),
+        (-torch.sigmoid(d).mean(), tr("Take the logarithm: -log σ(margin), F.logsigmoid, not σ itself.",
+                                        "対数をとります：σ そのものではなく -log σ(差)、F.logsigmoid です。")),
+        (-F.logsigmoid(d).sum(), tr("Average over the pairs (.mean()), don't sum.",
+                                      "ペアについて合計ではなく平均（.mean()）をとります。")),
+        (naive, tr("torch.log(torch.sigmoid(x)) rounds to log(0) = -inf for a large negative x: use F.logsigmoid(x), "
+                     "which computes the same thing without rounding.",
+                     "torch.log(torch.sigmoid(x)) は、大きな負の x で log(0) = -inf に丸まってしまいます。同じものを丸めずに"
+                     "計算する F.logsigmoid(x) を使います。")),
     ]
 
 
@@ -258,8 +258,8 @@ def _loss_problem(what: str, value, expected: torch.Tensor, variants) -> str | N
         return problem
     if value.numel() != 1:
         return shape_problem(what, (), tuple(value.shape)) + more(
-            "The loss is one number: average over the pairs with .mean().",
-            "損失は 1 つの数です。ペアについて .mean() で平均をとります。")
+            tr("The loss is one number: average over the pairs with .mean().",
+             "損失は 1 つの数です。ペアについて .mean() で平均をとります。"))
     value = value.reshape(())
     problem = array_problem(value, expected, what, atol=1e-5)
     if problem is None:
@@ -289,29 +289,29 @@ def _dpo(pc, pr, rc, rr, beta):
 def _dpo_variants(pc, pr, rc, rr, beta) -> list[tuple[torch.Tensor, str]]:
     pc, pr, rc, rr = (t.double() for t in (pc, pr, rc, rr))
     return [
-        (_dpo(pc, pr, rc, rr, 1.0), say(f"β is missing: multiply the difference of log-ratios by beta (here {beta}).",
-                                        f"β が抜けています。対数比の差に beta（ここでは {beta}）を掛けます。")),
-        (_dpo(pc, pr, rc, rr, 1 / beta), say("Multiply by β, don't divide.", "β で割らずに、掛けます。")),
+        (_dpo(pc, pr, rc, rr, 1.0), tr(f"β is missing: multiply the difference of log-ratios by beta (here {beta}).",
+                                         f"β が抜けています。対数比の差に beta（ここでは {beta}）を掛けます。")),
+        (_dpo(pc, pr, rc, rr, 1 / beta), tr("Multiply by β, don't divide.", "β で割らずに、掛けます。")),
         (-F.logsigmoid(beta * (pc - pr)).mean(),
-         say("The reference is missing: each answer's reward is β·(log π - log π_ref), so subtract ref_chosen_logps "
-             "and ref_rejected_logps.",
-             "参照モデルが抜けています。各答えの報酬は β·(log π - log π_ref) なので、ref_chosen_logps と "
-             "ref_rejected_logps を引きます。")),
-        (_dpo(pc, pr, rc, rr, -beta), say("The sign is flipped: the loss must fall when the policy raises the chosen "
-                                          "answer relative to the reference, -log σ(β·(chosen - rejected)).",
-                                          "符号が逆です。方策が参照モデルに比べて選ばれた答えの確率を上げたときに、損失が下がるように："
-                                          "-log σ(β·(chosen - rejected))。")),
-        (_dpo(pc, pr, rr, rc, beta), say("The reference enters the wrong way: each answer's reward is β·(log π - "
-                                         "log π_ref) with its own reference, so (policy_chosen_logps - ref_chosen_logps) "
-                                         "- (policy_rejected_logps - ref_rejected_logps).",
-                                         "参照モデルの入れ方が違います。各答えの報酬は、その答え自身の参照モデルを使った "
-                                         "β·(log π - log π_ref) なので、(policy_chosen_logps - ref_chosen_logps) - "
-                                         "(policy_rejected_logps - ref_rejected_logps) です。")),
-        (-F.logsigmoid(beta * ((pc - rc) - (pr - rr))).sum(), say("Average over the pairs (.mean()), don't sum.",
-                                                                  "ペアについて合計ではなく平均（.mean()）をとります。")),
+         tr("The reference is missing: each answer's reward is β·(log π - log π_ref), so subtract ref_chosen_logps "
+              "and ref_rejected_logps.",
+              "参照モデルが抜けています。各答えの報酬は β·(log π - log π_ref) なので、ref_chosen_logps と "
+              "ref_rejected_logps を引きます。")),
+        (_dpo(pc, pr, rc, rr, -beta), tr("The sign is flipped: the loss must fall when the policy raises the chosen "
+                                           "answer relative to the reference, -log σ(β·(chosen - rejected)).",
+                                           "符号が逆です。方策が参照モデルに比べて選ばれた答えの確率を上げたときに、損失が下がるように："
+                                           "-log σ(β·(chosen - rejected))。")),
+        (_dpo(pc, pr, rr, rc, beta), tr("The reference enters the wrong way: each answer's reward is β·(log π - "
+                                          "log π_ref) with its own reference, so (policy_chosen_logps - ref_chosen_logps) "
+                                          "- (policy_rejected_logps - ref_rejected_logps).",
+                                          "参照モデルの入れ方が違います。各答えの報酬は、その答え自身の参照モデルを使った "
+                                          "β·(log π - log π_ref) なので、(policy_chosen_logps - ref_chosen_logps) - "
+                                          "(policy_rejected_logps - ref_rejected_logps) です。")),
+        (-F.logsigmoid(beta * ((pc - rc) - (pr - rr))).sum(), tr("Average over the pairs (.mean()), don't sum.",
+                                                                   "ペアについて合計ではなく平均（.mean()）をとります。")),
         (-torch.sigmoid(beta * ((pc - rc) - (pr - rr))).mean(),
-         say("Take the logarithm: -log σ(·) with F.logsigmoid, not σ itself.",
-             "対数をとります：σ そのものではなく、F.logsigmoid で -log σ(·) です。")),
+         tr("Take the logarithm: -log σ(·) with F.logsigmoid, not σ itself.",
+              "対数をとります：σ そのものではなく、F.logsigmoid で -log σ(·) です。")),
     ]
 
 

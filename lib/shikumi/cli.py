@@ -1,6 +1,8 @@
 """The `shikumi` command.
 
     shikumi release [--check]                  build lessons/ from solutions/ (or check it is in sync)
+    shikumi release --nbgrader DIR --lang ja   an nbgrader course's source/ folder, in one language
+    shikumi release --present DIR              the presenter's edition: executed, as slides
     shikumi grade SUBMISSION.ipynb ... --out DIR   grade submissions with the hidden checks
     shikumi similarity DIR                     the most similar answers to each exercise (DIR/similarity.html)
     shikumi train NAME [--size full]           reproduce a shipped checkpoint
@@ -18,26 +20,46 @@ from pathlib import Path
 def cmd_release(args) -> int:
     from shikumi import release
 
-    root = Path(args.root).resolve() if args.root else release.course_root()
+    if args.root:
+        root = Path(args.root).resolve()
+    elif (Path.cwd() / "solutions").is_dir():   # the course folder you are in, not the one shikumi came from
+        root = Path.cwd().resolve()
+    else:
+        root = release.course_root()
     if not (root / "solutions").is_dir():
         print(f"shikumi release: no solutions/ folder in {root}", file=sys.stderr)
         return 2
     try:
+        if args.present:
+            from shikumi.course import present
+
+            langs = [args.lang] if args.lang else list(release.LANGS)
+            written = present.build(Path(args.present), langs, args.lessons or None, root)
+            print(f"{len(written)} presenter notebook(s) in {args.present}: open one in `make lab`, Alt+R for slides")
+            return 0
+        if args.nbgrader:
+            written = release.release_nbgrader(Path(args.nbgrader), args.lang or "en", root,
+                                               assignment=args.assignment)
+            for path in written:
+                print(f"wrote {path}")
+            print(f"{len(written)} nbgrader source notebook(s) in {args.lang}; next: nbgrader generate_assignment")
+            return 0
         if args.check:
             problems = release.stale(root)
             if problems:
-                print("lessons/ is out of date with solutions/ — run `shikumi release`:", file=sys.stderr)
+                print(f"{root / 'lessons'} is out of date with solutions/ — run `shikumi release`:", file=sys.stderr)
                 print("\n".join(f"  {p}" for p in problems), file=sys.stderr)
                 return 1
-            print(f"lessons/ is in sync with solutions/ ({len(release.sources(root))} lessons × {len(release.LANGS)} languages)")
+            print(f"{root / 'lessons'} is in sync with solutions/ "
+                  f"({len(release.sources(root))} lessons × {len(release.LANGS)} languages)")
             return 0
         written = release.release(root)
-    except ValueError as e:  # a malformed source notebook: say which and why, in one line
+    except ValueError as e:  # a malformed source: say which and why, in one line
         print(f"shikumi release: {e}", file=sys.stderr)
         return 1
     for path in written:
         print(f"wrote {path.relative_to(root)}")
-    print(f"{len(written)} file(s) written; {len(release.sources(root))} lessons in sync")
+    print(f"{len(written)} file(s) written; {len(release.sources(root))} lessons in sync in {root}")
     return 0
 
 
@@ -107,7 +129,17 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("release", help="build the student notebooks in lessons/ from solutions/")
     p.add_argument("--check", action="store_true", help="exit 1 if lessons/ is not what release would write")
-    p.add_argument("--root", help="the course folder (default: the one this package was installed from)")
+    p.add_argument("--root", help="the course folder (default: the current folder if it has solutions/, else the "
+                                  "one this package was installed from)")
+    p.add_argument("--nbgrader", metavar="COURSE_DIR", help="write nbgrader's source/<assignment>/ notebooks in one "
+                                                            "language (see --lang) instead of lessons/")
+    p.add_argument("--lang", choices=["en", "ja"], help="one edition for --nbgrader (default: en) or --present "
+                                                          "(default: both)")
+    p.add_argument("--present", metavar="DIR", help="write the presenter's edition to DIR: every lesson run once, "
+                                                    "outputs in place, laid out as slides (a few minutes a lesson)")
+    p.add_argument("--lessons", nargs="*", help="only these lessons, e.g. 01_ngram 08_text_to_image (--present)")
+    p.add_argument("--assignment", default="{lesson}",
+                   help='nbgrader assignment names: "{lesson}" (01_ngram, the default), "{number}", "week{number}"')
     p.set_defaults(func=cmd_release)
 
     p = sub.add_parser("grade", help="grade submitted notebooks")

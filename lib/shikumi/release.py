@@ -1,22 +1,22 @@
 """`shikumi release`: build the student notebooks in `lessons/` from the sources in `solutions/`.
 
-One source, two editions. A source notebook `solutions/NN_name.ipynb` is complete and runs top to bottom.
-From it we write `lessons/en/NN_name.ipynb` and `lessons/ja/NN_name.ipynb`:
+One source, two editions. A lesson's source `solutions/NN_name.py` is a text file in jupytext's percent format
+(open it in JupyterLab as a notebook, or in any editor): `# %%` starts a code cell, `# %% [markdown]` a prose
+cell, with the cell's tags and nbgrader metadata on that line. The source is complete and runs top to bottom,
+in English (or in Japanese with SHIKUMI_LANG=ja). From it we write `lessons/en/NN_name.ipynb` and
+`lessons/ja/NN_name.ipynb`:
 
-- Markdown cells tagged `en` or `ja` go only to that edition; untagged cells go to both.
-- In code cells, a comment line `# en: ...` or `# ja: ...` stays only in its edition (as `# ...`), and so
-  does a line `en: ...` or `ja: ...` inside a docstring (as `...`). A line of code that ends in the comment
-  `# en` or `# ja` stays only in its edition, without that comment: a plot's title in each language,
-
-      title = "one vector per token"        # en
-      title = "トークンごとのベクトル"          # ja
-
-  (the source runs both lines; the later one wins there). A code line may end in a comment in both languages,
+- Prose cells tagged `en` or `ja` go only to that edition; untagged cells go to both.
+- Text a learner sees in code is written once in both languages, `tr("one vector per token", "トークンごとの
+  ベクトル")` (see shikumi.lang): each edition keeps its half, a plain string, and `tr` leaves the imports.
+- A comment line `# en: ...` or `# ja: ...` stays only in its edition (as `# ...`), and so does a line
+  `en: ...` or `ja: ...` inside a docstring (as `...`). A code line may end in a comment in both languages,
   `x = q @ k.T   # en: the scores  # ja: スコア`: each edition keeps its own half (`# the scores`).
 - In the Japanese edition, a slide reference in code (a docstring's `(slide 24)`, `(slides 25, 30)`) is written
   as in the prose: `（スライド 24）`.
 - In exercise cells (nbgrader metadata `solution: true`) the code between `### BEGIN SOLUTION` and
-  `### END SOLUTION` becomes a stub that raises NotImplementedError; the docstring above it stays.
+  `### END SOLUTION` becomes a stub that raises NotImplementedError; the docstring above it stays. (A
+  *solution edition*, `build_lesson(..., answers=True)`, keeps the answers: nbgrader's source, and the tests'.)
 - Outputs and execution counts are cleared, and the notebook's metadata says it was generated.
 
 An exercise is two cells, linked by their nbgrader grade_id: the answer cell (`solution: true`,
@@ -26,17 +26,19 @@ points). The hidden checks that really grade it live in `autograder/checks/`, ke
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 LANGS = ("en", "ja")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _LANG_LINE = re.compile(r"^(\s*)(# )?(en|ja): ?(.*)$")
-_LANG_CODE = re.compile(r"^(\s*\S.*?)\s*# (en|ja)\s*$")   # code, then a comment that is only a language
+_LANG_CODE = re.compile(r"^(\s*\S.*?)\s*# (en|ja)\s*$")   # code, then a comment that is only a language: retired
 _BOTH = re.compile(r"^(\s*\S.*?\s*)# en: (.*?)\s*# ja: (.*)$")   # code, then `# en: …  # ja: …`
 _SLIDE_TAG = re.compile(r"\(slides? (\d[^()]*)\)")                # (slide 24), (slides 25, 30), (slide 47, …)
 
@@ -123,9 +125,9 @@ def strip_solution(source: str, exercise: Exercise, lang: str) -> str:
 
 
 def localize_code(source: str, lang: str) -> str:
-    """Keep `# en:` / `en:` lines and code lines ending in `# en` in the English edition, and their `ja`
-    counterparts in the Japanese one; of a trailing `# en: …  # ja: …`, the edition's half. The Japanese edition
-    writes slide references the Japanese way, （スライド 24）."""
+    """Keep `# en:` / `en:` lines in the English edition and their `ja` counterparts in the Japanese one; of a
+    trailing `# en: …  # ja: …`, the edition's half. The Japanese edition writes slide references the Japanese
+    way, （スライド 24）."""
     out = []
     for line in source.splitlines():
         both = _BOTH.match(line)
@@ -133,11 +135,9 @@ def localize_code(source: str, lang: str) -> str:
             line = f"{both.group(1)}# {both.group(2) if lang == 'en' else both.group(3)}".rstrip()
         if lang == "ja":
             line = _SLIDE_TAG.sub(lambda m: "（スライド " + m.group(1).replace(", ", "、") + "）", line)
-        code = _LANG_CODE.match(line)
-        if code is not None and not line.lstrip().startswith("#"):
-            if code.group(2) == lang:
-                out.append(code.group(1))
-            continue
+        if _LANG_CODE.match(line) is not None and not line.lstrip().startswith("#"):
+            raise ValueError(f"a line of code ends in `# en` or `# ja`, the old form: write the text once as "
+                             f"tr(english, japanese) instead: {line.strip()[:80]!r}")
         match = _LANG_LINE.match(line)
         if match is None:
             out.append(line)
@@ -147,8 +147,71 @@ def localize_code(source: str, lang: str) -> str:
     return "\n".join(out)
 
 
-def build_lesson(source_nb, lang: str, source_name: str = ""):
-    """The student edition of a source notebook in one language (a new notebook; the source is untouched)."""
+def _byte_offsets(source: bytes) -> list[int]:
+    """Where each line starts, in bytes (ast gives columns as UTF-8 byte offsets)."""
+    starts, at = [], 0
+    for line in source.splitlines(keepends=True):
+        starts.append(at)
+        at += len(line)
+    return starts + [at]
+
+
+def resolve_text(source: str, lang: str) -> str:
+    """Replace each `tr(en, ja)` in a code cell with its `lang` half (the argument's own source text, so an
+    f-string stays an f-string), and take `tr` out of the import that brought it. A cell that does not parse, or
+    a `tr` with other than two plain arguments, is an error naming the line."""
+    if not re.search(r"\btr\b", source):
+        return source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise ValueError(f"a code cell does not parse (line {e.lineno}: {e.msg}): {source.splitlines()[0][:80]!r}") from None
+    raw = source.encode("utf-8")
+    starts = _byte_offsets(raw)
+
+    def span(node) -> tuple[int, int]:
+        return starts[node.lineno - 1] + node.col_offset, starts[node.end_lineno - 1] + node.end_col_offset
+
+    def column(node) -> int:   # in characters, as an editor shows it
+        return len(raw[starts[node.lineno - 1]: starts[node.lineno - 1] + node.col_offset].decode("utf-8"))
+
+    edits = []  # (start, end, replacement bytes)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr":
+            if len(node.args) != 2 or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+                raise ValueError(f"line {node.lineno}: tr(...) takes exactly two texts, tr(english, japanese)")
+            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "tr"
+                   for a in node.args for n in ast.walk(a)):
+                raise ValueError(f"line {node.lineno}: a tr(...) inside another tr(...)")
+            arg = node.args[LANGS.index(lang)]
+            a, b = span(arg), span(node)
+            text = raw[a[0]:a[1]].decode("utf-8")
+            if "\n" in text:   # its next lines move left as far as its first moves, to stay aligned
+                wrap = isinstance(arg, (ast.Constant, ast.JoinedStr))   # "one " "text" over two lines needs
+                shift = column(arg) - column(node) - wrap                 # its parentheses
+                first, *rest = text.split("\n")
+                text = "\n".join([first] + [line[min(shift, len(line) - len(line.lstrip(" "))):] for line in rest])
+                text = f"({text})" if wrap else text
+            edits.append((b[0], b[1], text.encode("utf-8")))
+        elif isinstance(node, ast.ImportFrom) and any(n.name == "tr" and n.asname is None for n in node.names):
+            start, end = span(node)
+            if len(node.names) == 1:   # `from shikumi.lang import tr`: the whole line goes
+                end = starts[node.end_lineno]
+                start = starts[node.lineno - 1]
+                edits.append((start, end, b""))
+            else:
+                text = raw[start:end].decode("utf-8")
+                text = re.sub(r"\btr,\s*", "", text, count=1) if re.search(r"\btr,", text) else \
+                    re.sub(r",\s*tr\b", "", text, count=1)
+                edits.append((start, end, text.encode("utf-8")))
+    for start, end, text in sorted(edits, reverse=True):
+        raw = raw[:start] + text + raw[end:]
+    return raw.decode("utf-8")
+
+
+def build_lesson(source_nb, lang: str, source_name: str = "", answers: bool = False):
+    """The edition of a source notebook in one language (a new notebook; the source is untouched): the
+    student's, or with `answers=True` the solution edition (nbgrader's source, the tests' complete lesson)."""
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
     nb = copy.deepcopy(source_nb)
@@ -159,8 +222,8 @@ def build_lesson(source_nb, lang: str, source_name: str = ""):
         if any(t in LANGS and t != lang for t in tags):
             continue  # prose in the other language
         if cell.cell_type == "code":
-            cell.source = localize_code(cell.source, lang)
-            if is_answer_cell(cell):
+            cell.source = localize_code(resolve_text(cell.source, lang), lang)
+            if is_answer_cell(cell) and not answers:
                 cell.source = strip_solution(cell.source, by_id[grade_id(cell)], lang)
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
@@ -172,16 +235,38 @@ def build_lesson(source_nb, lang: str, source_name: str = ""):
         "generated_by": "shikumi release — do not edit; edit the source in solutions/ and run `shikumi release`",
         "source": source_name,
     }
+    if answers:
+        nb.metadata["shikumi"]["edition"] = "solution"
     nb.metadata.get("language_info", {}).pop("version", None)
     return nb
 
 
 def sources(root: Path | None = None) -> list[Path]:
-    return sorted((root or course_root()).joinpath("solutions").glob("[0-9][0-9]_*.ipynb"))
+    """The lessons' sources, solutions/NN_name.py, in order."""
+    return sorted((root or course_root()).joinpath("solutions").glob("[0-9][0-9]_*.py"))
 
 
-def read_source(path: Path):
-    return nbformat.read(str(path), as_version=4)
+def source_path(lesson: str, root: Path | None = None) -> Path:
+    """solutions/NN_name.py of a lesson such as "01_ngram"."""
+    return (root or course_root()) / "solutions" / f"{lesson}.py"
+
+
+def read_source(path: Path | str):
+    """A lesson's source as a notebook (a `.py` in jupytext's percent format; an `.ipynb` is read as it is)."""
+    path = Path(path)
+    if path.suffix == ".ipynb":
+        return nbformat.read(str(path), as_version=4)
+    nb = jupytext.read(path, fmt="py:percent")
+    nb.metadata.pop("jupytext", None)
+    for i, cell in enumerate(nb.cells, start=1):   # ids by position, "01-007": the same on every release
+        cell.id = f"{path.stem[:2]}-{i:03d}"
+    return nb
+
+
+def solution_edition(lesson: str, lang: str, root: Path | None = None):
+    """A lesson complete with its answers, in one language: what a learner who solved everything hands in."""
+    return build_lesson(read_source(source_path(lesson, root)), lang, source_name=f"solutions/{lesson}.py",
+                        answers=True)
 
 
 def planned_outputs(root: Path | None = None) -> dict[Path, str]:
@@ -192,7 +277,7 @@ def planned_outputs(root: Path | None = None) -> dict[Path, str]:
         source_nb = read_source(src)
         for lang in LANGS:
             nb = build_lesson(source_nb, lang, source_name=f"solutions/{src.name}")
-            planned[root / "lessons" / lang / src.name] = nbformat.writes(nb, version=4) + "\n"
+            planned[root / "lessons" / lang / f"{src.stem}.ipynb"] = nbformat.writes(nb, version=4) + "\n"
     return planned
 
 
@@ -227,4 +312,24 @@ def release(root: Path | None = None) -> list[Path]:
         for path in (root / "lessons" / lang).glob("*.ipynb"):
             if path not in planned:
                 path.unlink()
+    return written
+
+
+def release_nbgrader(course_dir: Path, lang: str, root: Path | None = None, assignment: str = "{lesson}",
+                     lessons: list[str] | None = None) -> list[Path]:
+    """Write an nbgrader course's `source/<assignment>/<lesson>.ipynb`, one edition's solution notebook per
+    lesson (prose, self-check messages and hints in `lang` only), ready for `nbgrader generate_assignment`.
+    `assignment` names each assignment folder: "{lesson}" (01_ngram), "{number}" (01) or e.g. "week{number}"."""
+    written = []
+    for src in sources(root):
+        if lessons and src.stem not in lessons:
+            continue
+        nb = build_lesson(read_source(src), lang, source_name=f"solutions/{src.name}", answers=True)
+        name = assignment.format(lesson=src.stem, number=src.stem[:2])
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
+            raise ValueError(f"assignment name {name!r}: use letters, digits, '_', '-' and '.' only")
+        path = Path(course_dir) / "source" / name / f"{src.stem}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(nbformat.writes(nb, version=4) + "\n", encoding="utf-8")
+        written.append(path)
     return written

@@ -4,9 +4,9 @@ These are for you, the learner, to run as often as you like. The grader uses its
 other inputs, so passing these is a good sign but not yet a grade.
 
 Each lesson says which language its messages are in, once, where it imports expect and passed:
-`set_language("ja")` in the Japanese edition. A lesson writes its own words (what is checked, the hint) in
-that language; this module adds the fixed words around them ("expected … got …"). The grader's hidden
-checks use the same words (autograder/checks/__init__.py), so a self-check and the grade say a mistake alike.
+`set_language("ja")` in the Japanese edition (`set_language(tr("en", "ja"))` in its source, see shikumi.lang).
+A lesson writes its own words (what is checked, the hint) in that language; this module adds the fixed words
+around them ("expected … got …"). The grader's hidden checks use the same words (autograder/checks/__init__.py), so a self-check and the grade say a mistake alike.
 
 - expect(got, expected, what, hint, mistakes=[(wrong value, hint), ...]) for numbers, strings, lists;
 - expect_close(got, want, what, hint, mistakes=...) for tensors: the type, then the shape, then the largest
@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+
+from shikumi import lang
 
 MESSAGES = {
     "en": {"ok": "✓ {what} = {got}", "wrong": "{what}: expected {expected}, got {got}.",
@@ -76,7 +78,6 @@ MESSAGES = {
                    "確かめてください。",
            "other": "エラーの最後の行に何が起きたかが、その上の行にどこで起きたかが書かれています。"},
 }
-_language = "en"
 
 
 class SelfCheckFailed(AssertionError):
@@ -86,22 +87,19 @@ class SelfCheckFailed(AssertionError):
 def set_language(language: str) -> None:
     """The language of the fixed words in the messages: "en" or "ja". In a notebook, also turns on the
     sentence after an error (explain_errors)."""
-    global _language
-    if language not in MESSAGES:
-        raise ValueError(f"set_language: {language!r} is not one of {sorted(MESSAGES)}")
-    _language = language
+    lang.set_language(language)
     explain_errors()
 
 
 def language() -> str:
     """The language set_language chose: "en" (the default) or "ja"."""
-    return _language
+    return lang.current()
 
 
 def expect(got, expected, what: str, hint: str = "", rel: float = 1e-6, mistakes=()) -> None:
     """Print ✓ if `got` equals `expected` (floats: within a relative tolerance), else raise with a hint:
     the hint of the first (wrong value, hint) in `mistakes` that `got` equals, or else `hint`."""
-    words = MESSAGES[_language]
+    words = MESSAGES[lang.current()]
     if _same(got, expected, rel):
         print(words["ok"].format(what=what, got=_show(got)))
         return
@@ -118,7 +116,7 @@ def expect_close(got, want, what: str, hint: str = "", mistakes=(), rtol: float 
     is. `mistakes`: (wrong tensor, hint) pairs; a value close to one gets its hint, the others `hint`."""
     import torch
 
-    words = MESSAGES[_language]
+    words = MESSAGES[lang.current()]
     if got is None:
         raise _failure(words["not_tensor"].format(what=what, got="None") + " " + words["none"], hint)
     if not _is_array(got):
@@ -135,7 +133,7 @@ def expect_close(got, want, what: str, hint: str = "", mistakes=(), rtol: float 
         print(words["ok_close"].format(what=what))
         return
     named = _named(got_t, mistakes, rtol, atol)
-    raise _failure(difference(got_t, want_t, what, _language), hint if named is None else named)
+    raise _failure(difference(got_t, want_t, what, lang.current()), hint if named is None else named)
 
 
 def difference(got, want, what: str, language: str) -> str:
@@ -160,7 +158,7 @@ def expect_shape(got, expected: tuple, what: str, hints=None) -> None:
     """Print ✓ if `got` is a tensor of shape `expected`, else raise: a wrong shape is the most common slip, so it
     is checked before any value. hints: one hint, or {a wrong shape, or a type such as float: what usually gives
     it}, e.g. {(4,): "Average with .mean().", float: "Keep it a tensor: no .item()."}."""
-    words = MESSAGES[_language]
+    words = MESSAGES[lang.current()]
     expected = tuple(expected)
     if got is None or not hasattr(got, "shape"):
         message = words["not_tensor_shape"].format(what=what, expected=expected, got=_show(got))
@@ -186,7 +184,7 @@ def explained(what: str):
     except AssertionError:
         raise
     except Exception as e:
-        words, meaning = MESSAGES[_language], _meaning(e)
+        words, meaning = MESSAGES[lang.current()], _meaning(e)
         if meaning == "not_written":                 # the stub's own message would only repeat it
             raise AssertionError(words["not_written"].format(what=what)) from e
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -215,7 +213,7 @@ def _meaning(e: Exception) -> str:
 
 def passed(exercise: str) -> None:
     """passed("Exercise 7.1"): say that every self-check of the exercise passed."""
-    words = MESSAGES[_language]
+    words = MESSAGES[lang.current()]
     print(words["passed"].format(exercise=exercise.replace(MESSAGES["en"]["exercise"], words["exercise"])))
 
 
@@ -317,7 +315,7 @@ FALLBACK = ("read the last lines of the traceback above: they show the line of y
 
 def explain(error: str, message: str, language: str | None = None) -> str:
     """What an error (its class name and message) usually means, one or two sentences in the language."""
-    english = (language or _language) == "en"
+    english = (language or lang.current()) == "en"
     for name, pattern, en, ja in ERRORS:
         match = re.search(pattern, message)
         if name == error and match:
@@ -346,7 +344,7 @@ def explain_errors() -> bool:
 def _after_cell(result) -> None:
     error = getattr(result, "error_in_exec", None)
     if isinstance(error, Exception) and not isinstance(error, SelfCheckFailed):
-        print(MESSAGES[_language]["usually"].format(why=explain(type(error).__name__, str(error))))
+        print(MESSAGES[lang.current()]["usually"].format(why=explain(type(error).__name__, str(error))))
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
