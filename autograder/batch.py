@@ -5,11 +5,19 @@ Layouts accepted by `shikumi grade PATH ...` (PATH may be files and folders, mix
     submissions/alice.ipynb                      a flat folder: the file name is the learner
     submissions/alice/01_ngram.ipynb             one folder per learner (any file names inside)
     submitted/alice/lesson01/01_ngram.ipynb      nbgrader's layout: submitted/<student>/<assignment>/
+    01_ngram.ipynb --student alice               one file given alone: --student says whose it is
+
+A file given alone (or in a flat folder) is filed under its file name, unless that name is a lesson's
+(`01_ngram.ipynb` says which lesson, not whose): then `--student ID` must say whose it is, else it is refused
+with that reason. In nbgrader's layout, the assignment's timestamp.txt is the submission time (else the file's
+modification time; see policy.py).
 
 Each result is written as soon as it is finished, atomically, to OUT/<student>/<lesson>.json (Gradescope's
 results.json shape) with an HTML feedback page beside it; OUT/gradebook.csv is rebuilt from those files after
 every submission. A re-run skips submissions whose results already match their content hash, so a batch that
-was killed half-way resumes where it stopped.
+was killed half-way resumes where it stopped; `force` grades them again, `exercise` re-checks one exercise and
+keeps the others' stored results, `student` grades one learner's submissions only. The course policy (due dates,
+late penalties, overrides) is applied to the stored results every run, without grading again.
 """
 
 from __future__ import annotations
@@ -24,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import grade as grading
-from autograder import report, sandbox
+from autograder import policy, report, sandbox, similarity
 from shikumi import release
 from shikumi.lang import speaking, tr
 
-GRADER_VERSION = "4"  # 2: feedback in the edition's language; 3: points to failed helpers; 4: bubblewrap
+GRADER_VERSION = "5"  # 2: feedback in the edition's language; 3: points to failed helpers; 4: bubblewrap;
+# 5: results record the assignment, the submission time, the grade ids and the submission's own hash
 SKIP_NAMES = {".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 
 
@@ -43,19 +52,22 @@ class Submission:
     lesson: str = ""
     problem: str | None = None  # known before grading: a duplicate, an unreadable file…
     language: str = "en"        # of the edition handed in, once read
+    assignment: str = ""        # nbgrader's assignment name (the folder under submitted/<student>/), if any
+    timestamp_file: Path | None = None  # nbgrader's timestamp.txt for it, if any
 
 
-def discover(paths: list[str | Path]) -> list[Submission]:
-    """Every submission under `paths`, with the learner it belongs to. Symbolic links are never followed:
-    a link is refused with a reason (it could point at a solution, or at anything on the machine)."""
+def discover(paths: list[str | Path], student: str | None = None) -> list[Submission]:
+    """Every submission under `paths`, with the learner it belongs to; only `student`'s if given (who also
+    owns a file given alone). Symbolic links are never followed: a link is refused with a reason (it could
+    point at a solution, or at anything on the machine)."""
     found: list[Submission] = []
     for path in map(Path, paths):
         if path.is_symlink():
-            found.append(Submission(path, path.stem, problem=LINK_PROBLEM))
+            found.append(Submission(path, student or path.stem, problem=LINK_PROBLEM))
         elif not path.exists():
-            found.append(Submission(path, path.stem, problem=f"{path}: no such file or folder"))
+            found.append(Submission(path, student or path.stem, problem=f"{path}: no such file or folder"))
         elif path.is_file():
-            found.append(Submission(path, path.stem))
+            found.append(Submission(path, student) if student else _named_by_file(path))
         elif (path / "submitted").is_dir() and not (path / "submitted").is_symlink():
             found += _nbgrader_layout(path / "submitted")
         elif path.name == "submitted":
@@ -67,22 +79,44 @@ def discover(paths: list[str | Path]) -> list[Submission]:
                 if child.is_symlink():
                     found.append(Submission(child, child.stem, problem=LINK_PROBLEM))
                 elif child.is_file():
-                    found.append(Submission(child, child.stem))
+                    found.append(_named_by_file(child))
                 elif child.is_dir():
                     found += [Submission(f, child.name, problem=LINK_PROBLEM if f.is_symlink() else None)
                               for f in _files(child)]
+    if student is not None:
+        found = [sub for sub in found if sub.student_id == student]
     _refuse_colliding_ids(found)
     return found
 
 
 LINK_PROBLEM = "the file is a symbolic link, not a notebook: hand in the file itself"
+UNKNOWN = "(unknown)"  # the learner of a file that does not say whose it is
+
+
+def _named_by_file(path: Path) -> Submission:
+    """A file whose name is its learner's; a lesson's name is no learner's (`shikumi grade 01_ngram.ipynb`)."""
+    if path.stem.lower() in {p.stem.lower() for p in release.sources()}:
+        return Submission(path, UNKNOWN, problem=f"{path.name} is named after its lesson, not its learner: "
+                                                   "say whose it is with --student ID (or name the file after them)")
+    return Submission(path, path.stem)
 
 
 def _nbgrader_layout(submitted: Path) -> list[Submission]:
-    """submitted/<student>/<assignment>/*.ipynb; nbgrader's own timestamp.txt there is not a submission."""
-    return [Submission(f, student.name, problem=LINK_PROBLEM if f.is_symlink() else None)
-            for student in sorted(submitted.iterdir()) if student.is_dir() and not student.is_symlink()
-            for f in _files(student) if f.name != "timestamp.txt"]
+    """submitted/<student>/<assignment>/*.ipynb; nbgrader's own timestamp.txt there is not a submission but
+    the time it was handed in."""
+    found = []
+    for student in sorted(submitted.iterdir()):
+        if not student.is_dir() or student.is_symlink():
+            continue
+        for f in _files(student):
+            if f.name == "timestamp.txt":
+                continue
+            parts = f.relative_to(student).parts
+            assignment = parts[0] if len(parts) > 1 else ""
+            found.append(Submission(f, student.name, problem=LINK_PROBLEM if f.is_symlink() else None,
+                                    assignment=assignment,
+                                    timestamp_file=student / assignment / "timestamp.txt" if assignment else None))
+    return found
 
 
 def _files(folder: Path) -> list[Path]:
@@ -140,6 +174,15 @@ def identify(subs: list[Submission]) -> None:
                                        f"（{names}）。1 つだけ残して、採点し直してください")
 
 
+def submission_facts(sub: Submission) -> dict:
+    """What the results file records about the submission besides its grade: its nbgrader assignment, when it
+    was handed in (and from where that is known), and a hash of its bytes."""
+    when = policy.submitted_at(sub.path, sub.timestamp_file)
+    return {"assignment": sub.assignment, "submitted_at": when.when.isoformat() if when.when else None,
+            "submitted_at_source": when.source, "submitted_at_note": when.note,
+            "submission_sha256": hashlib.sha256(_read_bounded(sub.path)).hexdigest()}
+
+
 def content_hash(sub: Submission) -> str:
     """Changes when the submission, its lesson, its hidden checks or the grader change."""
     h = hashlib.sha256(GRADER_VERSION.encode())
@@ -179,53 +222,117 @@ def _safe(name: str) -> str:
     return safe if safe.strip(".") else "_" + safe
 
 
-def already_graded(out_dir: Path, sub: Submission, digest: str) -> bool:
+def stored_result(out_dir: Path, sub: Submission) -> dict | None:
     try:
         data = json.loads(result_path(out_dir, sub).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return data.get("extra_data", {}).get("content_hash") == digest
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("extra_data"), dict) else None
 
 
-def grade_one(sub: Submission, out_dir: Path, digest: str, **options) -> grading.SubmissionResult:
-    """Grade one submission and write its results. Never raises: a failure is this submission's reason."""
+def already_graded(out_dir: Path, sub: Submission, digest: str) -> bool:
+    data = stored_result(out_dir, sub)
+    return data is not None and data["extra_data"].get("content_hash") == digest
+
+
+def refresh_facts(out_dir: Path, sub: Submission, facts: dict) -> None:
+    """A result kept as it is still learns a new submission time (an nbgrader timestamp.txt put right)."""
+    data = stored_result(out_dir, sub)
+    if data is not None and any(data["extra_data"].get(k) != v for k, v in facts.items()):
+        data["extra_data"].update(facts)
+        report.atomic_write(result_path(out_dir, sub), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def grade_one(sub: Submission, out_dir: Path, digest: str, exercise: str | None = None,
+              course: policy.Course | None = None, overrides: list[policy.Override] = (),
+              **options) -> grading.SubmissionResult:
+    """Grade one submission and write its results (only `exercise` anew, if given and an earlier result of the
+    same submission is there to keep). Never raises: a failure is this submission's reason."""
+    facts = submission_facts(sub)
     if sub.problem:
         res = grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id, lesson=sub.lesson,
                                        error=sub.problem, language=sub.language)
     else:
         res = grading.grade_submission(sub.path, result_path(out_dir, sub).with_suffix(".executed.ipynb"),
                                        student_id=sub.student_id, **options)
+        if exercise:
+            res = keep_other_exercises(res, stored_result(out_dir, sub), exercise, facts["submission_sha256"])
     try:
-        report.write_submission(res, result_path(out_dir, sub), digest)
+        data = res.to_gradescope()
+        data["extra_data"].update(facts, grade_ids=[t.grade_id for t in res.tests])
+        report.write_submission(res, result_path(out_dir, sub), digest, extra=facts,
+                                assessment=policy.assess(data, course, overrides))
     except Exception as e:  # noqa: BLE001 — the disk is full, a name the file system refuses…
         res.error = res.error or f"the results could not be written ({type(e).__name__}: {str(e)[:200]})"
     return res
 
 
-def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, progress: bool = True,
-                **options) -> tuple[list[grading.SubmissionResult], int]:
-    """Grade everything under `paths`; returns (the results, how many were skipped as already graded)."""
+def keep_other_exercises(res: grading.SubmissionResult, stored: dict | None, exercise: str,
+                         sha: str) -> grading.SubmissionResult:
+    """`res` with every exercise but `exercise` taken from the stored result of the same submission bytes; `res`
+    as it is (graded in full, and said so) when there is none to keep."""
+    with speaking(res.language):
+        fresh = next((t for t in res.tests if t.grade_id == exercise), None)
+        extra = (stored or {}).get("extra_data") or {}
+        usable = (fresh is not None and not res.error and not extra.get("error")
+                  and extra.get("lesson") == res.lesson and extra.get("submission_sha256") == sha)
+        old = report.from_results(stored) if usable else None
+        if old is None or [t.grade_id for t in old.tests] != [t.grade_id for t in res.tests]:
+            res.note = "; ".join(filter(None, [res.note, tr(
+                f"graded in full: no earlier result of this submission to keep besides {exercise}",
+                f"全体を採点しました：{exercise} 以外に残せる、この提出の以前の結果がありません")]))
+            return res
+        res.tests = [fresh if t.grade_id == exercise else t for t in old.tests]
+        res.score = round(sum(t.score for t in res.tests), 4)
+        res.note = "; ".join(filter(None, [res.note, tr(
+            f"{exercise} checked again; the other exercises are as graded before",
+            f"{exercise} をもう一度確かめました。ほかの演習は以前の採点のままです")]))
+        return res
+
+
+def lessons_with(exercise: str) -> set[str]:
+    """The lessons that have an exercise with this grade_id."""
+    return {src.stem for src in release.sources()
+            if any(e.grade_id == exercise for e in release.exercises(release.read_source(src)))}
+
+
+def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, progress: bool = True, *,
+                course: policy.Course | None = None, overrides_file: str | Path | None = None,
+                student: str | None = None, exercise: str | None = None, force: bool = False,
+                notices: list[str] | None = None, **options) -> tuple[list[grading.SubmissionResult], int]:
+    """Grade everything under `paths`; returns (the results, how many were skipped as already graded).
+    `notices` receives what the instructor should read: override rows not applied, timestamps ignored."""
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    notices = [] if notices is None else notices
     if not options.get("no_sandbox") and sandbox.unavailable():
         raise SandboxMissing(f"cannot grade safely on this machine: {sandbox.unavailable()}. "
                              "(--no-sandbox grades without it: for trusted submissions only)")
-    subs = discover(paths)
+    only = lessons_with(exercise) if exercise else None
+    if exercise and not only:
+        raise ValueError(f"no lesson has an exercise {exercise!r} (give its grade_id, e.g. conditional_prob)")
+    overrides, problems = policy.read_overrides(keep_overrides(out_dir, overrides_file, notices))
+    notices += problems
+    subs = discover(paths, student=student)
     identify(subs)
     todo, skipped = [], 0
     for sub in subs:
+        if only is not None and (sub.problem or sub.lesson not in only):
+            continue  # --exercise: other lessons' results stay as they are
         digest = content_hash(sub)
-        if already_graded(out_dir, sub, digest):
+        if not force and already_graded(out_dir, sub, digest):
             skipped += 1
+            refresh_facts(out_dir, sub, submission_facts(sub))
         else:
             todo.append((sub, digest))
     options.setdefault("threads", max(1, (os.cpu_count() or 1) // max(1, workers)))  # the cores, shared by workers
     results = []
     with tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress) as bar, \
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(grade_one, sub, out_dir, digest, **options): sub for sub, digest in todo}
+        futures = {pool.submit(grade_one, sub, out_dir, digest, exercise, course, overrides, **options): sub
+                   for sub, digest in todo}
         for future in as_completed(futures):
             try:
                 results.append(future.result())
@@ -233,8 +340,53 @@ def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, 
                 sub = futures[future]
                 results.append(grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id,
                                                         error=f"internal grader error ({type(e).__name__})"))
-            report.rebuild_gradebook(out_dir)  # after every submission: a crash loses nothing finished
+            report.rebuild_gradebook(out_dir, course, overrides)  # after every submission: a crash loses nothing
             bar.update()
-    report.rebuild_gradebook(out_dir)
+    finish(out_dir, course, overrides, notices)
     order = {str(s.path): i for i, (s, _) in enumerate(todo)}
     return sorted(results, key=lambda r: order.get(r.submission, 0)), skipped
+
+
+def finish(out_dir: Path, course: policy.Course | None, overrides: list[policy.Override],
+           notices: list[str]) -> None:
+    """The gradebook, every feedback page with the policy applied, the similarity report; and the notices on
+    overrides that changed nothing and on timestamps that were not believed."""
+    report.rebuild_gradebook(out_dir, course, overrides)
+    report.refresh_feedback(out_dir, course, overrides)
+    stored = [data for _, data in report.read_results(out_dir)]
+    notices += policy.unused_overrides(overrides, stored)
+    applied = [policy.assess(data, course, overrides) for data in stored]
+    late, changed = sum(a.penalty > 0 for a in applied), sum(len(a.changes) for a in applied)
+    if late or changed:
+        notices.append(f"course policy: {late} late penalt{'y' if late == 1 else 'ies'} and {changed} override(s) "
+                       "applied in gradebook.csv and the feedback pages (the scores above are the grader's)")
+    notices += [f"{d['extra_data'].get('student_id')}: {d['extra_data'].get('submitted_at_note')}"
+                for d in stored if d["extra_data"].get("submitted_at_note")]
+    try:
+        similarity.write_report(out_dir)
+    except Exception as e:  # noqa: BLE001 — the report is a help, never a reason to lose the grades
+        notices.append(f"the similarity report could not be written ({type(e).__name__}: {str(e)[:200]})")
+
+
+def keep_overrides(out_dir: Path, given: str | Path | None, notices: list[str]) -> Path:
+    """The overrides file to read: OUT/overrides.csv, which --overrides FILE replaces (the one it replaces is
+    kept as overrides.csv.bak), so that the next run, with or without the flag, applies the same."""
+    kept = out_dir / "overrides.csv"
+    if given is None or Path(given).resolve() == kept.resolve():
+        return kept
+    try:
+        data = policy.read_small(Path(given), policy.MAX_POLICY_BYTES, follow=True)
+    except ValueError as e:
+        notices.append(f"{given}: cannot be read ({e}); the overrides in {kept} (if any) are applied instead")
+        return kept
+    try:
+        if kept.exists() and kept.read_bytes() != data:
+            os.replace(kept, kept.with_name("overrides.csv.bak"))
+        if not kept.exists():
+            tmp = kept.with_name(".overrides.csv.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, kept)
+    except OSError as e:
+        notices.append(f"{given} could not be kept as {kept} ({e.strerror}); it is applied this time only")
+        return Path(given)
+    return kept

@@ -63,6 +63,7 @@ class SubmissionResult:
     error: str | None = None  # why the submission could not be graded at all, in one line
     note: str = ""            # graded, but something stopped early (a time-out, a dead kernel)
     language: str = "en"      # of the edition handed in: the language of every message above
+    answers: dict[str, str] = field(default_factory=dict, repr=False)  # {grade_id: the learner's code}
 
     def to_gradescope(self) -> dict:
         """Gradescope's results.json shape."""
@@ -644,6 +645,7 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
     res.max_score = sum(e.points for e in exercises)
 
     answers, notes = answers_of(nb, exercises)
+    res.answers = dict(answers)
     res.seed = submission_seed(answers) if seed is None else seed
     rng = random.Random(res.seed)
     order = [e.grade_id for e in exercises]

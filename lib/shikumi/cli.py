@@ -4,6 +4,7 @@
     shikumi release --nbgrader DIR --lang ja   an nbgrader course's source/ folder, in one language
     shikumi release --present DIR              the presenter's edition: executed, as slides
     shikumi grade SUBMISSION.ipynb ... --out DIR   grade submissions with the hidden checks
+    shikumi similarity DIR                     the most similar answers to each exercise (DIR/similarity.html)
     shikumi train NAME [--size full]           reproduce a shipped checkpoint
     shikumi learner-edition DIR [--zip]        what learners get: lessons and library, nothing that grades
     shikumi gradescope LESSON -o autograder.zip    the bundle Gradescope runs for one lesson
@@ -81,17 +82,23 @@ def cmd_release(args) -> int:
 def cmd_grade(args) -> int:
     if _learner_edition("grade", "grading"):
         return 2
-    from autograder import sandbox
+    from autograder import policy, sandbox
     from autograder.batch import SandboxMissing, grade_batch
     from autograder.report import summary, table
 
+    notices: list[str] = []
     try:
+        course = policy.load_course(policy.find_course(args.course))
         results, skipped = grade_batch(args.submissions, args.out, workers=args.workers, progress=not args.json,
                                        cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed,
-                                       no_sandbox=args.no_sandbox)
-    except SandboxMissing as e:
+                                       no_sandbox=args.no_sandbox, course=course, overrides_file=args.overrides,
+                                       student=args.student, exercise=args.exercise, force=args.force,
+                                       notices=notices)
+    except (SandboxMissing, policy.CourseError, ValueError) as e:
         print(f"shikumi grade: {e}", file=sys.stderr)
         return 2
+    for notice in notices:
+        print(f"note: {notice}", file=sys.stderr)
     if not args.json:
         print(f"sandbox: {sandbox.describe(args.no_sandbox)}", file=sys.stderr)
     if args.json:
@@ -106,6 +113,21 @@ def cmd_grade(args) -> int:
         print(f"\n{len(results)} graded{done}. Results in {args.out}/: gradebook.csv, and per learner "
               "<student>/<lesson>.json (Gradescope format) and .html (feedback)")
     return 1 if any(r.error for r in results) else 0
+
+
+def cmd_similarity(args) -> int:
+    from autograder import similarity
+
+    out = Path(args.out_dir)
+    if not out.is_dir():
+        print(f"shikumi similarity: {out} is not a folder of results (the --out of `shikumi grade`)", file=sys.stderr)
+        return 2
+    path, ranked = similarity.write_report(out, top=args.top)
+    for (lesson, gid), pairs in ranked.items():
+        for p in pairs:
+            print(f"{p.score:.2f}  {lesson}  {gid:<20}  {p.first}  {p.second}")
+    print(f"wrote {path}")
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -180,7 +202,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without the bubblewrap sandbox: ONLY for trusted submissions (said in every result)")
     p.add_argument("--seed", type=int, default=None, help="fix the check inputs (default: derived from the answers)")
+    p.add_argument("--course", default=None,
+                   help="the course policy: due dates, late penalty, extensions (default: ./course.toml if present)")
+    p.add_argument("--overrides", default=None,
+                   help="manual points (student,lesson,exercise,points,reason); kept as OUT/overrides.csv, "
+                        "which is read by default")
+    p.add_argument("--student", default=None,
+                   help="grade only this learner's submissions; names the learner of a file given alone")
+    p.add_argument("--exercise", default=None, metavar="GRADE_ID",
+                   help="check only this exercise again, keeping the other exercises' stored results")
+    p.add_argument("--force", action="store_true", help="grade again even submissions whose results are current")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("similarity", help="the most similar answers to each exercise, from graded results")
+    p.add_argument("out_dir", help="the folder `shikumi grade --out` wrote")
+    p.add_argument("--top", type=int, default=5, help="pairs listed per exercise (default 5)")
+    p.set_defaults(func=cmd_similarity)
 
     p = sub.add_parser("train", help="reproduce a shipped checkpoint (or train a bigger one on a GPU)")
     p.add_argument("name", help="which checkpoint, e.g. gpt_shakespeare")
