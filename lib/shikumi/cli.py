@@ -51,7 +51,8 @@ def cmd_release(args) -> int:
 
             langs = [args.lang] if args.lang else list(release.LANGS)
             written = present.build(Path(args.present), langs, args.lessons or None, root)
-            print(f"{len(written)} presenter notebook(s) in {args.present}: open one in `make lab`, Alt+R for slides")
+            print(f"{len(written)} presenter notebook(s) in {args.present}: open them with `.venv/bin/jupyter lab "
+                  f"{args.present}` (`make lab` opens lessons/ only), Alt+R for slides")
             return 0
         if args.nbgrader:
             written = release.release_nbgrader(Path(args.nbgrader), args.lang or "en", root,
