@@ -20,12 +20,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.checks import for_lesson
-from autograder.checks import l02_attention as l02
 from autograder.plain import decode, encode
 from shikumi import release
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
 
 LESSON = "02_attention"
+CHECKS = for_lesson(LESSON)
 SEEDS = range(5)
 
 
@@ -339,7 +339,7 @@ REFERENCES = {"softmax": ref_softmax, "attention_weights": ref_weights, "causal_
 
 def call(name, impl, case):
     """What the grader would receive from `impl` on `case` (module or function), after the plain-data trip."""
-    if l02.CHECKS[name].kind == "module":
+    if CHECKS[name].kind == "module":
         module = impl(*round_trip(case.args), **round_trip(case.kwargs))
         module.load_state_dict(dict(round_trip(case.state)))
         module.eval()
@@ -350,7 +350,7 @@ def call(name, impl, case):
 
 def run(name, impl, seed):
     """[(case, value, verify's message)] for every case of one seed."""
-    check = l02.CHECKS[name]
+    check = CHECKS[name]
     return [(case, value, check.verify(case, value))
             for case in check.cases(random.Random(seed)) for value in [call(name, impl, case)]]
 
@@ -379,17 +379,16 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 # -- the registry and the cases ------------------------------------------------------------------------
 
 def test_registry_lists_the_six_exercises_of_the_notebook():
-    assert for_lesson(LESSON) is l02.CHECKS
     source = release.read_source(release.source_path(LESSON))
-    assert [e.grade_id for e in release.exercises(source)] == list(l02.CHECKS) == list(REFERENCES)
-    for grade_id, check in l02.CHECKS.items():
+    assert [e.grade_id for e in release.exercises(source)] == list(CHECKS) == list(REFERENCES)
+    for grade_id, check in CHECKS.items():
         assert check.name == grade_id
         assert check.kind == ("module" if grade_id == "MultiHeadSelfAttention" else "call")
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))
 def test_cases_are_small_seeded_plain_data(name):
-    check = l02.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     assert plain(first_args := [(c.args, c.kwargs, c.state, c.inputs) for c in first]) == plain(
         [(c.args, c.kwargs, c.state, c.inputs) for c in check.cases(random.Random(3))])
@@ -655,7 +654,7 @@ def test_mhsa_classic_mistakes(mistake, hint, applies, per_seed):
 
 def test_mhsa_checks_each_case_against_torch_multihead_attention():
     """The grader's reference (shikumi's layer) is what torch.nn.MultiheadAttention computes, case by case."""
-    for case in l02.CHECKS["MultiHeadSelfAttention"].cases(random.Random(0)):
+    for case in CHECKS["MultiHeadSelfAttention"].cases(random.Random(0)):
         d, n_head = case.args
         mine = RefMHSA(d, n_head).double().eval()
         mine.load_state_dict({k: v.double() for k, v in case.state.items()})
@@ -674,10 +673,10 @@ def test_a_softmax_without_keepdim_raises_and_gets_a_sentence_on_keepdim():
     for grade.py to append after "… raised …") names keepdim, in both languages."""
     import random as _random
 
-    from autograder.checks import explain_error, l02_attention
+    from autograder.checks import explain_error
     from shikumi.lang import speaking
 
-    check = l02_attention.CHECKS["softmax"]
+    check = CHECKS["softmax"]
     case = check.cases(_random.Random(0))[1]                       # x of shape (3, 5)
     (x,) = case.args
     with pytest.raises(RuntimeError) as info:

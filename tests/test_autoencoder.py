@@ -16,11 +16,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder.checks import for_lesson
 from autograder.checks import l05_autoencoder as l05
 from autograder.plain import decode, encode
 from shikumi import autoencoder, data
 from shikumi.autoencoder import VAE, Autoencoder, AutoencoderConfig, DiagonalGaussian
 from shikumi.lang import speaking
+
+CHECKS = for_lesson("05_autoencoder")
 
 SEEDS = range(6)
 
@@ -197,9 +200,9 @@ def _reference(grade_id):
             "vae_loss": autoencoder.vae_loss}[grade_id]
 
 
-@pytest.mark.parametrize("grade_id", list(l05.CHECKS))
+@pytest.mark.parametrize("grade_id", list(CHECKS))
 def test_right_answers_pass_every_case(grade_id):
-    check = l05.CHECKS[grade_id]
+    check = CHECKS[grade_id]
     sizes = set()
     for seed in SEEDS:
         cases = check.cases(random.Random(seed))
@@ -219,7 +222,7 @@ def test_conv_formula_is_what_conv2d_does():
 
 
 def _problems(grade_id, answer, seed=0):
-    check = l05.CHECKS[grade_id]
+    check = CHECKS[grade_id]
     out = []
     for case in check.cases(random.Random(seed)):
         out.append(check.verify(case, round_trip(answer(*case.args, **case.kwargs))))

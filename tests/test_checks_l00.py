@@ -17,12 +17,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.checks import for_lesson
-from autograder.checks import l00_first_neural_network as l00
 from autograder.plain import Unsupported, decode, encode
 from shikumi import release
 from tests.conftest import ROOT
 
 LESSON = "00_first_neural_network"
+CHECKS = for_lesson(LESSON)
 SEEDS = range(5)
 
 
@@ -83,7 +83,7 @@ def mlp_with(forward):
 
 def call(name, impl, case):
     """What the grader would receive from `impl` on `case` (module or function), after the plain-data trip."""
-    if l00.CHECKS[name].kind == "module":
+    if CHECKS[name].kind == "module":
         module = impl(*round_trip(case.args), **round_trip(case.kwargs))
         module.load_state_dict(dict(round_trip(case.state)))
         module.eval()
@@ -94,7 +94,7 @@ def call(name, impl, case):
 
 def run(name, impl, seed):
     """[(case, value, verify's message)] for every case of one seed."""
-    check = l00.CHECKS[name]
+    check = CHECKS[name]
     return [(case, value, check.verify(case, value))
             for case in check.cases(random.Random(seed)) for value in [call(name, impl, case)]]
 
@@ -128,11 +128,10 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 # -- the registry and the cases ------------------------------------------------------------------------------
 
 def test_registry_lists_the_five_exercises_of_the_notebook():
-    assert for_lesson(LESSON) is l00.CHECKS
     source = release.read_source(release.source_path(LESSON))
-    assert [e.grade_id for e in release.exercises(source)] == list(l00.CHECKS) == list(REFERENCES)
+    assert [e.grade_id for e in release.exercises(source)] == list(CHECKS) == list(REFERENCES)
     assert [e.number for e in release.exercises(source)] == ["0.1", "0.2", "0.3", "0.4", "0.5"]
-    for grade_id, check in l00.CHECKS.items():
+    for grade_id, check in CHECKS.items():
         assert check.name == grade_id
         assert check.kind == ("module" if grade_id == "TinyMLP" else "call")
 
@@ -141,12 +140,12 @@ def test_no_other_lesson_has_these_exercise_names():
     """The grader recognises a notebook that lost its metadata and its file name by its exercises."""
     others = {e.grade_id for src in release.sources(ROOT) if not src.name.startswith("00_")
               for e in release.exercises(release.read_source(src))}
-    assert not others & set(l00.CHECKS)
+    assert not others & set(CHECKS)
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))
 def test_cases_are_small_seeded_plain_data(name):
-    check = l00.CHECKS[name]
+    check = CHECKS[name]
 
     def spec(cases):
         return plain([(c.args, c.kwargs, c.state, c.inputs) for c in cases])
@@ -198,8 +197,8 @@ def test_a_constant_answer_earns_nothing(name):
     constants = {"predict": torch.zeros(3), "mse_loss": torch.tensor(0.0), "gradient_step": (0.0, 0.0),
                  "cross_entropy": torch.tensor(0.0)}
     for seed in SEEDS:
-        main = [c for c in l00.CHECKS[name].cases(random.Random(seed)) if not c.edge]
-        assert main and all(l00.CHECKS[name].verify(c, round_trip(constants[name])) is not None for c in main)
+        main = [c for c in CHECKS[name].cases(random.Random(seed)) if not c.edge]
+        assert main and all(CHECKS[name].verify(c, round_trip(constants[name])) is not None for c in main)
 
 
 def test_gradient_step_that_does_not_move_earns_only_the_edge_case():

@@ -19,6 +19,8 @@ from autograder.checks import l01_ngram as l01
 from autograder.plain import decode, encode
 from shikumi.ngram import BOS, EOS, conditional_prob, count_ngrams, pad
 
+CHECKS = for_lesson("01_ngram")
+
 SEEDS = range(6)
 
 
@@ -28,7 +30,7 @@ def round_trip(value):
 
 def run(name, impl, seed):
     """[(case, value as the grader sees it, verify's message)] for every case of one seed."""
-    check = l01.CHECKS[name]
+    check = CHECKS[name]
     out = []
     for case in check.cases(random.Random(seed)):
         args = round_trip(case.args)
@@ -117,9 +119,8 @@ def expect_hint(name, wrong, hint, applies=lambda case, ref: True, min_hits=1):
 # -- the registry and the cases -----------------------------------------------------------------------
 
 def test_registry_lists_the_five_exercises():
-    assert set(l01.CHECKS) == set(REFERENCES)
-    assert for_lesson("01_ngram") is l01.CHECKS
-    for grade_id, check in l01.CHECKS.items():
+    assert set(CHECKS) == set(REFERENCES)
+    for grade_id, check in CHECKS.items():
         assert check.name == grade_id and check.kind == "call"
 
 
@@ -130,7 +131,7 @@ def test_unknown_lesson_raises_lookup_error():
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_cases_are_seeded_plain_data(name):
-    check = l01.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     again = check.cases(random.Random(3))
     assert first == again and len(first) >= 4
@@ -163,11 +164,11 @@ def test_returning_a_function_is_reported(name):
 def test_library_and_private_references_agree():
     # the module's own helpers compute the same answers as the ones written out above
     for seed in SEEDS:
-        for case in l01.CHECKS["smoothed_prob"].cases(random.Random(seed)):
+        for case in CHECKS["smoothed_prob"].cases(random.Random(seed)):
             assert close(l01._smoothed(*case.args), ref_smoothed(*case.args))
-        for case in l01.CHECKS["sentence_logprob"].cases(random.Random(seed)):
+        for case in CHECKS["sentence_logprob"].cases(random.Random(seed)):
             assert close(l01._logprob(*case.args), ref_logprob(*case.args))
-        for case in l01.CHECKS["greedy_generate"].cases(random.Random(seed)):
+        for case in CHECKS["greedy_generate"].cases(random.Random(seed)):
             assert l01._greedy(*case.args) == ref_greedy(*case.args)
 
 
@@ -475,7 +476,7 @@ def test_a_constant_answer_earns_nothing(seed):
     constants = {"count_ngrams": [{}], "conditional_prob": [0.0, 1.0], "smoothed_prob": [0.0, 1.0],
                  "sentence_logprob": [0.0, float("-inf")], "greedy_generate": [[]]}
     for gid, values in constants.items():
-        check = l01.CHECKS[gid]
+        check = CHECKS[gid]
         cases = check.cases(random.Random(seed))
         main = [c for c in cases if not c.edge]
         assert main, gid

@@ -18,6 +18,8 @@ from autograder.checks import l09_tokens as l09
 from autograder.plain import decode, encode
 from shikumi import bpe
 
+CHECKS = for_lesson("09_tokens")
+
 SEEDS = range(6)
 
 
@@ -27,7 +29,7 @@ def round_trip(value):
 
 def run(name, impl, seed):
     """[(case, value as the grader sees it, verify's message)] for every case of one seed."""
-    check = l09.CHECKS[name]
+    check = CHECKS[name]
     out = []
     for case in check.cases(random.Random(seed)):
         value = round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
@@ -99,14 +101,13 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 # -- the registry and the cases --------------------------------------------------------------------------------
 
 def test_registry_lists_the_four_exercises():
-    assert set(l09.CHECKS) == set(REFERENCES)
-    assert for_lesson("09_tokens") is l09.CHECKS
-    for grade_id, check in l09.CHECKS.items():
+    assert set(CHECKS) == set(REFERENCES)
+    for grade_id, check in CHECKS.items():
         assert check.name == grade_id and check.kind == "call"
 
 
 def test_every_check_names_the_library_solution():
-    for check in l09.CHECKS.values():
+    for check in CHECKS.values():
         assert check.references
         for dotted in check.references:
             module, _, path = dotted.partition(":")
@@ -117,7 +118,7 @@ def test_every_check_names_the_library_solution():
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_cases_are_seeded_plain_data(name):
-    check = l09.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     assert first == check.cases(random.Random(3)) and len(first) >= 4
     assert all(isinstance(c, Case) for c in first)
@@ -163,12 +164,12 @@ def test_a_constant_answer_earns_nothing(seed):
     real one."""
     constants = {"count_pairs": [{}, Counter()], "merge": [[]], "learn_merges": [{}], "encode": [[]]}
     for gid, values in constants.items():
-        check = l09.CHECKS[gid]
+        check = CHECKS[gid]
         main = [c for c in check.cases(random.Random(seed)) if not c.edge]
         assert main, gid
         for value in values:
             assert all(check.verify(c, value) is not None for c in main), (gid, value)
-    merge = l09.CHECKS["merge"]
+    merge = CHECKS["merge"]
     main = [c for c in merge.cases(random.Random(seed)) if not c.edge]
     assert all(merge.verify(c, list(c.args[0])) is not None for c in main)      # "return ids" earns nothing
 

@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import Case, for_lesson
-from autograder.checks import l10_chatgpt as l10
 from autograder.plain import decode, encode
 from shikumi import finetune, preference
+
+CHECKS = for_lesson("10_chatgpt")
 
 SEEDS = range(5)
 IGNORE = -100
@@ -29,7 +30,7 @@ def round_trip(value):
 
 def run(name, impl, seed):
     """[(case, value as the grader sees it, verify's message)] for every case of one seed."""
-    check = l10.CHECKS[name]
+    check = CHECKS[name]
     out = []
     for case in check.cases(random.Random(seed)):
         value = round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
@@ -82,14 +83,13 @@ def expect_hint(name, wrong, hint, applies=lambda case: not case.edge, min_hits=
 # -- the registry and the cases --------------------------------------------------------------------------------
 
 def test_registry_lists_the_four_exercises():
-    assert set(l10.CHECKS) == set(REFERENCES)
-    assert for_lesson("10_chatgpt") is l10.CHECKS
-    for grade_id, check in l10.CHECKS.items():
+    assert set(CHECKS) == set(REFERENCES)
+    for grade_id, check in CHECKS.items():
         assert check.name == grade_id and check.kind == "call"
 
 
 def test_every_check_names_the_library_solution():
-    for check in l10.CHECKS.values():
+    for check in CHECKS.values():
         assert check.references
         for dotted in check.references:
             module, _, path = dotted.partition(":")
@@ -108,7 +108,7 @@ def _same(a, b) -> bool:
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_cases_are_seeded_plain_data(name):
-    check = l10.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     assert _same([c.args for c in first], [c.args for c in check.cases(random.Random(3))]) and len(first) >= 4
     assert all(isinstance(c, Case) for c in first)
@@ -138,7 +138,7 @@ def test_returning_none_asks_for_return(name):
 def test_a_constant_answer_earns_nothing(seed):
     """log 2 is the loss of every edge case of the two losses (no preference): it must not pass a main case."""
     for gid in ("reward_model_loss", "dpo_loss"):
-        check = l10.CHECKS[gid]
+        check = CHECKS[gid]
         main = [c for c in check.cases(random.Random(seed)) if not c.edge]
         assert main and all(check.verify(c, torch.tensor(0.6931472)) is not None for c in main)
         edge = [c for c in check.cases(random.Random(seed)) if c.edge]

@@ -11,10 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.checks import l06_clip
+from autograder.checks import for_lesson
 from shikumi import checkpoint, clip, data
 from shikumi.gpt import Block
 from shikumi.train import TrainConfig, train
+
+CHECKS = for_lesson("06_clip")
 
 
 @pytest.fixture(scope="module")
@@ -208,22 +210,22 @@ REFERENCES = {
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("grade_id", sorted(l06_clip.CHECKS))
+@pytest.mark.parametrize("grade_id", sorted(CHECKS))
 def test_reference_answers_pass_every_check(grade_id, seed):
-    check = l06_clip.CHECKS[grade_id]
+    check = CHECKS[grade_id]
     for case in check.cases(random.Random(seed)):
         assert check.verify(case, REFERENCES[grade_id](*case.args, **case.kwargs)) is None
 
 
 def test_case_structure_is_fixed():
-    for check in l06_clip.CHECKS.values():
+    for check in CHECKS.values():
         a, b = check.cases(random.Random(1)), check.cases(random.Random(2))
         assert [c.edge for c in a] == [c.edge for c in b]
         assert [len(c.args) for c in a] == [len(c.args) for c in b]
 
 
 def _message(grade_id, answer, index=0, seed=0):
-    check = l06_clip.CHECKS[grade_id]
+    check = CHECKS[grade_id]
     case = check.cases(random.Random(seed))[index]
     return check.verify(case, answer(*case.args, **case.kwargs))
 
@@ -285,7 +287,7 @@ def test_pool_at_eot_without_minus_one_gets_a_sentence_not_a_raw_index_error():
     from autograder.checks import explain_error
     from shikumi.lang import speaking
 
-    check = l06_clip.CHECKS["pool_at_eot"]
+    check = CHECKS["pool_at_eot"]
     case = check.cases(random.Random(0))[0]
     hidden, tokens = case.args
     with pytest.raises(IndexError) as info:

@@ -22,6 +22,8 @@ from autograder.plain import decode, encode
 from shikumi import charlm, checkpoint, gpt, ngram
 from shikumi.attention import MultiHeadAttention, causal_mask
 
+CHECKS = for_lesson("04_gpt")
+
 SEEDS = range(5)
 
 
@@ -280,7 +282,7 @@ def round_trip(value):
 
 
 def run_call(name, impl, seed):
-    check = l04.CHECKS[name]
+    check = CHECKS[name]
     out = []
     for case in check.cases(random.Random(seed)):
         value = round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
@@ -290,7 +292,7 @@ def run_call(name, impl, seed):
 
 def run_module(cls, seed):
     """What the grader's harness does for kind "module": build, load the state, eval, call under no_grad."""
-    check = l04.CHECKS["Block"]
+    check = CHECKS["Block"]
     out = []
     for case in check.cases(random.Random(seed)):
         module = cls(*round_trip(case.args))
@@ -371,13 +373,13 @@ def test_registry_lists_the_four_exercises():
     assert for_lesson("04_gpt")["Block"].kind == "module"
 
 
-@pytest.mark.parametrize("name", sorted(l04.CHECKS))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_cases_are_plain_data_with_a_fixed_structure(name):
-    sizes = {len(l04.CHECKS[name].cases(random.Random(s))) for s in SEEDS}
+    sizes = {len(CHECKS[name].cases(random.Random(s))) for s in SEEDS}
     assert len(sizes) == 1                                         # partial credit is the same fraction every time
-    for case in l04.CHECKS[name].cases(random.Random(0)):
+    for case in CHECKS[name].cases(random.Random(0)):
         json.dumps(encode((case.args, case.kwargs, case.state, case.inputs)))
-    a, b = (l04.CHECKS[name].cases(random.Random(s)) for s in (1, 2))
+    a, b = (CHECKS[name].cases(random.Random(s)) for s in (1, 2))
     assert repr(a) != repr(b)                                      # other inputs for another submission
 
 
