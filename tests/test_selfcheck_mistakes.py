@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from shikumi import ngram, release, selfcheck
 from shikumi.selfcheck import SelfCheckFailed
-from tests.conftest import ROOT
+from tests.conftest import ROOT, solution_answers
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +105,7 @@ def test_greedy_tie_breaks_are_self_checked(lang, tie, en, ja):
 # -- lesson 02 ---------------------------------------------------------------------------------------------------
 
 def softmax(x, dim=-1):
-    e = torch.exp(x - x.max(dim=dim, keepdim=True).values)
-    return e / e.sum(dim=dim, keepdim=True)
+    return solution_answers("02_attention")["softmax"](x, dim=dim)
 
 
 def softmax_without_keepdim(x, dim=-1):
@@ -149,8 +148,7 @@ def test_dividing_by_d_is_told_sqrt_d_not_d(lang):
 
 
 def split_heads(x, n_head):
-    B, T, d = x.shape
-    return x.view(B, T, n_head, d // n_head).transpose(1, 2)
+    return solution_answers("02_attention")["split_heads"](x, n_head)
 
 
 @BOTH
@@ -167,20 +165,14 @@ def test_split_heads_mistakes_meet_their_hint_first(lang, wrong, en, ja):
 
 # -- lesson 04 ---------------------------------------------------------------------------------------------------
 
-def chat(turns, next_speaker, block_size, strict=False):
-    parts = [f"{s}\n{t}\n\n" for s, t in turns]
-    for start in range(len(parts)):
-        prompt = "".join(parts[start:]) + next_speaker + "\n"
-        if len(prompt) < block_size or not strict and len(prompt) == block_size:
-            return prompt
-    return ("".join(parts) + next_speaker + "\n")[-block_size:]
-
-
 @BOTH
 def test_a_prompt_exactly_block_size_long_is_self_checked(lang):
-    message = run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=lambda *a: chat(*a, strict=True))
+    from autograder.checks.l04_gpt import reference_prompt  # strict=True: the mistake, `<` for `<=`
+
+    message = run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=lambda *a: reference_prompt(*a, strict=True))
     assert said(message, lang, "use <=, not <", "< ではなく <= を使えば"), message
-    assert run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=chat) is None
+    right = solution_answers("04_gpt")["build_chat_prompt"]
+    assert run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=right) is None
 
 
 # -- lesson 06 ---------------------------------------------------------------------------------------------------
