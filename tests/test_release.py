@@ -213,7 +213,7 @@ def untranslated(source_nb) -> list[str]:
         if cell.cell_type != "code":
             continue
         for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "T" and len(node.args) == 2:
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr" and len(node.args) == 2:
                 en, ja = (" ".join(_texts(a)) for a in node.args)
                 found += [f"English half has {w!r}: {en[:80]!r}" for w in JAPANESE_WORD.findall(en) if w not in ja]
                 if ENGLISH_PROSE.search(ja) and not JAPANESE.search(ja) and ja != en:
