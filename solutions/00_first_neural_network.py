@@ -97,7 +97,7 @@ from IPython.display import clear_output
 from shikumi import data, get_device, plot, seed_everything
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_shape, explained, passed, set_language
+from shikumi.selfcheck import expect, expect_close, expect_shape, explained, passed, set_language
 from shikumi.train import TrainConfig, train
 from shikumi.widgets import training_explorer
 
@@ -396,8 +396,9 @@ hints = {0.5: tr("The misses 2 and −1 partly cancel out: square each miss befo
 hint = tr("(2² + 0² + 1² + 1²) / 4 = 1.5.", "(2² + 0² + 1² + 1²) / 4 = 1.5 です。")
 expect(round(float(got), 4), 1.5, "mse_loss([3, 1, 2, 6], [1, 1, 3, 5])", hints.get(round(float(got), 3), hint))
 a, b = torch.randn(10, generator=torch.Generator().manual_seed(1)), torch.randn(10)
-what = tr("the same as PyTorch's F.mse_loss on random numbers", "乱数で PyTorch の F.mse_loss と同じ値になる")
-expect(torch.allclose(mse_loss(a, b), F.mse_loss(a, b)), True, what)
+what = tr("mse_loss(a, b) on random numbers, against PyTorch's F.mse_loss", "乱数での mse_loss(a, b)（PyTorch の F.mse_loss と比べて）")
+mistakes = [(((a - b) ** 2).sum() / 4, tr("Divide by the number of misses (.mean()), not by 4: here there are 10.", "4 ではなく外れの個数で割ります（.mean()）。ここでは 10 個です。"))]
+expect_close(mse_loss(a, b), F.mse_loss(a, b), what, mistakes=mistakes)
 passed("Exercise 0.2")
 
 # %% [markdown] tags=["en"]
@@ -789,11 +790,12 @@ what = tr("sure of the wrong class: −log(e⁻¹⁰ / (1 + e⁻¹⁰)) ≈ 10",
 hint = tr("The log of a negative logit is nan: take the softmax (or log_softmax) of the logits first.", "負のロジットの log は nan です。先にロジットの softmax（または log_softmax）をとります。") if math.isnan(float(got)) else tr("Take the right class's p: here class 1, whose logit is −5.", "正解のクラスの p を使います。ここではロジットが −5 のクラス 1 です。")
 expect(round(float(got), 3), 10.0, what, hint)
 l, t = torch.randn(6, 5, generator=torch.Generator().manual_seed(2)), torch.tensor([0, 4, 2, 2, 1, 3])
-what = tr("the same as PyTorch's F.cross_entropy on random logits",
-          "乱数のロジットで PyTorch の F.cross_entropy と同じ値になる")
+what = tr("cross_entropy(l, t) on random logits, against PyTorch's F.cross_entropy",
+          "乱数のロジットでの cross_entropy(l, t)（PyTorch の F.cross_entropy と比べて）")
 hint = tr("Softmax over the classes (dim=-1), and each row's own target: log_probs[torch.arange(N), targets].",
           "softmax はクラスの方向（dim=-1）にとり、各行からその行の正解を取り出します：log_probs[torch.arange(N), targets]。")
-expect(torch.allclose(cross_entropy(l, t), F.cross_entropy(l, t), atol=1e-5), True, what, hint)
+mistakes = [(-torch.log_softmax(l, dim=-1)[:, t].mean(), tr("log_probs[:, targets] takes every target for every row: take one per row with [torch.arange(N), targets].", "log_probs[:, targets] はすべての行からすべての正解を取り出します。[torch.arange(N), targets] で 1 行につき 1 つ取り出します。"))]
+expect_close(cross_entropy(l, t), F.cross_entropy(l, t), what, hint, mistakes=mistakes)
 passed("Exercise 0.4")
 
 # %% [markdown] tags=["en"]
@@ -902,7 +904,7 @@ with torch.no_grad():
     hints = {"softmax": tr("Return the logits, not probabilities: no softmax in forward (the loss applies it).", "確率ではなくロジットを返します。forward では softmax をかけません（損失の中でかけます）。"), "straight": tr("Without the ReLU the network is a straight line again: torch.relu between the two layers.", "ReLU がないと、ネットワークはまた直線に戻ってしまいます。2 つの層の間に torch.relu を入れます。"), "relu_out": tr("No ReLU after self.out: logits may be negative.", "self.out のあとには ReLU をかけません。ロジットは負にもなります。"), "": tr("out(relu(hidden(x))): the hidden layer, the ReLU, then the output layer.", "out(relu(hidden(x)))：隠れ層、ReLU、出力層の順です。")}
     what = tr("the same logits as nn.Sequential(hidden, ReLU, out)",
               "nn.Sequential(hidden, ReLU, out) と同じロジット")
-    expect(torch.allclose(got, reference, atol=1e-6), True, what, hints[slip])
+    expect_close(got, reference, what, hints[slip], atol=1e-6)
 passed("Exercise 0.5")
 
 # %% [markdown] tags=["en"]

@@ -4,13 +4,12 @@ Part 1: the explicit math path of `scaled_dot_product_attention` (the one learne
 the weights) against `torch.nn.functional.scaled_dot_product_attention`, with and without masks; and
 `MultiHeadAttention` against `torch.nn.MultiheadAttention` with the same weights, for self- and cross-attention.
 
-Part 2: every check's reference answer passes, the notebook's own solutions pass, and the classic mistakes get
-their specific hint. Values travel through autograder.plain both ways, as they do in real grading.
+Part 2: the solution's own answers pass every check, and the classic mistakes get their specific hint. Values travel through autograder.plain both ways, as they do in real grading.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import random
 
@@ -20,12 +19,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.checks import for_lesson
-from autograder.checks import l02_attention as l02
-from autograder.plain import decode, encode
-from shikumi import release
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask, scaled_dot_product_attention
+from tests.conftest import graded_value, plain, round_trip, run_check, solution_answers
 
 LESSON = "02_attention"
+CHECKS = for_lesson(LESSON)
 SEEDS = range(5)
 
 
@@ -287,43 +285,15 @@ def test_gradients_flow_through_both_paths_alike():
 # Part 2 — the hidden checks of lesson 02
 # =====================================================================================================
 
-def round_trip(value):
-    return decode(json.loads(json.dumps(encode(value))))
+# -- the one reference answer of each exercise: the solution's own (solutions/02_attention.py) --------------
+
+ANSWERS = solution_answers(LESSON)
+ref_softmax, ref_weights, ref_causal, ref_split, ref_merge = (
+    ANSWERS[g] for g in ("softmax", "attention_weights", "causal_mask", "split_heads", "merge_heads"))
+run = functools.partial(run_check, LESSON)
 
 
-def plain(value) -> str:
-    return json.dumps(encode(value), sort_keys=True)
-
-
-# -- reference answers, written out independently of the checks module ---------------------------------
-
-def ref_softmax(x, dim=-1):
-    e = torch.exp(x - x.max(dim=dim, keepdim=True).values)
-    return e / e.sum(dim=dim, keepdim=True)
-
-
-def ref_weights(q, k, mask=None):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return ref_softmax(scores)
-
-
-def ref_causal(T):
-    return torch.ones(T, T, dtype=torch.bool).tril()
-
-
-def ref_split(x, n_head):
-    B, T, d = x.shape
-    return x.view(B, T, n_head, d // n_head).transpose(1, 2)
-
-
-def ref_merge(x):
-    B, n, T, hd = x.shape
-    return x.transpose(1, 2).reshape(B, T, n * hd)
-
-
-class RefMHSA(MultiHeadAttention):
+class LibraryMHSA(MultiHeadAttention):
     """The library layer with the exercise's signature forward(x, mask=None)."""
 
     def __init__(self, d_model, n_head):
@@ -333,26 +303,9 @@ class RefMHSA(MultiHeadAttention):
         return super().forward(x, mask=mask)
 
 
-REFERENCES = {"softmax": ref_softmax, "attention_weights": ref_weights, "causal_mask": ref_causal,
-              "split_heads": ref_split, "merge_heads": ref_merge, "MultiHeadSelfAttention": RefMHSA}
-
-
 def call(name, impl, case):
     """What the grader would receive from `impl` on `case` (module or function), after the plain-data trip."""
-    if l02.CHECKS[name].kind == "module":
-        module = impl(*round_trip(case.args), **round_trip(case.kwargs))
-        module.load_state_dict(dict(round_trip(case.state)))
-        module.eval()
-        with torch.no_grad():
-            return round_trip(module(*round_trip(case.inputs)))
-    return round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
-
-
-def run(name, impl, seed):
-    """[(case, value, verify's message)] for every case of one seed."""
-    check = l02.CHECKS[name]
-    return [(case, value, check.verify(case, value))
-            for case in check.cases(random.Random(seed)) for value in [call(name, impl, case)]]
+    return graded_value(CHECKS[name], impl, case)
 
 
 def same(a, b) -> bool:
@@ -365,7 +318,7 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
     hits = 0
     for seed in SEEDS:
         for case, value, message in run(name, wrong, seed):
-            right = call(name, REFERENCES[name], case)
+            right = call(name, ANSWERS[name], case)
             if message is None:
                 assert same(value, right), f"verify accepted a wrong answer for {case.args}"
                 continue
@@ -378,18 +331,9 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 
 # -- the registry and the cases ------------------------------------------------------------------------
 
-def test_registry_lists_the_six_exercises_of_the_notebook():
-    assert for_lesson(LESSON) is l02.CHECKS
-    source = release.read_source(release.source_path(LESSON))
-    assert [e.grade_id for e in release.exercises(source)] == list(l02.CHECKS) == list(REFERENCES)
-    for grade_id, check in l02.CHECKS.items():
-        assert check.name == grade_id
-        assert check.kind == ("module" if grade_id == "MultiHeadSelfAttention" else "call")
-
-
-@pytest.mark.parametrize("name", list(REFERENCES))
+@pytest.mark.parametrize("name", list(CHECKS))
 def test_cases_are_small_seeded_plain_data(name):
-    check = l02.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     assert plain(first_args := [(c.args, c.kwargs, c.state, c.inputs) for c in first]) == plain(
         [(c.args, c.kwargs, c.state, c.inputs) for c in check.cases(random.Random(3))])
@@ -406,31 +350,13 @@ def test_cases_are_small_seeded_plain_data(name):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", list(REFERENCES))
-def test_reference_answer_passes(name, seed):
-    for _case, _value, message in run(name, REFERENCES[name], seed):
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_the_solution_passes(name, seed):
+    for _case, _value, message in run(name, ANSWERS[name], seed):
         assert message is None, message
 
 
-@pytest.fixture(scope="module")
-def notebook_answers():
-    """The solution notebook's own answer cells, run in a namespace like the lesson's."""
-    namespace = {"math": math, "torch": torch, "nn": nn, "F": F}
-    source = release.read_source(release.source_path(LESSON))
-    for cell in source.cells:
-        if release.is_answer_cell(cell):
-            exec(compile(cell.source, release.grade_id(cell), "exec"), namespace)
-    return namespace
-
-
-@pytest.mark.parametrize("name", list(REFERENCES))
-def test_the_notebook_solutions_pass(notebook_answers, name):
-    for seed in (0, 1):
-        for _case, _value, message in run(name, notebook_answers[name], seed):
-            assert message is None, message
-
-
-@pytest.mark.parametrize("name", [n for n in REFERENCES if n != "MultiHeadSelfAttention"])
+@pytest.mark.parametrize("name", [n for n in CHECKS if n != "MultiHeadSelfAttention"])
 def test_returning_none_asks_for_return(name):
     for _case, _value, message in run(name, lambda *a, **k: None, 0):
         assert message is not None and "return" in message
@@ -619,7 +545,7 @@ def test_merge_forgets_to_join_the_last_axes():
 
 # -- 2.6 MultiHeadSelfAttention -------------------------------------------------------------------------
 
-class WrongMHSA(RefMHSA):
+class WrongMHSA(ANSWERS["MultiHeadSelfAttention"]):
     """Self-attention written out, with one classic mistake switched on."""
 
     mistake = ""
@@ -655,9 +581,9 @@ def test_mhsa_classic_mistakes(mistake, hint, applies, per_seed):
 
 def test_mhsa_checks_each_case_against_torch_multihead_attention():
     """The grader's reference (shikumi's layer) is what torch.nn.MultiheadAttention computes, case by case."""
-    for case in l02.CHECKS["MultiHeadSelfAttention"].cases(random.Random(0)):
+    for case in CHECKS["MultiHeadSelfAttention"].cases(random.Random(0)):
         d, n_head = case.args
-        mine = RefMHSA(d, n_head).double().eval()
+        mine = LibraryMHSA(d, n_head).double().eval()
         mine.load_state_dict({k: v.double() for k, v in case.state.items()})
         ref = torch_mha_with_weights_of(mine, d, n_head)
         x = case.inputs[0].double()
@@ -674,10 +600,10 @@ def test_a_softmax_without_keepdim_raises_and_gets_a_sentence_on_keepdim():
     for grade.py to append after "… raised …") names keepdim, in both languages."""
     import random as _random
 
-    from autograder.checks import explain_error, l02_attention
+    from autograder.checks import explain_error
     from shikumi.lang import speaking
 
-    check = l02_attention.CHECKS["softmax"]
+    check = CHECKS["softmax"]
     case = check.cases(_random.Random(0))[1]                       # x of shape (3, 5)
     (x,) = case.args
     with pytest.raises(RuntimeError) as info:

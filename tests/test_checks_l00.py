@@ -1,5 +1,5 @@
-"""autograder.checks.l00_first_neural_network: the right answer passes every case, the notebook's own solutions pass,
-and the beginner's classic mistakes get their hint.
+"""autograder.checks.l00_first_neural_network: the solution's own answers pass every case, and the beginner's
+classic mistakes get their hint.
 
 Values travel through autograder.plain both ways, as they do in real grading (encode in the kernel, JSON, decode
 in the grader), so every call here goes through `round_trip`.
@@ -7,22 +7,21 @@ in the grader), so every call here goes through `round_trip`.
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import random
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from autograder.checks import for_lesson
-from autograder.checks import l00_first_neural_network as l00
-from autograder.plain import Unsupported, decode, encode
+from autograder.plain import Unsupported
 from shikumi import release
-from tests.conftest import ROOT
+from tests.conftest import ROOT, graded_value, plain, round_trip, run_check, solution_answers
 
 LESSON = "00_first_neural_network"
+CHECKS = for_lesson(LESSON)
 SEEDS = range(5)
 
 
@@ -35,68 +34,21 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def round_trip(value):
-    return decode(json.loads(json.dumps(encode(value))))
+# -- the one reference answer of each exercise: the solution's own (solutions/00_first_neural_network.py) ----
 
-
-def plain(value) -> str:
-    return json.dumps(encode(value), sort_keys=True)
-
-
-# -- reference answers, written out independently of the checks module --------------------------------------
-
-def ref_predict(x, w, b):
-    return x @ w + b
-
-
-def ref_mse(pred, target):
-    return ((pred - target) ** 2).mean()
-
-
-def ref_step(w, b, x, y, lr):
-    miss = w * x + b - y
-    return float(w - lr * (2 * miss * x).mean()), float(b - lr * (2 * miss).mean())
-
-
-def ref_ce(logits, targets):
-    return -torch.log_softmax(logits, dim=-1)[torch.arange(len(targets)), targets].mean()
-
-
-class RefMLP(nn.Module):
-    def __init__(self, n_in=2, n_hidden=16, n_out=2):
-        super().__init__()
-        self.hidden = nn.Linear(n_in, n_hidden)
-        self.out = nn.Linear(n_hidden, n_out)
-
-    def forward(self, x):
-        return self.out(torch.relu(self.hidden(x)))
-
-
-REFERENCES = {"predict": ref_predict, "mse_loss": ref_mse, "gradient_step": ref_step, "cross_entropy": ref_ce,
-              "TinyMLP": RefMLP}
-
-
-def mlp_with(forward):
-    """A TinyMLP whose forward is `forward(self, x)`: a learner's version of Exercise 0.5."""
-    return type("LearnersMLP", (RefMLP,), {"forward": forward})
+ANSWERS = solution_answers(LESSON)
+ref_step, ref_ce = ANSWERS["gradient_step"], ANSWERS["cross_entropy"]
+run = functools.partial(run_check, LESSON)
 
 
 def call(name, impl, case):
     """What the grader would receive from `impl` on `case` (module or function), after the plain-data trip."""
-    if l00.CHECKS[name].kind == "module":
-        module = impl(*round_trip(case.args), **round_trip(case.kwargs))
-        module.load_state_dict(dict(round_trip(case.state)))
-        module.eval()
-        with torch.no_grad():
-            return round_trip(module(*round_trip(case.inputs)))
-    return round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
+    return graded_value(CHECKS[name], impl, case)
 
 
-def run(name, impl, seed):
-    """[(case, value, verify's message)] for every case of one seed."""
-    check = l00.CHECKS[name]
-    return [(case, value, check.verify(case, value))
-            for case in check.cases(random.Random(seed)) for value in [call(name, impl, case)]]
+def mlp_with(forward):
+    """A TinyMLP whose forward is `forward(self, x)`: a learner's version of the TinyMLP exercise."""
+    return type("LearnersMLP", (ANSWERS["TinyMLP"],), {"forward": forward})
 
 
 def same(a, b) -> bool:
@@ -114,7 +66,7 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
     hits = 0
     for seed in SEEDS:
         for case, value, message in run(name, wrong, seed):
-            right = call(name, REFERENCES[name], case)
+            right = call(name, ANSWERS[name], case)
             if message is None:
                 assert same(value, right), f"verify accepted a wrong answer for {case.args}"
                 continue
@@ -127,26 +79,23 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 
 # -- the registry and the cases ------------------------------------------------------------------------------
 
-def test_registry_lists_the_five_exercises_of_the_notebook():
-    assert for_lesson(LESSON) is l00.CHECKS
+def test_the_five_exercises_are_numbered_from_0_1():
+    """(That the registry lists them in this order, with their kinds: tests/test_check_registry.py.)"""
     source = release.read_source(release.source_path(LESSON))
-    assert [e.grade_id for e in release.exercises(source)] == list(l00.CHECKS) == list(REFERENCES)
     assert [e.number for e in release.exercises(source)] == ["0.1", "0.2", "0.3", "0.4", "0.5"]
-    for grade_id, check in l00.CHECKS.items():
-        assert check.name == grade_id
-        assert check.kind == ("module" if grade_id == "TinyMLP" else "call")
+    assert list(CHECKS) == ["predict", "mse_loss", "gradient_step", "cross_entropy", "TinyMLP"]
 
 
 def test_no_other_lesson_has_these_exercise_names():
     """The grader recognises a notebook that lost its metadata and its file name by its exercises."""
     others = {e.grade_id for src in release.sources(ROOT) if not src.name.startswith("00_")
               for e in release.exercises(release.read_source(src))}
-    assert not others & set(l00.CHECKS)
+    assert not others & set(CHECKS)
 
 
-@pytest.mark.parametrize("name", list(REFERENCES))
+@pytest.mark.parametrize("name", list(CHECKS))
 def test_cases_are_small_seeded_plain_data(name):
-    check = l00.CHECKS[name]
+    check = CHECKS[name]
 
     def spec(cases):
         return plain([(c.args, c.kwargs, c.state, c.inputs) for c in cases])
@@ -162,28 +111,10 @@ def test_cases_are_small_seeded_plain_data(name):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", list(REFERENCES))
-def test_reference_answer_passes(name, seed):
-    for _case, _value, message in run(name, REFERENCES[name], seed):
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_the_solution_passes(name, seed):
+    for _case, _value, message in run(name, ANSWERS[name], seed):
         assert message is None, message
-
-
-@pytest.fixture(scope="module")
-def notebook_answers():
-    """The solution notebook's own answer cells, run in a namespace like the lesson's."""
-    namespace = {"math": math, "torch": torch, "nn": nn, "F": F}
-    source = release.read_source(release.source_path(LESSON))
-    for cell in source.cells:
-        if release.is_answer_cell(cell):
-            exec(compile(cell.source, release.grade_id(cell), "exec"), namespace)
-    return namespace
-
-
-@pytest.mark.parametrize("name", list(REFERENCES))
-def test_the_notebook_solutions_pass(notebook_answers, name):
-    for seed in (0, 1):
-        for _case, _value, message in run(name, notebook_answers[name], seed):
-            assert message is None, message
 
 
 @pytest.mark.parametrize("name", ["predict", "mse_loss", "gradient_step", "cross_entropy"])
@@ -198,8 +129,8 @@ def test_a_constant_answer_earns_nothing(name):
     constants = {"predict": torch.zeros(3), "mse_loss": torch.tensor(0.0), "gradient_step": (0.0, 0.0),
                  "cross_entropy": torch.tensor(0.0)}
     for seed in SEEDS:
-        main = [c for c in l00.CHECKS[name].cases(random.Random(seed)) if not c.edge]
-        assert main and all(l00.CHECKS[name].verify(c, round_trip(constants[name])) is not None for c in main)
+        main = [c for c in CHECKS[name].cases(random.Random(seed)) if not c.edge]
+        assert main and all(CHECKS[name].verify(c, round_trip(constants[name])) is not None for c in main)
 
 
 def test_gradient_step_that_does_not_move_earns_only_the_edge_case():

@@ -1,4 +1,4 @@
-"""autograder.checks.l01_ngram: the right answer passes every case, and classic mistakes get their hint.
+"""autograder.checks.l01_ngram: the solution's own answers pass every case, and classic mistakes get their hint.
 
 What a learner's function returns reaches verify() only after a trip through autograder.plain (encode in
 the kernel, JSON on disk, decode in the grader), and the inputs make the same trip the other way, so every
@@ -7,7 +7,7 @@ call here goes through `round_trip` too.
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import random
 from collections import Counter
@@ -16,77 +16,20 @@ import pytest
 
 from autograder.checks import Case, close, for_lesson
 from autograder.checks import l01_ngram as l01
-from autograder.plain import decode, encode
 from shikumi.ngram import BOS, EOS, conditional_prob, count_ngrams, pad
+from tests.conftest import round_trip, run_check, solution_answers
 
+LESSON = "01_ngram"
+CHECKS = for_lesson(LESSON)
 SEEDS = range(6)
 
 
-def round_trip(value):
-    return decode(json.loads(json.dumps(encode(value))))
+run = functools.partial(run_check, LESSON)
 
+# -- the one reference answer of each exercise: the solution's own (solutions/01_ngram.py) ---------------
 
-def run(name, impl, seed):
-    """[(case, value as the grader sees it, verify's message)] for every case of one seed."""
-    check = l01.CHECKS[name]
-    out = []
-    for case in check.cases(random.Random(seed)):
-        args = round_trip(case.args)
-        kwargs = round_trip(case.kwargs)
-        value = round_trip(impl(*args, **kwargs))
-        out.append((case, value, check.verify(case, value)))
-    return out
-
-
-# -- reference answers ------------------------------------------------------------------------------
-
-def ref_count(tokens, n):
-    return count_ngrams(tokens, n)
-
-
-def ref_cond(counts, ctx, word):
-    return conditional_prob(counts, ctx, word)
-
-
-def ref_smoothed(counts, ctx, word, k, vocab_size):
-    ctx = tuple(ctx)
-    context_count = sum(c for ng, c in counts.items() if ng[:-1] == ctx)
-    return (counts[ctx + (word,)] + k) / (context_count + k * vocab_size)
-
-
-def ref_logprob(counts, sentence, n):
-    tokens = pad(sentence, n)
-    total = 0.0
-    for i in range(n - 1, len(tokens)):
-        p = conditional_prob(counts, tokens[i - n + 1 : i], tokens[i])
-        if p == 0:
-            return -math.inf
-        total += math.log(p)
-    return total
-
-
-def ref_greedy(counts, context, n, max_words):
-    words, out = [BOS] * (n - 1) + list(context), []
-    for _ in range(max_words):
-        ctx = tuple(words[len(words) - (n - 1) :]) if n > 1 else ()
-        following = {ng[-1]: c for ng, c in counts.items() if ng[:-1] == ctx}
-        if not following:
-            break
-        word = min(following, key=lambda w: (-following[w], w))
-        if word == EOS:
-            break
-        words.append(word)
-        out.append(word)
-    return out
-
-
-REFERENCES = {
-    "count_ngrams": ref_count,
-    "conditional_prob": ref_cond,
-    "smoothed_prob": ref_smoothed,
-    "sentence_logprob": ref_logprob,
-    "greedy_generate": ref_greedy,
-}
+ANSWERS = solution_answers(LESSON)
+ref_smoothed, ref_logprob, ref_greedy = (ANSWERS[g] for g in ("smoothed_prob", "sentence_logprob", "greedy_generate"))
 
 
 def same(a, b) -> bool:
@@ -102,7 +45,7 @@ def expect_hint(name, wrong, hint, applies=lambda case, ref: True, min_hits=1):
     hits = 0
     for seed in SEEDS:
         for case, value, message in run(name, wrong, seed):
-            ref = REFERENCES[name](*round_trip(case.args))
+            ref = ANSWERS[name](*round_trip(case.args))
             if message is None:
                 assert same(value, ref), f"verify accepted a wrong answer: {case.args} → {value!r}, not {ref!r}"
                 continue
@@ -116,21 +59,14 @@ def expect_hint(name, wrong, hint, applies=lambda case, ref: True, min_hits=1):
 
 # -- the registry and the cases -----------------------------------------------------------------------
 
-def test_registry_lists_the_five_exercises():
-    assert set(l01.CHECKS) == set(REFERENCES)
-    assert for_lesson("01_ngram") is l01.CHECKS
-    for grade_id, check in l01.CHECKS.items():
-        assert check.name == grade_id and check.kind == "call"
-
-
 def test_unknown_lesson_raises_lookup_error():
     with pytest.raises(LookupError, match="no hidden checks"):
         for_lesson("99_nothing")
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_cases_are_seeded_plain_data(name):
-    check = l01.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     again = check.cases(random.Random(3))
     assert first == again and len(first) >= 4
@@ -142,32 +78,32 @@ def test_cases_are_seeded_plain_data(name):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_reference_answer_passes(name, seed):
-    for case, _value, message in run(name, REFERENCES[name], seed):
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_the_solution_passes(name, seed):
+    for case, _value, message in run(name, ANSWERS[name], seed):
         assert message is None, f"{case.args}: {message}"
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_returning_none_asks_for_return(name):
     for case, _value, message in run(name, lambda *args: None, 0):
         assert message is not None and "return" in message, (case, message)
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_returning_a_function_is_reported(name):
     for _case, _value, message in run(name, lambda *args: (lambda: 0), 0):
         assert message is not None and "function" in message
 
 
-def test_library_and_private_references_agree():
-    # the module's own helpers compute the same answers as the ones written out above
+def test_the_checks_helpers_agree_with_the_solution():
+    # the check module computes its right answers itself, in the grader: they are the solution's
     for seed in SEEDS:
-        for case in l01.CHECKS["smoothed_prob"].cases(random.Random(seed)):
+        for case in CHECKS["smoothed_prob"].cases(random.Random(seed)):
             assert close(l01._smoothed(*case.args), ref_smoothed(*case.args))
-        for case in l01.CHECKS["sentence_logprob"].cases(random.Random(seed)):
+        for case in CHECKS["sentence_logprob"].cases(random.Random(seed)):
             assert close(l01._logprob(*case.args), ref_logprob(*case.args))
-        for case in l01.CHECKS["greedy_generate"].cases(random.Random(seed)):
+        for case in CHECKS["greedy_generate"].cases(random.Random(seed)):
             assert l01._greedy(*case.args) == ref_greedy(*case.args)
 
 
@@ -475,7 +411,7 @@ def test_a_constant_answer_earns_nothing(seed):
     constants = {"count_ngrams": [{}], "conditional_prob": [0.0, 1.0], "smoothed_prob": [0.0, 1.0],
                  "sentence_logprob": [0.0, float("-inf")], "greedy_generate": [[]]}
     for gid, values in constants.items():
-        check = l01.CHECKS[gid]
+        check = CHECKS[gid]
         cases = check.cases(random.Random(seed))
         main = [c for c in cases if not c.edge]
         assert main, gid

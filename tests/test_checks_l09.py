@@ -1,4 +1,4 @@
-"""autograder.checks.l09_tokens: the right answer passes every case, and classic beginner mistakes get their hint.
+"""autograder.checks.l09_tokens: the solution's own answers pass every case, and classic beginner mistakes get their hint.
 
 As in test_checks_l01, every input and every returned value makes the trip through autograder.plain first
 (`round_trip`), as it does between the learner's kernel and the grader.
@@ -6,8 +6,7 @@ As in test_checks_l01, every input and every returned value makes the trip throu
 
 from __future__ import annotations
 
-import importlib
-import json
+import functools
 import random
 from collections import Counter
 
@@ -15,68 +14,18 @@ import pytest
 
 from autograder.checks import Case, for_lesson
 from autograder.checks import l09_tokens as l09
-from autograder.plain import decode, encode
 from shikumi import bpe
+from tests.conftest import round_trip, run_check, solution_answers
 
+LESSON = "09_tokens"
+CHECKS = for_lesson(LESSON)
 SEEDS = range(6)
+run = functools.partial(run_check, LESSON)
 
+# -- the one reference answer of each exercise: the solution's own (solutions/09_tokens.py) -----------------
 
-def round_trip(value):
-    return decode(json.loads(json.dumps(encode(value))))
-
-
-def run(name, impl, seed):
-    """[(case, value as the grader sees it, verify's message)] for every case of one seed."""
-    check = l09.CHECKS[name]
-    out = []
-    for case in check.cases(random.Random(seed)):
-        value = round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
-        out.append((case, value, check.verify(case, value)))
-    return out
-
-
-# -- reference answers, written out as a learner would ------------------------------------------------------
-
-def ref_count_pairs(ids):
-    counts = Counter()
-    for i in range(len(ids) - 1):
-        counts[(ids[i], ids[i + 1])] += 1
-    return counts
-
-
-def ref_merge(ids, pair, new_id):
-    out, i = [], 0
-    while i < len(ids):
-        if i < len(ids) - 1 and ids[i] == pair[0] and ids[i + 1] == pair[1]:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
-
-
-def ref_learn_merges(ids, num_merges):
-    ids, merges = list(ids), {}
-    for step in range(num_merges):
-        counts = ref_count_pairs(ids)
-        if not counts:
-            break
-        pair = min(counts, key=lambda p: (-counts[p], p))
-        merges[pair] = 256 + step
-        ids = ref_merge(ids, pair, 256 + step)
-    return merges
-
-
-def ref_encode(text, merges):
-    ids = list(text.encode("utf-8"))
-    for pair, new_id in merges.items():
-        ids = ref_merge(ids, pair, new_id)
-    return ids
-
-
-REFERENCES = {"count_pairs": ref_count_pairs, "merge": ref_merge, "learn_merges": ref_learn_merges,
-              "encode": ref_encode}
+ANSWERS = solution_answers(LESSON)
+ref_merge = ANSWERS["merge"]
 
 
 def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
@@ -84,7 +33,7 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
     hits = 0
     for seed in SEEDS:
         for case, value, message in run(name, wrong, seed):
-            right = round_trip(REFERENCES[name](*round_trip(case.args)))
+            right = round_trip(ANSWERS[name](*round_trip(case.args)))
             if message is None:
                 assert value == right, f"verify accepted a wrong answer: {case.args} → {value!r}, not {right!r}"
                 continue
@@ -98,26 +47,9 @@ def expect_hint(name, wrong, hint, applies=lambda case: True, min_hits=1):
 
 # -- the registry and the cases --------------------------------------------------------------------------------
 
-def test_registry_lists_the_four_exercises():
-    assert set(l09.CHECKS) == set(REFERENCES)
-    assert for_lesson("09_tokens") is l09.CHECKS
-    for grade_id, check in l09.CHECKS.items():
-        assert check.name == grade_id and check.kind == "call"
-
-
-def test_every_check_names_the_library_solution():
-    for check in l09.CHECKS.values():
-        assert check.references
-        for dotted in check.references:
-            module, _, path = dotted.partition(":")
-            owner = importlib.import_module(module)
-            for part in path.split("."):
-                owner = getattr(owner, part)                      # raises if the name is stale
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_cases_are_seeded_plain_data(name):
-    check = l09.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     assert first == check.cases(random.Random(3)) and len(first) >= 4
     assert all(isinstance(c, Case) for c in first)
@@ -129,14 +61,14 @@ def test_cases_are_seeded_plain_data(name):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_reference_answer_passes(name, seed):
-    for case, _value, message in run(name, REFERENCES[name], seed):
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_the_solution_passes(name, seed):
+    for case, _value, message in run(name, ANSWERS[name], seed):
         assert message is None, f"{case.args}: {message}"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_the_library_and_the_written_out_answers_agree(seed):
+def test_the_library_answers_pass_too(seed):
     for name, library in (("count_pairs", bpe.count_pairs), ("merge", bpe.merge),
                           ("learn_merges", bpe.learn_merges)):
         for _case, _value, message in run(name, library, seed):
@@ -145,13 +77,13 @@ def test_the_library_and_the_written_out_answers_agree(seed):
         assert message is None
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_returning_none_asks_for_return(name):
     for case, _value, message in run(name, lambda *args: None, 0):
         assert message is not None and "return" in message, (case, message)
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_returning_a_function_is_reported(name):
     for _case, _value, message in run(name, lambda *args: (lambda: 0), 0):
         assert message is not None and "function" in message
@@ -163,12 +95,12 @@ def test_a_constant_answer_earns_nothing(seed):
     real one."""
     constants = {"count_pairs": [{}, Counter()], "merge": [[]], "learn_merges": [{}], "encode": [[]]}
     for gid, values in constants.items():
-        check = l09.CHECKS[gid]
+        check = CHECKS[gid]
         main = [c for c in check.cases(random.Random(seed)) if not c.edge]
         assert main, gid
         for value in values:
             assert all(check.verify(c, value) is not None for c in main), (gid, value)
-    merge = l09.CHECKS["merge"]
+    merge = CHECKS["merge"]
     main = [c for c in merge.cases(random.Random(seed)) if not c.edge]
     assert all(merge.verify(c, list(c.args[0])) is not None for c in main)      # "return ids" earns nothing
 

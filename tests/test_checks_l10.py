@@ -1,4 +1,4 @@
-"""autograder.checks.l10_chatgpt: the right answer passes every case, and classic beginner mistakes get their hint.
+"""autograder.checks.l10_chatgpt: the solution's own answers pass every case, and classic beginner mistakes get their hint.
 
 As in test_checks_l09, every input and every returned value makes the trip through autograder.plain first
 (`round_trip`), as it does between the learner's kernel and the grader.
@@ -6,8 +6,7 @@ As in test_checks_l09, every input and every returned value makes the trip throu
 
 from __future__ import annotations
 
-import importlib
-import json
+import functools
 import random
 
 import pytest
@@ -15,54 +14,20 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import Case, for_lesson
-from autograder.checks import l10_chatgpt as l10
-from autograder.plain import decode, encode
 from shikumi import finetune, preference
+from tests.conftest import round_trip, run_check, solution_answers
 
+LESSON = "10_chatgpt"
+CHECKS = for_lesson(LESSON)
 SEEDS = range(5)
 IGNORE = -100
+run = functools.partial(run_check, LESSON)
 
+# -- the one reference answer of each exercise: the solution's own (solutions/10_chatgpt.py) ----------------
 
-def round_trip(value):
-    return decode(json.loads(json.dumps(encode(value))))
+ANSWERS = solution_answers(LESSON)
+ref_masking, ref_logprob, ref_reward, ref_dpo = (ANSWERS[g] for g in CHECKS)
 
-
-def run(name, impl, seed):
-    """[(case, value as the grader sees it, verify's message)] for every case of one seed."""
-    check = l10.CHECKS[name]
-    out = []
-    for case in check.cases(random.Random(seed)):
-        value = round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
-        out.append((case, value, check.verify(case, value)))
-    return out
-
-
-# -- reference answers, written out as a learner would ------------------------------------------------------
-
-def ref_masking(prompt_ids, answer_ids):
-    ids = torch.tensor(prompt_ids + answer_ids)
-    x, y = ids[:-1], ids[1:].clone()
-    y[: len(prompt_ids) - 1] = IGNORE
-    return x, y
-
-
-def ref_logprob(logits, targets):
-    mask = targets != IGNORE
-    logp = torch.log_softmax(logits, dim=-1)
-    picked = torch.gather(logp, 2, torch.where(mask, targets, 0).unsqueeze(2)).squeeze(2)
-    return torch.where(mask, picked, 0.0).sum(dim=1)
-
-
-def ref_reward(chosen, rejected):
-    return -F.logsigmoid(chosen - rejected).mean()
-
-
-def ref_dpo(pc, pr, rc, rr, beta):
-    return ref_reward(beta * (pc - rc), beta * (pr - rr))
-
-
-REFERENCES = {"sft_inputs_and_targets": ref_masking, "sequence_logprob": ref_logprob,
-              "reward_model_loss": ref_reward, "dpo_loss": ref_dpo}
 LIBRARY = {"sft_inputs_and_targets": finetune.sft_inputs_and_targets, "sequence_logprob": finetune.sequence_logprob,
            "reward_model_loss": preference.reward_model_loss, "dpo_loss": preference.dpo_loss}
 
@@ -81,23 +46,6 @@ def expect_hint(name, wrong, hint, applies=lambda case: not case.edge, min_hits=
 
 # -- the registry and the cases --------------------------------------------------------------------------------
 
-def test_registry_lists_the_four_exercises():
-    assert set(l10.CHECKS) == set(REFERENCES)
-    assert for_lesson("10_chatgpt") is l10.CHECKS
-    for grade_id, check in l10.CHECKS.items():
-        assert check.name == grade_id and check.kind == "call"
-
-
-def test_every_check_names_the_library_solution():
-    for check in l10.CHECKS.values():
-        assert check.references
-        for dotted in check.references:
-            module, _, path = dotted.partition(":")
-            owner = importlib.import_module(module)
-            for part in path.split("."):
-                owner = getattr(owner, part)                      # raises if the name is stale
-
-
 def _same(a, b) -> bool:
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
@@ -106,9 +54,9 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_cases_are_seeded_plain_data(name):
-    check = l10.CHECKS[name]
+    check = CHECKS[name]
     first = check.cases(random.Random(3))
     assert _same([c.args for c in first], [c.args for c in check.cases(random.Random(3))]) and len(first) >= 4
     assert all(isinstance(c, Case) for c in first)
@@ -121,14 +69,14 @@ def test_cases_are_seeded_plain_data(name):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_reference_and_library_answers_pass(name, seed):
-    for impl in (REFERENCES[name], LIBRARY[name]):
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_the_solution_and_library_answers_pass(name, seed):
+    for impl in (ANSWERS[name], LIBRARY[name]):
         for case, _value, message in run(name, impl, seed):
             assert message is None, f"{case.args}: {message}"
 
 
-@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_returning_none_asks_for_return(name):
     for case, _value, message in run(name, lambda *args, **kwargs: None, 0):
         assert message is not None and "return" in message, (case, message)
@@ -138,7 +86,7 @@ def test_returning_none_asks_for_return(name):
 def test_a_constant_answer_earns_nothing(seed):
     """log 2 is the loss of every edge case of the two losses (no preference): it must not pass a main case."""
     for gid in ("reward_model_loss", "dpo_loss"):
-        check = l10.CHECKS[gid]
+        check = CHECKS[gid]
         main = [c for c in check.cases(random.Random(seed)) if not c.edge]
         assert main and all(check.verify(c, torch.tensor(0.6931472)) is not None for c in main)
         edge = [c for c in check.cases(random.Random(seed)) if c.edge]

@@ -12,11 +12,12 @@ import random
 import pytest
 import torch
 
-from autograder.checks import Case
-from autograder.checks import l07_diffusion as checks
+from autograder.checks import Case, for_lesson
 from shikumi import checkpoint, diffusion
 from shikumi.lang import speaking
 from shikumi.unet import UNet, UNetConfig
+
+CHECKS = for_lesson("07_diffusion")
 
 diffusers = pytest.importorskip("diffusers", reason="diffusers is the reference for the schedulers")
 
@@ -326,10 +327,10 @@ def _reference(gid: str, case: Case):
     return s.step(eps, t, x_t, variance_noise=z).prev_sample
 
 
-@pytest.mark.parametrize("gid", list(checks.CHECKS))
+@pytest.mark.parametrize("gid", list(CHECKS))
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_library_answers_pass_every_check(gid, seed):
-    check = checks.CHECKS[gid]
+    check = CHECKS[gid]
     cases = check.cases(random.Random(seed))
     assert len(cases) >= 4
     for case in cases:
@@ -338,14 +339,14 @@ def test_library_answers_pass_every_check(gid, seed):
 
 def test_case_structure_is_fixed():
     """Partial credit is a fraction of the cases: their number and kind must not depend on the seed."""
-    for gid, check in checks.CHECKS.items():
+    for gid, check in CHECKS.items():
         runs = [check.cases(random.Random(seed)) for seed in (0, 99)]
         assert [c.edge for c in runs[0]] == [c.edge for c in runs[1]], gid
         assert [len(c.args) for c in runs[0]] == [len(c.args) for c in runs[1]], gid
 
 
 def _verify_all(gid, answer, seed=0):
-    check = checks.CHECKS[gid]
+    check = CHECKS[gid]
     return [check.verify(case, answer(*case.args)) for case in check.cases(random.Random(seed))]
 
 

@@ -18,9 +18,13 @@ import torch.nn.functional as F
 
 from autograder.checks import for_lesson
 from autograder.checks import l04_gpt as l04
-from autograder.plain import decode, encode
+from autograder.plain import encode
 from shikumi import charlm, checkpoint, gpt, ngram
-from shikumi.attention import MultiHeadAttention, causal_mask
+from shikumi.attention import causal_mask
+from tests.conftest import run_check, solution_answers
+
+CHECKS = for_lesson("04_gpt")
+ANSWERS = solution_answers("04_gpt")  # the one reference answer of each exercise: the solution's own
 
 SEEDS = range(5)
 
@@ -275,47 +279,18 @@ def test_shipped_gpt_beats_the_best_character_ngram():
 
 # -- hidden checks (autograder.checks.l04_gpt) ------------------------------------------------------
 
-def round_trip(value):
-    return decode(json.loads(json.dumps(encode(value))))
-
-
 def run_call(name, impl, seed):
-    check = l04.CHECKS[name]
-    out = []
-    for case in check.cases(random.Random(seed)):
-        value = round_trip(impl(*round_trip(case.args), **round_trip(case.kwargs)))
-        out.append((case, value, check.verify(case, value)))
-    return out
+    """[(case, value as the grader sees it, the check's message)]: what the grader does for kind "call"."""
+    return run_check("04_gpt", name, impl, seed)
 
 
 def run_module(cls, seed):
     """What the grader's harness does for kind "module": build, load the state, eval, call under no_grad."""
-    check = l04.CHECKS["Block"]
-    out = []
-    for case in check.cases(random.Random(seed)):
-        module = cls(*round_trip(case.args))
-        module.load_state_dict(dict(round_trip(case.state)))
-        module.eval()
-        with torch.no_grad():
-            value = round_trip(module(*round_trip(case.inputs)))
-        out.append((case, value, check.verify(case, value)))
-    return out
+    return run_check("04_gpt", "Block", cls, seed)
 
 
-class LearnerBlock(nn.Module):
-    """The lesson's skeleton; subclasses fill in forward like learners might."""
-
-    def __init__(self, d_model, n_head):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(d_model)
-        self.attn = MultiHeadAttention(d_model, n_head)
-        self.ln_2 = nn.LayerNorm(d_model)
-        self.mlp = gpt.MLP(d_model)
-
-    def forward(self, x):
-        mask = causal_mask(x.size(1), device=x.device)
-        x = x + self.attn(self.ln_1(x), mask=mask)
-        return x + self.mlp(self.ln_2(x))
+LearnerBlock = ANSWERS["Block"]  # the lesson's skeleton with the solution's forward; subclasses fill it in as
+                                 # learners might
 
 
 class PostLN(LearnerBlock):
@@ -340,56 +315,28 @@ class ReturnsTuple(LearnerBlock):
         return x, x
 
 
-def ref_count(config):
-    d, L = config["d_model"], config["n_layer"]
-    return ((config["vocab_size"] + config["block_size"]) * d + L * (12 * d * d + 13 * d)
-            + (2 * d if config["prenorm"] else 0))
+ref_count, ref_probs, ref_chat = (ANSWERS[g] for g in ("count_parameters", "next_token_probs", "build_chat_prompt"))
 
 
-def ref_probs(logits, temperature=1.0, top_k=None):
-    if temperature == 0:
-        return F.one_hot(logits.argmax(), logits.numel()).float()
-    logits = logits / temperature
-    if top_k is not None:
-        logits[logits < torch.topk(logits, top_k).values[-1]] = float("-inf")
-    return logits.softmax(-1)
-
-
-def ref_chat(turns, next_speaker, block_size):
-    parts = [f"{s}\n{t}\n\n" for s, t in turns]
-    for start in range(len(parts)):
-        if len("".join(parts[start:]) + next_speaker + "\n") <= block_size:
-            return "".join(parts[start:]) + next_speaker + "\n"
-    return ("".join(parts) + next_speaker + "\n")[-block_size:]
-
-
-REFERENCES = {"count_parameters": ref_count, "next_token_probs": ref_probs, "build_chat_prompt": ref_chat}
-
-
-def test_registry_lists_the_four_exercises():
-    assert set(for_lesson("04_gpt")) == {"count_parameters", "Block", "next_token_probs", "build_chat_prompt"}
-    assert for_lesson("04_gpt")["Block"].kind == "module"
-
-
-@pytest.mark.parametrize("name", sorted(l04.CHECKS))
+@pytest.mark.parametrize("name", sorted(CHECKS))
 def test_cases_are_plain_data_with_a_fixed_structure(name):
-    sizes = {len(l04.CHECKS[name].cases(random.Random(s))) for s in SEEDS}
+    sizes = {len(CHECKS[name].cases(random.Random(s))) for s in SEEDS}
     assert len(sizes) == 1                                         # partial credit is the same fraction every time
-    for case in l04.CHECKS[name].cases(random.Random(0)):
+    for case in CHECKS[name].cases(random.Random(0)):
         json.dumps(encode((case.args, case.kwargs, case.state, case.inputs)))
-    a, b = (l04.CHECKS[name].cases(random.Random(s)) for s in (1, 2))
+    a, b = (CHECKS[name].cases(random.Random(s)) for s in (1, 2))
     assert repr(a) != repr(b)                                      # other inputs for another submission
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", sorted(REFERENCES))
-def test_reference_answers_pass(name, seed):
-    problems = [msg for _, _, msg in run_call(name, REFERENCES[name], seed)]
+@pytest.mark.parametrize("name", ["count_parameters", "next_token_probs", "build_chat_prompt"])
+def test_the_solution_passes(name, seed):
+    problems = [msg for _, _, msg in run_call(name, ANSWERS[name], seed)]
     assert problems == [None] * len(problems)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_reference_block_passes(seed):
+def test_the_solution_block_passes(seed):
     problems = [msg for _, _, msg in run_module(LearnerBlock, seed)]
     assert problems == [None] * len(problems)
 

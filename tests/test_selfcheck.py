@@ -127,6 +127,29 @@ def test_japanese_expect_close():
     assert str(info.value) == "x：期待される形は (2,) ですが、返ってきたテンソルの形は (3,) です。 形を確かめます。"
 
 
+
+@pytest.mark.parametrize("lang, shape, largest", [
+    ("en", "x: expected a tensor of shape (2, 3), got shape (3, 2). Hint.",
+     "x: values differ from the expected ones by up to 0.7 (at index (1, 2): expected 0, got -0.7). Hint."),
+    ("ja", "x：期待される形は (2, 3) ですが、返ってきたテンソルの形は (3, 2) です。 Hint.",
+     "x：値が期待される値から最大 0.7 ずれています（インデックス (1, 2) で、期待される値は 0、返ってきた値は -0.7 です）。 Hint."),
+])
+def test_expect_close_says_the_shape_first_then_the_largest_difference_and_where(lang, shape, largest):
+    """A tensor of the wrong shape gets the shape alone, however wrong its values; one of the right shape gets the
+    largest of its differences (not the first one), with its index and both values, in the edition's language."""
+    torch = pytest.importorskip("torch")
+    set_language(lang)
+    want = torch.zeros(2, 3)
+    with pytest.raises(AssertionError) as info:
+        expect_close(torch.full((3, 2), 9.0), want, "x", "Hint.")
+    assert str(info.value) == shape
+    got = torch.zeros(2, 3)
+    got[0, 1], got[1, 0], got[1, 2] = 0.1, 0.3, -0.7
+    with pytest.raises(AssertionError) as info:
+        expect_close(got, want, "x", "Hint.")
+    assert str(info.value) == largest
+
+
 # -- a raw error gets a sentence on what it usually means ------------------------------------------------------
 
 @pytest.mark.parametrize("error, message, words", [

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from shikumi import ngram, release, selfcheck
 from shikumi.selfcheck import SelfCheckFailed
-from tests.conftest import ROOT
+from tests.conftest import ROOT, solution_answers
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +31,9 @@ def run(lesson: str, grade_id: str, lang: str, **names) -> str | None:
     """The self-check cell of one exercise, with `names` (the learner's answers, what earlier cells made) in
     scope: None when it passes, else its message."""
     selfcheck.set_language(lang)
-    scope = {"torch": torch, "math": math, "F": F, "Counter": Counter, "ngram": ngram, "expect": selfcheck.expect,
-             "expect_close": selfcheck.expect_close, "passed": selfcheck.passed, **names}
+    scope = {"torch": torch, "math": math, "F": F, "nn": torch.nn, "SEED": 0, "Counter": Counter, "ngram": ngram,
+             "expect": selfcheck.expect, "expect_close": selfcheck.expect_close, "expect_shape": selfcheck.expect_shape,
+             "explained": selfcheck.explained, "passed": selfcheck.passed, **names}
     try:
         exec(check_cell(lesson, grade_id, lang), scope)
     except SelfCheckFailed as e:
@@ -45,6 +46,47 @@ BOTH = pytest.mark.parametrize("lang", ["en", "ja"])
 
 def said(message: str | None, lang: str, en: str, ja: str) -> bool:
     return message is not None and (en if lang == "en" else ja) in message
+
+
+# -- lesson 00 ---------------------------------------------------------------------------------------------------
+# expect_close: the value (or the largest difference and where), then the hint that names the slip
+
+L00 = "00_first_neural_network"
+
+
+@BOTH
+def test_mse_divided_by_a_fixed_4_is_told_to_divide_by_the_count(lang):
+    """(2² + 0² + 1² + 1²) / 4 passes on the first 4 misses; random numbers (10 of them) catch it."""
+    message = run(L00, "mse_loss", lang, mse_loss=lambda pred, target: ((pred - target) ** 2).sum() / 4)
+    assert said(message, lang, "F.mse_loss: expected ", "F.mse_loss と比べて）：期待される値は "), message
+    assert said(message, lang, "not by 4: here there are 10.", "4 ではなく外れの個数で割ります"), message
+    assert run(L00, "mse_loss", lang, mse_loss=solution_answers(L00)["mse_loss"]) is None
+
+
+@BOTH
+def test_cross_entropy_that_takes_every_target_for_every_row_is_named(lang):
+    """log_probs[:, targets].mean() passes on all-zero logits and on one row; random logits catch it."""
+    message = run(L00, "cross_entropy", lang,
+                  cross_entropy=lambda logits, targets: -torch.log_softmax(logits, dim=-1)[:, targets].mean())
+    assert said(message, lang, "F.cross_entropy: expected ", "F.cross_entropy と比べて）：期待される値は "), message
+    assert said(message, lang, "log_probs[:, targets] takes every target for every row",
+                "log_probs[:, targets] はすべての行からすべての正解を取り出します"), message
+    assert run(L00, "cross_entropy", lang, cross_entropy=solution_answers(L00)["cross_entropy"]) is None
+
+
+@BOTH
+@pytest.mark.parametrize("forward, en, ja", [
+    (lambda self, x: self.out(self.hidden(x)), "a straight line again", "直線に戻ってしまいます"),
+    (lambda self, x: self.out(torch.relu(self.hidden(x))).softmax(-1), "not probabilities", "確率ではなくロジット"),
+    (lambda self, x: torch.relu(self.out(torch.relu(self.hidden(x)))), "No ReLU after self.out", "self.out のあとには ReLU"),
+    (lambda self, x: self.out(torch.sigmoid(self.hidden(x))), "the hidden layer, the ReLU, then", "隠れ層、ReLU、出力層の順"),
+])
+def test_tiny_mlp_slips_get_the_largest_difference_and_their_hint(lang, forward, en, ja):
+    mlp = type("LearnersMLP", (solution_answers(L00)["TinyMLP"],), {"forward": forward})
+    message = run(L00, "TinyMLP", lang, TinyMLP=mlp)
+    assert said(message, lang, "values differ from the expected ones by up to", "値が期待される値から最大"), message
+    assert said(message, lang, en, ja), message
+    assert run(L00, "TinyMLP", lang, TinyMLP=solution_answers(L00)["TinyMLP"]) is None
 
 
 # -- lesson 01 ---------------------------------------------------------------------------------------------------
@@ -105,8 +147,7 @@ def test_greedy_tie_breaks_are_self_checked(lang, tie, en, ja):
 # -- lesson 02 ---------------------------------------------------------------------------------------------------
 
 def softmax(x, dim=-1):
-    e = torch.exp(x - x.max(dim=dim, keepdim=True).values)
-    return e / e.sum(dim=dim, keepdim=True)
+    return solution_answers("02_attention")["softmax"](x, dim=dim)
 
 
 def softmax_without_keepdim(x, dim=-1):
@@ -149,8 +190,7 @@ def test_dividing_by_d_is_told_sqrt_d_not_d(lang):
 
 
 def split_heads(x, n_head):
-    B, T, d = x.shape
-    return x.view(B, T, n_head, d // n_head).transpose(1, 2)
+    return solution_answers("02_attention")["split_heads"](x, n_head)
 
 
 @BOTH
@@ -167,20 +207,14 @@ def test_split_heads_mistakes_meet_their_hint_first(lang, wrong, en, ja):
 
 # -- lesson 04 ---------------------------------------------------------------------------------------------------
 
-def chat(turns, next_speaker, block_size, strict=False):
-    parts = [f"{s}\n{t}\n\n" for s, t in turns]
-    for start in range(len(parts)):
-        prompt = "".join(parts[start:]) + next_speaker + "\n"
-        if len(prompt) < block_size or not strict and len(prompt) == block_size:
-            return prompt
-    return ("".join(parts) + next_speaker + "\n")[-block_size:]
-
-
 @BOTH
 def test_a_prompt_exactly_block_size_long_is_self_checked(lang):
-    message = run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=lambda *a: chat(*a, strict=True))
+    from autograder.checks.l04_gpt import reference_prompt  # strict=True: the mistake, `<` for `<=`
+
+    message = run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=lambda *a: reference_prompt(*a, strict=True))
     assert said(message, lang, "use <=, not <", "< ではなく <= を使えば"), message
-    assert run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=chat) is None
+    right = solution_answers("04_gpt")["build_chat_prompt"]
+    assert run("04_gpt", "build_chat_prompt", lang, build_chat_prompt=right) is None
 
 
 # -- lesson 06 ---------------------------------------------------------------------------------------------------

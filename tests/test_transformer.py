@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+from autograder.checks import for_lesson
 from autograder.checks import l03_transformer as l03
 from autograder.plain import decode, encode
 from shikumi import checkpoint, translation
@@ -26,6 +27,8 @@ from shikumi.transformer import (
     TransformerConfig,
     sinusoidal_positional_encoding,
 )
+
+CHECKS = for_lesson("03_transformer")
 
 SEEDS = range(4)
 
@@ -319,9 +322,9 @@ def _run(check, impl, case):
     return round_trip(impl(*args, **kwargs))
 
 
-@pytest.mark.parametrize("gid", list(l03.CHECKS))
+@pytest.mark.parametrize("gid", list(CHECKS))
 def test_right_answers_pass_every_case(gid):
-    check = l03.CHECKS[gid]
+    check = CHECKS[gid]
     counts = set()
     for seed in SEEDS:
         cases = check.cases(random.Random(seed))
@@ -391,11 +394,11 @@ def test_greedy_mistakes_get_their_hint():
     def argmin(table, b, e, n):
         return [int(table[(b,)].argmin())]
 
-    assert "without the <s>" in l03.greedy_verify(normal, _run(l03.CHECKS["greedy_decode"], with_bos, normal))
-    assert "do not include it" in l03.greedy_verify(normal, _run(l03.CHECKS["greedy_decode"], with_eos, normal))
-    assert "Stop as soon as" in l03.greedy_verify(normal, _run(l03.CHECKS["greedy_decode"], never_stops, normal))
-    assert "one word early" in l03.greedy_verify(capped, _run(l03.CHECKS["greedy_decode"], one_short, capped))
-    assert "argmax" in l03.greedy_verify(normal, _run(l03.CHECKS["greedy_decode"], argmin, normal))
+    assert "without the <s>" in l03.greedy_verify(normal, _run(CHECKS["greedy_decode"], with_bos, normal))
+    assert "do not include it" in l03.greedy_verify(normal, _run(CHECKS["greedy_decode"], with_eos, normal))
+    assert "Stop as soon as" in l03.greedy_verify(normal, _run(CHECKS["greedy_decode"], never_stops, normal))
+    assert "one word early" in l03.greedy_verify(capped, _run(CHECKS["greedy_decode"], one_short, capped))
+    assert "argmax" in l03.greedy_verify(normal, _run(CHECKS["greedy_decode"], argmin, normal))
     assert "list of ints" in l03.greedy_verify(normal, round_trip([1.5, 2.5]))
 
 

@@ -2,7 +2,11 @@
 
 A check never runs the learner's code itself. It says which function to call on which inputs (`cases`,
 plain data drawn from a seeded random generator, so answers cannot be hard-coded), and later judges what
-came back (`verify`), computing the right answer here, in the grader's own process.
+came back (`verify`), computing the right answer here, in the grader's own process. A lesson's module declares
+each check once, on its verify function, in the order of the lesson's exercises:
+
+    @check("count_ngrams", cases=count_cases, twin="shikumi.ngram:count_ngrams")
+    def count_verify(case: Case, value) -> str | None: ...
 
 Messages are written in both languages, `tr("…", "…")` (shikumi.lang, the lessons' own form): the grader sets
 the language of the edition the learner handed in.
@@ -43,15 +47,50 @@ class Check:
     kind: str = "call"    # "call": name(*args, **kwargs); "value": read a variable;
                           # "module": name(*args, **kwargs).load_state_dict(state), then called on inputs
     references: tuple[str, ...] = ()  # "module:qualname" of the library's own solution: using it scores 0
+    explain: Callable[[Case, str, str], str] | None = None  # (case, error, message) → what a raised error
+                                                            # usually means here, a tr(…) or "" (explain_error)
+
+
+KINDS = ("call", "value", "module")
+_REGISTERED: dict[str, dict[str, Check]] = {}  # check module's name → {grade_id: Check}, in declaration order
+
+
+def check(grade_id: str, *, cases: Callable[[random.Random], list[Case]], kind: str = "call",
+          twin: str | tuple[str, ...] = (), name: str | None = None,
+          explain: Callable[[Case, str, str], str] | None = None):
+    """Declare the decorated `verify(case, value)` the hidden check of exercise `grade_id`, in its lesson's module.
+
+    cases: draws the inputs from a seeded generator. kind: "call" (the default), "value" or "module" (see Check).
+    twin: the library's own solution(s), "module:qualname", which the answer must not call (doing so scores 0).
+    name: what the notebook must define, when it is not the grade_id. explain: see explain_error.
+    The function is returned unchanged; declare the checks in the order of the lesson's exercises."""
+    twins = (twin,) if isinstance(twin, str) else tuple(twin)
+    if kind not in KINDS:
+        raise ValueError(f"check {grade_id!r}: kind must be one of {KINDS}, not {kind!r}")
+    if not all(isinstance(t, str) and t.count(":") == 1 for t in twins):
+        raise ValueError(f"check {grade_id!r}: each twin is \"module:qualname\", not {twins!r}")
+
+    def register(verify: Callable[[Case, Any], str | None]):
+        checks = _REGISTERED.setdefault(verify.__module__, {})
+        before = checks.get(grade_id)
+        if before is not None and before.verify.__qualname__ != verify.__qualname__:  # the same one: a reload
+            raise ValueError(f"check {grade_id!r} is declared twice in {verify.__module__}: "
+                             f"on {before.verify.__qualname__} and on {verify.__qualname__}")
+        checks[grade_id] = Check(name or grade_id, cases, verify, kind=kind, references=twins, explain=explain)
+        return verify
+
+    return register
 
 
 def for_lesson(lesson: str) -> dict[str, Check]:
-    """{grade_id: Check} for a lesson name such as "01_ngram"."""
+    """{grade_id: Check} for a lesson name such as "01_ngram", in the order its module declares them."""
     try:
         module = importlib.import_module(f"autograder.checks.l{lesson}")
     except ModuleNotFoundError as e:
         raise LookupError(f"no hidden checks for lesson {lesson!r} (expected autograder/checks/l{lesson}.py)") from e
-    return module.CHECKS
+    if not _REGISTERED.get(module.__name__):
+        raise LookupError(f"autograder/checks/l{lesson}.py declares no check (@check(…) on a verify function)")
+    return _REGISTERED[module.__name__]
 
 
 # -- helpers for writing messages a beginner can act on ------------------------------------------
@@ -199,14 +238,12 @@ def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]]
 
 def explain_error(check: Check, case: Case, error: str, message: str) -> str:
     """What an error the learner's function raised on this case usually means, as one more sentence for the end
-    of "… raised IndexError: …" (see more()). The check's lesson may know better (its module's ERROR_HINTS:
-    {check name: function(case, error, message) → a tr(…) or ""}); else shikumi.selfcheck.explain, the very
-    sentence the notebook prints under the traceback."""
+    of "… raised IndexError: …" (see more()). The check may know better (`@check(…, explain=function(case,
+    error, message) → a tr(…) or "")`); else shikumi.selfcheck.explain, the very sentence the notebook prints
+    under the traceback."""
     from shikumi.selfcheck import explain
 
-    module = importlib.import_module(check.cases.__module__)
-    specific = getattr(module, "ERROR_HINTS", {}).get(check.name)
-    why = specific(case, error, message) if specific else ""
+    why = check.explain(case, error, message) if check.explain else ""
     if not why:
         why = tr(explain(error, message, "en"), explain(error, message, "ja"))
     text = _words("usually", why=why).removeprefix("💡 ")

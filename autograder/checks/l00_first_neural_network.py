@@ -12,7 +12,7 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, close, expected_got, more, shape_problem, show
+from autograder.checks import Case, array_problem, check, close, expected_got, more, shape_problem, show
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
@@ -45,7 +45,7 @@ def _item_hint() -> str:
                    "ません（5 節）。"))
 
 
-# -- Exercise 0.1: predict ---------------------------------------------------------------------------------
+# -- predict -----------------------------------------------------------------------------------------------
 
 def predict_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -55,6 +55,7 @@ def predict_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("predict", cases=predict_cases)
 def predict_verify(case: Case, value) -> str | None:
     x, w, b = case.args
     what = f"predict({_arg('x', x)}, {_arg('w', w)}, {_arg('b', b)})"
@@ -86,7 +87,7 @@ def predict_verify(case: Case, value) -> str | None:
     ])
 
 
-# -- Exercise 0.2: mse_loss --------------------------------------------------------------------------------
+# -- mse_loss ----------------------------------------------------------------------------------------------
 
 def mse_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -97,6 +98,7 @@ def mse_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("mse_loss", cases=mse_cases, twin="torch.nn.functional:mse_loss")
 def mse_verify(case: Case, value) -> str | None:
     pred, target = case.args
     what = f"mse_loss({_arg('pred', pred)}, {_arg('target', target)})"
@@ -132,7 +134,7 @@ def mse_verify(case: Case, value) -> str | None:
     ])
 
 
-# -- Exercise 0.3: gradient_step ---------------------------------------------------------------------------
+# -- gradient_step -----------------------------------------------------------------------------------------
 
 def step_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -172,6 +174,7 @@ def _as_number(v) -> float | None:
     return None
 
 
+@check("gradient_step", cases=step_cases)
 def step_verify(case: Case, value) -> str | None:
     w, b, x, y, lr = case.args
     what = f"gradient_step(w={show(w)}, b={show(b)}, {_arg('x', x)}, {_arg('y', y)}, lr={show(lr)})"
@@ -214,7 +217,7 @@ def step_verify(case: Case, value) -> str | None:
     return expected_got(what, *shown) + (more("") + hint if hint else "")
 
 
-# -- Exercise 0.4: cross_entropy ---------------------------------------------------------------------------
+# -- cross_entropy -----------------------------------------------------------------------------------------
 
 def ce_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -227,6 +230,8 @@ def ce_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("cross_entropy", cases=ce_cases,
+       twin=("torch.nn.functional:cross_entropy", "torch.nn.functional:nll_loss"))
 def ce_verify(case: Case, value) -> str | None:
     logits, targets = case.args
     n, c = logits.shape
@@ -288,7 +293,7 @@ def ce_verify(case: Case, value) -> str | None:
     ])
 
 
-# -- Exercise 0.5: TinyMLP (a module) ----------------------------------------------------------------------
+# -- TinyMLP (a module) ------------------------------------------------------------------------------------
 
 def mlp_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -316,6 +321,7 @@ def _mlp(case: Case, act=torch.relu, after=None, use_out=True):
     return after(logits) if after is not None else logits
 
 
+@check("TinyMLP", cases=mlp_cases, kind="module")
 def mlp_verify(case: Case, value) -> str | None:
     n_in, n_hidden, n_out = case.args
     x = case.inputs[0]
@@ -352,13 +358,3 @@ def mlp_verify(case: Case, value) -> str | None:
         (_mlp(case, act=torch.nn.functional.gelu), tr("That is GELU: this network uses ReLU, torch.relu.",
                                                         "それは GELU です。このネットワークでは ReLU（torch.relu）を使います。")),
     ])
-
-
-CHECKS = {
-    "predict": Check("predict", predict_cases, predict_verify),
-    "mse_loss": Check("mse_loss", mse_cases, mse_verify, references=("torch.nn.functional:mse_loss",)),
-    "gradient_step": Check("gradient_step", step_cases, step_verify),
-    "cross_entropy": Check("cross_entropy", ce_cases, ce_verify,
-                           references=("torch.nn.functional:cross_entropy", "torch.nn.functional:nll_loss")),
-    "TinyMLP": Check("TinyMLP", mlp_cases, mlp_verify, kind="module"),
-}

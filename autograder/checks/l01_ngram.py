@@ -6,9 +6,12 @@ import math
 import random
 from collections import Counter
 
-from autograder.checks import Case, Check, call_text, close, expected_got, more, show, type_problem
+from autograder.checks import Case, call_text, check, close, expected_got, more, show, type_problem
 from shikumi.lang import tr
 from shikumi.ngram import BOS, EOS, conditional_prob, count_ngrams, pad
+
+_MODEL = ("shikumi.ngram:NGramModel.fit", "shikumi.ngram:NGramModel.prob", "shikumi.ngram:NGramModel.logprob",
+          "shikumi.ngram:NGramModel.generate")
 
 WORDS = ["むかし", "おじいさん", "おばあさん", "が", "は", "山", "川", "へ", "行きました", "桃", "。", "、"]
 
@@ -35,7 +38,7 @@ def _as_counts(value) -> Counter | None:
     return None
 
 
-# -- Exercise 1.1: count_ngrams ------------------------------------------------------------------
+# -- count_ngrams --------------------------------------------------------------------------------
 
 def count_cases(rng: random.Random) -> list[Case]:
     vocab = rng.sample(WORDS, 4)
@@ -44,6 +47,7 @@ def count_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("count_ngrams", cases=count_cases, twin=("shikumi.ngram:count_ngrams", "shikumi.ngram:NGramModel.fit"))
 def count_verify(case: Case, value) -> str | None:
     tokens, n = case.args
     what = call_text("count_ngrams", case)
@@ -83,7 +87,7 @@ def count_verify(case: Case, value) -> str | None:
     return expected_got(what, show(dict(expected)), show(dict(got))) + detail
 
 
-# -- Exercise 1.2: conditional_prob --------------------------------------------------------------
+# -- conditional_prob ----------------------------------------------------------------------------
 
 def cond_cases(rng: random.Random) -> list[Case]:
     cases = []
@@ -106,6 +110,8 @@ def cond_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("conditional_prob", cases=cond_cases,
+       twin=("shikumi.ngram:conditional_prob", "shikumi.ngram:phrase_prob", *_MODEL))
 def cond_verify(case: Case, value) -> str | None:
     counts, ctx, word = case.args
     what = call_text("conditional_prob", case)
@@ -128,7 +134,7 @@ def cond_verify(case: Case, value) -> str | None:
     return expected_got(what, f"{expected:.6g}", show(value)) + hint
 
 
-# -- Exercise 1.3: smoothed_prob ----------------------------------------------------------------
+# -- smoothed_prob ------------------------------------------------------------------------------
 
 def _smoothed(counts, ctx, word, k, vocab_size) -> float:
     ctx = tuple(ctx)
@@ -154,6 +160,7 @@ def smooth_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("smoothed_prob", cases=smooth_cases, twin=_MODEL)
 def smooth_verify(case: Case, value) -> str | None:
     counts, ctx, word, k, vocab_size = case.args
     what = call_text("smoothed_prob", case)
@@ -173,7 +180,7 @@ def smooth_verify(case: Case, value) -> str | None:
     return expected_got(what, f"{expected:.6g}", show(value)) + hint
 
 
-# -- Exercise 1.4: sentence_logprob --------------------------------------------------------------
+# -- sentence_logprob ----------------------------------------------------------------------------
 
 def _logprob(counts, sentence, n, log=math.log, padded=True, end=True) -> float:
     tokens = pad(sentence, n) if padded else list(sentence)
@@ -202,6 +209,7 @@ def logprob_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("sentence_logprob", cases=logprob_cases, twin=_MODEL)
 def logprob_verify(case: Case, value) -> str | None:
     counts, sentence, n = case.args
     what = call_text("sentence_logprob", case)
@@ -231,7 +239,7 @@ def logprob_verify(case: Case, value) -> str | None:
     return expected_got(what, f"{expected:.6g}", show(value)) + hint
 
 
-# -- Exercise 1.5: greedy_generate ---------------------------------------------------------------
+# -- greedy_generate -----------------------------------------------------------------------------
 
 def _greedy(counts, context, n, max_words, alphabetical_ties=True) -> list[str]:
     words, out = [BOS] * (n - 1) + list(context), []
@@ -266,6 +274,7 @@ def greedy_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("greedy_generate", cases=greedy_cases, twin=_MODEL)
 def greedy_verify(case: Case, value) -> str | None:
     counts, context, n, max_words = case.args
     what = call_text("greedy_generate", case)
@@ -289,16 +298,3 @@ def greedy_verify(case: Case, value) -> str | None:
         hint = more(tr("When two words are equally likely, take the alphabetically first one (min of the tied words).",
                        "回数が同じ単語がいくつかあるときは、辞書順で最初の単語（同点の単語の min）を選びます。"))
     return expected_got(what, show(expected), show(value)) + hint
-
-
-_MODEL = ("shikumi.ngram:NGramModel.fit", "shikumi.ngram:NGramModel.prob", "shikumi.ngram:NGramModel.logprob",
-          "shikumi.ngram:NGramModel.generate")
-CHECKS = {
-    "count_ngrams": Check("count_ngrams", count_cases, count_verify,
-                          references=("shikumi.ngram:count_ngrams", "shikumi.ngram:NGramModel.fit")),
-    "conditional_prob": Check("conditional_prob", cond_cases, cond_verify,
-                              references=("shikumi.ngram:conditional_prob", "shikumi.ngram:phrase_prob", *_MODEL)),
-    "smoothed_prob": Check("smoothed_prob", smooth_cases, smooth_verify, references=_MODEL),
-    "sentence_logprob": Check("sentence_logprob", logprob_cases, logprob_verify, references=_MODEL),
-    "greedy_generate": Check("greedy_generate", greedy_cases, greedy_verify, references=_MODEL),
-}

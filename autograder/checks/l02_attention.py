@@ -12,13 +12,15 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, more, shape_problem
+from autograder.checks import Case, array_problem, check, more, shape_problem
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
 from autograder.checks import tensor_problem as _tensor_problem
 from shikumi.attention import MultiHeadAttention, causal_mask
 from shikumi.lang import tr
+
+_LIB = "shikumi.attention"  # the library's own solutions: calling them scores 0
 
 
 def _arg(name: str, x) -> str:
@@ -29,7 +31,7 @@ def _arg(name: str, x) -> str:
     return tr(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
-# -- Exercise 2.1: softmax ---------------------------------------------------------------------------
+# -- softmax -----------------------------------------------------------------------------------------
 
 def softmax_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -49,6 +51,18 @@ def softmax_cases(rng: random.Random) -> list[Case]:
     ]
 
 
+def _softmax_error(case: Case, error: str, message: str) -> str:
+    """softmax without keepdim=True: x.max(dim=dim) or .sum(dim=dim) no longer lines up with x."""
+    if error != "RuntimeError" or "must match" not in message:
+        return ""
+    shape = tuple(case.args[0].shape)
+    return tr(f"x.max(dim=dim) and x.sum(dim=dim) drop the dimension dim, so for x of shape {shape} they no longer "
+                "line up with x: add keepdim=True to both (x.max(dim=dim, keepdim=True).values).",
+                f"x.max(dim=dim) と x.sum(dim=dim) は次元 dim を消すので、形 {shape} の x と向きがそろわなくなります。"
+                "両方に keepdim=True をつけます（x.max(dim=dim, keepdim=True).values）。")
+
+
+@check("softmax", cases=softmax_cases, explain=_softmax_error)
 def softmax_verify(case: Case, value) -> str | None:
     (x,), dim = case.args, case.kwargs.get("dim", -1)
     what = f"softmax({_arg('x', x)}{'' if 'dim' not in case.kwargs else f', dim={dim}'})"
@@ -94,21 +108,7 @@ def softmax_verify(case: Case, value) -> str | None:
     return problem + hint
 
 
-def _softmax_error(case: Case, error: str, message: str) -> str:
-    """softmax without keepdim=True: x.max(dim=dim) or .sum(dim=dim) no longer lines up with x."""
-    if error != "RuntimeError" or "must match" not in message:
-        return ""
-    shape = tuple(case.args[0].shape)
-    return tr(f"x.max(dim=dim) and x.sum(dim=dim) drop the dimension dim, so for x of shape {shape} they no longer "
-                "line up with x: add keepdim=True to both (x.max(dim=dim, keepdim=True).values).",
-                f"x.max(dim=dim) と x.sum(dim=dim) は次元 dim を消すので、形 {shape} の x と向きがそろわなくなります。"
-                "両方に keepdim=True をつけます（x.max(dim=dim, keepdim=True).values）。")
-
-
-ERROR_HINTS = {"softmax": _softmax_error}   # see autograder.checks.explain_error
-
-
-# -- Exercise 2.2: attention_weights -----------------------------------------------------------------
+# -- attention_weights -------------------------------------------------------------------------------
 
 def _padding(g: torch.Generator, B: int, T: int) -> torch.Tensor:
     """(B, 1, 1, T) bool: each sentence keeps 2..T real tokens, then padding."""
@@ -140,6 +140,7 @@ def _masked(scores, mask, fill=float("-inf"), keep=None):
     return scores.masked_fill(~mask if keep is None else keep, fill)
 
 
+@check("attention_weights", cases=weights_cases, twin=f"{_LIB}:scaled_dot_product_attention")
 def weights_verify(case: Case, value) -> str | None:
     q, k = (a.double() for a in case.args)
     mask = case.kwargs.get("mask")
@@ -193,12 +194,13 @@ def weights_verify(case: Case, value) -> str | None:
     return problem + _first_hint(value, variants)
 
 
-# -- Exercise 2.3: causal_mask -----------------------------------------------------------------------
+# -- causal_mask -------------------------------------------------------------------------------------
 
 def causal_cases(rng: random.Random) -> list[Case]:
     return [Case((1,)), Case((2,)), Case((4,)), Case((rng.randint(5, 8),)), Case((rng.randint(9, 16),))]
 
 
+@check("causal_mask", cases=causal_cases, twin=f"{_LIB}:causal_mask")
 def causal_verify(case: Case, value) -> str | None:
     (T,) = case.args
     what = f"causal_mask({T})"
@@ -239,7 +241,7 @@ def causal_verify(case: Case, value) -> str | None:
     ])
 
 
-# -- Exercises 2.4 and 2.5: split_heads, merge_heads ----------------------------------------------------
+# -- split_heads, merge_heads ---------------------------------------------------------------------------
 
 def split_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -247,6 +249,7 @@ def split_cases(rng: random.Random) -> list[Case]:
             ((1, 3, 4, 2), (2, 4, 12, 3), (2, 5, 8, 4), (1, 3, 8, 1), (2, 2, 16, 8))]
 
 
+@check("split_heads", cases=split_cases, twin=f"{_LIB}:MultiHeadAttention.split_heads")
 def split_verify(case: Case, value) -> str | None:
     x, n_head = case.args
     B, T, d_model = x.shape
@@ -280,6 +283,7 @@ def merge_cases(rng: random.Random) -> list[Case]:
             ((1, 2, 3, 2), (2, 3, 4, 4), (2, 4, 5, 2), (1, 1, 3, 8), (2, 8, 2, 2))]
 
 
+@check("merge_heads", cases=merge_cases, twin=f"{_LIB}:MultiHeadAttention.merge_heads")
 def merge_verify(case: Case, value) -> str | None:
     (x,) = case.args
     B, n_head, T, hd = x.shape
@@ -301,7 +305,7 @@ def merge_verify(case: Case, value) -> str | None:
     ])
 
 
-# -- Exercise 2.6: MultiHeadSelfAttention (a module) --------------------------------------------------------
+# -- MultiHeadSelfAttention (a module) ----------------------------------------------------------------------
 
 def _state(g: torch.Generator, d: int) -> dict[str, torch.Tensor]:
     state = {}
@@ -349,6 +353,7 @@ def _mha(case: Case, n_head=None, scale_d=None, out_proj=True, swap_kv=False, us
     return proj("out_proj", out) if out_proj else out
 
 
+@check("MultiHeadSelfAttention", cases=mha_cases, kind="module", twin=f"{_LIB}:MultiHeadAttention")
 def mha_verify(case: Case, value) -> str | None:
     d, n_head = case.args
     x = case.inputs[0]
@@ -386,16 +391,3 @@ def mha_verify(case: Case, value) -> str | None:
          "then follow the steps in the docstring.",
          "この層は、あなたの split_heads、attention_weights、merge_heads を呼び出します。まずそれらの演習が合格する"
          "ことを確かめてから、docstring の手順どおりに書きます。")))
-
-
-_LIB = "shikumi.attention"  # the library's own solutions: calling them scores 0
-CHECKS = {
-    "softmax": Check("softmax", softmax_cases, softmax_verify),
-    "attention_weights": Check("attention_weights", weights_cases, weights_verify,
-                               references=(f"{_LIB}:scaled_dot_product_attention",)),
-    "causal_mask": Check("causal_mask", causal_cases, causal_verify, references=(f"{_LIB}:causal_mask",)),
-    "split_heads": Check("split_heads", split_cases, split_verify, references=(f"{_LIB}:MultiHeadAttention.split_heads",)),
-    "merge_heads": Check("merge_heads", merge_cases, merge_verify, references=(f"{_LIB}:MultiHeadAttention.merge_heads",)),
-    "MultiHeadSelfAttention": Check("MultiHeadSelfAttention", mha_cases, mha_verify, kind="module",
-                                    references=(f"{_LIB}:MultiHeadAttention",)),
-}

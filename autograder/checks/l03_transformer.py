@@ -10,7 +10,7 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, expected_got, more, show, type_problem
+from autograder.checks import Case, check, expected_got, more, show, type_problem
 from autograder.checks import generator as _generator
 from autograder.checks import with_hint as _with_hint
 from autograder.plain import Unsupported
@@ -18,7 +18,10 @@ from shikumi.attention import causal_mask
 from shikumi.lang import tr
 from shikumi.transformer import DecoderLayer, EncoderLayer
 
-# -- Exercise 3.1: positional_encoding -------------------------------------------------------------
+_LIB = "shikumi.transformer"  # the library's own solutions: calling them scores 0
+
+
+# -- positional_encoding ---------------------------------------------------------------------------
 
 def _pe(T: int, d: int, mistake: str = "") -> torch.Tensor:
     pos = torch.arange(T, dtype=torch.float64)[:, None] + (1 if mistake == "from_one" else 0)   # (T, 1)
@@ -71,6 +74,7 @@ def pe_cases(rng: random.Random) -> list[Case]:
             Case((rng.randint(3, 20), 2 * rng.randint(3, 16))), Case((rng.randint(30, 50), 64))]
 
 
+@check("positional_encoding", cases=pe_cases, twin=f"{_LIB}:sinusoidal_positional_encoding")
 def pe_verify(case: Case, value) -> str | None:
     T, d = case.args
     what = f"positional_encoding({T}, {d})"
@@ -98,7 +102,7 @@ def _pe_compare(value, expected, d: int) -> str:
                    "位置を 10000^(2i / d_model) で割っていることを確かめてください。"))
 
 
-# -- Exercises 3.2 and 3.3: EncoderLayer and DecoderLayer (kind "module") --------------------------
+# -- EncoderLayer and DecoderLayer (kind "module") -------------------------------------------------
 
 def _random_state(layer: torch.nn.Module, g: torch.Generator) -> dict:
     """Weights for every parameter, LayerNorms included (so that norm1 and norm2 can be told apart)."""
@@ -171,6 +175,7 @@ ENCODER_HINTS_JA = {
 }
 
 
+@check("EncoderLayer", cases=encoder_cases, kind="module", twin=f"{_LIB}:EncoderLayer")
 def encoder_verify(case: Case, value) -> str | None:
     d, h, ff = case.args
     x, mask = case.inputs
@@ -248,6 +253,7 @@ DECODER_HINTS_JA = {
 }
 
 
+@check("DecoderLayer", cases=decoder_cases, kind="module", twin=f"{_LIB}:DecoderLayer")
 def decoder_verify(case: Case, value) -> str | None:
     d, h, ff = case.args
     x, memory, src_mask = case.inputs
@@ -261,7 +267,7 @@ def decoder_verify(case: Case, value) -> str | None:
                                                     for mistake, hint in DECODER_HINTS.items()})
 
 
-# -- Exercise 3.4: decoder_input_and_labels -----------------------------------------------------------
+# -- decoder_input_and_labels -------------------------------------------------------------------------
 
 def io_cases(rng: random.Random) -> list[Case]:
     cases = []
@@ -279,6 +285,7 @@ def _as_ids(value):
     return None
 
 
+@check("decoder_input_and_labels", cases=io_cases)
 def io_verify(case: Case, value) -> str | None:
     target, bos, eos = case.args
     what = f"decoder_input_and_labels({show(target)}, bos_id={bos}, eos_id={eos})"
@@ -313,7 +320,7 @@ def io_verify(case: Case, value) -> str | None:
     return expected_got(what, f"({want_in}, {want_labels})", f"({got_in}, {got_labels})") + hint
 
 
-# -- Exercise 3.5: greedy_decode ------------------------------------------------------------------
+# -- greedy_decode --------------------------------------------------------------------------------
 
 def _greedy_table(g: torch.Generator, V: int, bos: int, eos: int, eos_at: int | None, max_len: int) -> dict:
     """A decoder as a table {prefix: scores (V,)}: along the greedy path, </s> wins at step eos_at (or never),
@@ -352,6 +359,7 @@ def greedy_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("greedy_decode", cases=greedy_cases, twin=f"{_LIB}:Transformer.generate")
 def greedy_verify(case: Case, value) -> str | None:
     table, bos, eos, max_len = case.args
     table_text = tr("<a decoder table>", "<デコーダの表>")
@@ -387,16 +395,3 @@ def greedy_verify(case: Case, value) -> str | None:
                        "最初の単語は、(bos_id,) のあとでスコアがいちばん高い単語、scores[(bos_id,)].argmax() です。"
                        "スコアがいちばん大きいもの（argmax）をとり、毎回、それまでの単語の並び全体をタプルにして引きます。"))
     return expected_got(what, f"{expected}", f"{got}") + hint
-
-
-_LIB = "shikumi.transformer"  # the library's own solutions: calling them scores 0
-CHECKS = {
-    "positional_encoding": Check("positional_encoding", pe_cases, pe_verify,
-                                 references=(f"{_LIB}:sinusoidal_positional_encoding",)),
-    "EncoderLayer": Check("EncoderLayer", encoder_cases, encoder_verify, kind="module",
-                          references=(f"{_LIB}:EncoderLayer",)),
-    "DecoderLayer": Check("DecoderLayer", decoder_cases, decoder_verify, kind="module",
-                          references=(f"{_LIB}:DecoderLayer",)),
-    "decoder_input_and_labels": Check("decoder_input_and_labels", io_cases, io_verify),
-    "greedy_decode": Check("greedy_decode", greedy_cases, greedy_verify, references=(f"{_LIB}:Transformer.generate",)),
-}

@@ -8,9 +8,9 @@ import torch
 
 from autograder.checks import (
     Case,
-    Check,
     array_problem,
     call_text,
+    check,
     expected_got,
     more,
     show,
@@ -21,67 +21,10 @@ from shikumi import gpt
 from shikumi.attention import causal_mask
 from shikumi.lang import tr
 
-# -- Exercise 4.1: count_parameters ----------------------------------------------------------------
-
-def _config(rng: random.Random, prenorm: bool) -> dict:
-    n_head = rng.choice([1, 2, 4])
-    return gpt.config_dict(gpt.GPTConfig(vocab_size=rng.randint(20, 300), block_size=rng.randint(8, 128),
-                                         n_layer=rng.randint(1, 6), n_head=n_head,
-                                         d_model=n_head * rng.randint(2, 16), prenorm=prenorm))
+_LIB = "shikumi.gpt"  # the library's own solutions: calling them scores 0
 
 
-def count_cases(rng: random.Random) -> list[Case]:
-    cases = [Case((_config(rng, True),)), Case((_config(rng, True),)), Case((_config(rng, False),))]
-    cases += [Case((gpt.config_dict(gpt.GPTConfig.preset(name)),)) for name in ("gpt1", "gpt2-xl", "gpt3")]
-    return cases
-
-
-def _count_variants(c: dict) -> dict[str, int]:
-    """Wrong counts a learner may arrive at, each with the hint that explains it."""
-    d, V, T, L = c["d_model"], c["vocab_size"], c["block_size"], c["n_layer"]
-    ln_f = 2 * d if c["prenorm"] else 0
-    right = gpt.num_parameters(gpt.GPTConfig(**c))
-    per_layer = 12 * d * d + 13 * d
-    return {
-        tr("The output layer shares the token embedding's matrix (tied embeddings): count V·d only once.",
-             "出力層はトークン埋め込みと行列を共有しています（重み共有）。V·d は 1 回だけ数えます。"): right + V * d,
-        tr("Don't forget the learned position embedding: block_size · d_model more.",
-             "学習する位置埋め込みも数えます。block_size · d_model 個増えます。"): right - T * d,
-        tr("Every Linear layer has a bias too (attention: 4·d, MLP: 4·d + d).",
-             "どの Linear 層にもバイアスがあります（attention：4·d、MLP：4·d + d）。"): right - L * 9 * d,
-        tr("Each LayerNorm has a scale and a shift (2·d_model), two per Block.",
-             "LayerNorm にはそれぞれスケールとシフト（2·d_model）があり、Block ごとに 2 つあります。"): right - L * 4 * d,
-        tr("The final LayerNorm exists only with prenorm=True (GPT-1's post-LN has none).",
-             "最後の LayerNorm があるのは prenorm=True のときだけです（GPT-1 の post-LN にはありません）。"):
-            right + (-ln_f if c["prenorm"] else 2 * d),
-        tr("The MLP widens to 4·d_model: d·4d + 4d + 4d·d + d.",
-             "MLP は 4·d_model に広がります：d·4d + 4d + 4d·d + d です。"): right - L * (6 * d * d + 3 * d),
-        tr("Attention has four projections, q, k, v and out: 4·(d² + d).",
-             "attention には q, k, v, out の 4 つの射影があります：4·(d² + d) です。"): right - L * (d * d + d),
-        tr("Multiply the per-Block count by n_layer.", "Block 1 つ分の数に n_layer を掛けます。"):
-            right - (L - 1) * per_layer,
-    }
-
-
-def count_verify(case: Case, value) -> str | None:
-    (config,) = case.args
-    what = f"count_parameters({{n_layer={config['n_layer']}, d_model={config['d_model']}, "\
-           f"vocab_size={config['vocab_size']}, block_size={config['block_size']}, prenorm={config['prenorm']}, …}})"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if (problem := type_problem(value, int, what)) is not None:
-        return problem + more(tr("Return a whole number (an int).", "整数（int）を返してください。"))
-    expected = gpt.num_parameters(gpt.GPTConfig(**config))
-    if value == expected:
-        return None
-    hint = next((h for h, wrong in _count_variants(config).items() if wrong == value and wrong != expected), "")
-    if not hint and config["n_head"] > 1 and value == expected * config["n_head"]:
-        hint = tr("The heads split d_model between them: n_head adds no parameters.",
-                    "ヘッドは d_model を分け合うだけなので、n_head でパラメータは増えません。")
-    return expected_got(what, f"{expected:,}", f"{value:,}") + (more("") + hint if hint else "")
-
-
-# -- Exercise 4.2: Block (pre-LN, causal) -------------------------------------------------------------
+# -- Block (pre-LN, causal) ---------------------------------------------------------------------------
 
 def _random_state(block: gpt.Block, g: torch.Generator) -> dict:
     state = {}
@@ -141,6 +84,7 @@ def _block_variants(d_model: int, n_head: int, state: dict, x: torch.Tensor) -> 
         }
 
 
+@check("Block", cases=block_cases, kind="module", twin=f"{_LIB}:Block")
 def block_verify(case: Case, value) -> str | None:
     d_model, n_head = case.args
     (x,) = case.inputs
@@ -172,7 +116,68 @@ def _values_differ(value, expected) -> bool:
     return not torch.isnan(got).any() or bool(torch.isnan(expected).any())
 
 
-# -- Exercise 4.3: next_token_probs ---------------------------------------------------------------------
+# -- count_parameters ------------------------------------------------------------------------------
+
+def _config(rng: random.Random, prenorm: bool) -> dict:
+    n_head = rng.choice([1, 2, 4])
+    return gpt.config_dict(gpt.GPTConfig(vocab_size=rng.randint(20, 300), block_size=rng.randint(8, 128),
+                                         n_layer=rng.randint(1, 6), n_head=n_head,
+                                         d_model=n_head * rng.randint(2, 16), prenorm=prenorm))
+
+
+def count_cases(rng: random.Random) -> list[Case]:
+    cases = [Case((_config(rng, True),)), Case((_config(rng, True),)), Case((_config(rng, False),))]
+    cases += [Case((gpt.config_dict(gpt.GPTConfig.preset(name)),)) for name in ("gpt1", "gpt2-xl", "gpt3")]
+    return cases
+
+
+def _count_variants(c: dict) -> dict[str, int]:
+    """Wrong counts a learner may arrive at, each with the hint that explains it."""
+    d, V, T, L = c["d_model"], c["vocab_size"], c["block_size"], c["n_layer"]
+    ln_f = 2 * d if c["prenorm"] else 0
+    right = gpt.num_parameters(gpt.GPTConfig(**c))
+    per_layer = 12 * d * d + 13 * d
+    return {
+        tr("The output layer shares the token embedding's matrix (tied embeddings): count V·d only once.",
+             "出力層はトークン埋め込みと行列を共有しています（重み共有）。V·d は 1 回だけ数えます。"): right + V * d,
+        tr("Don't forget the learned position embedding: block_size · d_model more.",
+             "学習する位置埋め込みも数えます。block_size · d_model 個増えます。"): right - T * d,
+        tr("Every Linear layer has a bias too (attention: 4·d, MLP: 4·d + d).",
+             "どの Linear 層にもバイアスがあります（attention：4·d、MLP：4·d + d）。"): right - L * 9 * d,
+        tr("Each LayerNorm has a scale and a shift (2·d_model), two per Block.",
+             "LayerNorm にはそれぞれスケールとシフト（2·d_model）があり、Block ごとに 2 つあります。"): right - L * 4 * d,
+        tr("The final LayerNorm exists only with prenorm=True (GPT-1's post-LN has none).",
+             "最後の LayerNorm があるのは prenorm=True のときだけです（GPT-1 の post-LN にはありません）。"):
+            right + (-ln_f if c["prenorm"] else 2 * d),
+        tr("The MLP widens to 4·d_model: d·4d + 4d + 4d·d + d.",
+             "MLP は 4·d_model に広がります：d·4d + 4d + 4d·d + d です。"): right - L * (6 * d * d + 3 * d),
+        tr("Attention has four projections, q, k, v and out: 4·(d² + d).",
+             "attention には q, k, v, out の 4 つの射影があります：4·(d² + d) です。"): right - L * (d * d + d),
+        tr("Multiply the per-Block count by n_layer.", "Block 1 つ分の数に n_layer を掛けます。"):
+            right - (L - 1) * per_layer,
+    }
+
+
+@check("count_parameters", cases=count_cases, twin=(f"{_LIB}:num_parameters", f"{_LIB}:GPT.num_parameters"))
+def count_verify(case: Case, value) -> str | None:
+    (config,) = case.args
+    what = f"count_parameters({{n_layer={config['n_layer']}, d_model={config['d_model']}, "\
+           f"vocab_size={config['vocab_size']}, block_size={config['block_size']}, prenorm={config['prenorm']}, …}})"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if (problem := type_problem(value, int, what)) is not None:
+        return problem + more(tr("Return a whole number (an int).", "整数（int）を返してください。"))
+    expected = gpt.num_parameters(gpt.GPTConfig(**config))
+    if value == expected:
+        return None
+    hint = next((h for h, wrong in _count_variants(config).items() if wrong == value and wrong != expected), "")
+    if not hint and config["n_head"] > 1 and value == expected * config["n_head"]:
+        hint = tr("The heads split d_model between them: n_head adds no parameters.",
+                    "ヘッドは d_model を分け合うだけなので、n_head でパラメータは増えません。")
+    return expected_got(what, f"{expected:,}", f"{value:,}") + (more("") + hint if hint else "")
+
+
+# -- next_token_probs -----------------------------------------------------------------------------------
 
 def probs_cases(rng: random.Random) -> list[Case]:
     cases = []
@@ -215,6 +220,7 @@ def _probs_variants(logits: torch.Tensor, temperature: float, top_k) -> dict[str
     return out
 
 
+@check("next_token_probs", cases=probs_cases, twin=f"{_LIB}:next_token_probs")
 def probs_verify(case: Case, value) -> str | None:
     logits, temperature, top_k = case.args
     what = call_text("next_token_probs", case)
@@ -247,7 +253,7 @@ def probs_verify(case: Case, value) -> str | None:
     return problem
 
 
-# -- Exercise 4.4: build_chat_prompt ---------------------------------------------------------------
+# -- build_chat_prompt -----------------------------------------------------------------------------
 
 SPEAKERS = ["ROMEO", "JULIET", "HAMLET", "OPHELIA", "MACBETH", "LADY MACBETH", "OTHELLO", "IAGO", "LEAR"]
 LINES = ["Good morrow, my lord.", "What light through yonder window breaks?", "To be, or not to be.",
@@ -289,6 +295,7 @@ def chat_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("build_chat_prompt", cases=chat_cases)
 def chat_verify(case: Case, value) -> str | None:
     turns, next_speaker, block_size = case.args
     what = call_text("build_chat_prompt", case)
@@ -344,13 +351,3 @@ def _first_difference(expected: str, value: str) -> str:
                    f"2 つの文字列を比べてみましょう。期待される文字列は {len(expected)} 文字、あなたの文字列は "
                    f"{len(value)} 文字で、{i} 文字目から違います（期待されるのは {want}、返ってきたのは {got} です）。"
                    "発言 1 つは speaker + '\\n' + text + '\\n\\n' で、捨てるときは先頭から発言を丸ごと捨てます。"))
-
-
-_LIB = "shikumi.gpt"  # the library's own solutions: calling them scores 0
-CHECKS = {
-    "count_parameters": Check("count_parameters", count_cases, count_verify,
-                              references=(f"{_LIB}:num_parameters", f"{_LIB}:GPT.num_parameters")),
-    "Block": Check("Block", block_cases, block_verify, kind="module", references=(f"{_LIB}:Block",)),
-    "next_token_probs": Check("next_token_probs", probs_cases, probs_verify, references=(f"{_LIB}:next_token_probs",)),
-    "build_chat_prompt": Check("build_chat_prompt", chat_cases, chat_verify),
-}

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from autograder.checks import (
     Case,
-    Check,
     array_problem,
+    check,
     expected_got,
     more,
     shape_problem,
@@ -39,7 +39,7 @@ def _arg(name: str, x) -> str:
     return tr(f"{name} of shape {shape}", f"形 {shape} の {name}")
 
 
-# -- Exercise 6.1: pool_at_eot ---------------------------------------------------------------------
+# -- pool_at_eot -----------------------------------------------------------------------------------
 
 def _tokens(gen: torch.Generator, lengths: list[int], T: int, pad_id: int = 0, vocab: int = 40) -> torch.Tensor:
     """(B, T) ids: each row has `length` real tokens (never pad_id), then padding."""
@@ -61,6 +61,18 @@ def pool_cases(rng: random.Random) -> list[Case]:
     ]
 
 
+def _pool_error(case: Case, error: str, message: str) -> str:
+    """pool_at_eot without the − 1 reads one past the end of a caption that has no padding."""
+    if error != "IndexError" or "bounds" not in message:
+        return ""
+    T = case.args[0].shape[1]
+    return tr(f"a caption that fills all {T} positions has no padding, so its end-of-text token is the last one, at "
+                f"{T} − 1 = {T - 1}: index with (number of real tokens) − 1.",
+                f"{T} 個の位置をすべて使うキャプションにはパディングがないので、文末トークンは最後の位置 {T} − 1 = "
+                f"{T - 1} にあります。インデックスは（本物のトークンの数）− 1 です。")
+
+
+@check("pool_at_eot", cases=pool_cases, twin="shikumi.clip:pool_at_eot", explain=_pool_error)
 def pool_verify(case: Case, value) -> str | None:
     hidden, tokens = case.args
     pad_id = case.kwargs.get("pad_id", 0)
@@ -98,21 +110,7 @@ def pool_verify(case: Case, value) -> str | None:
     return problem + _first_hint(value, variants)
 
 
-def _pool_error(case: Case, error: str, message: str) -> str:
-    """pool_at_eot without the − 1 reads one past the end of a caption that has no padding."""
-    if error != "IndexError" or "bounds" not in message:
-        return ""
-    T = case.args[0].shape[1]
-    return tr(f"a caption that fills all {T} positions has no padding, so its end-of-text token is the last one, at "
-                f"{T} − 1 = {T - 1}: index with (number of real tokens) − 1.",
-                f"{T} 個の位置をすべて使うキャプションにはパディングがないので、文末トークンは最後の位置 {T} − 1 = "
-                f"{T - 1} にあります。インデックスは（本物のトークンの数）− 1 です。")
-
-
-ERROR_HINTS = {"pool_at_eot": _pool_error}   # see autograder.checks.explain_error
-
-
-# -- Exercise 6.2: l2_normalize ----------------------------------------------------------------------
+# -- l2_normalize ------------------------------------------------------------------------------------
 
 def norm_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -127,6 +125,7 @@ def norm_cases(rng: random.Random) -> list[Case]:
     ]
 
 
+@check("l2_normalize", cases=norm_cases, twin="torch.nn.functional:normalize")
 def norm_verify(case: Case, value) -> str | None:
     (x,) = case.args
     what = f"l2_normalize({_arg('x', x)})"
@@ -158,7 +157,7 @@ def norm_verify(case: Case, value) -> str | None:
     return problem + _first_hint(value, variants)
 
 
-# -- Exercise 6.3: similarity_matrix ------------------------------------------------------------------
+# -- similarity_matrix --------------------------------------------------------------------------------
 
 def sim_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -170,6 +169,7 @@ def sim_cases(rng: random.Random) -> list[Case]:
     ]
 
 
+@check("similarity_matrix", cases=sim_cases, twin="shikumi.clip:similarity")
 def sim_verify(case: Case, value) -> str | None:
     img, txt, scale = case.args
     s = float(scale)
@@ -202,7 +202,7 @@ def sim_verify(case: Case, value) -> str | None:
     return problem + _first_hint(value, variants)
 
 
-# -- Exercise 6.4: clip_loss ---------------------------------------------------------------------------
+# -- clip_loss -----------------------------------------------------------------------------------------
 
 def loss_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -223,6 +223,7 @@ def _loss_value(value):
     return None
 
 
+@check("clip_loss", cases=loss_cases, twin=("shikumi.clip:clip_loss", "shikumi.clip:loss_fn"))
 def loss_verify(case: Case, value) -> str | None:
     img, txt, scale = case.args
     B = img.size(0)
@@ -271,7 +272,7 @@ def loss_verify(case: Case, value) -> str | None:
     return expected_got(what, f"{expected.item():.6g}", f"{got.item():.6g}") + _first_hint(got, variants)
 
 
-# -- Exercise 6.5: zero_shot_classify -----------------------------------------------------------------
+# -- zero_shot_classify -------------------------------------------------------------------------------
 
 def _clear_margin(img: torch.Tensor, prompts: torch.Tensor) -> bool:
     """True when every image's best prompt wins by a clear margin (no near-ties that rounding could flip)."""
@@ -299,6 +300,7 @@ def zero_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("zero_shot_classify", cases=zero_cases)
 def zero_verify(case: Case, value) -> str | None:
     img, prompts = case.args
     what = f"zero_shot_classify({_arg('image_features', img)}, {_arg('prompt_features', prompts)})"
@@ -335,16 +337,3 @@ def zero_verify(case: Case, value) -> str | None:
         hint = more(tr("That is the least similar prompt: use argmax.",
                        "それはいちばん似ていないプロンプトです。argmax を使います。"))
     return expected_got(what, f"{expected.tolist()}", f"{got.long().tolist()}") + hint
-
-
-CHECKS = {
-    "pool_at_eot": Check("pool_at_eot", pool_cases, pool_verify,
-                         references=("shikumi.clip:pool_at_eot",)),
-    "l2_normalize": Check("l2_normalize", norm_cases, norm_verify,
-                          references=("torch.nn.functional:normalize",)),
-    "similarity_matrix": Check("similarity_matrix", sim_cases, sim_verify,
-                               references=("shikumi.clip:similarity",)),
-    "clip_loss": Check("clip_loss", loss_cases, loss_verify,
-                       references=("shikumi.clip:clip_loss", "shikumi.clip:loss_fn")),
-    "zero_shot_classify": Check("zero_shot_classify", zero_cases, zero_verify),
-}

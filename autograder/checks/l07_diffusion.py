@@ -12,7 +12,7 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, array_problem, more
+from autograder.checks import Case, array_problem, check, more
 from autograder.checks import first_hint as _first_hint
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
@@ -72,7 +72,7 @@ def _abar(alphas_cumprod: torch.Tensor, t, shape=None) -> torch.Tensor:
     return a.view(-1, *[1] * (len(shape) - 1))
 
 
-# -- Exercise 7.1: compute_alphas_cumprod -------------------------------------------------------------------
+# -- compute_alphas_cumprod ---------------------------------------------------------------------------------
 
 def cumprod_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -84,6 +84,7 @@ def cumprod_cases(rng: random.Random) -> list[Case]:
     ]
 
 
+@check("compute_alphas_cumprod", cases=cumprod_cases)
 def cumprod_verify(case: Case, value) -> str | None:
     (betas,) = case.args
     shape = tuple(betas.shape)
@@ -107,7 +108,7 @@ def cumprod_verify(case: Case, value) -> str | None:
     return _check(value, expected, what, variants, rtol=1e-5, atol=1e-6)
 
 
-# -- Exercise 7.2: add_noise -----------------------------------------------------------------------------
+# -- add_noise -------------------------------------------------------------------------------------------
 
 def add_noise_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -130,6 +131,7 @@ def _forward(x0, noise, a):
     return a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()
 
 
+@check("add_noise", cases=add_noise_cases, twin=_NOT_LIBRARY)
 def add_noise_verify(case: Case, value) -> str | None:
     x0, noise, t, ac = case.args
     what = f"add_noise(x0 {tuple(x0.shape)}, noise, t={t.tolist()}, alphas_cumprod)"
@@ -166,7 +168,7 @@ def _compare_abar(ac: torch.Tensor, t, formula: str) -> str:
                 "2 つの係数を print して、これと確かめてください。")
 
 
-# -- Exercise 7.3: predict_x0 ---------------------------------------------------------------------------
+# -- predict_x0 -----------------------------------------------------------------------------------------
 
 def predict_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -184,6 +186,7 @@ def _x0(x_t, eps, a):
     return (x_t.double() - (1 - a).sqrt() * eps.double()) / a.sqrt()
 
 
+@check("predict_x0", cases=predict_cases, twin=_NOT_LIBRARY)
 def predict_verify(case: Case, value) -> str | None:
     x_t, eps, t, ac = case.args
     what = f"predict_x0(x_t {tuple(x_t.shape)}, eps_hat, t={t}, alphas_cumprod)"
@@ -207,7 +210,7 @@ def predict_verify(case: Case, value) -> str | None:
                   compare=_compare_abar(ac, t, "x̂0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t"))
 
 
-# -- Exercise 7.4: ddpm_step -------------------------------------------------------------------------------
+# -- ddpm_step ---------------------------------------------------------------------------------------------
 
 def ddpm_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -231,6 +234,7 @@ def _ddpm(x_t, eps, t, ac, z, sigma2="small", prev=None, alpha="step"):
     return mean + var.sqrt() * z.double(), mean, var
 
 
+@check("ddpm_step", cases=ddpm_cases, twin=_NOT_LIBRARY)
 def ddpm_verify(case: Case, value) -> str | None:
     x_t, eps, t, ac, z = case.args
     what = f"ddpm_step(x_t {tuple(x_t.shape)}, eps_hat, t={t}, alphas_cumprod, z)"
@@ -256,7 +260,7 @@ def ddpm_verify(case: Case, value) -> str | None:
     return _check(value, expected, what, [v for v in variants if v[1]])
 
 
-# -- Exercise 7.5: ddim_step -------------------------------------------------------------------------------
+# -- ddim_step ---------------------------------------------------------------------------------------------
 
 def ddim_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -278,6 +282,7 @@ def _ddim(x_t, eps, t, t_prev, ac, prev=None):
     return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps.double(), x0, a_prev
 
 
+@check("ddim_step", cases=ddim_cases, twin=_NOT_LIBRARY)
 def ddim_verify(case: Case, value) -> str | None:
     x_t, eps, t, t_prev, ac = case.args
     what = f"ddim_step(x_t {tuple(x_t.shape)}, eps_hat, t={t}, t_prev={t_prev}, alphas_cumprod)"
@@ -298,12 +303,3 @@ def ddim_verify(case: Case, value) -> str | None:
                                                 f"t − 1 = {t - 1} ではなく、t_prev={t_prev} へジャンプします。")),
     ]
     return _check(value, expected, what, variants)
-
-
-CHECKS = {
-    "compute_alphas_cumprod": Check("compute_alphas_cumprod", cumprod_cases, cumprod_verify),
-    "add_noise": Check("add_noise", add_noise_cases, add_noise_verify, references=_NOT_LIBRARY),
-    "predict_x0": Check("predict_x0", predict_cases, predict_verify, references=_NOT_LIBRARY),
-    "ddpm_step": Check("ddpm_step", ddpm_cases, ddpm_verify, references=_NOT_LIBRARY),
-    "ddim_step": Check("ddim_step", ddim_cases, ddim_verify, references=_NOT_LIBRARY),
-}

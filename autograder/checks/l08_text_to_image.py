@@ -16,21 +16,13 @@ import random
 
 import torch
 
-from autograder.checks import Case, Check, expected_got, first_hint, more, tensor_problem, type_problem
+from autograder.checks import Case, check, expected_got, first_hint, more, tensor_problem, type_problem
 from autograder.checks import array_problem as _array_problem
 from autograder.checks import generator as _gen
 from autograder.checks import randn as _randn
 from shikumi.lang import tr
 
-_P = "shikumi.pipeline:"
-_NOT_LIBRARY = {  # per exercise: the library's own solution (calling it scores 0)
-    "text_cross_attention": ("shikumi.attention:scaled_dot_product_attention",
-                             "shikumi.attention:MultiHeadAttention.forward"),
-    "guidance": (_P + "classifier_free_guidance",),
-    "predict_noise": (_P + "classifier_free_guidance", _P + "TextToImagePipeline.predict_noise"),
-    "generate": (_P + "TextToImagePipeline.__call__",),
-    "img2img_start": (_P + "img2img_start",),
-}
+_P = "shikumi.pipeline:"  # the library's own solutions (twins): calling them scores 0
 
 
 def _check(value, expected, what: str, variants=(), rtol=1e-4, atol=1e-4) -> str | None:
@@ -48,7 +40,7 @@ def _pipeline():
     return load_pipeline("cpu")
 
 
-# -- Exercise 8.1: text_cross_attention (④: text and noise features meet) -----------------------------------
+# -- text_cross_attention (④: text and noise features meet) -------------------------------------------------
 
 def cross_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -79,6 +71,9 @@ def _cross(features, text, mask, w_q, w_k, w_v, *, use_mask=True, scale=None, so
     return out.transpose(1, 2).reshape(B, C, H, W)
 
 
+@check("text_cross_attention", cases=cross_cases,
+       twin=("shikumi.attention:scaled_dot_product_attention",
+             "shikumi.attention:MultiHeadAttention.forward"))
 def cross_verify(case: Case, value) -> str | None:
     features, text, mask, w_q, w_k, w_v = case.args
     what = (f"text_cross_attention(features {tuple(features.shape)}, text {tuple(text.shape)}, "
@@ -104,7 +99,7 @@ def cross_verify(case: Case, value) -> str | None:
     return _check(value, _cross(*a), what, variants)
 
 
-# -- Exercise 8.2: guidance (classifier-free guidance) --------------------------------------------------------
+# -- guidance (classifier-free guidance) ----------------------------------------------------------------------
 
 def guidance_cases(rng: random.Random) -> list[Case]:
     g = _gen(rng)
@@ -114,6 +109,7 @@ def guidance_cases(rng: random.Random) -> list[Case]:
             Case((_randn(g, 2, 4, 4, 4), _randn(g, 2, 4, 4, 4), 0.0), edge=True)]
 
 
+@check("guidance", cases=guidance_cases, twin=_P + "classifier_free_guidance")
 def guidance_verify(case: Case, value) -> str | None:
     uncond, text, s = case.args
     what = f"guidance(noise_uncond {tuple(uncond.shape)}, noise_text, guidance_scale={s})"
@@ -133,7 +129,7 @@ def guidance_verify(case: Case, value) -> str | None:
     return _check(value, u + s * (c - u), what, variants, atol=1e-5)
 
 
-# -- Exercise 8.3: predict_noise (⑤: the UNet reads the text) -------------------------------------------------
+# -- predict_noise (⑤: the UNet reads the text) ---------------------------------------------------------------
 
 def _texts(rng: random.Random, n: int) -> list[str]:
     from shikumi import data
@@ -153,6 +149,8 @@ def noise_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("predict_noise", cases=noise_cases,
+       twin=(_P + "classifier_free_guidance", _P + "TextToImagePipeline.predict_noise"))
 def noise_verify(case: Case, value) -> str | None:
     latents, t, text, uncond, s = case.args
     what = f"predict_noise(unet, latents {tuple(latents.shape)}, t={t}, text, uncond, guidance_scale={s})"
@@ -174,7 +172,7 @@ def noise_verify(case: Case, value) -> str | None:
     return _check(value, eps_uncond + s * (eps_text - eps_uncond), what, variants, rtol=1e-3, atol=1e-4)
 
 
-# -- Exercise 8.4: generate (① ③ ⑥ ⑦, the whole loop) ----------------------------------------------------------
+# -- generate (① ③ ⑥ ⑦, the whole loop) ------------------------------------------------------------------------
 
 def generate_cases(rng: random.Random) -> list[Case]:
     return [Case((_texts(rng, 2), rng.choice((4, 5, 8)), round(rng.uniform(2.0, 5.0), 1), rng.randrange(10_000)),
@@ -183,6 +181,7 @@ def generate_cases(rng: random.Random) -> list[Case]:
                  build="shikumi.pipeline:load_pipeline")]
 
 
+@check("generate", cases=generate_cases, twin=_P + "TextToImagePipeline.__call__")
 def generate_verify(case: Case, value) -> str | None:
     prompts, steps, s, seed = case.args
     what = f"generate(pipe, {prompts}, num_inference_steps={steps}, guidance_scale={s}, seed={seed})"
@@ -203,7 +202,7 @@ def generate_verify(case: Case, value) -> str | None:
     return _check(value, expected, what, variants, rtol=1e-3, atol=2e-3)
 
 
-# -- Exercise 8.5: img2img_start --------------------------------------------------------------------------------
+# -- img2img_start ----------------------------------------------------------------------------------------------
 
 def start_cases(rng: random.Random) -> list[Case]:
     # strengths away from 0.5, so that "the steps to run" and "the start index" always differ
@@ -214,6 +213,7 @@ def start_cases(rng: random.Random) -> list[Case]:
             Case((rng.choice((10, 30)), 0.0), edge=True)]
 
 
+@check("img2img_start", cases=start_cases, twin=_P + "img2img_start")
 def start_verify(case: Case, value) -> str | None:
     n, strength = case.args
     what = f"img2img_start({n}, strength={strength})"
@@ -238,13 +238,3 @@ def start_verify(case: Case, value) -> str | None:
                      "strength 1.0 ならインデックス 0（純粋なノイズ）から、strength 0.0 ならインデックス n"
                      "（1 ステップも実行しない）から始めます。"))
     return expected_got(what, f"{expected}", f"{value}") + more("") + hint
-
-
-CHECKS = {
-    grade_id: Check(grade_id, cases, verify, references=_NOT_LIBRARY[grade_id])
-    for grade_id, cases, verify in (("text_cross_attention", cross_cases, cross_verify),
-                                    ("guidance", guidance_cases, guidance_verify),
-                                    ("predict_noise", noise_cases, noise_verify),
-                                    ("generate", generate_cases, generate_verify),
-                                    ("img2img_start", start_cases, start_verify))
-}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from autograder.checks import Case, Check, call_text, expected_got, more, show, type_problem
+from autograder.checks import Case, call_text, check, expected_got, more, show, type_problem
 from shikumi import bpe
 from shikumi.lang import tr
 
@@ -32,7 +32,7 @@ def _int_list(value, what: str, item: str) -> str | None:
     return None
 
 
-# -- Exercise 9.1: count_pairs -------------------------------------------------------------------------
+# -- count_pairs ---------------------------------------------------------------------------------------
 
 def pairs_cases(rng: random.Random) -> list[Case]:
     cases = []
@@ -49,6 +49,7 @@ def pairs_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("count_pairs", cases=pairs_cases, twin="shikumi.bpe:count_pairs")
 def pairs_verify(case: Case, value) -> str | None:
     (ids,) = case.args
     what = call_text("count_pairs", case)
@@ -87,7 +88,7 @@ def pairs_verify(case: Case, value) -> str | None:
     return expected_got(what, show(dict(expected)), show(dict(got))) + hint
 
 
-# -- Exercise 9.2: merge --------------------------------------------------------------------------------
+# -- merge ----------------------------------------------------------------------------------------------
 
 def _merge_variant(ids, pair, new_id, step_after_merge=2, first_only=False, drop_tail=False, right_to_left=False):
     if right_to_left:
@@ -129,6 +130,7 @@ def merge_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("merge", cases=merge_cases, twin="shikumi.bpe:merge")
 def merge_verify(case: Case, value) -> str | None:
     ids, pair, new_id = case.args
     what = call_text("merge", case)
@@ -161,7 +163,7 @@ def merge_verify(case: Case, value) -> str | None:
     return expected_got(what, show(expected), show(value)) + hint
 
 
-# -- Exercise 9.3: learn_merges --------------------------------------------------------------------------
+# -- learn_merges ----------------------------------------------------------------------------------------
 
 def _learn_variant(ids, num_merges, first_id=256, ties="smallest", apply=True, extra=0):
     ids, merges = list(ids), {}
@@ -198,6 +200,8 @@ def learn_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("learn_merges", cases=learn_cases,
+       twin=("shikumi.bpe:learn_merges", "shikumi.bpe:most_frequent", "shikumi.bpe:BPETokenizer.train"))
 def learn_verify(case: Case, value) -> str | None:
     ids, num_merges = case.args
     what = call_text("learn_merges", case)
@@ -232,7 +236,7 @@ def learn_verify(case: Case, value) -> str | None:
     return expected_got(what, show(expected), show(got)) + hint
 
 
-# -- Exercise 9.4: encode -----------------------------------------------------------------------------------
+# -- encode -------------------------------------------------------------------------------------------------
 
 def _encode_variant(text, merges, start="bytes", order=1, passes=None):
     ids = [ord(c) for c in text] if start == "chars" else list(text.encode("utf-8"))
@@ -257,6 +261,7 @@ def encode_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+@check("encode", cases=encode_cases, twin=("shikumi.bpe:encode_ids", "shikumi.bpe:BPETokenizer.encode"))
 def encode_verify(case: Case, value) -> str | None:
     text, merges = case.args
     what = call_text("encode", case)
@@ -286,14 +291,3 @@ def encode_verify(case: Case, value) -> str | None:
                        "build on the tokens of earlier ones.",
                        "マージは学習した順（dict の順）に再生します。逆順ではありません。後のマージは前のマージでできたトークンを使います。"))
     return expected_got(what, show(expected), show(value)) + hint
-
-
-CHECKS = {
-    "count_pairs": Check("count_pairs", pairs_cases, pairs_verify, references=("shikumi.bpe:count_pairs",)),
-    "merge": Check("merge", merge_cases, merge_verify, references=("shikumi.bpe:merge",)),
-    "learn_merges": Check("learn_merges", learn_cases, learn_verify,
-                          references=("shikumi.bpe:learn_merges", "shikumi.bpe:most_frequent",
-                                      "shikumi.bpe:BPETokenizer.train")),
-    "encode": Check("encode", encode_cases, encode_verify,
-                    references=("shikumi.bpe:encode_ids", "shikumi.bpe:BPETokenizer.encode")),
-}

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 
 from autograder.checks import (
     Case,
-    Check,
     array_problem,
     call_text,
+    check,
     first_hint,
     generator,
     more,
@@ -29,7 +29,7 @@ IGNORE = finetune.IGNORE
 VOCAB = 82   # lesson 04's characters
 
 
-# -- Exercise 10.1: sft_inputs_and_targets --------------------------------------------------------------------
+# -- sft_inputs_and_targets -----------------------------------------------------------------------------------
 
 def _ids(rng: random.Random, n: int) -> list[int]:
     return [rng.randrange(VOCAB) for _ in range(n)]
@@ -89,6 +89,7 @@ def _as_tensor(value):
         return None
 
 
+@check("sft_inputs_and_targets", cases=masking_cases, twin="shikumi.finetune:sft_inputs_and_targets")
 def masking_verify(case: Case, value) -> str | None:
     prompt, answer = case.args
     what = call_text("sft_inputs_and_targets", case)
@@ -134,7 +135,7 @@ def masking_verify(case: Case, value) -> str | None:
     return message + (more("") + hint if hint else "")
 
 
-# -- Exercise 10.2: sequence_logprob --------------------------------------------------------------------------
+# -- sequence_logprob -----------------------------------------------------------------------------------------
 
 def logprob_cases(rng: random.Random) -> list[Case]:
     cases = []
@@ -184,6 +185,7 @@ def _logprob_variants(logits, targets) -> list[tuple[torch.Tensor, str]]:
     ]
 
 
+@check("sequence_logprob", cases=logprob_cases, twin="shikumi.finetune:sequence_logprob")
 def logprob_verify(case: Case, value) -> str | None:
     logits, targets = case.args
     what = f"sequence_logprob(logits {tuple(logits.shape)}, targets {tuple(targets.shape)})"
@@ -203,7 +205,7 @@ def logprob_verify(case: Case, value) -> str | None:
     return problem + first_hint(value, _logprob_variants(logits, targets))
 
 
-# -- Exercise 10.3: reward_model_loss -------------------------------------------------------------------------
+# -- reward_model_loss ----------------------------------------------------------------------------------------
 
 def reward_cases(rng: random.Random) -> list[Case]:
     cases = []
@@ -243,6 +245,7 @@ def _reward_variants(chosen, rejected) -> list[tuple[torch.Tensor, str]]:
     ]
 
 
+@check("reward_model_loss", cases=reward_cases, twin="shikumi.preference:reward_model_loss")
 def reward_verify(case: Case, value) -> str | None:
     chosen, rejected = case.args
     what = f"reward_model_loss(reward_chosen {show(chosen.tolist(), 50)}, reward_rejected {show(rejected.tolist(), 50)})"
@@ -267,7 +270,7 @@ def _loss_problem(what: str, value, expected: torch.Tensor, variants) -> str | N
     return problem + first_hint(value, variants)
 
 
-# -- Exercise 10.4: dpo_loss -------------------------------------------------------------------------------------
+# -- dpo_loss ----------------------------------------------------------------------------------------------------
 
 def dpo_cases(rng: random.Random) -> list[Case]:
     cases = []
@@ -315,21 +318,11 @@ def _dpo_variants(pc, pr, rc, rr, beta) -> list[tuple[torch.Tensor, str]]:
     ]
 
 
+@check("dpo_loss", cases=dpo_cases,
+       twin=("shikumi.preference:dpo_loss", "shikumi.preference:reward_model_loss"))
 def dpo_verify(case: Case, value) -> str | None:
     pc, pr, rc, rr = case.args
     beta = case.kwargs["beta"]
     what = f"dpo_loss(4 × ({len(pc)},) log-probabilities, beta={beta})"
     expected = preference.dpo_loss(pc, pr, rc, rr, beta)
     return _loss_problem(what, value, expected, _dpo_variants(pc, pr, rc, rr, beta))
-
-
-CHECKS = {
-    "sft_inputs_and_targets": Check("sft_inputs_and_targets", masking_cases, masking_verify,
-                                    references=("shikumi.finetune:sft_inputs_and_targets",)),
-    "sequence_logprob": Check("sequence_logprob", logprob_cases, logprob_verify,
-                              references=("shikumi.finetune:sequence_logprob",)),
-    "reward_model_loss": Check("reward_model_loss", reward_cases, reward_verify,
-                               references=("shikumi.preference:reward_model_loss",)),
-    "dpo_loss": Check("dpo_loss", dpo_cases, dpo_verify,
-                      references=("shikumi.preference:dpo_loss", "shikumi.preference:reward_model_loss")),
-}
