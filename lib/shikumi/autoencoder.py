@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from shikumi import checkpoint
+from shikumi import checkpoint, presets
 
 
 @dataclass
@@ -68,9 +68,7 @@ class AutoencoderConfig:
     @classmethod
     def preset(cls, name: str, **overrides) -> AutoencoderConfig:
         """A named configuration ("digits", "shapes", "…-full") with any field overridden."""
-        if name not in PRESETS:
-            raise KeyError(f"no preset {name!r}; choose from {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        return presets.choose(cls, PRESETS, name, **overrides)
 
 
 PRESETS = {

@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from shikumi import checkpoint, data
+from shikumi import checkpoint, data, presets
 from shikumi.captions import caption_words, unknown_words  # noqa: F401  (lessons call clip.caption_words)
 from shikumi.gpt import Block
 from shikumi.tokenizer import WordTokenizer, load_tokenizer
@@ -61,9 +61,7 @@ class CLIPConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> CLIPConfig:
-        if name not in PRESETS:
-            raise KeyError(f"no preset {name!r}; choose from {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        return presets.choose(cls, PRESETS, name, **overrides)
 
 
 class ImageEncoder(nn.Module):

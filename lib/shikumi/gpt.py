@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from shikumi import presets
 from shikumi.attention import MultiHeadAttention
 
 
@@ -42,9 +43,7 @@ class GPTConfig:
     @classmethod
     def preset(cls, name: str, **overrides) -> GPTConfig:
         """A named size: GPTConfig.preset("gpt2"), or preset("nano", vocab_size=82) for characters."""
-        if name not in PRESETS:
-            raise KeyError(f"no preset {name!r}; choose from {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        return presets.choose(cls, PRESETS, name, **overrides)
 
 
 # The published sizes (GPT-1: Radford et al. 2018; GPT-2: 2019; GPT-3: Brown et al. 2020, the 175B model).

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from shikumi import presets
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
 
 PRESETS: dict[str, dict] = {
@@ -52,9 +53,7 @@ class TransformerConfig:
     @classmethod
     def preset(cls, name: str, **overrides) -> TransformerConfig:
         """A named size ("tiny", "quick", "full", "base") with any field overridden (e.g. the vocabulary sizes)."""
-        if name not in PRESETS:
-            raise KeyError(f"no preset {name!r}; choose from {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        return presets.choose(cls, PRESETS, name, **overrides)
 
 
 def sinusoidal_positional_encoding(T: int, d_model: int) -> torch.Tensor:

@@ -25,13 +25,14 @@ Given a noisy image x_t and its timestep t, the UNet predicts the noise ε that 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from shikumi.attention import MultiHeadAttention
+from shikumi.presets import choose
 
 
 @dataclass
@@ -54,15 +55,13 @@ class UNetConfig:
 
     @classmethod
     def preset(cls, size: str = "quick", **overrides) -> UNetConfig:
-        presets = {
+        sizes = {
             "tiny": cls(block_channels=(16, 32), attention_levels=(False, True), n_head=2),     # tests
             "quick": cls(),                                                                   # 0.5 M, CPU
             "full": cls(block_channels=(64, 128, 256), attention_levels=(False, True, True),
                         layers_per_block=2, n_head=8, dropout=0.1),                           # a GPU
         }
-        if size not in presets:
-            raise ValueError(f"size must be one of {sorted(presets)}, not {size!r}")
-        return replace(presets[size], **overrides)
+        return choose(cls, sizes, size, **overrides)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
