@@ -29,7 +29,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=10   # loadgroup: one JupyterLab for tests/test_browser.py
+	$(PY) -m pytest -n 2 --durations=10
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,7 @@ RUN_S = 900     # one lesson's Run All: 10–30 s alone; a lesson has taken 283 
 DRAW_S = 180    # a widget drawn, a picture redrawn
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
-# One JupyterLab and one browser for the module: under `pytest -n 2 --dist loadgroup` they stay on one worker.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -148,9 +148,9 @@ def lab(browser, tmp_path_factory):
             server.wait()
 
 
-@pytest.fixture
-def page(browser, lab):
-    """A fresh browser tab; the page's uncaught script errors are kept in `page.errors`. Closing it shuts the
+@contextmanager
+def learner_tab(browser, lab: Lab):
+    """A fresh browser tab; the page's uncaught script errors are kept in `tab.errors`. Closing it shuts the
     lesson's kernel down, so lessons do not share the two cores."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.set_default_timeout(START_S * 1000)
@@ -269,9 +269,7 @@ def tofu(page, selector: str, env: dict | None = None) -> str | None:
         .filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent).join('')""")
     wanted = sum(map(is_japanese, text))
     assert wanted, f"{selector} has no Japanese text of its own: {text!r}"
-    # Chromium lays out only what is on screen (JupyterLab's cells skip off-screen rendering): show it, let it paint.
-    page.locator(selector).first.scroll_into_view_if_needed()
-    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    show(page.locator(selector).first)   # Chromium lays out only what is on screen
     cdp = page.context.new_cdp_session(page)
     try:
         cdp.send("DOM.enable")
@@ -317,6 +315,14 @@ def save(page):
     page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").wait_for(state="detached")
 
 
+def show(element):
+    """Scroll `element` into view. JupyterLab skips rendering off-screen cells, so their heights are guesses until
+    drawn: scroll, let two frames paint, scroll again."""
+    element.scroll_into_view_if_needed()
+    element.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    element.scroll_into_view_if_needed()
+
+
 def screenshot(page, tmp_path: Path, name: str) -> Path:
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path))
@@ -328,8 +334,16 @@ def screenshot(page, tmp_path: Path, name: str) -> Path:
 # The tests
 
 
-@pytest.mark.parametrize("lesson, lang", NOTEBOOKS, ids=[f"{lesson}-{lang}" for lesson, lang in NOTEBOOKS])
-def test_a_lesson_runs_in_jupyterlab_as_a_learner_sees_it(lesson, lang, lab, page, tmp_path):
+def test_lessons_run_in_jupyterlab_as_a_learner_sees_them(browser, lab, tmp_path, subtests):
+    """Each notebook, one after the other (one kernel at a time), reported on its own: a subtest each. One test,
+    not one per notebook, so that one JupyterLab serves all three under any xdist distribution (`--dist
+    loadgroup` does not group tests under pytest 9.2: pytest-dev/pytest-xdist#1386)."""
+    for lesson, lang in NOTEBOOKS:
+        with subtests.test(msg=f"{lang}/{lesson}"), learner_tab(browser, lab) as page:
+            check_lesson(page, lab, lesson, lang, tmp_path)
+
+
+def check_lesson(page, lab: Lab, lesson: str, lang: str, tmp_path: Path):
     open_notebook(page, lab, f"{lang}/{lesson}.ipynb")
     started = time.monotonic()
     run_all_cells(page)
@@ -337,11 +351,12 @@ def test_a_lesson_runs_in_jupyterlab_as_a_learner_sees_it(lesson, lang, lab, pag
     save(page)
     widgets = page.locator(".jp-OutputArea-output .widget-vbox")
     if widgets.count():
-        widgets.first.scroll_into_view_if_needed()
+        show(widgets.first)
     screenshot(page, tmp_path, f"{lesson}-{lang}")
 
     saved = nbformat.read(str(lab.root / lang / f"{lesson}.ipynb"), as_version=4)
-    assert problems_on_page(page.evaluate(OUTPUTS_JS), saved) == []
+    problems = problems_on_page(page.evaluate(OUTPUTS_JS), saved)
+    assert not problems, "\n".join(problems)
     assert widgets.count() >= 1, "every lesson here has an explorer widget"
     assert page.errors == [], f"JupyterLab's page raised: {page.errors}"
 
@@ -361,7 +376,7 @@ def test_a_lesson_runs_in_jupyterlab_as_a_learner_sees_it(lesson, lang, lab, pag
             return !!img && img.src !== before && img.complete && img.naturalWidth > 0;
         }""", arg=[box.element_handle(), before], timeout=DRAW_S * 1000, polling=500)
         assert "Traceback" not in box.inner_text()
-        box.scroll_into_view_if_needed()
+        show(box)
         screenshot(page, tmp_path, f"{lesson}-{lang}-prompt")
 
 
