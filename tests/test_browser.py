@@ -285,7 +285,7 @@ def tofu(page, selector: str, env: dict | None = None) -> str | None:
         return None
     used = ", ".join(f"{f['familyName']} ({f['glyphCount']} glyphs)" for f in fonts) or "no font"
     return (f"{text.strip()!r}: {wanted} Japanese characters drawn with {used}; fonts that cover Japanese: "
-            f"{sorted(covering) or 'none installed (apt-get install fonts-noto-cjk)'}")
+            f"{sorted(covering) or 'none (apt-get install fonts-noto-cjk fontconfig)'}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
