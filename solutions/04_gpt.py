@@ -128,7 +128,7 @@ print(tr("device:", "デバイス："), describe(device))
 # **Transformer-XL**（Dai ほか 2019）は同じころの別のモデルで、直前の文章の計算結果を記憶として持ち越す Transformer です。
 # つまり「Transformer ＋ 事前学習」。このレッスンで作るのはそれです。
 #
-# 私たちの GPT が読むのは単語ではなく **文字** です（スライド 35 はプレゼンナイズの話を割愛しています。レッスン 09 でその話に戻ります）。
+# 私たちの GPT が読むのは単語ではなく **文字** です（スライド 35 はトークナイズの話を割愛しています。レッスン 09 でその話に戻ります）。
 # 語彙はシェイクスピアに出てくる 82 文字。まずゴールから：学習済みのモデルです。`shikumi train gpt_shakespeare`
 # （CPU 2 コアで 10 分ほど）で学習したものがコースに同梱されていて、読み込む前に SHA-256 を確かめます。
 # 自分で学習させたい人は `TRAIN_FROM_SCRATCH = True` にしてください（プログレスバーが出ます。GPU ならずっと速い）。
@@ -933,7 +933,7 @@ print(prompt)
 # from transformers import GPT2LMHeadModel, GPT2TokenizerFast
 #
 # GPT2LMHeadModel.from_pretrained("gpt2").save_pretrained("gpt2-local")    # config.json + model.safetensors
-# GPT2TokenizerFast.from_pretrained("gpt2").save_pretrained("gpt2-local")  # GPT-2 の BPE プレゼンナイザ（スライド 35）
+# GPT2TokenizerFast.from_pretrained("gpt2").save_pretrained("gpt2-local")  # GPT-2 の BPE トークナイザ（スライド 35）
 #
 # from shikumi.gpt import GPT
 # model = GPT.from_pretrained("gpt2-local")          # 124,439,808 パラメータ —— あなたの count_parameters と一致
