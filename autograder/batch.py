@@ -78,11 +78,14 @@ def discover(paths: list[str | Path]) -> list[Submission]:
 LINK_PROBLEM = "the file is a symbolic link, not a notebook: hand in the file itself"
 
 
+NBGRADER_OWN = ("timestamp.txt", "submission_secret.txt")   # what nbgrader submit adds beside the notebooks
+
+
 def _nbgrader_layout(submitted: Path) -> list[Submission]:
-    """submitted/<student>/<assignment>/*.ipynb; nbgrader's own timestamp.txt there is not a submission."""
+    """submitted/<student>/<assignment>/*.ipynb; nbgrader's own files there are not submissions."""
     return [Submission(f, student.name, problem=LINK_PROBLEM if f.is_symlink() else None)
             for student in sorted(submitted.iterdir()) if student.is_dir() and not student.is_symlink()
-            for f in _files(student) if f.name != "timestamp.txt"]
+            for f in _files(student) if f.name not in NBGRADER_OWN]
 
 
 def _files(folder: Path) -> list[Path]:
