@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -72,7 +73,8 @@ class Browser:
     def form(self, path: str, **fields) -> requests.Response:
         self.http.get(self.url + path, timeout=30)
         xsrf = self.http.cookies.get("_xsrf", path="/hub/")
-        return self.http.post(self.url + path, data={**fields, "_xsrf": xsrf}, timeout=60, allow_redirects=True)
+        # Not following the login's redirect to /hub/spawn: the servers are started through the API below.
+        return self.http.post(self.url + path, data={**fields, "_xsrf": xsrf}, timeout=60, allow_redirects=False)
 
     def sign_up(self, name: str, password: str) -> str:
         page = self.form("/hub/signup", username=name, signup_password=password,
@@ -206,17 +208,29 @@ def state():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.skipif(hub.proxy_command() is None,
-                    reason="configurable-http-proxy is not installed (`make hub` installs it with npm; Node.js needed)")
-def test_a_study_session_on_one_hub(state):
+def study_session(state: Path, spawner: str) -> None:
+    """The whole session on one hub. With the system spawner the participants are Unix accounts the hub makes
+    (their names are random, so no real account is touched) and removes at the end."""
+    suffix = "" if spawner == "simple" else uuid.uuid4().hex[:6]
+    alice, bob = f"alice{suffix}", f"bob{suffix}"
+    homes = state / "home" if spawner == "simple" else state / "homes"
+    try:
+        _study_session(state, spawner, alice, bob, homes)
+    finally:
+        if spawner == "system":
+            for name in (alice, bob):
+                subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path) -> None:
     port, hub_port, api_port = free_ports(3)
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), str(ROOT)])}
     log = (state / "hub.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shikumi.course.hub", "--state", str(state), "--spawner", "simple",
+        [sys.executable, "-m", "shikumi.course.hub", "--state", str(state), "--spawner", spawner, "--homes", str(homes),
          "--ip", "127.0.0.1", "--port", str(port), "--hub-port", str(hub_port), "--proxy-api-port", str(api_port),
-         "--admin", "sensei", "--users", "alice,bob", "--assignments", LESSON, "--root", str(ROOT)],
+         "--admin", "sensei", "--users", f"{alice},{bob}", "--assignments", LESSON, "--root", str(ROOT)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     procs = []
     try:
@@ -233,7 +247,7 @@ def test_a_study_session_on_one_hub(state):
         assert stranger.log_in("mallory", "m4llory-pass-word") is None
 
         tokens = {}
-        for name in ("alice", "bob"):
+        for name in (alice, bob):
             person = Browser(url)
             person.sign_up(name, f"{name}-s3cret-pass")
             tokens[name] = person.log_in(name, f"{name}-s3cret-pass")
@@ -241,14 +255,17 @@ def test_a_study_session_on_one_hub(state):
 
         typed = answers(course)
         bob_typed = {g: s for g, s in typed.items() if g != BOB_LEAVES}
-        people = [Participant(url, "alice", tokens["alice"]), Participant(url, "bob", tokens["bob"])]
+        people = [Participant(url, alice, tokens[alice]), Participant(url, bob, tokens[bob])]
         with ThreadPoolExecutor(2) as pool:   # both at once, as in the room
             alice_errors, bob_errors = pool.map(a_participants_lesson, people, [typed, bob_typed])
         assert alice_errors == [], alice_errors
         assert [e["ename"] for e in bob_errors] == ["NotImplementedError"], bob_errors
         # Each in their own folder; neither sees the other's.
-        assert (state / "home" / "alice" / LESSON / f"{LESSON}.ipynb").exists()
-        assert not (state / "home" / "alice" / "bob").exists()
+        assert (homes / alice / LESSON / f"{LESSON}.ipynb").exists()
+        assert not (homes / alice / bob).exists()
+        if spawner == "system":   # their files are theirs, and nobody else's
+            assert (homes / alice / LESSON / f"{LESSON}.ipynb").stat().st_uid == pwd.getpwnam(alice).pw_uid
+            assert (homes / bob).stat().st_mode & 0o077 == 0
 
         # The presenter: an admin of the hub.
         presenter = Browser(url)
@@ -256,14 +273,14 @@ def test_a_study_session_on_one_hub(state):
         assert admin_token
         users = requests.get(url + "/hub/api/users", headers={"Authorization": f"token {admin_token}"},
                              timeout=30).json()
-        assert {"alice", "bob"} <= {u["name"] for u in users}
+        assert {alice, bob} <= {u["name"] for u in users}
 
         # Collect, then grade with the hidden checks.
         venv_env = {**env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
         collect = subprocess.run(["nbgrader", "collect", LESSON], cwd=course, env=venv_env,
                                  capture_output=True, text=True, timeout=300)
         assert collect.returncode == 0, collect.stderr
-        for name in ("alice", "bob"):
+        for name in (alice, bob):
             assert (course / "submitted" / name / LESSON / f"{LESSON}.ipynb").exists()
         from autograder import sandbox
         grade = subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", str(course / "submitted"),
@@ -274,9 +291,9 @@ def test_a_study_session_on_one_hub(state):
         assert grade.returncode == 0, f"{grade.stdout}{grade.stderr}\nsubmitted: {handed_in}"
         with (state / "grades" / "gradebook.csv").open(encoding="utf-8") as f:
             book = {r["student_id"]: r for r in csv.DictReader(f)}
-        assert set(book) == {"alice", "bob"}
-        assert float(book["alice"]["score"]) == float(book["alice"]["max_score"]) > 0
-        assert 0 < float(book["bob"]["score"]) < float(book["bob"]["max_score"])
+        assert set(book) == {alice, bob}
+        assert float(book[alice]["score"]) == float(book[alice]["max_score"]) > 0
+        assert 0 < float(book[bob]["score"]) < float(book[bob]["max_score"])
 
         procs = process_tree(proc.pid)
         assert len(procs) >= 4, "the hub, its proxy and two servers"
@@ -304,6 +321,77 @@ def test_a_study_session_on_one_hub(state):
     assert not left, f"still running after the hub stopped: {left}"
 
 
+needs_hub = pytest.mark.skipif(
+    hub.proxy_command() is None,
+    reason="configurable-http-proxy is not installed (`make hub` installs it with npm; Node.js needed)")
+
+
+@needs_hub
+def test_a_study_session_on_one_hub(state):
+    """The presenter's default on a laptop or as a normal user: one folder per participant."""
+    study_session(state, "simple")
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- the pieces, cheaply ----------------------------------------------------------------------------------------
+
+def test_a_participants_copy_of_the_lessons_is_never_overwritten(tmp_path):
+    home = tmp_path / "ken"
+    assert hub.prepare_home(home, ROOT / "lessons", ["en", "ja"]) == [home / "lessons" / "en", home / "lessons" / "ja"]
+    mine = home / "lessons" / "en" / f"{LESSON}.ipynb"
+    mine.write_text("my work", encoding="utf-8")
+    assert hub.prepare_home(home, ROOT / "lessons", ["en", "ja"]) == []   # the next start
+    assert mine.read_text(encoding="utf-8") == "my work"
+
+
+@pytest.mark.parametrize("name", ["root", "daemon", "nobody"])
+def test_an_account_the_hub_did_not_make_is_never_a_participants(tmp_path, name):
+    # Signing up as "root" must not start a server as root (system spawner).
+    with pytest.raises(hub.HubError, match="not created by this hub"):
+        hub.ensure_system_user(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["Alice", "../etc", "a b", "-x", "x" * 40, ""])
+def test_a_participants_name_is_a_safe_login_and_folder_name(tmp_path, name):
+    with pytest.raises(hub.HubError, match="cannot be a participant's name"):
+        hub.ensure_system_user(name, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a Unix account needs root")
+def test_a_participants_account_is_made_once_and_is_theirs_alone(state):
+    name = f"t{uuid.uuid4().hex[:8]}"
+    try:
+        first = hub.ensure_system_user(name, state / "homes")
+        assert first.pw_gecos == hub.MARKER and first.pw_uid != 0
+        assert Path(first.pw_dir) == state / "homes" / name
+        assert Path(first.pw_dir).stat().st_mode & 0o777 == 0o700
+        assert Path(first.pw_dir).stat().st_uid == first.pw_uid
+        assert hub.ensure_system_user(name, state / "homes").pw_uid == first.pw_uid   # the next start
+    finally:
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def test_the_launcher_refuses_bad_settings_in_one_sentence(tmp_path, state, capsys):
+    from shikumi.course.hub.__main__ import closed_to_others, main
+
+    assert main(["--state", str(tmp_path / "s"), "--admin", "Sensei!", "--prepare-only"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("make hub: 'Sensei!' cannot be a hub account") and "\n" not in err
+    assert not (tmp_path / "s").exists()
+
+    closed = state / "closed"
+    (closed / "venv").mkdir(parents=True)
+    closed.chmod(0o700)
+    assert closed_to_others(closed / "venv") == closed   # the system spawner refuses such a course folder
+    closed.chmod(0o755)
+    assert closed_to_others(closed / "venv") is None
+
+
+def test_make_installs_the_proxy_version_the_hub_names():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert f"HUB_PROXY_VERSION ?= {hub.PROXY_VERSION}\n" in makefile

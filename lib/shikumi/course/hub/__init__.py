@@ -80,6 +80,7 @@ def ensure_system_user(name: str, homes: Path) -> pwd.struct_passwd:
                         "--user-group", "--comment", MARKER, name],
                        check=True, capture_output=True, text=True)
         entry = pwd.getpwnam(name)
+        os.chmod(entry.pw_dir, 0o700)   # a participant's work is theirs alone
     if entry.pw_gecos != MARKER or entry.pw_uid == 0:
         raise HubError(f"the Unix account {name!r} exists and was not created by this hub: "
                        "pick another participant name")

@@ -76,12 +76,26 @@ def course_root(arg: str | None) -> Path:
     return release.course_root()
 
 
-def reachable_by_others(path: Path) -> Path | None:
-    """The first folder on the way to `path` that other Unix users cannot pass through, or None."""
-    for folder in [*reversed(path.resolve().parents), path.resolve()]:
-        if not folder.stat().st_mode & stat.S_IXOTH:
+def closed_to_others(path: Path) -> Path | None:
+    """The first folder on the way to `path` that other Unix users cannot pass through (or `path` itself, a file
+    they cannot read), or None."""
+    path = Path(path)
+    for folder in [*reversed(path.parents), path]:
+        mode = folder.stat().st_mode
+        if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
             return folder
+    if path.is_file() and not path.stat().st_mode & stat.S_IROTH:
+        return path
     return None
+
+
+def needed_by_participants(*folders: Path) -> list[Path]:
+    """What a participant's server reads: the venv and the Python it was made from (a symlink's target too),
+    the course's lessons and library, the exchange and the nbgrader settings."""
+    paths = [*folders, Path(sys.executable).parent, Path(sys.executable).resolve(), Path(sys.base_prefix) / "lib",
+             Path(__file__).resolve().parents[2]]
+    paths += [Path(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return [p for p in paths if p.exists()]
 
 
 def release_assignments(course: Path, exchange: Path, course_id: str, lang: str, root: Path,
@@ -158,11 +172,13 @@ def prepare(args) -> dict[str, str]:
     exchange.mkdir(exist_ok=True)
     exchange.chmod(0o1777)   # nbgrader: everyone writes below it (inbound), nobody removes another's files
     if spawner == "system":
-        for needed in (exchange, config_dir, lessons, Path(sys.executable).parent):
-            blocked = reachable_by_others(needed)
+        for needed in needed_by_participants(exchange, config_dir, lessons):
+            blocked = closed_to_others(needed)
             if blocked is not None:
-                raise hub.HubError(f"participants' Unix accounts cannot reach {needed}: {blocked} is closed to "
-                                   f"others (chmod o+x {blocked}, or use --state elsewhere)")
+                raise hub.HubError(
+                    f"the participants' Unix accounts cannot reach {needed}: {blocked} is closed to others; put "
+                    "the course, its .venv and the Python it was made from where every account may read "
+                    "(e.g. under /opt), or use --spawner simple")
 
     course_config = course / "nbgrader_config.py"
     if not course_config.exists():
