@@ -63,6 +63,20 @@ def wait_for(check, timeout: float, what: str, proc=None):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class Clock:
+    def __init__(self):
+        self.start = self.last = time.monotonic()
+        self.laps = []
+
+    def lap(self, what: str):
+        now = time.monotonic()
+        self.laps.append(f"{now - self.last:6.1f} s  {what}")
+        self.last = now
+
+    def __str__(self):
+        return "\n".join([*self.laps, f"{time.monotonic() - self.start:6.1f} s  in all"])
+
+
 class Browser:
     """A person at the hub's web pages: cookies, and the _xsrf token JupyterHub wants with every form."""
 
@@ -223,6 +237,7 @@ def study_session(state: Path, spawner: str) -> None:
 
 
 def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path) -> None:
+    clock = Clock()
     port, hub_port, api_port = free_ports(3)
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), str(ROOT)])}
@@ -236,7 +251,10 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
     try:
         wait_for(lambda: requests.get(url + "/hub/api/", timeout=5).ok if _listening(port) else False,
                  240, "the hub", proc)
+        clock.lap("hub prepared and started")
         course = state / "course"
+        for secret in (course, state / "private"):   # the solutions and grades; the hub's database
+            assert secret.stat().st_mode & 0o077 == 0, secret
 
         # Sign-up: the presenter's name is taken before anyone can claim it; a stranger waits for approval.
         intruder = Browser(url)
@@ -253,6 +271,7 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
             tokens[name] = person.log_in(name, f"{name}-s3cret-pass")
             assert tokens[name], f"{name} could not log in"
 
+        clock.lap("sign-ups and log-ins")
         typed = answers(course)
         bob_typed = {g: s for g, s in typed.items() if g != BOB_LEAVES}
         people = [Participant(url, alice, tokens[alice]), Participant(url, bob, tokens[bob])]
@@ -267,9 +286,10 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
             assert (homes / alice / LESSON / f"{LESSON}.ipynb").stat().st_uid == pwd.getpwnam(alice).pw_uid
             assert (homes / bob).stat().st_mode & 0o077 == 0
 
+        clock.lap("two participants: server, fetch, run lesson 01, submit")
         # The presenter: an admin of the hub.
         presenter = Browser(url)
-        admin_token = presenter.log_in("sensei", (state / "admin-password").read_text().strip())
+        admin_token = presenter.log_in("sensei", (state / "private" / "admin-password").read_text().strip())
         assert admin_token
         users = requests.get(url + "/hub/api/users", headers={"Authorization": f"token {admin_token}"},
                              timeout=30).json()
@@ -283,6 +303,7 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
         for name in (alice, bob):
             assert (course / "submitted" / name / LESSON / f"{LESSON}.ipynb").exists()
         from autograder import sandbox
+        clock.lap("presenter: admin log-in, collect")
         grade = subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", str(course / "submitted"),
                                 "--out", str(state / "grades"), "--workers", "2",
                                 *(["--no-sandbox"] if sandbox.unavailable() else [])],
@@ -295,6 +316,7 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
         assert float(book[alice]["score"]) == float(book[alice]["max_score"]) > 0
         assert 0 < float(book[bob]["score"]) < float(book[bob]["max_score"])
 
+        clock.lap("shikumi grade")
         procs = process_tree(proc.pid)
         assert len(procs) >= 4, "the hub, its proxy and two servers"
     finally:
@@ -319,6 +341,8 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
         except psutil.Error:
             pass
     assert not left, f"still running after the hub stopped: {left}"
+    clock.lap("hub stopped")
+    print(clock)   # pytest -s shows where the time goes
 
 
 needs_hub = pytest.mark.skipif(

@@ -167,8 +167,13 @@ def prepare(args) -> dict[str, str]:
     state = Path(args.state).resolve()
     state.mkdir(parents=True, exist_ok=True)
     course, exchange, config_dir = state / "course", state / "exchange", state / "jupyter-config"
-    for folder in (course, config_dir):
+    private = state / "private"
+    state.chmod(0o755)
+    # The course folder holds the complete solutions (source/), the submissions and the grades; private/ the
+    # hub's database and the admin's password: neither is for the participants' eyes.
+    for folder, mode in ((course, 0o700), (private, 0o700), (config_dir, 0o755)):
         folder.mkdir(exist_ok=True)
+        folder.chmod(mode)
     exchange.mkdir(exist_ok=True)
     exchange.chmod(0o1777)   # nbgrader: everyone writes below it (inbound), nobody removes another's files
     if spawner == "system":
@@ -202,7 +207,7 @@ def prepare(args) -> dict[str, str]:
     if released:
         print(f"released to the exchange ({args.lang}): {', '.join(released)}")
 
-    password_file = state / "admin-password"
+    password_file = private / "admin-password"
     if not password_file.exists():
         password_file.touch(mode=0o600)
         password_file.write_text(secrets.token_urlsafe(12) + "\n", encoding="utf-8")
@@ -228,6 +233,18 @@ def prepare(args) -> dict[str, str]:
     return settings
 
 
+def lan_address() -> str:
+    """This machine's address on the room's network, as the participants type it (no packet is sent)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+    except OSError:
+        return socket.gethostname()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     # The venv's commands first, for nbgrader (it runs `alembic`) and for the participants' terminals.
@@ -241,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     state = Path(settings["SHIKUMI_HUB_STATE"])
     scheme = "https" if args.ssl_cert else "http"
-    host = "<this machine's address>" if args.ip == "0.0.0.0" else args.ip
+    host = lan_address() if args.ip == "0.0.0.0" else args.ip
     print(f"hub: {scheme}://{host}:{args.port}/  (participants sign up at /hub/signup)")
-    print(f"presenter: log in as {args.admin!r} with the password in {state / 'admin-password'}")
+    print(f"presenter: log in as {args.admin!r} with the password in {state / 'private' / 'admin-password'}")
     if settings["SHIKUMI_HUB_SPAWNER"] == "simple":
         who = "root — for a trusted room or a test only" if os.getuid() == 0 else "this user"
         print(f"spawner: simple — every participant's server runs as {who}, one folder each under {state / 'home'}")

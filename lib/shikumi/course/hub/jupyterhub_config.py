@@ -23,6 +23,7 @@ from shikumi.course import hub
 c = get_config()  # noqa: F821 (JupyterHub provides it)
 env = os.environ
 state = Path(env["SHIKUMI_HUB_STATE"])
+private = state / "private"   # 0700: the hub's database (password hashes, tokens), its secret, the admin's password
 spawner_kind = env.get("SHIKUMI_HUB_SPAWNER", "simple")
 
 # --- where the hub listens, and its own files -----------------------------------------------------------------
@@ -33,11 +34,11 @@ if env.get("SHIKUMI_HUB_SSL_CERT"):
     c.JupyterHub.bind_url = c.JupyterHub.bind_url.replace("http://", "https://", 1)
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(env.get("SHIKUMI_HUB_HUB_PORT", "8081"))
-c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
-c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.JupyterHub.db_url = f"sqlite:///{private / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(private / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.command = [env["SHIKUMI_HUB_PROXY"]]
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env.get('SHIKUMI_HUB_PROXY_API_PORT', '8001')}"
-c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+c.ConfigurableHTTPProxy.pid_file = str(private / "proxy.pid")
 c.JupyterHub.cleanup_servers = True   # stopping the hub stops every participant's server (and the proxy)
 c.JupyterHub.cleanup_proxy = True
 
@@ -50,7 +51,7 @@ c.Authenticator.allowed_users = {u for u in env.get("SHIKUMI_HUB_USERS", "").spl
 # a late-comer in at /hub/authorize), so every authorised account may log in.
 c.Authenticator.allow_all = True
 c.Authenticator.username_pattern = hub.USERNAME_PATTERN
-c.RoomAuthenticator.admin_password_file = str(state / "admin-password")
+c.RoomAuthenticator.admin_password_file = str(private / "admin-password")
 c.NativeAuthenticator.minimum_password_length = 8
 c.NativeAuthenticator.check_common_password = True
 c.NativeAuthenticator.allowed_failed_logins = 5      # then 10 minutes' wait for that name
