@@ -180,6 +180,12 @@ def a_participants_lesson(person: Participant, typed: dict[str, str]) -> list[di
     # Their own copy of the released lessons, in their own folder.
     own = person.contents(f"lessons/en/{LESSON}.ipynb")["content"]
     assert own["metadata"]["shikumi"]["lang"] == "en"
+    # The Assignments tab, not the instructor's tools (the formgrader would show the course folder).
+    assert person.api.get(person.server + "formgrader", timeout=30).status_code == 404
+    page = person.api.get(person.server + "lab", timeout=30).text
+    config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                  page, re.S).group(1))
+    assert "@jupyter/nbgrader:formgrader" in config["disabledExtensions"]
     # Fetch from the exchange, answer, run, submit: what the Assignments tab does.
     listed = person.assignment("fetch")
     assert listed["success"], listed

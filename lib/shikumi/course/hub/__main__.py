@@ -13,6 +13,7 @@ The presenter then collects and grades:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -59,6 +60,8 @@ def parse(argv: list[str] | None):
     p.add_argument("--lang", choices=["en", "ja"], default="en", help="the edition of the nbgrader assignments")
     p.add_argument("--assignments", default="all",
                    help="lessons to release to the exchange, comma-separated (default: all), e.g. 01_ngram")
+    p.add_argument("--threads", type=int, default=2, help="torch threads per participant's kernel (default 2): "
+                                                          "a room of kernels shares the machine's cores")
     p.add_argument("--course-id", default="shikumi", help="nbgrader's course id (default shikumi)")
     p.add_argument("--root", default=None, help="the course checkout (default: the current folder if it has "
                                                 "lessons/, else the installed one)")
@@ -138,6 +141,11 @@ def release_assignments(course: Path, exchange: Path, course_id: str, lang: str,
     return released
 
 
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
 def prepare(args) -> dict[str, str]:
     """The state folder, and the SHIKUMI_HUB_* settings jupyterhub_config.py reads."""
     from shikumi import release
@@ -198,6 +206,12 @@ def prepare(args) -> dict[str, str]:
         PARTICIPANT_CONFIG.format(course_id=args.course_id, exchange=str(exchange), student_line=student),
         encoding="utf-8")
 
+    # Participants get the Assignments tab (fetch, submit) and the validate button, not the instructor's tools.
+    write_json(config_dir / "jupyter_server_config.d" / "shikumi-hub.json", {"ServerApp": {"jpserver_extensions": {
+        "nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False}}})
+    write_json(config_dir / "labconfig" / "page_config.json", {"disabledExtensions": {
+        f"@jupyter/nbgrader:{name}": True for name in ("formgrader", "create-assignment", "course-list")}})
+
     wanted = None if args.assignments == "all" else [a.strip() for a in args.assignments.split(",") if a.strip()]
     known = [p.stem for p in release.sources(root)]
     unknown = [a for a in wanted or [] if a not in known]
@@ -226,6 +240,7 @@ def prepare(args) -> dict[str, str]:
         "SHIKUMI_HUB_LANGS": "en,ja",
         "SHIKUMI_HUB_HOMES": str(Path(args.homes).resolve()),
         "SHIKUMI_HUB_JUPYTER_CONFIG": str(config_dir),
+        "SHIKUMI_HUB_THREADS": str(max(1, args.threads)),
     }
     if args.ssl_cert:
         settings.update(SHIKUMI_HUB_SSL_CERT=str(Path(args.ssl_cert).resolve()),

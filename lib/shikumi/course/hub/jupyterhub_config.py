@@ -71,6 +71,7 @@ c.Spawner.start_timeout = 180     # a room of servers starting at once on a smal
 c.Spawner.http_timeout = 120
 c.Spawner.environment = {
     "JUPYTER_CONFIG_PATH": env["SHIKUMI_HUB_JUPYTER_CONFIG"],   # nbgrader_config.py: the course and its exchange
+    "OMP_NUM_THREADS": env.get("SHIKUMI_HUB_THREADS", "2"),     # torch's threads: the room shares the cores
 }
 _settings = {
     "spawner": spawner_kind,
