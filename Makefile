@@ -53,7 +53,8 @@ present: $(STAMP)
 $(HUB_PROXY):
 	@if command -v npm >/dev/null; then \
 	    npm install --prefix $(VENV)/share/hub-proxy --no-audit --no-fund --no-save --loglevel=error \
-	        configurable-http-proxy@$(HUB_PROXY_VERSION); \
+	        configurable-http-proxy@$(HUB_PROXY_VERSION) \
+	    || echo "npm could not install configurable-http-proxy: no make hub, and its test skips" >&2; \
 	else echo "npm is missing (apt-get install nodejs npm): no JupyterHub proxy, so no make hub" >&2; fi
 
 # One JupyterHub for a study session: docs/instructor-guide.md, "One hub for the room". Run as root, it makes a

@@ -251,7 +251,7 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "shikumi.course.hub", "--state", str(state), "--spawner", spawner, "--homes", str(homes),
          "--ip", "127.0.0.1", "--port", str(port), "--hub-port", str(hub_port), "--proxy-api-port", str(api_port),
-         "--admin", "sensei", "--users", f"{alice},{bob}", "--assignments", LESSON, "--root", str(ROOT)],
+         "--admin", "sensei", "--users", f"{alice},{bob}", "--threads", "1", "--assignments", LESSON, "--root", str(ROOT)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     procs = []
     try:
