@@ -392,6 +392,15 @@ def test_a_participants_name_is_a_safe_login_and_folder_name(tmp_path, name):
     assert not list(tmp_path.iterdir())
 
 
+def test_the_hub_refuses_a_sign_up_name_that_is_not_a_safe_login():
+    auth = pytest.importorskip("jupyterhub.auth", reason="JupyterHub is not installed: pip install -e '.[hub]'")
+    authenticator = auth.Authenticator(username_pattern=hub.USERNAME_PATTERN)
+    for good in ("aoi", "ken-2", "mei_s"):
+        assert authenticator.validate_username(good), good
+    for bad in ("aoi/../x", "aoi x", "aoi\n", "aoi.", "x" * 40, "-aoi", "1aoi"):
+        assert not authenticator.validate_username(bad), bad
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="making a Unix account needs root")
 def test_a_participants_account_is_made_once_and_is_theirs_alone(state):
     name = f"t{uuid.uuid4().hex[:8]}"

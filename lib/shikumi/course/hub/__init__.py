@@ -29,7 +29,8 @@ CONFIG = HERE / "jupyterhub_config.py"
 PROXY_VERSION = "4.6.3"   # the last configurable-http-proxy that runs on Node 18 (Debian 12's nodejs)
 MARKER = "shikumi hub participant"   # the GECOS field of the Unix accounts the hub creates
 # A participant's name: also their Unix login (system-user spawner), their nbgrader student id and a folder name.
-USERNAME_PATTERN = r"[a-z][a-z0-9_-]{0,30}"
+# Anchored at both ends: JupyterHub's Authenticator.username_pattern is applied with re.match (a prefix).
+USERNAME_PATTERN = r"[a-z][a-z0-9_-]{0,30}\Z"
 
 
 class HubError(Exception):
