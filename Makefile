@@ -67,5 +67,8 @@ hub: $(STAMP) $(HUB_PROXY)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
+# build/hub is kept: it holds a study session's accounts, submissions and grades (remove it yourself).
 clean:
-	rm -rf $(VENV) grades build .pytest_cache .ruff_cache
+	rm -rf $(VENV) grades .pytest_cache .ruff_cache
+	@if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name hub -exec rm -rf {} +; fi
+	@if [ -d build/hub ]; then echo "kept build/hub: the hub's accounts, submissions and grades"; fi
