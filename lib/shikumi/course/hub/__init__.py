@@ -5,8 +5,8 @@ The launcher (`__main__.py`) prepares a state folder (default `build/hub/`) and 
 variables and uses the pieces below:
 
 - `RoomAuthenticator`: NativeAuthenticator (participants sign up with a name and a password; names on the
-  allowed list are authorised at once, anyone else waits for the presenter) whose admin account is created by
-  the launcher with a generated password, so nobody can sign up first under the presenter's name.
+  allowed list are authorised at once, anyone else waits for the presenter) whose admin account exists from the
+  hub's start, with the password the launcher generated, so nobody can sign up first under the presenter's name.
 - `prepare_home`: the participant's own copy of the released lessons, made on their first start and never
   overwritten afterwards (their work stays theirs).
 - `ensure_system_user`: with the system-user spawner, a Unix account per participant, created on first start;
