@@ -12,7 +12,10 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test install lint release check-release present bench clean
+HUB_PROXY_VERSION ?= 4.6.3
+HUB_PROXY := $(VENV)/share/hub-proxy/node_modules/.bin/configurable-http-proxy
+
+.PHONY: lab test install lint release check-release present bench hub clean
 
 install: $(STAMP)
 
@@ -27,7 +30,7 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab lessons/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(HUB_PROXY)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --durations=10
 
@@ -45,9 +48,27 @@ check-release: $(STAMP)
 present: $(STAMP)
 	$(VENV)/bin/shikumi release --present build/present $(PRESENT_ARGS)
 
+# JupyterHub's proxy, from npm, into the venv (4.6.3: the last that runs on Debian 12's Node.js 18).
+# Without npm, tests/test_hub.py skips and `make hub` says what to install.
+$(HUB_PROXY):
+	@if command -v npm >/dev/null; then \
+	    npm install --prefix $(VENV)/share/hub-proxy --no-audit --no-fund --no-save --loglevel=error \
+	        configurable-http-proxy@$(HUB_PROXY_VERSION) \
+	    || echo "npm could not install configurable-http-proxy: no make hub, and its test skips" >&2; \
+	else echo "npm is missing (apt-get install nodejs npm): no JupyterHub proxy, so no make hub" >&2; fi
+
+# One JupyterHub for a study session: docs/instructor-guide.md, "One hub for the room". Run as root, it makes a
+# Unix account per participant. HUB_ARGS: e.g. make hub HUB_ARGS="--admin sensei --users aoi,ken --lang ja"
+# (python -m shikumi.course.hub --help lists them all)
+hub: $(STAMP) $(HUB_PROXY)
+	$(PY) -m shikumi.course.hub $(HUB_ARGS)
+
 # BENCH_ARGS: e.g. make bench BENCH_ARGS="--only models,sampling" (the other sections of results.md are kept)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
+# build/hub is kept: it holds a study session's accounts, submissions and grades (remove it yourself).
 clean:
-	rm -rf $(VENV) grades build .pytest_cache .ruff_cache
+	rm -rf $(VENV) grades .pytest_cache .ruff_cache
+	@if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name hub -exec rm -rf {} +; fi
+	@if [ -d build/hub ]; then echo "kept build/hub: the hub's accounts, submissions and grades"; fi

@@ -101,15 +101,18 @@ def _named_by_file(path: Path) -> Submission:
     return Submission(path, path.stem)
 
 
+NBGRADER_OWN = ("timestamp.txt", "submission_secret.txt")   # what nbgrader submit adds beside the notebooks
+
+
 def _nbgrader_layout(submitted: Path) -> list[Submission]:
-    """submitted/<student>/<assignment>/*.ipynb; nbgrader's own timestamp.txt there is not a submission but
-    the time it was handed in."""
+    """submitted/<student>/<assignment>/*.ipynb; nbgrader's own files there are not submissions (its
+    timestamp.txt is the time it was handed in)."""
     found = []
     for student in sorted(submitted.iterdir()):
         if not student.is_dir() or student.is_symlink():
             continue
         for f in _files(student):
-            if f.name == "timestamp.txt":
+            if f.name in NBGRADER_OWN:
                 continue
             parts = f.relative_to(student).parts
             assignment = parts[0] if len(parts) > 1 else ""

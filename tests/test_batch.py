@@ -78,6 +78,7 @@ def test_nbgrader_submitted_layout(tmp_path):
     folder.mkdir(parents=True)
     (folder / f"{LESSON}.ipynb").write_bytes((ROOT / "lessons" / "en" / f"{LESSON}.ipynb").read_bytes())
     (folder / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC", encoding="utf-8")  # nbgrader's own
+    (folder / "submission_secret.txt").write_text("3f1c0a9e", encoding="utf-8")                 # nbgrader 0.9's too
     subs = discover([tmp_path / "course"])
     assert [(s.student_id, s.path.name) for s in subs] == [("kim", f"{LESSON}.ipynb")]
 
