@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import grade as grading
-from autograder import language, report, sandbox
+from autograder import language, report, sandbox, wire
 from autograder.language import say
 from shikumi import release
 
@@ -188,53 +188,112 @@ def already_graded(out_dir: Path, sub: Submission, digest: str) -> bool:
 
 
 def grade_one(sub: Submission, out_dir: Path, digest: str, **options) -> grading.SubmissionResult:
-    """Grade one submission and write its results. Never raises: a failure is this submission's reason."""
+    """Grade one submission on this machine, through the same plain-data result a Dask worker sends
+    (autograder/wire.py), and write its results. Never raises: a failure is this submission's reason."""
     if sub.problem:
-        res = grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id, lesson=sub.lesson,
-                                       error=sub.problem, language=sub.language)
-    else:
-        res = grading.grade_submission(sub.path, result_path(out_dir, sub).with_suffix(".executed.ipynb"),
-                                       student_id=sub.student_id, **options)
+        return write(refused(sub), out_dir, sub, digest)
     try:
-        report.write_submission(res, result_path(out_dir, sub), digest)
+        raw = grading.read_bytes(sub.path)
+    except grading.SubmissionError as e:
+        sub.problem = str(e)
+        return write(refused(sub), out_dir, sub, digest)
+    return record(sub, raw, wire.grade_task(raw, sub.path.name, options), out_dir, digest, options.get("seed"))
+
+
+def refused(sub: Submission) -> grading.SubmissionResult:
+    """The result of a submission that was not graded, for the reason in `sub.problem`."""
+    return grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id, lesson=sub.lesson,
+                                    error=sub.problem, language=sub.language)
+
+
+def record(sub: Submission, raw: bytes, payload: object, out_dir: Path, digest: str, seed: int | None = None,
+           course: str | None = None) -> grading.SubmissionResult:
+    """Check a result (grade_task's JSON text, from this machine or a worker; or the exception its Dask task
+    ended with) and write it. One that is not believed is written as "not graded", to be graded again by the
+    next run, and never over a result already there."""
+    try:
+        if isinstance(payload, BaseException):
+            raise wire.Rejected(f"its task failed on the Dask cluster ({type(payload).__name__}: "
+                                f"{str(payload)[:200]})")
+        accepted = wire.accept(payload, raw, sub, seed, course)
+    except wire.Rejected as e:
+        where = wire.worker_name(payload)
+        res = refused(sub)
+        res.error = f"not graded: the result{f' from {where}' if where else ''} was rejected: {e}"
+        if not result_path(out_dir, sub).exists():
+            write(res, out_dir, sub, "")
+        return res
+    final = accepted.result.error is None  # a notebook read and identified here that still could not be graded
+    return write(accepted.result, out_dir, sub, digest if final else "", accepted.executed)  # (an internal error)
+
+
+def write(res: grading.SubmissionResult, out_dir: Path, sub: Submission, digest: str,
+          executed: str | None = None) -> grading.SubmissionResult:
+    """The one writer of a submission's results; a result that cannot be written says so."""
+    try:
+        report.write_submission(res, result_path(out_dir, sub), digest, executed)
     except Exception as e:  # noqa: BLE001 — the disk is full, a name the file system refuses…
         res.error = res.error or f"the results could not be written ({type(e).__name__}: {str(e)[:200]})"
     return res
 
 
 def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, progress: bool = True,
-                **options) -> tuple[list[grading.SubmissionResult], int]:
-    """Grade everything under `paths`; returns (the results, how many were skipped as already graded)."""
+                scheduler: str | None = None, **options) -> tuple[list[grading.SubmissionResult], int]:
+    """Grade everything under `paths`; returns (the results, how many were skipped as already graded).
+    With `scheduler` (a Dask scheduler's address), the grading runs on its workers (autograder/cluster.py):
+    this machine only reads the submissions and writes the results."""
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not options.get("no_sandbox") and sandbox.unavailable():
+    client = None
+    if scheduler:
+        from autograder import cluster
+
+        client = cluster.connect(scheduler)  # cluster.Unreachable: said before anything is written
+    elif not options.get("no_sandbox") and sandbox.unavailable():
         raise SandboxMissing(f"cannot grade safely on this machine: {sandbox.unavailable()}. "
                              "(--no-sandbox grades without it: for trusted submissions only)")
-    subs = discover(paths)
-    identify(subs)
-    todo, skipped = [], 0
-    for sub in subs:
-        digest = content_hash(sub)
-        if already_graded(out_dir, sub, digest):
-            skipped += 1
-        else:
-            todo.append((sub, digest))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        subs = discover(paths)
+        identify(subs)
+        todo, skipped = [], 0
+        for sub in subs:
+            digest = content_hash(sub)
+            if already_graded(out_dir, sub, digest):
+                skipped += 1
+            else:
+                todo.append((sub, digest))
+        results = []
+        with tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress) as bar:
+            def finished(res: grading.SubmissionResult, rebuild: bool = True) -> None:
+                results.append(res)
+                if rebuild:
+                    report.rebuild_gradebook(out_dir)  # a crash loses nothing finished
+                bar.update()
+
+            if client is not None:
+                cluster.grade(client, todo, out_dir, options, finished)
+            else:
+                _grade_here(todo, out_dir, workers, options, finished)
+        report.rebuild_gradebook(out_dir)
+    finally:
+        if client is not None:
+            client.close()
+    order = {str(s.path): i for i, (s, _) in enumerate(todo)}
+    return sorted(results, key=lambda r: order.get(r.submission, 0)), skipped
+
+
+def _grade_here(todo: list, out_dir: Path, workers: int, options: dict, finished) -> None:
+    """`workers` submissions at a time on this machine."""
     options.setdefault("threads", max(1, (os.cpu_count() or 1) // max(1, workers)))  # the cores, shared by workers
-    results = []
-    with tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress) as bar, \
-            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(grade_one, sub, out_dir, digest, **options): sub for sub, digest in todo}
         for future in as_completed(futures):
             try:
-                results.append(future.result())
+                res = future.result()
             except Exception as e:  # noqa: BLE001 — never: grade_one does not raise; but if it did, go on
                 sub = futures[future]
-                results.append(grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id,
-                                                        error=f"internal grader error ({type(e).__name__})"))
-            report.rebuild_gradebook(out_dir)  # after every submission: a crash loses nothing finished
-            bar.update()
-    report.rebuild_gradebook(out_dir)
-    order = {str(s.path): i for i, (s, _) in enumerate(todo)}
-    return sorted(results, key=lambda r: order.get(r.submission, 0)), skipped
+                res = grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id,
+                                               error=f"internal grader error ({type(e).__name__})")
+            finished(res)

@@ -33,10 +33,13 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_submission(res: SubmissionResult, path: Path, content_hash: str = "") -> Path:
-    """PATH.json (Gradescope's results.json shape) and PATH.html (the learner's feedback page)."""
+def write_submission(res: SubmissionResult, path: Path, content_hash: str = "", executed: str | None = None) -> Path:
+    """PATH.json (Gradescope's results.json shape), PATH.html (the learner's feedback page) and, given the notebook
+    as it ran (nbformat text), PATH.executed.ipynb. An empty `content_hash` marks a result to grade again."""
     data = res.to_gradescope()
     data["extra_data"]["content_hash"] = content_hash
+    if executed is not None:  # for the instructor: what the run printed
+        atomic_write(path.with_suffix(".executed.ipynb"), executed)
     atomic_write(path.with_suffix(".html"), feedback_html(res))
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")  # last: it marks "done"
     return path

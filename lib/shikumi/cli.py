@@ -43,17 +43,20 @@ def cmd_release(args) -> int:
 def cmd_grade(args) -> int:
     from autograder import sandbox
     from autograder.batch import SandboxMissing, grade_batch
+    from autograder.cluster import Unreachable
     from autograder.report import summary, table
 
+    options = {"scheduler": args.scheduler} if args.scheduler else {}  # grading on many machines (Dask)
     try:
         results, skipped = grade_batch(args.submissions, args.out, workers=args.workers, progress=not args.json,
                                        cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed,
-                                       no_sandbox=args.no_sandbox)
-    except SandboxMissing as e:
+                                       no_sandbox=args.no_sandbox, **options)
+    except (SandboxMissing, Unreachable) as e:  # no sandbox here; or no Dask scheduler, or no worker
         print(f"shikumi grade: {e}", file=sys.stderr)
         return 2
     if not args.json:
-        print(f"sandbox: {sandbox.describe(args.no_sandbox)}", file=sys.stderr)
+        where = f"on the Dask workers of {args.scheduler}" if args.scheduler else sandbox.describe(args.no_sandbox)
+        print(f"sandbox: {where}", file=sys.stderr)
     if args.json:
         print(json.dumps([r.to_gradescope() for r in results], ensure_ascii=False, indent=2))
     else:
@@ -98,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without the bubblewrap sandbox: ONLY for trusted submissions (said in every result)")
     p.add_argument("--seed", type=int, default=None, help="fix the check inputs (default: derived from the answers)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                   help="grade on the workers of this Dask scheduler, on any number of machines (see the "
+                        "instructor guide); this machine only reads the submissions and writes the results")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("train", help="reproduce a shipped checkpoint (or train a bigger one on a GPU)")
