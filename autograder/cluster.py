@@ -8,7 +8,7 @@ writes the results and the gradebook (batch.record): a re-run sends only what is
 A worker that dies (killed, out of memory, its machine gone) loses nothing: the scheduler gives its tasks to
 another worker. A task that keeps killing its workers is given up after Dask's `allowed-failures` (3) and
 becomes that submission's "not graded" line. A task that raises instead (grade_task never does; a worker
-missing a package might) is run again `RETRIES` times. The tasks are not tied to workers (no `workers=`), so
+missing a package might, before on_worker runs) is run again `RETRIES` times. The tasks are not tied to workers (no `workers=`), so
 `allow_other_workers` has nothing to relax.
 
 Every worker needs the course installed at the same commit (wire.course_digest tells), bubblewrap and user
@@ -124,4 +124,7 @@ def on_worker(raw: bytes, name: str, options: dict) -> str:
             pass   # then grade_bytes says "daemonic processes are not allowed to have children"
     nthreads = getattr(getattr(worker, "state", None), "nthreads", None) or getattr(worker, "nthreads", 1)
     options = {**options, "threads": max(1, (os.cpu_count() or 1) // max(1, nthreads))}
-    return wire.grade_task(raw, name, options, where=worker.address)
+    try:
+        return wire.grade_task(raw, name, options, where=worker.address)
+    except BaseException as e:  # noqa: BLE001 — never: but an exception Dask cannot pickle back would hang the task
+        return wire.problem(f"the task raised {type(e).__name__}: {str(e)[:300]}", where=worker.address)

@@ -75,19 +75,23 @@ def course_digest() -> str:
 def grade_task(raw: bytes, name: str, options: dict, where: str = "") -> str:
     """Grade one submission's bytes; the result as JSON text. Never raises. A machine that cannot build the
     sandbox says so instead of grading (the client then grades that submission again next time)."""
-    problem = None
     if not options.get("no_sandbox") and sandbox.unavailable():
-        problem = f"cannot grade safely on this machine: {sandbox.unavailable()}"
-        res, executed = grading.SubmissionResult(submission=name, student_id=""), None
-    else:
-        res, executed = grading.grade_bytes(raw, name, **options)
-    payload = {"format": FORMAT, "course": course_digest(), "worker": where, "problem": problem,
+        return problem(f"cannot grade safely on this machine: {sandbox.unavailable()}", where)
+    res, executed = grading.grade_bytes(raw, name, **options)
+    payload = {"format": FORMAT, "course": course_digest(), "worker": where, "problem": None,
                "result": asdict(res), "executed": executed}
     text = json.dumps(payload, ensure_ascii=False)
     if len(text) > MAX_PAYLOAD:  # the notebook as it ran is for the instructor's curiosity: the grade goes first
         payload["executed"] = None
         text = json.dumps(payload, ensure_ascii=False)
     return text
+
+
+def problem(why: str, where: str = "") -> str:
+    """The answer of a machine that did not grade: why, in one line (the client grades it again next time)."""
+    empty = grading.SubmissionResult(submission="", student_id="")
+    return json.dumps({"format": FORMAT, "course": "", "worker": where, "problem": why[:MAX_MESSAGE],
+                       "result": asdict(empty), "executed": None}, ensure_ascii=False)
 
 
 # -- on the client ------------------------------------------------------------------------------------------
