@@ -40,16 +40,21 @@ class LoopbackCluster:
         self.address, self.procs = f"tcp://127.0.0.1:{_free_port()}", []
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), str(ROOT),
                                                              os.environ.get("PYTHONPATH", "")])}
-        start = time.perf_counter()
-        self._run(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
-                   "--no-dashboard", "--idle-timeout", "3600"], env, tmp)
-        for i in range(workers):
-            self._run(["distributed.cli.dask_worker", self.address, "--nthreads", "1", "--no-dashboard",
-                       "--local-directory", str(tmp / f"w{i}"), "--death-timeout", "60"], env, tmp)
         import distributed
 
-        with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(workers, timeout=300)
+        tmp.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        try:
+            self._run(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                       self.address.rsplit(":", 1)[1], "--no-dashboard", "--idle-timeout", "3600"], env, tmp)
+            for i in range(workers):
+                self._run(["distributed.cli.dask_worker", self.address, "--nthreads", "1", "--no-dashboard",
+                           "--local-directory", str(tmp / f"w{i}"), "--death-timeout", "60"], env, tmp)
+            with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
+                client.wait_for_workers(workers, timeout=300)
+        except BaseException:
+            self.close()
+            raise
         self.start_seconds = time.perf_counter() - start
 
     def _run(self, args: list[str], env: dict, cwd: Path) -> None:
