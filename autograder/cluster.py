@@ -123,8 +123,11 @@ def on_worker(raw: bytes, name: str, options: dict) -> str:
         except AssertionError:
             pass   # then grade_bytes says "daemonic processes are not allowed to have children"
     nthreads = getattr(getattr(worker, "state", None), "nthreads", None) or getattr(worker, "nthreads", 1)
-    options = {**options, "threads": max(1, (os.cpu_count() or 1) // max(1, nthreads))}
     try:
-        return wire.grade_task(raw, name, options, where=worker.address)
+        # The run's threads: the cores this worker may use (a batch job's CPU set) shared by its task threads. A
+        # Kubernetes pod's CPU limit cannot be seen from inside: there SHIKUMI_GRADE_THREADS says it.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = int(os.environ.get("SHIKUMI_GRADE_THREADS") or 0) or max(1, cores // max(1, nthreads))
+        return wire.grade_task(raw, name, {**options, "threads": threads}, where=worker.address)
     except BaseException as e:  # noqa: BLE001 — never: but an exception Dask cannot pickle back would hang the task
         return wire.problem(f"the task raised {type(e).__name__}: {str(e)[:300]}", where=worker.address)
