@@ -68,7 +68,8 @@ class Cluster:
                 "--name", f"w{i}", "--worker-port", address.rsplit(":", 1)[1], "--nanny-port", str(free_port()),
                 "--local-directory", str(self.tmp / f"w{i}"), "--preload", str(PLUGIN), "--death-timeout", "60")
         with self.client() as client:
-            client.wait_for_workers(n_workers, timeout=180)
+            if n_workers:
+                client.wait_for_workers(n_workers, timeout=180)
         return self
 
     def client(self):
@@ -228,6 +229,20 @@ def test_an_unreachable_scheduler_is_one_sentence_and_writes_nothing(tmp_path, s
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     fresh = shikumi_grade(cls, "--out", tmp_path / "new", "--scheduler", nobody)
     assert fresh.returncode == 2 and not (tmp_path / "new").exists()
+
+
+def test_a_scheduler_without_workers_is_one_sentence(tmp_path):
+    from autograder import cluster
+
+    lonely = Cluster(tmp_path)
+    try:
+        lonely.start(n_workers=0)
+        with pytest.raises(cluster.Unreachable) as said:
+            cluster.connect(lonely.address, wait_for_workers=2)
+        assert str(said.value) == (f"the Dask scheduler at {lonely.address} has no workers (waited 2 s): start one "
+                                   f"on each grading machine with `dask worker {lonely.address}`")
+    finally:
+        lonely.stop()
 
 
 def test_a_result_a_worker_makes_up_is_refused_for_that_notebook_only(cluster, tmp_path, solutions, monkeypatch):
