@@ -364,3 +364,26 @@ def test_a_refused_result_never_replaces_one_already_written(honest, tmp_path):
     gone = batch.record(sub, raw, distributed.KilledWorker("shikumi-grade-1", SimpleNamespace(address="tcp://10.0.0.9:4000"), 3), tmp_path, "d")
     assert "its task failed on the Dask cluster (KilledWorker" in gone.error
     assert batch.result_path(tmp_path, sub).read_bytes() == before
+
+
+def test_a_worker_without_a_sandbox_grades_nothing_and_says_why(honest, tmp_path, monkeypatch):
+    _, raw, sub = honest
+    monkeypatch.setattr(wire.sandbox, "unavailable", lambda: "bubblewrap (bwrap) is not installed: install it")
+    res = batch.record(sub, raw, wire.grade_task(raw, sub.path.name, {}, where="tcp://10.0.0.8:4000"), tmp_path, "d")
+    assert res.error == ("not graded: the result from tcp://10.0.0.8:4000 was rejected: the worker did not grade it: "
+                         "cannot grade safely on this machine: bubblewrap (bwrap) is not installed: install it")
+    written = json.loads(batch.result_path(tmp_path, sub).read_text(encoding="utf-8"))
+    assert written["extra_data"]["content_hash"] == ""  # graded again by the next run
+
+
+def test_an_internal_grader_error_is_graded_again_next_time(honest, tmp_path):
+    """A notebook this machine read and identified, whose grading still ended in an error, is no final grade."""
+    payload, raw, sub = honest
+
+    def crashed(d):
+        d["result"].update(error="internal grader error (KeyError: 'x'); please report it", tests=[], score=0,
+                           max_score=0, lesson="", seed=None, note="Traceback …")
+    res = batch.record(sub, raw, tampered(payload, crashed), tmp_path, "digest")
+    assert res.error.startswith("internal grader error")
+    written = json.loads(batch.result_path(tmp_path, sub).read_text(encoding="utf-8"))
+    assert written["extra_data"]["content_hash"] == "" and written["extra_data"]["error"] == res.error
