@@ -10,6 +10,9 @@ Each result is written as soon as it is finished, atomically, to OUT/<student>/<
 results.json shape) with an HTML feedback page beside it; OUT/gradebook.csv is rebuilt from those files after
 every submission. A re-run skips submissions whose results already match their content hash, so a batch that
 was killed half-way resumes where it stopped.
+
+With `--scheduler`, the grading itself runs on Dask workers (cluster.py); everything above stays here. Either
+way one submission is graded by wire.grade_task and its result written by `record`, after wire.accept.
 """
 
 from __future__ import annotations
