@@ -18,6 +18,9 @@ every submission. A re-run skips submissions whose results already match their c
 was killed half-way resumes where it stopped; `force` grades them again, `exercise` re-checks one exercise and
 keeps the others' stored results, `student` grades one learner's submissions only. The course policy (due dates,
 late penalties, overrides) is applied to the stored results every run, without grading again.
+
+With `--scheduler`, the grading itself runs on Dask workers (cluster.py); everything above stays here. Either
+way one submission is graded by wire.grade_task and its result written by `record`, after wire.accept.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import grade as grading
-from autograder import policy, report, sandbox, similarity
+from autograder import policy, report, sandbox, similarity, wire
 from shikumi import release
 from shikumi.lang import speaking, tr
 
@@ -246,25 +249,73 @@ def refresh_facts(out_dir: Path, sub: Submission, facts: dict) -> None:
         report.atomic_write(result_path(out_dir, sub), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def grade_one(sub: Submission, out_dir: Path, digest: str, exercise: str | None = None,
-              course: policy.Course | None = None, overrides: list[policy.Override] = (),
+@dataclass(frozen=True)
+class Term:
+    """What the instructor's course adds when a result is written: the one exercise re-checked (the others kept
+    from the stored result), the due dates and late penalty (course.toml), the manual overrides."""
+    course: policy.Course | None = None
+    overrides: tuple = ()
+    exercise: str | None = None
+
+
+NO_TERM = Term()
+
+
+def grade_one(sub: Submission, out_dir: Path, digest: str, term: Term = NO_TERM,
               **options) -> grading.SubmissionResult:
-    """Grade one submission and write its results (only `exercise` anew, if given and an earlier result of the
-    same submission is there to keep). Never raises: a failure is this submission's reason."""
-    facts = submission_facts(sub)
+    """Grade one submission on this machine, through the same plain-data result a Dask worker sends
+    (autograder/wire.py), and write its results. Never raises: a failure is this submission's reason."""
     if sub.problem:
-        res = grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id, lesson=sub.lesson,
-                                       error=sub.problem, language=sub.language)
-    else:
-        res = grading.grade_submission(sub.path, result_path(out_dir, sub).with_suffix(".executed.ipynb"),
-                                       student_id=sub.student_id, **options)
-        if exercise:
-            res = keep_other_exercises(res, stored_result(out_dir, sub), exercise, facts["submission_sha256"])
+        return write(refused(sub), out_dir, sub, digest, term=term)
+    try:
+        raw = grading.read_bytes(sub.path)
+    except grading.SubmissionError as e:
+        sub.problem = str(e)
+        return write(refused(sub), out_dir, sub, digest, term=term)
+    return record(sub, raw, wire.grade_task(raw, sub.path.name, options), out_dir, digest, options.get("seed"),
+                  term=term)
+
+
+def refused(sub: Submission) -> grading.SubmissionResult:
+    """The result of a submission that was not graded, for the reason in `sub.problem`."""
+    return grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id, lesson=sub.lesson,
+                                    error=sub.problem, language=sub.language)
+
+
+def record(sub: Submission, raw: bytes, payload: object, out_dir: Path, digest: str, seed: int | None = None,
+           course_hash: str | None = None, term: Term = NO_TERM) -> grading.SubmissionResult:
+    """Check a result (grade_task's JSON text, from this machine or a worker; or the exception its Dask task
+    ended with) and write it. One that is not believed is written as "not graded", to be graded again by the
+    next run, and never over a result already there."""
+    try:
+        if isinstance(payload, BaseException):
+            raise wire.Rejected(f"its task failed on the Dask cluster ({type(payload).__name__}: "
+                                f"{str(payload)[:200]})")
+        accepted = wire.accept(payload, raw, sub, seed, course_hash)
+    except wire.Rejected as e:
+        where = wire.worker_name(payload)
+        res = refused(sub)
+        res.error = f"not graded: the result{f' from {where}' if where else ''} was rejected: {e}"
+        if not result_path(out_dir, sub).exists():
+            write(res, out_dir, sub, "", term=term)
+        return res
+    final = accepted.result.error is None  # a notebook read and identified here that still could not be graded
+    return write(accepted.result, out_dir, sub, digest if final else "", accepted.executed, term)  # (an internal
+                                                                                                 # error)
+
+
+def write(res: grading.SubmissionResult, out_dir: Path, sub: Submission, digest: str,
+          executed: str | None = None, term: Term = NO_TERM) -> grading.SubmissionResult:
+    """The one writer of a submission's results (only `term.exercise` anew, if given and an earlier result of
+    the same submission is there to keep); a result that cannot be written says so."""
+    facts = submission_facts(sub)
+    if term.exercise and not sub.problem:
+        res = keep_other_exercises(res, stored_result(out_dir, sub), term.exercise, facts["submission_sha256"])
     try:
         data = res.to_gradescope()
         data["extra_data"].update(facts, grade_ids=[t.grade_id for t in res.tests])
         report.write_submission(res, result_path(out_dir, sub), digest, extra=facts,
-                                assessment=policy.assess(data, course, overrides))
+                                assessment=policy.assess(data, term.course, list(term.overrides)), executed=executed)
     except Exception as e:  # noqa: BLE001 — the disk is full, a name the file system refuses…
         res.error = res.error or f"the results could not be written ({type(e).__name__}: {str(e)[:200]})"
     return res
@@ -299,55 +350,80 @@ def lessons_with(exercise: str) -> set[str]:
             if any(e.grade_id == exercise for e in release.exercises(release.read_source(src)))}
 
 
-def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, progress: bool = True, *,
-                course: policy.Course | None = None, overrides_file: str | Path | None = None,
-                student: str | None = None, exercise: str | None = None, force: bool = False,
-                notices: list[str] | None = None, **options) -> tuple[list[grading.SubmissionResult], int]:
+def grade_batch(paths: list[str | Path], out_dir: str | Path, workers: int = 1, progress: bool = True,
+                scheduler: str | None = None, *, course: policy.Course | None = None,
+                overrides_file: str | Path | None = None, student: str | None = None, exercise: str | None = None,
+                force: bool = False, notices: list[str] | None = None,
+                **options) -> tuple[list[grading.SubmissionResult], int]:
     """Grade everything under `paths`; returns (the results, how many were skipped as already graded).
-    `notices` receives what the instructor should read: override rows not applied, timestamps ignored."""
+    With `scheduler` (a Dask scheduler's address), the grading runs on its workers (autograder/cluster.py):
+    this machine only reads the submissions and writes the results. `notices` receives what the instructor
+    should read: override rows not applied, timestamps ignored."""
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     notices = [] if notices is None else notices
-    if not options.get("no_sandbox") and sandbox.unavailable():
+    client = None
+    if scheduler:
+        from autograder import cluster
+
+        client = cluster.connect(scheduler)  # cluster.Unreachable: said before anything is written
+    elif not options.get("no_sandbox") and sandbox.unavailable():
         raise SandboxMissing(f"cannot grade safely on this machine: {sandbox.unavailable()}. "
                              "(--no-sandbox grades without it: for trusted submissions only)")
-    only = lessons_with(exercise) if exercise else None
-    if exercise and not only:
-        raise ValueError(f"no lesson has an exercise {exercise!r} (give its grade_id, e.g. conditional_prob)")
-    overrides, problems = policy.read_overrides(keep_overrides(out_dir, overrides_file, notices))
-    notices += problems
-    subs = discover(paths, student=student)
-    identify(subs)
-    todo, skipped = [], 0
-    for sub in subs:
-        if only is not None and (sub.problem or sub.lesson not in only):
-            continue  # --exercise: other lessons' results stay as they are
-        digest = content_hash(sub)
-        if not force and already_graded(out_dir, sub, digest):
-            skipped += 1
-            refresh_facts(out_dir, sub, submission_facts(sub))
-        else:
-            todo.append((sub, digest))
-    options.setdefault("threads", max(1, (os.cpu_count() or 1) // max(1, workers)))  # the cores, shared by workers
-    results = []
-    with tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress) as bar, \
-            ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(grade_one, sub, out_dir, digest, exercise, course, overrides, **options): sub
-                   for sub, digest in todo}
-        for future in as_completed(futures):
-            try:
-                results.append(future.result())
-            except Exception as e:  # noqa: BLE001 — never: grade_one does not raise; but if it did, go on
-                sub = futures[future]
-                results.append(grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id,
-                                                        error=f"internal grader error ({type(e).__name__})"))
-            report.rebuild_gradebook(out_dir, course, overrides)  # after every submission: a crash loses nothing
-            bar.update()
-    finish(out_dir, course, overrides, notices)
+    try:
+        only = lessons_with(exercise) if exercise else None
+        if exercise and not only:
+            raise ValueError(f"no lesson has an exercise {exercise!r} (give its grade_id, e.g. conditional_prob)")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        overrides, problems = policy.read_overrides(keep_overrides(out_dir, overrides_file, notices))
+        notices += problems
+        term = Term(course, tuple(overrides), exercise)
+        subs = discover(paths, student=student)
+        identify(subs)
+        todo, skipped = [], 0
+        for sub in subs:
+            if only is not None and (sub.problem or sub.lesson not in only):
+                continue  # --exercise: other lessons' results stay as they are
+            digest = content_hash(sub)
+            if not force and already_graded(out_dir, sub, digest):
+                skipped += 1
+                refresh_facts(out_dir, sub, submission_facts(sub))
+            else:
+                todo.append((sub, digest))
+        results = []
+        with tqdm(total=len(todo), desc="grading", unit="notebook", disable=not progress) as bar:
+            def finished(res: grading.SubmissionResult, rebuild: bool = True) -> None:
+                results.append(res)
+                if rebuild:
+                    report.rebuild_gradebook(out_dir, course, overrides)  # a crash loses nothing finished
+                bar.update()
+
+            if client is not None:
+                cluster.grade(client, todo, out_dir, options, finished, term)
+            else:
+                _grade_here(todo, out_dir, workers, options, finished, term)
+        finish(out_dir, course, overrides, notices)
+    finally:
+        if client is not None:
+            client.close()
     order = {str(s.path): i for i, (s, _) in enumerate(todo)}
     return sorted(results, key=lambda r: order.get(r.submission, 0)), skipped
+
+
+def _grade_here(todo: list, out_dir: Path, workers: int, options: dict, finished, term: Term = NO_TERM) -> None:
+    """`workers` submissions at a time on this machine."""
+    options.setdefault("threads", max(1, (os.cpu_count() or 1) // max(1, workers)))  # the cores, shared by workers
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(grade_one, sub, out_dir, digest, term, **options): sub for sub, digest in todo}
+        for future in as_completed(futures):
+            try:
+                res = future.result()
+            except Exception as e:  # noqa: BLE001 — never: grade_one does not raise; but if it did, go on
+                sub = futures[future]
+                res = grading.SubmissionResult(submission=str(sub.path), student_id=sub.student_id,
+                                               error=f"internal grader error ({type(e).__name__})")
+            finished(res)
 
 
 def finish(out_dir: Path, course: policy.Course | None, overrides: list[policy.Override],

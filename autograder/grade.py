@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
@@ -95,6 +95,12 @@ class SubmissionError(Exception):
 def read_submission(path: Path):
     """The notebook in `path`, read without following a symlink and within bounds; SubmissionError (one line)
     for anything else."""
+    return parse_submission(read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of the file `path` (never through a symlink, never a folder or a device, never more than a
+    notebook may have); SubmissionError (one line) for anything else."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
@@ -112,7 +118,11 @@ def read_submission(path: Path):
         if info.st_size > MAX_NOTEBOOK_BYTES:
             raise SubmissionError(f"the file is {info.st_size / 2**20:.0f} MB; a notebook is at most "
                                   f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear its outputs and submit again)")
-        raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+        return f.read(MAX_NOTEBOOK_BYTES + 1)
+
+
+def parse_submission(raw: bytes):
+    """The notebook in a submission's bytes, within bounds; SubmissionError (one line) for anything else."""
     if not raw:
         raise SubmissionError("the file is empty")
     if len(raw) > MAX_NOTEBOOK_BYTES:
@@ -595,10 +605,28 @@ def submission_seed(answers: dict[str, str]) -> int:
 
 
 def grade_submission(path: str | Path, executed_to: str | Path | None = None, **options) -> SubmissionResult:
-    """Grade one submission. Never raises: a problem of the grader itself becomes an error line too."""
-    res = SubmissionResult(submission=str(path), student_id=options.pop("student_id", None) or Path(path).stem)
+    """Grade one submission file; the notebook as it ran goes to `executed_to`. Never raises."""
+    student_id = options.pop("student_id", None) or Path(path).stem
     try:
-        return _grade(res, Path(path), executed_to, **options)
+        raw = read_bytes(Path(path))
+    except SubmissionError as e:
+        return SubmissionResult(submission=str(path), student_id=student_id, error=str(e))
+    res, executed = grade_bytes(raw, Path(path).name, student_id=student_id, **options)
+    res.submission = str(path)
+    if executed_to is not None and executed is not None:
+        Path(executed_to).parent.mkdir(parents=True, exist_ok=True)
+        Path(executed_to).write_text(executed, encoding="utf-8")
+    return res
+
+
+def grade_bytes(raw: bytes, name: str, student_id: str = "", **options) -> tuple[SubmissionResult, str | None]:
+    """Grade one submission from its bytes alone: `name` is its file name (a lesson may be known by it), never
+    a path that is opened. Returns the result and the notebook as it ran (nbformat text, or None). Never
+    raises: a problem of the grader itself becomes an error line too. Both `shikumi grade` and a Dask worker
+    grade through here (autograder/wire.py)."""
+    res = SubmissionResult(submission=name, student_id=student_id or PurePosixPath(name).stem)
+    try:
+        return _grade(res, raw, PurePosixPath(name), **options)
     except Exception as e:  # a bug in the grader must not take the rest of a class down with it
         import traceback
 
@@ -607,31 +635,31 @@ def grade_submission(path: str | Path, executed_to: str | Path | None = None, **
             failed.error = tr(f"internal grader error ({type(e).__name__}: {e}); please report it",
                                  f"採点プログラムの内部エラーです（{type(e).__name__}: {e}）。講師に知らせてください")
         failed.note = traceback.format_exc()[-3000:]  # kept in the results file, for the bug report
-        return failed
+        return failed, None
 
 
-def _grade(res: SubmissionResult, path: Path, executed_to: str | Path | None = None, **options) -> SubmissionResult:
+def _grade(res: SubmissionResult, raw: bytes, path: PurePosixPath, **options) -> tuple[SubmissionResult, str | None]:
     """Read the submission, then grade it in its own language."""
     started = time.perf_counter()
     try:
-        nb = read_submission(path)  # until it is read, its language is unknown: English
+        nb = parse_submission(raw)  # until it is read, its language is unknown: English
     except SubmissionError as e:
         res.error, res.seconds = str(e), time.perf_counter() - started
-        return res
+        return res, None
     res.language = which_language(nb)
     with speaking(res.language):
-        return _grade_notebook(res, nb, path, executed_to, started, **options)
+        return _grade_notebook(res, nb, path, started, **options)
 
 
-def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Path | None, started: float, *,
+def _grade_notebook(res: SubmissionResult, nb, path: PurePosixPath, started: float, *,
                     cell_timeout: int = 120, timeout: int = 3600, seed: int | None = None,
                     limits: sandbox.Limits | None = None, threads: int = 1, no_sandbox: bool = False,
-                    trusted_timeout: int | None = None) -> SubmissionResult:
+                    trusted_timeout: int | None = None) -> tuple[SubmissionResult, str | None]:
     limits = limits or sandbox.Limits()
     if not no_sandbox and sandbox.unavailable():
         res.error = tr(f"cannot grade safely on this machine: {sandbox.unavailable()}",
-                          f"このマシンでは安全に採点できません：{sandbox.unavailable()}")
-        return res
+                        f"このマシンでは安全に採点できません：{sandbox.unavailable()}")
+        return res, None
     try:
         res.lesson = which_lesson(nb, path)
         verify.warm(res.lesson)  # the checking process starts while the notebook runs
@@ -641,7 +669,7 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
         all_checks = checks_registry.for_lesson(res.lesson)
     except SubmissionError as e:
         res.error, res.seconds = str(e), time.perf_counter() - started
-        return res
+        return res, None
     res.max_score = sum(e.points for e in exercises)
 
     answers, notes = answers_of(nb, exercises)
@@ -698,17 +726,15 @@ def _grade_notebook(res: SubmissionResult, nb, path: Path, executed_to: str | Pa
     point_to_failed_helpers(res.tests, exercises, all_checks, answers)
     if no_sandbox:
         res.note = tr("; ", "。").join(filter(None, [res.note, tr(NO_SANDBOX_NOTE, NO_SANDBOX_NOTE_JA)]))
-    if executed_to is not None and executed is not None:  # for the instructor: what the run printed
+    text = None
+    if executed is not None:  # for the instructor: what the run printed
         try:
             text = nbformat.writes(nbformat.from_dict(executed))
         except Exception:  # not a notebook after all: the run sent something else
             text = None
-        if text is not None:
-            Path(executed_to).parent.mkdir(parents=True, exist_ok=True)
-            Path(executed_to).write_text(text, encoding="utf-8")
     res.score = round(sum(t.score for t in res.tests), 4)
     res.seconds = time.perf_counter() - started
-    return res
+    return res, text
 
 
 NO_SANDBOX_NOTE = "graded WITHOUT a sandbox (--no-sandbox): for trusted submissions only"

@@ -41,15 +41,18 @@ MAX_ANSWER = 100_000  # characters of one answer cell kept in its results file
 
 
 def write_submission(res: SubmissionResult, path: Path, content_hash: str = "", extra: dict | None = None,
-                     assessment: policy.Assessment | None = None) -> Path:
-    """PATH.json (Gradescope's results.json shape) and PATH.html (the learner's feedback page). `extra` goes
-    into extra_data (when and how the submission was handed in); `assessment` is the policy's view of it."""
+                     assessment: policy.Assessment | None = None, executed: str | None = None) -> Path:
+    """PATH.json (Gradescope's results.json shape), PATH.html (the learner's feedback page) and, given the notebook
+    as it ran (nbformat text), PATH.executed.ipynb. `extra` goes into extra_data (when and how the submission was
+    handed in); `assessment` is the policy's view of it. An empty `content_hash` marks a result to grade again."""
     data = res.to_gradescope()
     data["extra_data"].update(extra or {})
     data["extra_data"]["content_hash"] = content_hash
     data["extra_data"]["grade_ids"] = [t.grade_id for t in res.tests]
     if res.answers and not res.error:  # the learner's answer cells, for the similarity report
         data["extra_data"]["answers"] = {gid: src[:MAX_ANSWER] for gid, src in res.answers.items()}
+    if executed is not None:  # for the instructor: what the run printed
+        atomic_write(path.with_suffix(".executed.ipynb"), executed)
     atomic_write(path.with_suffix(".html"), feedback_html(res, assessment or policy.assess(data)))
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")  # last: it marks "done"
     return path

@@ -8,6 +8,8 @@ Sections (issue 7, "Performance you can quote"):
 
 - lessons   every lesson's solution under papermill: wall time and peak memory, against the budget (120 s, 2 GB);
 - grader    the grader's overhead per submission over a plain papermill run, and a class batch with 1 and 2 workers;
+- dask      one class graded here with 1 and 2 workers and on 1 and 2 Dask workers on loopback: Dask's cost per task,
+            the parallel efficiency from 1 to 2 workers;
 - models    the course's attention and GPT against torch and transformers, same configuration, same process;
 - sampling  our DDPM and DDIM loops against diffusers' schedulers driving the same network (the shipped UNet);
 - unet      the course UNet against a diffusers UNet2DModel of similar size: parameters and step time;
@@ -191,6 +193,13 @@ def grader(args) -> list[str]:
             rows.append(f"| {workers} | {m.seconds:.1f} | {m.seconds / batch:.1f} |")
             print(rows[-1], flush=True)
     return rows
+
+
+def dask(args) -> list[str]:
+    """One class graded here with 1 and 2 workers and on Dask workers on loopback (benchmarks/dask_grading.py)."""
+    from benchmarks.dask_grading import dask_section
+
+    return dask_section(args)
 
 
 # -- 3. models against reference libraries ------------------------------------------------------------------
@@ -486,6 +495,7 @@ def chat(args) -> list[str]:
 SECTIONS: dict[str, tuple[str, Callable]] = {
     "lessons": ("1. Lessons: each solution notebook under papermill (SIZE=quick)", lessons),
     "grader": ("2. Grader: overhead per submission, and a class batch", grader),
+    "dask": ("2b. Grading on many machines: Dask workers against one machine", dask),
     "models": ("3a. Models against reference libraries: attention and the GPT", models),
     "sampling": ("3b. Sampling loops against diffusers (DDPM, DDIM), the same network", sampling),
     "unet": ("3c. The course UNet against diffusers' UNet2DModel", unet),
@@ -541,6 +551,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", "--sections", dest="only", default=",".join(SECTIONS),
                         help="comma-separated sections to measure (default: all): " + ", ".join(SECTIONS))
     parser.add_argument("--batch", type=int, default=30, help="submissions in the class batch (default 30)")
+    parser.add_argument("--dask-batch", type=int, default=8, help="dask section: submissions in its class (default 8)")
     parser.add_argument("--device", default="auto", help="where the model sections run: auto (default), cpu, cuda")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for the model sections (default 1, as the course's training uses)")

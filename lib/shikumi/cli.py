@@ -85,23 +85,27 @@ def cmd_grade(args) -> int:
         return 2
     from autograder import policy, sandbox
     from autograder.batch import SandboxMissing, grade_batch
+    from autograder.cluster import Unreachable
     from autograder.report import summary, table
 
     notices: list[str] = []
+    options = {"scheduler": args.scheduler} if args.scheduler else {}  # grading on many machines (Dask)
     try:
         course = policy.load_course(policy.find_course(args.course))
         results, skipped = grade_batch(args.submissions, args.out, workers=args.workers, progress=not args.json,
                                        cell_timeout=args.cell_timeout, timeout=args.timeout, seed=args.seed,
                                        no_sandbox=args.no_sandbox, course=course, overrides_file=args.overrides,
                                        student=args.student, exercise=args.exercise, force=args.force,
-                                       notices=notices)
-    except (SandboxMissing, policy.CourseError, ValueError) as e:
+                                       notices=notices, **options)
+    except (SandboxMissing, Unreachable, policy.CourseError, ValueError) as e:  # no sandbox here; no Dask
+        # scheduler or worker; a malformed course.toml
         print(f"shikumi grade: {e}", file=sys.stderr)
         return 2
     for notice in notices:
         print(f"note: {notice}", file=sys.stderr)
     if not args.json:
-        print(f"sandbox: {sandbox.describe(args.no_sandbox)}", file=sys.stderr)
+        where = f"on the Dask workers of {args.scheduler}" if args.scheduler else sandbox.describe(args.no_sandbox)
+        print(f"sandbox: {where}", file=sys.stderr)
     if args.json:
         print(json.dumps([r.to_gradescope() for r in results], ensure_ascii=False, indent=2))
     else:
@@ -213,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exercise", default=None, metavar="GRADE_ID",
                    help="check only this exercise again, keeping the other exercises' stored results")
     p.add_argument("--force", action="store_true", help="grade again even submissions whose results are current")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                   help="grade on the workers of this Dask scheduler, on any number of machines (see the "
+                        "instructor guide); this machine only reads the submissions and writes the results")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("similarity", help="the most similar answers to each exercise, from graded results")
