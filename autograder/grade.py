@@ -564,7 +564,7 @@ def point_to_failed_helpers(tests: list[ExerciseResult], exercises, checks, answ
 def _names_used(source: str) -> set[str]:
     """The names an answer's code refers to (read, never run); none when it does not parse."""
     try:
-        return {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+        return {node.id for node in ast.walk(release.parse_python(source)) if isinstance(node, ast.Name)}
     except SyntaxError:
         return set()
 

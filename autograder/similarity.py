@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+from shikumi import release
+
 K = 5                    # tokens per fingerprint
 MIN_FINGERPRINTS = 4     # fewer (after the stub's are removed): too short to compare
 MAX_SOURCE = 100_000     # characters of one answer that are read
@@ -31,7 +33,7 @@ BUILTINS = frozenset(dir(builtins))
 def tokens(source: str) -> list[str]:
     """The answer's syntax tree as tokens, identifiers renamed, docstrings dropped; [] if it does not parse."""
     try:
-        tree = ast.parse(source[:MAX_SOURCE])
+        tree = release.parse_python(source[:MAX_SOURCE])
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     out: list[str] = []

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,17 @@ def localize_code(source: str, lang: str) -> str:
     return "\n".join(out)
 
 
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(source: str) -> ast.Module:
+    """ast.parse, one thread at a time: before Python 3.12, ast.parse in two threads at once can fail with
+    "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905), and the grader grades
+    submissions in threads."""
+    with _AST_LOCK:
+        return ast.parse(source)
+
+
 def _byte_offsets(source: bytes) -> list[int]:
     """Where each line starts, in bytes (ast gives columns as UTF-8 byte offsets)."""
     starts, at = [], 0
@@ -163,7 +175,7 @@ def resolve_text(source: str, lang: str) -> str:
     if not re.search(r"\btr\b", source):
         return source
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError as e:
         raise ValueError(f"a code cell does not parse (line {e.lineno}: {e.msg}): {source.splitlines()[0][:80]!r}") from None
     raw = source.encode("utf-8")
