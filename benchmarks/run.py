@@ -12,6 +12,7 @@ Sections (issue 7, "Performance you can quote"):
 - sampling  our DDPM and DDIM loops against diffusers' schedulers driving the same network (the shipped UNet);
 - unet      the course UNet against a diffusers UNet2DModel of similar size: parameters and step time;
 - quality   the GPT's held-out loss after N seconds of training;
+- scratch   lesson 04's GPT from scratch: held-out loss against CPU-seconds, today's recipe and the new one;
 - fidelity  lesson 08's prompt fidelity against the number of DDIM sampling steps (trained and held-out pairs).
 
 results.md keeps one block per section, each with the date, machine and commit it was measured on, so a partial
@@ -414,6 +415,82 @@ def quality(args) -> list[str]:
             "the CPU time the process used, evaluation included, is shown beside N.", "", *rows]
 
 
+SCRATCH_BUDGET_S = 120          # CPU-seconds: lesson 04's goal (issue 15): ≤ 2.00 nats/char within it
+SCRATCH_GOAL = 2.00
+SCRATCH_MARKS = (15, 30, 60, 90, 120)
+
+
+def scratch(args) -> list[str]:
+    """From scratch in the lesson (issue 15): lesson 04's GPT trained from nothing, today's recipe ("quick", its
+    schedule squeezed into the budget, as section 4a does) against the lesson's new one ("live"), in this one
+    process, one after the other, each stopped by a budget of CPU-seconds (time.process_time: other programs on a
+    shared machine inflate it far less than wall time). Held-out loss on 10 batches of The Tempest at every
+    evaluation, then on the whole play at the end (charlm.nats_per_char)."""
+    from shikumi import charlm, plot
+    from shikumi.device import seed_everything
+    from shikumi.gpt import GPT
+    from shikumi.train import train
+
+    budget = args.scratch_seconds
+    tok = charlm.tokenizer()
+    train_ids, val_ids = (charlm.encode(t, tok) for t in charlm.corpus("quick"))
+    threads = torch.get_num_threads()
+    curves, rows = {}, []
+    header = ["| recipe | model | optimizer | batch × context | lr | steps done | CPU s | wall s | "
+              + " | ".join(f"held-out at {m} CPU s" for m in SCRATCH_MARKS if m <= budget)
+              + " | held-out, whole play, at the end | goal ≤ 2.00 |",
+              "|---|---|---|---|---:|---:|---:|---:|" + "---:|" * sum(m <= budget for m in SCRATCH_MARKS) + "---:|---|"]
+    for name in ("quick", "live"):
+        recipe = charlm.RECIPES[name]
+        config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
+        get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+        base = dataclasses.replace(recipe.train, device=str(args.device), cpu_threads=threads, progress=False,
+                                   eval_steps=10)
+        steps = base.max_steps
+        if name == "quick":      # today's recipe planned for 2000 steps (~10 min): squeeze its schedule to fit
+            seed_everything(0)
+            probe = train(GPT(config), get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=6, eval_every=0,
+                                                                                        eval_steps=1))
+            steps = max(20, int(budget / (probe.seconds / 6)))
+        cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(base.warmup_steps, max(1, steps // 20)),
+                                  eval_every=max(1, steps // 24), max_cpu_seconds=budget)
+        seed_everything(0)
+        model = GPT(config)
+        points = []
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        history = train(model, get_batch, charlm.loss_fn, cfg,
+                        on_eval=lambda step, v, points=points, cpu0=cpu0: points.append((time.process_time() - cpu0, v)))
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        whole = charlm.nats_per_char(model, val_ids, batch_size=64)
+        curves[name] = points
+
+        def at(mark, points=points):
+            before = [v for c, v in points if c <= mark * 1.02]
+            return f"{before[-1]:.3f}" if before else "–"
+
+        marks = " | ".join(at(m) for m in SCRATCH_MARKS if m <= budget)
+        rows.append(f"| {name} | {config.n_layer} layers, d={config.d_model} | {cfg.optimizer} | "
+                    f"{recipe.batch_size} × {config.block_size} | {cfg.lr:g} | {len(history.step)} of {steps} | "
+                    f"{cpu:.0f} | {wall:.0f} | {marks} | **{whole:.3f}** | {'yes' if whole <= SCRATCH_GOAL else 'no'} |")
+        print(rows[-1], flush=True)
+    ax = None
+    for name, points in curves.items():
+        ax = plot.lines([c for c, _ in points], {f"{name} recipe": [v for _, v in points]}, marker=None, ax=ax,
+                        title="lesson 04 from scratch: held-out loss against CPU-seconds",
+                        xlabel="CPU-seconds of training (1 thread)", ylabel="nats per character")
+    ax.axhline(SCRATCH_GOAL, color="gray", linestyle=":", label=f"goal {SCRATCH_GOAL:.2f}")
+    ax.legend()
+    png = RESULTS.parent / "scratch_04.png"
+    ax.figure.savefig(png, bbox_inches="tight")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return [f"Lesson 04's char GPT from nothing (seed 0), with a budget of {budget:.0f} CPU-seconds each, one after "
+            f"the other in this process ({threads} thread(s); load average {load:.1f} at the end). 'quick' is "
+            "today's recipe, its warmup and cosine decay squeezed to fit the budget; 'live' is the lesson's new "
+            "recipe run as the lesson runs it (charlm.RECIPES). The columns 'held-out at N CPU s' are 10 random "
+            "batches of The Tempest at the last evaluation before N; the last loss column is the whole play.",
+            "", *header, *rows, "", f"![held-out loss against CPU-seconds]({png.name})", ""]
+
+
 FIDELITY_STEPS = (2, 5, 10, 20, 50)
 
 
@@ -481,6 +558,7 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
     "quality": ("4a. Quality per CPU-second: the GPT's held-out loss after N seconds of training", quality),
     "fidelity": ("4b. Lesson 08: prompt fidelity against the number of sampling steps", fidelity),
     "chat": ("4c. Lesson 10: from GPT to ChatGPT, the shipped models on held-out sets", chat),
+    "scratch": ("4d. From scratch in the lesson: quality against CPU-seconds, old and new recipe", scratch),
 }
 _BLOCK = re.compile(r"<!-- section: (\w+) -->\n(.*?)<!-- end: \1 -->\n", re.S)
 
@@ -535,6 +613,8 @@ def main(argv=None) -> int:
                         help="CPU threads for the model sections (default 1, as the course's training uses)")
     parser.add_argument("--baseline", default="",
                         help="grader section: also measure the grader of this commit, side by side")
+    parser.add_argument("--scratch-seconds", type=float, default=SCRATCH_BUDGET_S,
+                        help=f"scratch section: CPU-seconds each recipe trains (default {SCRATCH_BUDGET_S})")
     parser.add_argument("--note", default="", help="a remark printed under each section measured now")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)

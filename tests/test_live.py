@@ -147,7 +147,7 @@ def test_live_speaks_japanese():
     from shikumi.train import History
 
     h = History(step=[0], train_loss=[2.0])
-    assert "ステップ 1/10" in live._status(0, live.t0 + 1, h) and "訓練損失" in live._status(0, live.t0 + 1, h)
+    assert "ステップ 1/10" in live._status(0, live.t0 + 1, h) and "学習データの損失" in live._status(0, live.t0 + 1, h)
 
 
 def test_a_bad_mode_is_one_clear_sentence():
@@ -184,3 +184,12 @@ def test_live_training_runs_headless_under_papermill(tmp_path):
     text = "".join(o.get("text", "") for o in executed.cells[0].outputs)
     assert "MODE widgets STEPS 30 SAMPLES 31" in text and "完了：30 ステップ" in text
     assert len(json.dumps(executed.cells[0].outputs)) < 200_000   # redraws replace each other, they do not pile up
+
+
+def test_the_grader_and_the_notebook_tests_use_the_shipped_checkpoints():
+    """A lesson whose default is to train its model here (MODEL = "train") is graded and tested with the shipped
+    checkpoint, so grading and test time do not grow."""
+    from autograder.grade import GRADING_PARAMETERS
+    from benchmarks.measure import DEFAULT_PARAMETERS
+
+    assert GRADING_PARAMETERS["MODEL"] == DEFAULT_PARAMETERS["MODEL"] == "shipped"

@@ -137,19 +137,39 @@ def ngram_nats_per_char(model, text: str) -> float:
 
 
 def train_gpt(size: str = "quick", device: str = "auto", seed: int = 0, progress: bool = True,
-              max_steps: int | None = None) -> tuple[GPT, History]:
-    """Train the recipe's GPT from scratch with the course's one training loop."""
+              max_steps: int | None = None, live=None, max_seconds: float | None = None) -> tuple[GPT, History]:
+    """Train the recipe's GPT from scratch with the course's one training loop.
+
+    live: a shikumi.live.LiveTraining to watch it learn (lesson 04: `sampler()` as its sample_fn);
+    max_seconds: stop after this much wall time, whatever the recipe's step count."""
     recipe = RECIPES[size]
     seed_everything(seed)
     tok = tokenizer()
     train_text, val_text = corpus(size)
     config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
     cfg = dataclasses.replace(recipe.train, device=str(get_device(device)), progress=progress,
-                              max_steps=max_steps or recipe.train.max_steps)
+                              max_steps=max_steps or recipe.train.max_steps,
+                              max_seconds=max_seconds if max_seconds is not None else recipe.train.max_seconds)
     model = GPT(config)
     get_batch = batch_fn(encode(train_text, tok), encode(val_text, tok), config.block_size, recipe.batch_size, seed)
-    history = train(model, get_batch, loss_fn, cfg)
+    history = train(model, get_batch, loss_fn, cfg, live=live)
     return model, history
+
+
+def sampler(prompt: str = "ROMEO\n", n: int = 160, temperature: float = 0.8, seed: int = 0
+            ) -> Callable[[GPT], str]:
+    """A sample_fn for LiveTraining: the model's continuation of `prompt` (n characters). The same random numbers
+    every time, so what changes from one sample to the next is the model, not the dice."""
+    tok = tokenizer()
+
+    def sample(model: GPT) -> str:
+        device = next(model.parameters()).device
+        ids = encode(prompt, tok)[None].to(device)                           # (1, T)
+        g = torch.Generator(device=device).manual_seed(seed)
+        out = model.generate(ids, n, temperature=temperature, generator=g)   # (1, T + n)
+        return prompt + tok.decode(out[0, ids.size(1):].tolist())
+
+    return sample
 
 
 def train_gpt_shakespeare(out_dir: Path, size: str = "quick", device: str = "auto") -> Path:

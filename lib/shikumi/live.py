@@ -26,10 +26,10 @@ WORDS = {
            "goal": "goal", "stop": "Stop", "stopped": "stopped at step {step}: the model is kept as it is",
            "sample": "sample after {seconds:.0f} s (step {step})", "title": "training", "xlabel": "step",
            "done": "done: {steps} steps in {seconds:.0f} s; held-out loss {val}"},
-    "ja": {"step": "ステップ", "elapsed": "経過", "eta": "残り", "loss": "訓練損失", "val": "検証損失",
+    "ja": {"step": "ステップ", "elapsed": "経過", "eta": "残り", "loss": "学習データの損失", "val": "評価用データの損失",
            "goal": "目標", "stop": "止める", "stopped": "ステップ {step} で止めました。モデルはこの時点のまま使います",
            "sample": "{seconds:.0f} 秒後（ステップ {step}）の生成例", "title": "学習", "xlabel": "ステップ",
-           "done": "完了：{steps} ステップ、{seconds:.0f} 秒。検証損失 {val}"},
+           "done": "完了：{steps} ステップ、{seconds:.0f} 秒。評価用データの損失 {val}"},
 }
 
 
