@@ -193,3 +193,21 @@ def test_the_grader_and_the_notebook_tests_use_the_shipped_checkpoints():
     from benchmarks.measure import DEFAULT_PARAMETERS
 
     assert GRADING_PARAMETERS["MODEL"] == DEFAULT_PARAMETERS["MODEL"] == "shipped"
+
+
+def test_a_failing_step_still_releases_the_display():
+    """LiveTraining patches the kernel's event handling for its Stop button: an error must give it back."""
+    _, loss_fn = _copy_task()
+    closed = []
+
+    class Watch(LiveTraining):
+        def close(self):
+            closed.append(True)
+            super().close()
+
+    def broken(split):
+        raise RuntimeError("a bad batch")
+
+    with pytest.raises(RuntimeError, match="a bad batch"):
+        train(_tiny_gpt(), broken, loss_fn, TrainConfig(max_steps=5, progress=False), live=Watch(mode="text"))
+    assert closed == [True]

@@ -226,28 +226,29 @@ def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval, device, rank: i
     history, start, cpu_start = History(), time.perf_counter(), time.process_time()
     bar = tqdm(range(cfg.max_steps), disable=not cfg.progress or rank != 0 or live is not None, desc="training",
                leave=False)
-    if live is not None:
-        live.start(cfg.max_steps, cfg.max_seconds)
     interrupted = False
     try:
-        for step in bar:
-            if _step(model, step_model, get_batch, loss_fn, cfg, optimizers, history, device, step,
-                     start, cpu_start, on_eval, bar, live):
-                break
-    except KeyboardInterrupt:          # Jupyter's ■ while a lesson watches: keep the model as it is
-        if live is None:
-            raise
-        interrupted = True
-    bar.close()
-    if interrupted and history.step and (not history.eval_step or history.eval_step[-1] != history.step[-1]):
-        _evaluate_now(model, get_batch, loss_fn, cfg, device, history, history.step[-1], on_eval)
-    model.eval()
-    history.seconds = time.perf_counter() - start
-    if live is not None:
+        if live is not None:
+            live.start(cfg.max_steps, cfg.max_seconds)
         try:
+            for step in bar:
+                if _step(model, step_model, get_batch, loss_fn, cfg, optimizers, history, device, step,
+                         start, cpu_start, on_eval, bar, live):
+                    break
+        except KeyboardInterrupt:          # Jupyter's ■ while a lesson watches: keep the model as it is
+            if live is None:
+                raise
+            interrupted = True
+        bar.close()
+        if interrupted and history.step and (not history.eval_step or history.eval_step[-1] != history.step[-1]):
+            _evaluate_now(model, get_batch, loss_fn, cfg, device, history, history.step[-1], on_eval)
+        model.eval()
+        history.seconds = time.perf_counter() - start
+        if live is not None:
             live.end(model, history, stopped=interrupted or live.stop_requested)
-        finally:
-            live.close()
+    finally:
+        if live is not None:
+            live.close()                   # whatever happened, give the kernel its event handling back
     return history
 
 
