@@ -211,3 +211,42 @@ def test_a_failing_step_still_releases_the_display():
     with pytest.raises(RuntimeError, match="a bad batch"):
         train(_tiny_gpt(), broken, loss_fn, TrainConfig(max_steps=5, progress=False), live=Watch(mode="text"))
     assert closed == [True]
+
+
+def test_the_adamw_path_is_the_loop_the_shipped_checkpoints_were_trained_with():
+    """The shipped checkpoints' checksums depend on the loop's arithmetic: with optimizer="adamw" and no live
+    display, train() must do exactly what a plain AdamW loop (warmup, cosine, clipping) does, bit for bit."""
+    from shikumi.train import lr_at
+
+    get_batch, loss_fn = _copy_task()
+    cfg = TrainConfig(max_steps=12, lr=3e-3, warmup_steps=3, eval_every=0, eval_steps=1, progress=False)
+    ours = _tiny_gpt()
+    train(ours, get_batch, loss_fn, cfg)
+    get_batch, loss_fn = _copy_task()
+    ref = _tiny_gpt()
+    decay = [p for p in ref.parameters() if p.dim() >= 2]
+    rest = [p for p in ref.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=cfg.betas)
+    for step in range(cfg.max_steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss = loss_fn(ref, get_batch("train"))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), cfg.grad_clip)
+        opt.step()
+        if step == cfg.max_steps - 1:
+            get_batch("val")                                 # the loop's final evaluation draws one batch
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), ref.state_dict().values()))
+
+
+def test_lesson_04s_quick_recipe_is_the_shipped_checkpoints():
+    """RECIPES["quick"] reproduces the shipped checkpoint (`shikumi train gpt_shakespeare`): the lesson's faster
+    recipe is a new name, "live", and leaves "quick" as it was."""
+    from shikumi import charlm
+
+    quick, live = charlm.RECIPES["quick"], charlm.RECIPES["live"]
+    assert (quick.batch_size, quick.model.block_size, quick.train.max_steps, quick.train.lr,
+            quick.train.optimizer) == (32, 128, 2000, 2e-3, "adamw")
+    assert live.train.optimizer == "muon" and live.plays == quick.plays
