@@ -49,12 +49,12 @@ RECIPES: dict[str, Recipe] = {
     "quick": Recipe(GPTConfig.preset("nano", block_size=128),
                     TrainConfig(max_steps=2000, lr=2e-3, warmup_steps=100, eval_every=250, weight_decay=0.1),
                     batch_size=32, plays=QUICK_PLAYS),
-    # live: the same-sized GPT trained inside lesson 04 while the learner watches (issue 15): about 100 CPU-seconds
-    # (a minute on 2 quiet cores) to under 2.0 nats/char on The Tempest. What makes it ~5× faster than "quick"
-    # (benchmarks/results.md, section 4d): many more, smaller steps (16 windows of 64 characters instead of
-    # 32 of 128), Muon for the hidden matrices, and a learning rate that Muon makes safe (8e-3; AdamW diverges).
-    "live": Recipe(GPTConfig.preset("nano", block_size=64),
-                   TrainConfig(max_steps=1200, lr=8e-3, warmup_steps=60, eval_every=50, eval_steps=10,
+    # live: the same GPT trained inside lesson 04 while the learner watches (issue 15): about 100 CPU-seconds
+    # (a minute on 2 quiet cores) to under 2.0 nats/char on The Tempest. What makes it faster than "quick"
+    # (benchmarks/results.md, section 4d): more, smaller steps (16 windows a step instead of 32), Muon for the
+    # hidden matrices, and the higher learning rate Muon makes safe (8e-3: AdamW diverges there).
+    "live": Recipe(GPTConfig.preset("nano", block_size=128),
+                   TrainConfig(max_steps=650, lr=8e-3, warmup_steps=30, eval_every=25, eval_steps=10,
                                weight_decay=0.1, optimizer="muon"),
                    batch_size=16, plays=QUICK_PLAYS),
     # full: ~10 M parameters on all 37 other plays, meant for a GPU

@@ -81,7 +81,7 @@ class LiveTraining:
     def start(self, total_steps: int, max_seconds: float | None = None) -> None:
         self.total, self.max_seconds = total_steps, max_seconds
         self.t0 = time.perf_counter()
-        self.last_sample = self.last_plot = self.last_line = -float("inf")
+        self.last_sample = self.last_plot = self.last_line = self.last_poll = -float("inf")
         self.stop_requested = False
         if self.mode == "widgets":
             self._build_widgets()
@@ -90,8 +90,10 @@ class LiveTraining:
         """After each step: refresh what is due. Returns True when the learner asked to stop."""
         now = time.perf_counter()
         if self.mode == "widgets":
-            self._poll()
-            self._progress(step, now, history)
+            if now - self.last_poll >= 0.25:          # a few times a second: a click, the bar, the status line
+                self.last_poll = now
+                self._poll()
+                self._progress(step, now, history)
             if now - self.last_plot >= self.plot_every_s:
                 self.last_plot = now
                 self._draw_plot(history)
