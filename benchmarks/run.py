@@ -425,75 +425,114 @@ def scratch(args) -> list[str]:
     schedule squeezed into the budget, as section 4a does) against the lesson's new one ("live"), in this one
     process, one after the other, each stopped by a budget of CPU-seconds (time.process_time: other programs on a
     shared machine inflate it far less than wall time). Held-out loss on 10 batches of The Tempest at every
-    evaluation, then on the whole play at the end (charlm.nats_per_char)."""
+    evaluation, then on the whole play at the end (charlm.nats_per_char). Then the steps from one recipe to the
+    other, one change at a time, at half the budget; then lesson 03's translator."""
     from shikumi import charlm, plot
-    from shikumi.device import seed_everything
-    from shikumi.gpt import GPT
-    from shikumi.train import train
 
     budget = args.scratch_seconds
-    tok = charlm.tokenizer()
-    train_ids, val_ids = (charlm.encode(t, tok) for t in charlm.corpus("quick"))
     threads = torch.get_num_threads()
-    curves, rows = {}, []
-    header = ["| recipe | model | optimizer | batch × context | lr | steps done | CPU s | wall s | "
-              + " | ".join(f"held-out at {m} CPU s" for m in SCRATCH_MARKS if m <= budget)
-              + " | held-out, whole play, at the end | goal ≤ 2.00 |",
-              "|---|---|---|---|---:|---:|---:|---:|" + "---:|" * sum(m <= budget for m in SCRATCH_MARKS) + "---:|---|"]
-    live = charlm.RECIPES["live"]
+    quick, live = charlm.RECIPES["quick"], charlm.RECIPES["live"]
     window64 = dataclasses.replace(live, model=dataclasses.replace(live.model, block_size=64),
                                    train=dataclasses.replace(live.train, max_steps=2 * live.train.max_steps))
-    for name, recipe in (("quick", charlm.RECIPES["quick"]), ("live", live), ("live, 64-char windows", window64)):
-        config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
-        get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
-        base = dataclasses.replace(recipe.train, device=str(args.device), cpu_threads=threads, progress=False,
-                                   eval_steps=10)
-        steps = base.max_steps
-        if name == "quick":      # today's recipe planned for 2000 steps (~10 min): squeeze its schedule to fit
-            seed_everything(0)
-            probe = train(GPT(config), get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=6, eval_every=0,
-                                                                                        eval_steps=1))
-            steps = max(20, int(budget / (probe.seconds / 6)))
-        cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(base.warmup_steps, max(1, steps // 20)),
-                                  eval_every=max(1, steps // 24), max_cpu_seconds=budget)
-        seed_everything(0)
-        model = GPT(config)
-        points = []
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        history = train(model, get_batch, charlm.loss_fn, cfg,
-                        on_eval=lambda step, v, points=points, cpu0=cpu0: points.append((time.process_time() - cpu0, v)))
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        whole = charlm.nats_per_char(model, val_ids, batch_size=64)
-        curves[name] = points
-
-        def at(mark, points=points):
-            before = [v for c, v in points if c <= mark * 1.02]
-            return f"{before[-1]:.3f}" if before else "–"
-
-        marks = " | ".join(at(m) for m in SCRATCH_MARKS if m <= budget)
-        rows.append(f"| {name} | {config.n_layer} layers, d={config.d_model} | {cfg.optimizer} | "
-                    f"{recipe.batch_size} × {config.block_size} | {cfg.lr:g} | {len(history.step)} of {steps} | "
-                    f"{cpu:.0f} | {wall:.0f} | {marks} | **{whole:.3f}** | {'yes' if whole <= SCRATCH_GOAL else 'no'} |")
+    marks = [m for m in SCRATCH_MARKS if m <= budget]
+    header = ["| recipe | optimizer | batch × context | lr | steps done | CPU s | wall s | "
+              + " | ".join(f"held-out at {m} CPU s" for m in marks) + " | held-out, whole play, at the end | goal ≤ 2.00 |",
+              "|---|---|---|---:|---:|---:|---:|" + "---:|" * len(marks) + "---:|---|"]
+    curves, rows = {}, []
+    for name, recipe, squeeze in (("quick (today)", quick, True), ("live (new)", live, False),
+                                  ("live, 64-char windows", window64, False)):
+        run = _scratch_run(recipe, budget, squeeze, args.device)
+        curves[name] = run["points"]
+        rows.append(_scratch_row(name, recipe, run, marks))
         print(rows[-1], flush=True)
-    rows += ["", *_scratch_translator(args)]
     ax = None
     for name, points in curves.items():
-        ax = plot.lines([c for c, _ in points], {f"{name} recipe": [v for _, v in points]}, marker=None, ax=ax,
+        ax = plot.lines([c for c, _ in points], {name: [v for _, v in points]}, marker=None, ax=ax,
                         title="lesson 04 from scratch: held-out loss against CPU-seconds",
-                        xlabel="CPU-seconds of training (1 thread)", ylabel="nats per character")
+                        xlabel=f"CPU-seconds of training ({threads} thread(s))", ylabel="nats per character")
     ax.axhline(SCRATCH_GOAL, color="gray", linestyle=":", label=f"goal {SCRATCH_GOAL:.2f}")
     ax.legend()
     png = RESULTS.parent / "scratch_04.png"
     ax.figure.savefig(png, bbox_inches="tight")
+    # one change at a time, at half the budget
+    half = budget / 2
+    steps_rows = ["| change (each row adds one to the row above) | optimizer | batch × context | lr | steps done | "
+                  f"CPU s | wall s | held-out, whole play, after {half:.0f} CPU s |", "|---|---|---|---:|---:|---:|---:|---:|"]
+
+    def variant(batch, lr, optimizer):
+        return dataclasses.replace(quick, batch_size=batch,
+                                   train=dataclasses.replace(quick.train, lr=lr, optimizer=optimizer))
+
+    for name, recipe in (("today's recipe (squeezed)", quick),
+                         ("smaller batches, more steps: 16 windows a step", variant(16, 2e-3, "adamw")),
+                         ("higher learning rate: 4e-3", variant(16, 4e-3, "adamw")),
+                         ("Muon for the hidden matrices", variant(16, 4e-3, "muon")),
+                         ("Muon's higher learning rate: 8e-3 (= live)", variant(16, 8e-3, "muon")),
+                         ("(not taken) AdamW at 8e-3", variant(16, 8e-3, "adamw"))):
+        run = _scratch_run(recipe, half, True, args.device)
+        steps_rows.append(f"| {name} | {recipe.train.optimizer} | {recipe.batch_size} × {recipe.model.block_size} | "
+                          f"{recipe.train.lr:g} | {run['steps']} | {run['cpu']:.0f} | {run['wall']:.0f} | "
+                          f"{run['whole']:.3f} |")
+        print(steps_rows[-1], flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return [f"Lesson 04's char GPT from nothing (seed 0), with a budget of {budget:.0f} CPU-seconds each, one after "
-            f"the other in this process ({threads} thread(s); load average {load:.1f} at the end). 'quick' is "
-            "today's recipe, its warmup and cosine decay squeezed to fit the budget; 'live' is the lesson's new "
-            "recipe run as the lesson runs it (charlm.RECIPES); 'live, 64-char windows' is the same with half the "
-            "context and twice the steps (faster, but lesson 04's chat section needs the 128-character window). "
-            "The columns 'held-out at N CPU s' are 10 random "
-            "batches of The Tempest at the last evaluation before N; the last loss column is the whole play.",
-            "", *header, *rows, "", f"![held-out loss against CPU-seconds]({png.name})", ""]
+    return [f"Lesson 04's char GPT (4 layers, d=128, 0.8 M parameters) from nothing (seed 0), with a budget of "
+            f"{budget:.0f} CPU-seconds each, one after the other in this process ({threads} thread(s); load average "
+            f"{load:.1f} at the end). 'quick' is today's recipe, its warmup and cosine decay squeezed to fit the "
+            "budget; 'live' is the lesson's new recipe run as the lesson runs it (charlm.RECIPES); 'live, 64-char "
+            "windows' is the same with half the context and twice the steps (faster, but lesson 04's chat section "
+            "and text rely on the 128-character window). 'held-out at N CPU s': 10 random batches of The Tempest "
+            "at the last evaluation before N; the last loss column is the whole play. The best character n-gram "
+            "(lesson 04, section 5) scores 1.972 on the whole play.",
+            "", *header, *rows, "", f"![held-out loss against CPU-seconds]({png.name})", "",
+            "What each change bought: the same model, each row one change more than the row above, every run "
+            "with its schedule squeezed into the same CPU-seconds.", "", *steps_rows, "",
+            *_scratch_translator(args), ""]
+
+
+def _scratch_run(recipe, budget: float, squeeze: bool, device) -> dict:
+    """Train recipe's GPT from seed 0 for at most `budget` CPU-seconds. squeeze: plan the step count (and the
+    warmup and cosine decay with it) from the CPU time of 6 timing steps, so the schedule ends within the budget."""
+    from shikumi import charlm
+    from shikumi.device import seed_everything
+    from shikumi.gpt import GPT
+    from shikumi.train import train
+
+    tok = charlm.tokenizer()
+    train_ids, val_ids = (charlm.encode(t, tok) for t in charlm.corpus("quick"))
+    config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
+    get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+    base = dataclasses.replace(recipe.train, device=str(device), cpu_threads=torch.get_num_threads(),
+                               progress=False, eval_steps=10)
+    steps = base.max_steps
+    if squeeze:
+        seed_everything(0)
+        probe = GPT(config)
+        train(probe, get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=2, eval_every=0, eval_steps=1))
+        cpu = time.process_time()
+        train(probe, get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=6, eval_every=0, eval_steps=1))
+        steps = max(20, int(0.95 * budget / ((time.process_time() - cpu) / 6)))
+    cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(base.warmup_steps, max(1, steps // 20)),
+                              eval_every=max(1, steps // 24), max_cpu_seconds=budget)
+    seed_everything(0)
+    model = GPT(config)
+    points: list[tuple[float, float]] = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    history = train(model, get_batch, charlm.loss_fn, cfg,
+                    on_eval=lambda step, v: points.append((time.process_time() - cpu0, v)))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {"points": points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall,
+            "whole": charlm.nats_per_char(model, val_ids, batch_size=64), "cfg": cfg}
+
+
+def _scratch_row(name, recipe, run, marks) -> str:
+    def at(mark):
+        before = [v for c, v in run["points"] if c <= mark * 1.02]
+        return f"{before[-1]:.3f}" if before else "–"
+
+    cfg = run["cfg"]
+    return (f"| {name} | {cfg.optimizer} | {recipe.batch_size} × {recipe.model.block_size} | {cfg.lr:g} | "
+            f"{run['steps']} | {run['cpu']:.0f} | {run['wall']:.0f} | " + " | ".join(at(m) for m in marks)
+            + f" | **{run['whole']:.3f}** | {'yes' if run['whole'] <= SCRATCH_GOAL else 'no'} |")
 
 
 def _scratch_translator(args) -> list[str]:
