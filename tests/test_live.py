@@ -181,8 +181,11 @@ def test_live_training_runs_headless_under_papermill(tmp_path):
                             env={**__import__("os").environ, "PYTHONPATH": env_path}, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     executed = nbformat.read(str(out), as_version=4)
-    text = "".join(o.get("text", "") for o in executed.cells[0].outputs)
+    outputs = executed.cells[0].outputs
+    text = "".join(o.get("text", "") for o in outputs)
     assert "MODE widgets STEPS 30 SAMPLES 31" in text and "完了：30 ステップ" in text
+    plain = [o["data"]["text/plain"] for o in outputs if "data" in o]
+    assert plain and plain[0].startswith("完了：30 ステップ") and "sample" in plain[0]   # not "VBox(children=…)"
     assert len(json.dumps(executed.cells[0].outputs)) < 200_000   # redraws replace each other, they do not pile up
 
 

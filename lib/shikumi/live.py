@@ -33,6 +33,18 @@ WORDS = {
 }
 
 
+class _View:
+    """The widgets, displayed with a plain-text stand-in: a front end that draws widgets (JupyterLab) shows them;
+    one that cannot (papermill's saved notebook, nbconvert, a terminal) shows `text` — at the end, the summary
+    and the last sample."""
+
+    def __init__(self, box, text: str):
+        self.box, self.text = box, text
+
+    def _repr_mimebundle_(self, **kwargs):
+        return {**self.box._repr_mimebundle_(**kwargs), "text/plain": self.text}
+
+
 def _clock(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -60,7 +72,7 @@ class LiveTraining:
     """
 
     def __init__(self, sample_fn: Callable | None = None, every_s: float = 10.0, goal: float | None = None,
-                 lang: str | None = None, mode: str = "auto", max_lines: int = 40, plot_every_s: float = 2.0,
+                 lang: str | None = None, mode: str = "auto", max_lines: int = 40, plot_every_s: float = 5.0,
                  title: str | None = None):
         if mode not in ("auto", "widgets", "text"):
             raise ValueError(f"LiveTraining(mode={mode!r}): choose 'auto', 'widgets' or 'text'")
@@ -119,6 +131,10 @@ class LiveTraining:
             self._draw_plot(history)
             if getattr(self, "button", None) is not None:
                 self.button.disabled = True
+            last = self.samples[-1][2] if self.samples else None
+            self.view.text = done + (f"\n{last.strip()[:400]}" if isinstance(last, str) else "")
+            if self.handle is not None:
+                self.handle.update(self.view)  # what a reader without widgets (papermill, nbconvert) sees
         self._print(done, force=True)
 
     # -- samples -------------------------------------------------------------------------------------------
@@ -185,7 +201,9 @@ class LiveTraining:
         except Exception:  # no jupyter_ui_poll, or a kernel it does not know: Jupyter's ■ still stops
             self._poller = None
         top = [self.bar, self.status] + ([self.button] if self.button is not None else [])
-        display(widgets.VBox([widgets.HBox(top), widgets.HBox([self.plot_out, self.sample_out])]))
+        self.view = _View(widgets.VBox([widgets.HBox(top), widgets.HBox([self.plot_out, self.sample_out])]),
+                          self.title)
+        self.handle = display(self.view, display_id=True)
 
     def _poll(self) -> None:
         if self._poller is not None:
