@@ -253,3 +253,17 @@ def test_lesson_04s_quick_recipe_is_the_shipped_checkpoints():
     assert (quick.batch_size, quick.model.block_size, quick.train.max_steps, quick.train.lr,
             quick.train.optimizer) == (32, 128, 2000, 2e-3, "adamw")
     assert live.train.optimizer == "muon" and live.plays == quick.plays
+
+
+def test_a_broken_sample_function_is_one_sentence_and_training_goes_on(capsys):
+    get_batch, loss_fn = _copy_task()
+
+    def broken(model):
+        raise IndexError("list index out of range")
+
+    history = train(_tiny_gpt(), get_batch, loss_fn, TrainConfig(max_steps=20, eval_every=0, eval_steps=1,
+                                                                 progress=False),
+                    live=LiveTraining(sample_fn=broken, every_s=0, mode="text", lang="en"))
+    out = capsys.readouterr().out
+    assert len(history.step) == 20 and out.count("the sample function failed (IndexError") == 1
+    assert "Traceback" not in out

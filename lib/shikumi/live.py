@@ -25,11 +25,13 @@ WORDS = {
     "en": {"step": "step", "elapsed": "elapsed", "eta": "left", "loss": "training loss", "val": "held-out loss",
            "goal": "goal", "stop": "Stop", "stopped": "stopped at step {step}: the model is kept as it is",
            "sample": "sample after {seconds:.0f} s (step {step})", "title": "training", "xlabel": "step",
-           "done": "done: {steps} steps in {seconds:.0f} s; held-out loss {val}"},
+           "done": "done: {steps} steps in {seconds:.0f} s; held-out loss {val}",
+           "broken": "the sample function failed ({error}); training goes on without samples"},
     "ja": {"step": "ステップ", "elapsed": "経過", "eta": "残り", "loss": "学習データの損失", "val": "評価用データの損失",
            "goal": "目標", "stop": "止める", "stopped": "ステップ {step} で止めました。モデルはこの時点のまま使います",
            "sample": "{seconds:.0f} 秒後（ステップ {step}）の生成例", "title": "学習", "xlabel": "ステップ",
-           "done": "完了：{steps} ステップ、{seconds:.0f} 秒。評価用データの損失 {val}"},
+           "done": "完了：{steps} ステップ、{seconds:.0f} 秒。評価用データの損失 {val}",
+           "broken": "生成例を作る関数がエラーになりました（{error}）。生成例なしで学習を続けます"},
 }
 
 
@@ -144,6 +146,10 @@ class LiveTraining:
         model.eval()
         try:
             what = self.sample_fn(model)
+        except Exception as e:  # a broken sample function must not cost the learner the training run
+            self.sample_fn = None
+            self._print(self.words["broken"].format(error=f"{type(e).__name__}: {e}"), force=True)
+            return
         finally:
             model.train(was_training)
         seconds = time.perf_counter() - self.t0
