@@ -50,12 +50,13 @@ RECIPES: dict[str, Recipe] = {
                     TrainConfig(max_steps=2000, lr=2e-3, warmup_steps=100, eval_every=250, weight_decay=0.1),
                     batch_size=32, plays=QUICK_PLAYS),
     # live: the same GPT trained inside lesson 04 while the learner watches (issue 15): about 100 CPU-seconds
-    # (a minute on 2 quiet cores) to under 2.0 nats/char on The Tempest. What makes it faster than "quick"
-    # (benchmarks/results.md, section 4d): more, smaller steps (16 windows a step instead of 32), Muon for the
-    # hidden matrices, and the higher learning rate Muon makes safe (8e-3: AdamW diverges there).
+    # to under 2.0 nats/char on The Tempest. What makes it faster than "quick" (benchmarks/results.md, 4d): more,
+    # smaller steps (16 windows a step instead of 32), Muon for the hidden matrices, and the higher learning rate
+    # Muon makes safe (8e-3: AdamW diverges there). One thread: a second makes a step ~1.65× faster on a quiet
+    # machine, but many times slower on a busy one (every small operation waits for the other thread).
     "live": Recipe(GPTConfig.preset("nano", block_size=128),
                    TrainConfig(max_steps=650, lr=8e-3, warmup_steps=30, eval_every=25, eval_steps=10,
-                               weight_decay=0.1, optimizer="muon"),
+                               weight_decay=0.1, optimizer="muon", cpu_threads=1),
                    batch_size=16, plays=QUICK_PLAYS),
     # full: ~10 M parameters on all 37 other plays, meant for a GPU
     "full": Recipe(GPTConfig(n_layer=6, n_head=6, d_model=384, block_size=256, dropout=0.1),
