@@ -752,11 +752,13 @@ def measure_section(name: str, args, commit: str) -> str | None:
     """The section's block for results.md, or None if it measured nothing (a hook not filled in yet)."""
     title, fn = SECTIONS[name]
     print(f"== {name}", flush=True)
+    described = machine(args.device)               # before measuring: its load average is the one at the start
     rows = fn(args)
     if rows is None:
         return None
-    header = (f"_Measured {dt.date.today().isoformat()} at commit {commit} on: {machine(args.device)}._"
-              + (f" _{args.note}_" if args.note else ""))
+    end = f" {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
+    header = (f"_Measured {dt.date.today().isoformat()} at commit {commit} on: {described}" + (f",{end}" if end else "")
+              + "._" + (f" _{args.note}_" if args.note else ""))
     return "\n".join([f"## {title}", "", header, "", *rows, "", ""])
 
 
