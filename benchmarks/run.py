@@ -12,7 +12,9 @@ Sections (issue 7, "Performance you can quote"):
 - sampling  our DDPM and DDIM loops against diffusers' schedulers driving the same network (the shipped UNet);
 - unet      the course UNet against a diffusers UNet2DModel of similar size: parameters and step time;
 - quality   the GPT's held-out loss after N seconds of training;
-- scratch   lesson 04's GPT from scratch: held-out loss against CPU-seconds, today's recipe and the new one;
+- scratch   lesson 04's GPT from scratch: held-out loss against CPU-seconds, today's recipe and the new one,
+            one change at a time; lesson 03's translator (issue 15);
+- scratch_clip  lesson 06's CLIP from scratch: zero-shot accuracy against CPU-seconds, AdamW and Muon;
 - fidelity  lesson 08's prompt fidelity against the number of DDIM sampling steps (trained and held-out pairs).
 
 results.md keeps one block per section, each with the date, machine and commit it was measured on, so a partial
