@@ -14,6 +14,9 @@ Sections (issue 7, "Performance you can quote"):
 - sampling  our DDPM and DDIM loops against diffusers' schedulers driving the same network (the shipped UNet);
 - unet      the course UNet against a diffusers UNet2DModel of similar size: parameters and step time;
 - quality   the GPT's held-out loss after N seconds of training;
+- scratch   lesson 04's GPT from scratch: held-out loss against CPU-seconds, today's recipe and the new one,
+            one change at a time; lesson 03's translator (issue 15);
+- scratch_clip  lesson 06's CLIP from scratch: zero-shot accuracy against CPU-seconds, AdamW and Muon;
 - fidelity  lesson 08's prompt fidelity against the number of DDIM sampling steps (trained and held-out pairs).
 
 results.md keeps one block per section, each with the date, machine and commit it was measured on, so a partial
@@ -434,6 +437,248 @@ def quality(args) -> list[str]:
             "the CPU time the process used, evaluation included, is shown beside N.", "", *rows]
 
 
+SCRATCH_BUDGET_S = 120          # CPU-seconds: lesson 04's goal (issue 15): ≤ 2.00 nats/char within it
+SCRATCH_GOAL = 2.00
+SCRATCH_MARKS = (15, 30, 60, 90, 120)
+
+
+def scratch(args) -> list[str]:
+    """From scratch in the lesson (issue 15): lesson 04's GPT trained from nothing, today's recipe ("quick", its
+    schedule squeezed into the budget, as section 4a does) against the lesson's new one ("live"), in this one
+    process, one after the other, each stopped by a budget of CPU-seconds (time.process_time: other programs on a
+    shared machine inflate it far less than wall time). Held-out loss on 10 batches of The Tempest at every
+    evaluation, then on the whole play at the end (charlm.nats_per_char). Then the steps from one recipe to the
+    other, one change at a time, at half the budget; then lesson 03's translator."""
+    from shikumi import charlm, plot
+
+    budget = args.scratch_seconds
+    threads = torch.get_num_threads()
+    quick, live = charlm.RECIPES["quick"], charlm.RECIPES["live"]
+    window64 = dataclasses.replace(live, model=dataclasses.replace(live.model, block_size=64),
+                                   train=dataclasses.replace(live.train, max_steps=2 * live.train.max_steps))
+    marks = [m for m in SCRATCH_MARKS if m <= budget]
+    header = ["| recipe | optimizer | batch × context | lr | steps done | CPU s | wall s | "
+              + " | ".join(f"held-out at {m} CPU s" for m in marks) + " | held-out, whole play, at the end | goal ≤ 2.00 |",
+              "|---|---|---|---:|---:|---:|---:|" + "---:|" * len(marks) + "---:|---|"]
+    curves, rows = {}, []
+    for name, recipe, squeeze in (("quick (today)", quick, True), ("live (new)", live, False),
+                                  ("live, 64-char windows", window64, False)):
+        run = _scratch_run(recipe, budget, squeeze, args.device)
+        curves[name] = run["points"]
+        rows.append(_scratch_row(name, recipe, run, marks))
+        print(rows[-1], flush=True)
+    ax = None
+    for name, points in curves.items():
+        ax = plot.lines([c for c, _ in points], {name: [v for _, v in points]}, marker=None, ax=ax,
+                        title="lesson 04 from scratch: held-out loss against CPU-seconds",
+                        xlabel=f"CPU-seconds of training ({threads} thread(s))", ylabel="nats per character")
+    ax.axhline(SCRATCH_GOAL, color="gray", linestyle=":", label=f"goal {SCRATCH_GOAL:.2f}")
+    ax.legend()
+    png = RESULTS.parent / "scratch_04.png"
+    ax.figure.savefig(png, bbox_inches="tight")
+    # one change at a time, at half the budget
+    half = budget / 2
+    steps_rows = ["| change (each row adds one to the row above) | optimizer | batch × context | lr | steps done | "
+                  f"CPU s | wall s | held-out, whole play, after {half:.0f} CPU s |", "|---|---|---|---:|---:|---:|---:|---:|"]
+
+    def variant(batch, lr, optimizer):
+        return dataclasses.replace(quick, batch_size=batch,
+                                   train=dataclasses.replace(quick.train, lr=lr, optimizer=optimizer))
+
+    for name, recipe in (("today's recipe (squeezed)", quick),
+                         ("smaller batches, more steps: 16 windows a step", variant(16, 2e-3, "adamw")),
+                         ("higher learning rate: 4e-3", variant(16, 4e-3, "adamw")),
+                         ("Muon for the hidden matrices", variant(16, 4e-3, "muon")),
+                         ("Muon's higher learning rate: 8e-3 (= live)", variant(16, 8e-3, "muon")),
+                         ("(not taken) AdamW at 8e-3", variant(16, 8e-3, "adamw"))):
+        run = _scratch_run(recipe, half, True, args.device)
+        steps_rows.append(f"| {name} | {recipe.train.optimizer} | {recipe.batch_size} × {recipe.model.block_size} | "
+                          f"{recipe.train.lr:g} | {run['steps']} | {run['cpu']:.0f} | {run['wall']:.0f} | "
+                          f"{run['whole']:.3f} |")
+        print(steps_rows[-1], flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return [f"Lesson 04's char GPT (4 layers, d=128, 0.8 M parameters) from nothing (seed 0), with a budget of "
+            f"{budget:.0f} CPU-seconds each, one after the other in this process ({threads} thread(s); load average "
+            f"{load:.1f} at the end). 'quick' is today's recipe, its warmup and cosine decay squeezed to fit the "
+            "budget; 'live' is the lesson's new recipe run as the lesson runs it (charlm.RECIPES); 'live, 64-char "
+            "windows' is the same with half the context and twice the steps (faster, but lesson 04's chat section "
+            "and text rely on the 128-character window). 'held-out at N CPU s': 10 random batches of The Tempest "
+            "at the last evaluation before N; the last loss column is the whole play. The best character n-gram "
+            "(lesson 04, section 5) scores 1.972 on the whole play.",
+            "", *header, *rows, "", f"![held-out loss against CPU-seconds]({png.name})", "",
+            "What each change bought: the same model, each row one change more than the row above, every run "
+            "with its schedule squeezed into the same CPU-seconds.", "", *steps_rows, "",
+            *_scratch_translator(args), ""]
+
+
+def _scratch_run(recipe, budget: float, squeeze: bool, device) -> dict:
+    """Train recipe's GPT from seed 0 for at most `budget` CPU-seconds. squeeze: plan the step count (and the
+    warmup and cosine decay with it) from the CPU time of 6 timing steps, so the schedule ends within the budget."""
+    from shikumi import charlm
+    from shikumi.device import seed_everything
+    from shikumi.gpt import GPT
+    from shikumi.train import train
+
+    tok = charlm.tokenizer()
+    train_ids, val_ids = (charlm.encode(t, tok) for t in charlm.corpus("quick"))
+    config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
+    get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+    base = dataclasses.replace(recipe.train, device=str(device), cpu_threads=torch.get_num_threads(),
+                               progress=False, eval_steps=10)
+    steps = base.max_steps
+    if squeeze:
+        seed_everything(0)
+        probe = GPT(config)
+        train(probe, get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=2, eval_every=0, eval_steps=1))
+        cpu = time.process_time()
+        train(probe, get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=6, eval_every=0, eval_steps=1))
+        steps = max(20, int(0.95 * budget / ((time.process_time() - cpu) / 6)))
+    cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(base.warmup_steps, max(1, steps // 20)),
+                              eval_every=max(1, steps // 24), max_cpu_seconds=budget)
+    seed_everything(0)
+    model = GPT(config)
+    points: list[tuple[float, float]] = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    history = train(model, get_batch, charlm.loss_fn, cfg,
+                    on_eval=lambda step, v: points.append((time.process_time() - cpu0, v)))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {"points": points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall,
+            "whole": charlm.nats_per_char(model, val_ids, batch_size=64), "cfg": cfg}
+
+
+def _scratch_row(name, recipe, run, marks) -> str:
+    def at(mark):
+        before = [v for c, v in run["points"] if c <= mark * 1.02]
+        return f"{before[-1]:.3f}" if before else "–"
+
+    cfg = run["cfg"]
+    return (f"| {name} | {cfg.optimizer} | {recipe.batch_size} × {recipe.model.block_size} | {cfg.lr:g} | "
+            f"{run['steps']} | {run['cpu']:.0f} | {run['wall']:.0f} | " + " | ".join(at(m) for m in marks)
+            + f" | **{run['whole']:.3f}** | {'yes' if run['whole'] <= SCRATCH_GOAL else 'no'} |")
+
+
+def _scratch_translator(args) -> list[str]:
+    """Lesson 03's translator, today's recipe (`shikumi train translator`, one thread): held-out exact match
+    (200 held-out sentences, greedy) every 50 steps; the CPU time spent measuring is left out of the timeline."""
+    from shikumi import translation as tr
+    from shikumi.device import seed_everything
+    from shikumi.train import TrainConfig, train
+    from shikumi.transformer import Transformer, TransformerConfig
+
+    seed_everything(0)
+    src_tok, tgt_tok = tr.build_tokenizers()
+    config = TransformerConfig.preset("quick", src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size,
+                                      block_size=24)
+    model = Transformer(config)
+    get_batch = tr.batch_sampler(lambda rng: tr.sample_pair(rng, "train"), tr.heldout_pairs(200, seed=1),
+                                 src_tok, tgt_tok)
+    cfg = TrainConfig(max_steps=700, lr=2e-3, warmup_steps=100, weight_decay=0.01, eval_every=50, eval_steps=4,
+                      device=str(args.device), progress=False, cpu_threads=1)
+    pairs, points, spent = tr.heldout_pairs(200), [], [0.0]
+    cpu0 = time.process_time()
+
+    def on_eval(step, _loss):
+        t = time.process_time()
+        points.append((t - cpu0 - spent[0], step, tr.exact_match(model, src_tok, tgt_tok, pairs)))
+        model.train()
+        spent[0] += time.process_time() - t
+
+    train(model, get_batch, tr.loss_fn, cfg, on_eval=on_eval)
+    first = next(((c, s) for c, s, acc in points if acc >= 0.95), None)
+    reached = f"**{first[0]:.0f} CPU s** (step {first[1]})" if first else "not within the recipe"
+    return ["Lesson 03's translator, today's recipe (700 steps, one thread; nothing changed): held-out exact match "
+            "on 200 held-out sentences against CPU-seconds of training (the measuring left out). Goal: ≥ 95 % "
+            f"within 60 s; reached after {reached}.", "",
+            "| CPU s | step | held-out exact match |", "|---:|---:|---:|",
+            *[f"| {c:.0f} | {s} | {acc:.1%} |" for c, s, acc in points]]
+
+
+def scratch_clip(args) -> list[str]:
+    """Lesson 06's CLIP from scratch (issue 15, goal: ≥ 95 % zero-shot on held-out colour × shape pairs within
+    60 s): today's recipe as it is (1500 steps, AdamW 2e-3), stopped after 3 × 60 CPU-seconds; then the same
+    model with its schedule squeezed into 60 CPU-seconds, with AdamW and with Muon (lr 4e-3 and 8e-3). Zero-shot exact match on 500
+    held-out-pair images (English prompts) every 1/12 of the run, the CPU time spent measuring left out."""
+    from shikumi import clip, data
+    from shikumi.device import seed_everything
+    from shikumi.train import TrainConfig, train
+
+    budget = args.scratch_seconds / 2
+    images, specs, _, _ = data.shapes(500, "heldout", seed=321)
+    tokenizer = clip.build_tokenizer()
+    config = clip.CLIPConfig.preset("quick", vocab_size=tokenizer.vocab_size)
+    base = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_steps=1,
+                       device=str(args.device), cpu_threads=1, progress=False)
+
+    def run(cfg, cap):
+        seed_everything(0)
+        model = clip.CLIP(config)
+        get_batch = clip.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
+        points, spent, cpu0 = [], [0.0], time.process_time()
+
+        def on_eval(step, _loss):
+            t = time.process_time()
+            acc = clip.zero_shot_accuracy(model, tokenizer, images, specs, "en")["exact"]
+            points.append((t - cpu0 - spent[0], step, acc))
+            model.train()
+            spent[0] += time.process_time() - t
+
+        cfg = dataclasses.replace(cfg, eval_every=max(1, cfg.max_steps // 12), max_cpu_seconds=None)
+        train(model, get_batch, clip.loss_fn, cfg, on_eval=on_eval, live=_CPUBudget(cap, cpu0, spent))
+        return points
+
+    def probe_steps(cfg):
+        seed_everything(0)
+        model, get_batch = clip.CLIP(config), clip.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
+        train(model, get_batch, clip.loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0))
+        t = time.process_time()
+        train(model, get_batch, clip.loss_fn, dataclasses.replace(cfg, max_steps=6, eval_every=0))
+        return max(20, int(0.95 * budget / ((time.process_time() - t) / 6)))
+
+    rows = ["| recipe | optimizer | lr | steps planned | first reached ≥ 95 % (CPU s) | zero-shot at the end | "
+            "CPU s of training |", "|---|---|---:|---:|---:|---:|---:|"]
+    squeezed = probe_steps(base)
+    for name, cfg, cap in (("today's recipe, as it is", base, 3 * budget),
+                           ("squeezed into the budget", dataclasses.replace(base, max_steps=squeezed,
+                                                                            warmup_steps=squeezed // 15), budget),
+                           ("squeezed, Muon", dataclasses.replace(base, max_steps=squeezed, warmup_steps=squeezed // 15,
+                                                                  optimizer="muon", lr=4e-3), budget),
+                           ("squeezed, Muon at a higher learning rate",
+                            dataclasses.replace(base, max_steps=squeezed, warmup_steps=squeezed // 15,
+                                                optimizer="muon", lr=8e-3), budget)):
+        points = run(cfg, cap)
+        first = next((c for c, _, acc in points if acc >= 0.95), None)
+        rows.append(f"| {name} | {cfg.optimizer} | {cfg.lr:g} | {cfg.max_steps} | "
+                    f"{f'{first:.0f}' if first is not None else 'not reached'} | {points[-1][2]:.1%} | "
+                    f"{points[-1][0]:.0f} |")
+        print(rows[-1], flush=True)
+    return [f"Lesson 06's CLIP (quick, {sum(p.numel() for p in clip.CLIP(config).parameters()):,} parameters), seed 0, "
+            "one thread, one run after the other in this process. Goal: ≥ 95 % zero-shot exact match on held-out "
+            f"colour × shape pairs within 60 s. Today's recipe is stopped after {3 * budget:.0f} CPU-seconds.",
+            "", *rows]
+
+
+class _CPUBudget:
+    """A stand-in for shikumi.live.LiveTraining that shows nothing and stops training (as its Stop button does)
+    after `cap` CPU-seconds of training, the CPU time spent measuring (spent[0]) left out."""
+
+    stop_requested = False
+
+    def __init__(self, cap, cpu0, spent):
+        self.cap, self.cpu0, self.spent = cap, cpu0, spent
+
+    def start(self, total_steps, max_seconds=None):
+        pass
+
+    def update(self, model, step, history) -> bool:
+        return time.process_time() - self.cpu0 - self.spent[0] > self.cap
+
+    def end(self, model, history, stopped=False):
+        pass
+
+    def close(self):
+        pass
+
+
 FIDELITY_STEPS = (2, 5, 10, 20, 50)
 
 
@@ -502,6 +747,8 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
     "quality": ("4a. Quality per CPU-second: the GPT's held-out loss after N seconds of training", quality),
     "fidelity": ("4b. Lesson 08: prompt fidelity against the number of sampling steps", fidelity),
     "chat": ("4c. Lesson 10: from GPT to ChatGPT, the shipped models on held-out sets", chat),
+    "scratch": ("4d. From scratch in the lesson: quality against CPU-seconds, old and new recipe", scratch),
+    "scratch_clip": ("4e. From scratch in the lesson: lesson 06's CLIP against CPU-seconds", scratch_clip),
 }
 _BLOCK = re.compile(r"<!-- section: (\w+) -->\n(.*?)<!-- end: \1 -->\n", re.S)
 
@@ -531,11 +778,13 @@ def measure_section(name: str, args, commit: str) -> str | None:
     """The section's block for results.md, or None if it measured nothing (a hook not filled in yet)."""
     title, fn = SECTIONS[name]
     print(f"== {name}", flush=True)
+    described = machine(args.device)               # before measuring: its load average is the one at the start
     rows = fn(args)
     if rows is None:
         return None
-    header = (f"_Measured {dt.date.today().isoformat()} at commit {commit} on: {machine(args.device)}._"
-              + (f" _{args.note}_" if args.note else ""))
+    end = f" {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
+    header = (f"_Measured {dt.date.today().isoformat()} at commit {commit} on: {described}" + (f",{end}" if end else "")
+              + "._" + (f" _{args.note}_" if args.note else ""))
     return "\n".join([f"## {title}", "", header, "", *rows, "", ""])
 
 
@@ -557,6 +806,8 @@ def main(argv=None) -> int:
                         help="CPU threads for the model sections (default 1, as the course's training uses)")
     parser.add_argument("--baseline", default="",
                         help="grader section: also measure the grader of this commit, side by side")
+    parser.add_argument("--scratch-seconds", type=float, default=SCRATCH_BUDGET_S,
+                        help=f"scratch section: CPU-seconds each recipe trains (default {SCRATCH_BUDGET_S})")
     parser.add_argument("--note", default="", help="a remark printed under each section measured now")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)

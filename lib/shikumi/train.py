@@ -22,6 +22,7 @@ loss_fn must call the model itself (`model(...)`): that call is where Distribute
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -51,6 +52,8 @@ class TrainConfig:
     cpu_threads: int | None = None  # on a CPU: 1 is fastest for the course's small models; None: PyTorch's default
     progress: bool = True
     max_seconds: float | None = None  # stop early after this much wall time (a CPU budget)
+    max_cpu_seconds: float | None = None  # stop early after this much CPU time of this process (all its threads)
+    optimizer: str = "adamw"      # "adamw", or "muon": Muon for the hidden matrices, AdamW for the rest (see make_optimizer)
 
 
 @dataclass
@@ -72,11 +75,54 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
 
 
+def muon_matrices(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The hidden matrices Muon updates: the weights of the nn.Linear layers inside the network. Not the token
+    embedding, nor an output layer tied to it or named `lm_head`/`head` (their rows are looked up one token at a
+    time, not multiplied as a whole), and no bias, norm or convolution kernel: those stay with AdamW."""
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    chosen, seen = [], set()
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear) or name.split(".")[-1] in ("lm_head", "head"):
+            continue
+        w = module.weight
+        if w.requires_grad and id(w) not in embeddings and id(w) not in seen:
+            chosen.append(w)
+            seen.add(id(w))
+    return chosen
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    """AdamW over every parameter: weight decay on matrices, none on biases and norms."""
+    return make_optimizers(model, dataclasses.replace(cfg, optimizer="adamw"))[0]
+
+
+def make_optimizers(model: torch.nn.Module, cfg: TrainConfig) -> list[torch.optim.Optimizer]:
+    """The optimizers for cfg.optimizer: [AdamW], or [Muon, AdamW].
+
+    AdamW (Loshchilov & Hutter 2019) keeps, for every number in the model, a running mean of its gradient and of
+    the gradient squared, and moves each number on its own. Weight decay pulls matrices gently towards 0.
+
+    Muon (Jordan et al. 2024, the optimizer of the modded-nanogpt speedrun records) treats a weight matrix as
+    one thing: it takes the matrix's gradient with momentum and replaces it by the nearest orthogonal matrix
+    (a few Newton–Schulz steps), so that every direction of the matrix learns at the same pace rather than a
+    few dominant ones. It is for the hidden matrices only (`muon_matrices`); embeddings, the output layer,
+    biases and norms stay with AdamW. Scaled as Moonshot's "match_rms_adamw", the same learning rate suits both.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    muon = muon_matrices(model) if cfg.optimizer == "muon" else []
+    if cfg.optimizer not in ("adamw", "muon"):
+        raise ValueError(f"TrainConfig.optimizer is {cfg.optimizer!r}; choose 'adamw' or 'muon'")
+    in_muon = {id(p) for p in muon}
+    rest = [p for p in params if id(p) not in in_muon]
+    decay = [p for p in rest if p.dim() >= 2]
+    no_decay = [p for p in rest if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+    optimizers: list[torch.optim.Optimizer] = []
+    if muon:
+        optimizers.append(torch.optim.Muon(muon, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                           adjust_lr_fn="match_rms_adamw"))
+    optimizers.append(torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas))
+    return optimizers
 
 
 def _to(batch, device):
@@ -144,13 +190,17 @@ def _any_process(flag: bool, device) -> bool:
 
 
 def train(model: torch.nn.Module, get_batch: Callable[[str], tuple], loss_fn: Callable, cfg: TrainConfig,
-          on_eval: Callable[[int, float], None] | None = None) -> History:
-    """Train `model` in place for cfg.max_steps steps; return the loss history (under torchrun, on every process)."""
+          on_eval: Callable[[int, float], None] | None = None, live=None) -> History:
+    """Train `model` in place for cfg.max_steps steps; return the loss history (under torchrun, on every process).
+
+    live: a shikumi.live.LiveTraining, to watch it learn in a lesson (a live loss plot, samples, a Stop button).
+    With it, stopping — its button, or Jupyter's interrupt — ends training early and keeps the model as it is.
+    """
     rank, world = rank_and_world()
     device = get_device(cfg.device)
     if world == 1:
         with cpu_threads(cfg.cpu_threads, device):
-            return _train(model, get_batch, loss_fn, cfg, on_eval, device)
+            return _train(model, get_batch, loss_fn, cfg, on_eval, device, live=live)
     started_here = not dist.is_initialized()
     device = _join_processes(device)
     if rank:
@@ -158,13 +208,13 @@ def train(model: torch.nn.Module, get_batch: Callable[[str], tuple], loss_fn: Ca
     try:
         with cpu_threads(cfg.cpu_threads, device):
             return _train(model, _own_batches(get_batch, rank, world), loss_fn, cfg,
-                          on_eval if rank == 0 else None, device, rank)
+                          on_eval if rank == 0 else None, device, rank, live if rank == 0 else None)
     finally:
         if started_here:
             dist.destroy_process_group()
 
 
-def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval, device, rank: int = 0) -> History:
+def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval, device, rank: int = 0, live=None) -> History:
     model.to(device).train()
     step_model = model
     if dist.is_available() and dist.is_initialized():            # torchrun: average the gradients of all processes
@@ -172,39 +222,75 @@ def _train(model, get_batch, loss_fn, cfg: TrainConfig, on_eval, device, rank: i
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if cfg.compile:
         step_model = torch.compile(step_model)
-    optimizer = make_optimizer(model, cfg)
-    history, start = History(), time.perf_counter()
-    bar = tqdm(range(cfg.max_steps), disable=not cfg.progress or rank != 0, desc="training", leave=False)
-    for step in bar:
-        lr = lr_at(step, cfg)
+    optimizers = make_optimizers(model, cfg)
+    history, start, cpu_start = History(), time.perf_counter(), time.process_time()
+    bar = tqdm(range(cfg.max_steps), disable=not cfg.progress or rank != 0 or live is not None, desc="training",
+               leave=False)
+    interrupted = False
+    try:
+        if live is not None:
+            live.start(cfg.max_steps, cfg.max_seconds)
+        try:
+            for step in bar:
+                if _step(model, step_model, get_batch, loss_fn, cfg, optimizers, history, device, step,
+                         start, cpu_start, on_eval, bar, live):
+                    break
+        except KeyboardInterrupt:          # Jupyter's ■ while a lesson watches: keep the model as it is
+            if live is None:
+                raise
+            interrupted = True
+        bar.close()
+        if interrupted and history.step and (not history.eval_step or history.eval_step[-1] != history.step[-1]):
+            _evaluate_now(model, get_batch, loss_fn, cfg, device, history, history.step[-1], on_eval)
+        model.eval()
+        history.seconds = time.perf_counter() - start
+        if live is not None:
+            live.end(model, history, stopped=interrupted or live.stop_requested)
+    finally:
+        if live is not None:
+            live.close()                   # whatever happened, give the kernel its event handling back
+    return history
+
+
+def _evaluate_now(model, get_batch, loss_fn, cfg, device, history, step, on_eval) -> float:
+    val = evaluate(model, get_batch, loss_fn, cfg.eval_steps, device)
+    history.eval_step.append(step)
+    history.eval_loss.append(val)
+    if on_eval is not None:
+        on_eval(step, val)
+    return val
+
+
+def _step(model, step_model, get_batch, loss_fn, cfg, optimizers, history, device, step, start, cpu_start,
+          on_eval, bar, live) -> bool:
+    """One training step (and an evaluation when one is due); True when training should stop now."""
+    lr = lr_at(step, cfg)
+    for optimizer in optimizers:
         for group in optimizer.param_groups:
             group["lr"] = lr
-        with autocast(device):
-            loss = loss_fn(step_model, _to(get_batch("train"), device))
+    with autocast(device):
+        loss = loss_fn(step_model, _to(get_batch("train"), device))
+    for optimizer in optimizers:
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    loss.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    for optimizer in optimizers:
         optimizer.step()
-        history.step.append(step)
-        history.train_loss.append(loss.item())
-        history.lr.append(lr)
-        last = step == cfg.max_steps - 1
-        out_of_time = False
-        if cfg.max_seconds is not None:  # under torchrun, all processes must stop at the same step
-            out_of_time = _any_process(time.perf_counter() - start > cfg.max_seconds, device)
-        if (cfg.eval_every and step % cfg.eval_every == 0 and step) or last or out_of_time:
-            val = evaluate(model, get_batch, loss_fn, cfg.eval_steps, device)
-            history.eval_step.append(step)
-            history.eval_loss.append(val)
-            if on_eval is not None:
-                on_eval(step, val)
-            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val:.3f}")
-        elif step % 10 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        if out_of_time:
-            break
-    bar.close()
-    model.eval()
-    history.seconds = time.perf_counter() - start
-    return history
+    history.step.append(step)
+    history.train_loss.append(loss.item())
+    history.lr.append(lr)
+    last = step == cfg.max_steps - 1
+    stop = live is not None and live.update(model, step, history)
+    if cfg.max_seconds is not None:
+        stop = stop or time.perf_counter() - start > cfg.max_seconds
+    if cfg.max_cpu_seconds is not None:
+        stop = stop or time.process_time() - cpu_start > cfg.max_cpu_seconds
+    if cfg.max_seconds is not None or cfg.max_cpu_seconds is not None or live is not None:
+        stop = _any_process(stop, device)                       # under torchrun, all stop at the same step
+    if (cfg.eval_every and step % cfg.eval_every == 0 and step) or last or stop:
+        val = _evaluate_now(model, get_batch, loss_fn, cfg, device, history, step, on_eval)
+        bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{val:.3f}")
+    elif step % 10 == 0:
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    return stop
