@@ -28,6 +28,8 @@ from shikumi import release
 
 LONG_CELL = 14   # lines: a longer code cell is collapsed in the notebook view
 CELL_TIMEOUT = 1200  # seconds one cell may run while building (a busy laptop trains slowly)
+PARAMETERS = {"MODEL": "shipped"}   # the recorded run loads the shipped models (a lesson that trains live, 04,
+                                    # can still be run live in the room)
 
 
 def slide_type(cell, index_in_code: int) -> str:
@@ -87,8 +89,8 @@ def build(out_dir: Path, langs=release.LANGS, lessons: list[str] | None = None, 
                     log(f"running {lang}/{src.stem} …")
                     try:
                         nb = papermill.execute_notebook(str(unexecuted), str(Path(work) / "out.ipynb"), cwd=work,
-                                                        progress_bar=False, execution_timeout=CELL_TIMEOUT,
-                                                        kernel_name="python3")
+                                                        parameters=PARAMETERS, progress_bar=False,
+                                                        execution_timeout=CELL_TIMEOUT, kernel_name="python3")
                     except papermill.PapermillExecutionError as e:
                         log(f"  {lang}/{src.stem} stopped in a cell: {e.ename}: {str(e.evalue)[:200]}")
                         nb = nbformat.read(str(Path(work) / "out.ipynb"), as_version=4)
