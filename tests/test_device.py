@@ -89,13 +89,13 @@ def test_describe_cpu():
 
 def test_describe_speaks_the_lessons_language():
     """The Japanese edition prints its device line in Japanese (set_language("ja") at the lesson's top)."""
-    from shikumi import selfcheck
+    from shikumi import lang
 
     assert describe("cpu", "ja").startswith("cpu（") and "スレッド" in describe("cpu", "ja")
-    before = selfcheck.language()
+    before = lang.current()
     try:
-        selfcheck._language = "ja"
+        lang.set_language("ja")
         assert "スレッド" in describe("cpu") and "threads" not in describe("cpu")
     finally:
-        selfcheck._language = before
+        lang.set_language(before)
     assert "threads" in describe("cpu")

@@ -74,9 +74,9 @@ def describe(device: torch.device | str, lang: str | None = None) -> str:
     "cpu (1 threads)" in English, "cpu（1 スレッド）" in Japanese."""
     device = torch.device(device)
     if lang is None:
-        from shikumi import selfcheck  # the lesson's language, set once at its top
+        from shikumi.lang import current  # the lesson's language, set once at its top
 
-        lang = selfcheck.language()
+        lang = current()
     if device.type == "cuda":
         detail = torch.cuda.get_device_name(device)
     else:
