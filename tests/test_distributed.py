@@ -221,13 +221,14 @@ def test_an_unreachable_scheduler_is_one_sentence_and_writes_nothing(tmp_path, s
     assert first.returncode == 0, first.stderr
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     nobody = f"tcp://127.0.0.1:{free_port()}"
-    proc = shikumi_grade(cls, "--out", out, "--scheduler", nobody)
+    quick = {**os.environ, "SHIKUMI_DASK_CONNECT_S": "2"}   # nobody listens there: no need to wait 10 s, twice
+    proc = shikumi_grade(cls, "--out", out, "--scheduler", nobody, env=quick)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
     said = [line for line in proc.stderr.splitlines() if "shikumi grade:" in line]
     assert len(said) == 1 and f"cannot reach the Dask scheduler at {nobody}" in said[0], proc.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    fresh = shikumi_grade(cls, "--out", tmp_path / "new", "--scheduler", nobody)
+    fresh = shikumi_grade(cls, "--out", tmp_path / "new", "--scheduler", nobody, env=quick)
     assert fresh.returncode == 2 and not (tmp_path / "new").exists()
 
 
