@@ -533,7 +533,8 @@ def score_exercise(exercise, check, cases, record, verdicts, answer, stubs, note
     total = len(cases)
     if main_passed == 0 and passed:  # only edge cases right: e.g. `return 0.0`
         main = sum(not case.edge for case in cases)
-        return result(0, tr(f"None of the {main} main checks passed; the {passed} that did are special cases (an "
+        which = "the one that did is a special case" if passed == 1 else f"the {passed} that did are special cases"
+        return result(0, tr(f"None of the {main} main checks passed; {which} (an "
                                "empty input, an unseen context…), which count only once a main check passes. ",
                                f"メインのチェック {main} 個のうち、合格したものはありません。合格した {passed} 個は特別な"
                                "ケース（空の入力、見たことのない文脈など）で、メインのチェックに合格してはじめて点になります。")

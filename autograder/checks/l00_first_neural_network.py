@@ -131,6 +131,9 @@ def mse_verify(case: Case, value) -> str | None:
                                 "先に外れをそれぞれ二乗してから平均します。外れの平均の二乗とは違います。")),
         (expected / 2, tr("The MSE has no ½: the mean of (pred − target)², as it is.",
                             "MSE に ½ は掛けません。(pred − target)² の平均そのものです。")),
+        ((miss ** 2).sum() / 4, tr(f"Divide by the number of misses (.mean()), not by 4: here there are "
+                                   f"{miss.numel()}.",
+                                   f"4 ではなく外れの個数で割ります（.mean()）。ここでは {miss.numel()} 個です。")),
     ])
 
 
