@@ -414,3 +414,12 @@ def test_positional_encoding_with_no_known_mistake_says_what_to_compare():
     assert not any(hint in message for hint in l03.PE_HINTS.values())
     with speaking("ja"):
         assert "PE[4, 2] は sin(4 / 10000^(2/8)) = 0.389418 のはずです" in l03.pe_verify(case, round_trip(wrong))
+
+
+def test_the_live_sampler_shows_each_sentence_and_its_translation():
+    """Lesson 03 watches its translator learn through this: one line per sentence, source → translation."""
+    from shikumi import translation
+
+    model, src_tok, tgt_tok = translation.load_translator("cpu")
+    lines = translation.sampler(("私は家を建てた",), src_tok, tgt_tok)(model).splitlines()
+    assert lines == ["私は家を建てた → i built a house"]

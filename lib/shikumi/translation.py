@@ -294,19 +294,32 @@ def chat_tokenizers() -> tuple[WordTokenizer, WordTokenizer]:
             WordTokenizer.from_sentences(a for _, a in CHAT_PAIRS))
 
 
-def train_small(model: Transformer, get_batch: Callable[[str], tuple], cfg):
+def train_small(model: Transformer, get_batch: Callable[[str], tuple], cfg, live=None):
     """shikumi.train.train(model, get_batch, loss_fn, cfg) on one CPU thread (fastest for a model this small)."""
     import dataclasses
 
     from shikumi.train import train
 
-    return train(model, get_batch, loss_fn, dataclasses.replace(cfg, cpu_threads=1))
+    return train(model, get_batch, loss_fn, dataclasses.replace(cfg, cpu_threads=1), live=live)
+
+
+def sampler(sentences=("私は家を建てた", "彼女は手紙を書いた"), src_tok=None, tgt_tok=None) -> Callable[[Transformer], str]:
+    """A sample_fn for shikumi.live.LiveTraining: the model's translation of the same sentences every time, so
+    the learner sees "i i i" turn into "i built a house" as it trains."""
+    if src_tok is None or tgt_tok is None:
+        src_tok, tgt_tok = build_tokenizers()
+
+    def sample(model: Transformer) -> str:
+        return "\n".join(f"{s} → {' '.join(translate(model, src_tok, tgt_tok, s))}" for s in sentences)
+
+    return sample
 
 
 def train_translator(out_dir: Path, size: str = "quick", device: str = "auto", max_steps: int | None = None,
-                     progress: bool = True) -> Path:
+                     progress: bool = True, live=None) -> Path:
     """`shikumi train translator`: train from scratch with fixed seeds; save NAME.safetensors + .json, the two
-    vocabularies (NAME.vocab.json) and what training measured (NAME.history.json). About a minute on 2 CPU cores."""
+    vocabularies (NAME.vocab.json) and what training measured (NAME.history.json). About a minute on 2 CPU cores.
+    live: a shikumi.live.LiveTraining to watch it learn (lesson 03, with `sampler()`)."""
     from shikumi.device import seed_everything
     from shikumi.train import TrainConfig
 
@@ -320,7 +333,7 @@ def train_translator(out_dir: Path, size: str = "quick", device: str = "auto", m
     cfg = TrainConfig(max_steps=max_steps or (700 if small else 3000), lr=2e-3 if small else 5e-4,
                       warmup_steps=100, weight_decay=0.01, eval_every=250, eval_steps=4, device=device,
                       progress=progress, max_seconds=90 if small else None)
-    history = train_small(model, get_batch, cfg)
+    history = train_small(model, get_batch, cfg, live=live)
     model.cpu()
     accuracy = exact_match(model, src_tok, tgt_tok, heldout_pairs())
     out_dir = Path(out_dir)
