@@ -303,3 +303,16 @@ def test_pool_at_eot_without_minus_one_gets_a_sentence_not_a_raw_index_error():
     assert said.startswith("このエラーがたいてい意味すること：5 個の位置をすべて使うキャプション") and "− 1" in said
     other = explain_error(check, case, "RuntimeError", "The size of tensor a (4) must match the size of tensor b (2)")
     assert "keepdim=True" in other        # anything else: the notebook's own sentence (shikumi.selfcheck.explain)
+
+
+def test_the_live_sampler_reports_held_out_zero_shot_accuracy():
+    """Lesson 06 watches CLIP learn through this line: the shipped model matches most held-out pictures."""
+    import re
+
+    from shikumi.lang import speaking
+
+    model, _ = clip.load_clip("cpu")
+    line = clip.sampler(n=100)(model)
+    assert line.startswith("zero-shot, 100 held-out pictures: ") and int(re.search(r"(\d+)%", line)[1]) >= 90
+    with speaking("ja"):
+        assert clip.sampler(n=20, lang="ja")(model).startswith("ゼロショット、評価用の画像 20 枚：")
