@@ -324,6 +324,16 @@ def test_an_honest_result_is_accepted_as_it_is(honest):
     assert accepted.result.submission == str(sub.path) and accepted.result.student_id == "kim"
 
 
+def test_a_workers_word_on_the_answers_is_never_taken(honest):
+    """The similarity report compares learners' answers: a worker that sends other answers (to frame a learner
+    as a copier, or hide a copy) is not believed; the client reads them from the bytes it sent itself."""
+    payload, raw, sub = honest
+    forged = tampered(payload, lambda d: d["result"].update(answers={"count_ngrams": "def count_ngrams(): copied"}))
+    accepted = wire.accept(forged, raw, sub)
+    assert accepted.result.answers == wire.accept(payload, raw, sub).result.answers
+    assert "copied" not in accepted.result.answers.get("count_ngrams", "") and accepted.result.answers
+
+
 @pytest.mark.parametrize("lie", LIES)
 def test_a_made_up_result_is_refused_with_its_reason(honest, lie):
     payload, raw, sub = honest
