@@ -133,6 +133,23 @@ def test_fit_vae_writes_a_loadable_checkpoint(tmp_path):
     assert history["steps"] == 3 and "some_mse" in history
 
 
+def test_the_lessons_shapes_recipe_trains_with_a_live_display(tmp_path):
+    """size="live" (lesson 05's MODEL="train"): the quick shapes VAE with zoo's LIVE batch, and a sample of the same
+    shapes above their redrawing; the shipped vae_shapes (lesson 08's) is not what it saved."""
+    from shikumi.live import LiveTraining
+
+    watch = LiveTraining(sample_fn=zoo_vae.reconstruction_sampler(n=4), every_s=0, mode="text")
+    zoo_vae.train_vae_shapes(tmp_path, size="live", device="cpu", progress=False, max_steps=2, live=watch)
+    model = zoo_vae.load_vae("vae_shapes", directory=tmp_path)
+    assert model.config.block_out_channels == AutoencoderConfig.preset("shapes").block_out_channels
+    assert zoo.history("vae_shapes", tmp_path)["steps"] == 2
+    pictures = watch.samples[-1][2]
+    seen, unseen = data.shapes(2, "train", seed=100)[0], data.shapes(2, "heldout", seed=100)[0]
+    assert pictures.shape == (8, 3, 32, 32) and torch.equal(pictures[:4], torch.cat([seen, unseen]))
+    shipped = zoo_vae.load_vae("vae_shapes")
+    assert not torch.equal(shipped.decoder.conv_out.weight, model.decoder.conv_out.weight)
+
+
 # -- the shipped checkpoints ----------------------------------------------------------------------
 
 def _black_mse(images):

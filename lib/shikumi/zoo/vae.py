@@ -31,10 +31,10 @@ def digits_split(n_test: int = 500):
 
 def fit_vae(name: str, config: AutoencoderConfig, train_images, val_images, test_sets: dict, out_dir: Path,
             beta: float, max_steps: int, lr: float, batch_size: int, device: str = "auto",
-            progress: bool = True) -> Path:
+            progress: bool = True, warmup_steps: int = 100, live=None) -> Path:
     """Train a VAE with shikumi.train.train and vae_loss, measure scaling_factor (as SD's 0.18215: latents × it
     have unit variance) and the reconstruction MSE of each test set; save NAME.safetensors, NAME.json and
-    NAME.history.json (losses and measurements) into out_dir."""
+    NAME.history.json (losses and measurements) into out_dir. live: a shikumi.live.LiveTraining to watch it."""
     from shikumi.device import seed_everything
     from shikumi.train import TrainConfig, train
 
@@ -46,9 +46,10 @@ def fit_vae(name: str, config: AutoencoderConfig, train_images, val_images, test
         pool = train_images if split == "train" else val_images
         return (pool[torch.randint(len(pool), (batch_size,), generator=gen)],)
 
-    cfg = TrainConfig(max_steps=max_steps, lr=lr, warmup_steps=100, weight_decay=0.0, eval_every=500,
-                      eval_steps=4, device=device, cpu_threads=1, progress=progress)
-    history = train(model, get_batch, vae_loss_fn(beta), cfg)
+    cfg = TrainConfig(max_steps=max_steps, lr=lr, warmup_steps=warmup_steps, weight_decay=0.0,
+                      eval_every=min(500, max(1, max_steps // 6)), eval_steps=4, device=device, cpu_threads=1,
+                      progress=progress)
+    history = train(model, get_batch, vae_loss_fn(beta), cfg, live=live)
     model.cpu().eval()
     with torch.no_grad():
         means = model.encode(train_images[:2048]).latent_dist.mean
@@ -70,17 +71,51 @@ def train_vae_digits(out_dir: Path, size: str = "quick", device: str = "auto", p
                    batch_size=64, device=device, progress=progress)
 
 
-def train_vae_shapes(out_dir: Path, size: str = "quick", device: str = "auto", progress: bool = True) -> Path:
+# the lesson's recipe (issue 15): the shapes VAE from nothing in under a minute on a CPU, watched as it learns
+LIVE = {"batch_size": 16, "lr": 4e-3, "max_steps": 1200, "warmup_steps": 60}
+
+
+def train_vae_shapes(out_dir: Path, size: str = "quick", device: str = "auto", progress: bool = True,
+                     max_steps: int | None = None, live=None) -> Path:
     """`shikumi train vae_shapes`: the captioned shapes' VAE with SD's geometry, 32×32×3 → (4, 4, 4) (1/48),
-    trained on split "train" only: the held-out colour × shape pairs (data.HELD_OUT) are never seen."""
+    trained on split "train" only: the held-out colour × shape pairs (data.HELD_OUT) are never seen.
+    size "live" is lesson 05's: the quick VAE in under a minute (batches of 16, not 64, at twice the learning rate;
+    benchmarks/results.md, section scratch_0507); live: a shikumi.live.LiveTraining to watch it (with
+    `reconstruction_sampler()`). Lesson 08 keeps loading the shipped vae_shapes, whatever lesson 05 trained."""
     from shikumi import data
 
-    small = size in ("tiny", "quick")
+    in_the_lesson = size == "live"
+    small = size in ("tiny", "quick", "live")
     test_sets = {"train_pairs": data.shapes(512, "train", seed=2)[0], "heldout_pairs": data.shapes(512, "heldout", seed=3)[0]}
-    return fit_vae("vae_shapes", AutoencoderConfig.preset("shapes" if small else "shapes-full"),
-                   data.shapes(12000 if small else 50000, "train", seed=0)[0], data.shapes(256, "train", seed=1)[0],
-                   test_sets, out_dir, beta=1e-3, max_steps=3000 if small else 20000, lr=2e-3 if small else 1e-3,
-                   batch_size=64 if small else 128, device=device, progress=progress)
+    config = AutoencoderConfig.preset("shapes" if small else "shapes-full")
+    train_images = data.shapes(12000 if small else 50000, "train", seed=0)[0]
+    val_images = data.shapes(256, "train", seed=1)[0]
+    if in_the_lesson:
+        steps = max_steps or LIVE["max_steps"]
+        return fit_vae("vae_shapes", config, train_images, val_images, test_sets, out_dir, beta=1e-3,
+                       max_steps=steps, lr=LIVE["lr"], batch_size=LIVE["batch_size"], device=device,
+                       progress=progress, warmup_steps=min(LIVE["warmup_steps"], max(1, steps // 20)), live=live)
+    return fit_vae("vae_shapes", config, train_images, val_images, test_sets, out_dir, beta=1e-3,
+                   max_steps=max_steps or (3000 if small else 20000), lr=2e-3 if small else 1e-3,
+                   batch_size=64 if small else 128, device=device, progress=progress, live=live)
+
+
+def reconstruction_sampler(n: int = 8, seed: int = 100):
+    """A sample_fn for shikumi.live.LiveTraining: the same n shapes every time — half of colour × shape pairs seen
+    in training, half never seen — above the VAE's redrawing of them from their latent μ: (2n, 3, 32, 32)."""
+    from shikumi import data
+
+    seen = data.shapes(n - n // 2, "train", seed=seed)[0]
+    unseen = data.shapes(n // 2, "heldout", seed=seed)[0]
+    images = torch.cat([seen, unseen])
+
+    @torch.no_grad()
+    def redraw(model: VAE) -> torch.Tensor:
+        device = next(model.parameters()).device
+        again = model.decode(model.encode(images.to(device)).latent_dist.mean).clamp(0, 1).cpu()
+        return torch.cat([images, again])
+
+    return redraw
 
 
 def load_vae(name: str = "vae_shapes", device: str | torch.device = "cpu", directory: Path | None = None) -> VAE:
