@@ -303,6 +303,52 @@ def test_recipe_trains_saves_and_loads(tmp_path):
     assert model(torch.zeros(1, 1, 28, 28), 3).shape == (1, 1, 28, 28)
 
 
+
+def test_the_lessons_recipe_trains_the_quick_unet_with_a_live_display(tmp_path):
+    """size="live" (lesson 07's MODEL="train"): the quick UNet, zoo's LIVE batch, a sample of digits shown to the
+    LiveTraining display; the shipped recipe ("quick") keeps its batch of 64."""
+    from shikumi.live import LiveTraining
+
+    watch = LiveTraining(sample_fn=unet_digits.sampler(n=3, num_inference_steps=2), every_s=0, mode="text")
+    unet_digits.train_unet_digits(tmp_path, size="live", device="cpu", max_steps=2, progress=False, live=watch)
+    model, _ = unet_digits.load_unet_digits(directory=tmp_path)
+    assert model.config == UNetConfig.preset("quick", sample_size=28)
+    history = zoo.history("unet_digits", tmp_path)
+    assert history["steps"] == 2 and history["batch_size"] == unet_digits.LIVE["batch_size"] < 64
+    pictures = watch.samples[-1][2]
+    assert pictures.shape == (3, 1, 28, 28) and 0 <= pictures.min() and pictures.max() <= 1
+    again = unet_digits.sampler(n=3, num_inference_steps=2)(model)
+    assert torch.equal(again, unet_digits.sampler(n=3, num_inference_steps=2)(model))  # the same noise every time
+    unet_digits.train_unet_digits(tmp_path, size="quick", device="cpu", max_steps=1, progress=False)
+    assert zoo.history("unet_digits", tmp_path)["batch_size"] == 64
+
+
+# -- the judge of samples -------------------------------------------------------------------------------------
+
+def test_the_judge_reads_real_digits_and_refuses_noise_and_smudges():
+    """recognised(): held-out real digits count as digits, pure noise and not_digits pictures do not; and the
+    judge names the held-out digits right."""
+    real = unet_digits.digits_for_diffusion("val")
+    assert unet_digits.recognised(real)["share"] > 0.95
+    noise = torch.randn(200, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    assert unet_digits.recognised(noise)["share"] < 0.1
+    fakes = unet_digits.not_digits(real[:200], torch.Generator().manual_seed(2))
+    assert unet_digits.recognised(fakes)["share"] < 0.1
+    named = unet_digits.digit_judge()(real).argmax(1)
+    assert (named == unet_digits.digit_labels("val")).float().mean() > 0.95
+
+
+def test_the_judge_reads_the_shipped_unets_samples_as_digits_of_every_kind(shipped):
+    model, schedule = shipped
+    x = diffusion.sample(model, diffusion.DDIMScheduler(**schedule), (100, 1, 28, 28), 20,
+                         generator=torch.Generator().manual_seed(1))
+    verdict = unet_digits.recognised(x)
+    assert verdict["share"] >= 0.8 and sum(c > 0 for c in verdict["counts"]) >= 9, verdict
+    untrained = UNet(model.config).eval()
+    x = diffusion.sample(untrained, diffusion.DDIMScheduler(**schedule), (20, 1, 28, 28), 5,
+                         generator=torch.Generator().manual_seed(1))
+    assert unet_digits.recognised(x)["share"] < 0.1
+
 # -- the hidden checks ----------------------------------------------------------------------------------------
 
 def _reference(gid: str, case: Case):
