@@ -17,6 +17,8 @@ Sections (issue 7, "Performance you can quote"):
 - scratch   lesson 04's GPT from scratch: held-out loss against CPU-seconds, today's recipe and the new one,
             one change at a time; lesson 03's translator (issue 15);
 - scratch_clip  lesson 06's CLIP from scratch: zero-shot accuracy against CPU-seconds, AdamW and Muon;
+- scratch_0507  lessons 05 and 07 from scratch: the shapes VAE's reconstructions and the digit UNet's samples
+            (read by a judge) against CPU-seconds, the old recipe and the lesson's;
 - fidelity  lesson 08's prompt fidelity against the number of DDIM sampling steps (trained and held-out pairs).
 
 results.md keeps one block per section, each with the date, machine and commit it was measured on, so a partial
@@ -680,6 +682,228 @@ class _CPUBudget:
         pass
 
 
+SCRATCH_0507_BUDGETS = {"05": 60, "07": 180}    # CPU-seconds: issue 15's goals for lessons 05 and 07
+VAE_GOAL_MSE, VAE_GOAL_READ = 0.004, 0.90       # lesson 05: MSE per pixel ≤ 0.004 and ≥ 90 % read back right
+DIGITS_GOAL = 0.80                               # lesson 07: ≥ 80 % of samples read as a digit by the judge
+
+
+def scratch_0507(args) -> list[str]:
+    """Lessons 05 and 07 from scratch (issue 15), one after the other in this process, one thread, seed 0, each
+    recipe's warmup and cosine decay planned to fit its budget of CPU-seconds from the CPU time of a few timing
+    steps (the old recipe "squeezed", as section 4d does; the new one as the lesson runs it, zoo's LIVE).
+    05, the shapes VAE (goal within 60 s): MSE per pixel of 256 new pictures of trained and of held-out colour ×
+    shape pairs at every sixth of the budget; at the end, the share of 256 redrawn pictures of each that
+    data.read_shape (lesson 08's judge) reads back with colour, shape, size and position right.
+    07, the digit UNet (goal within 180 s): 100 samples (DDIM, 20 steps, fixed noise) at every sixth of the
+    budget, and the share the judge (zoo.unet_digits.recognised) reads as a digit. The CPU time spent measuring
+    is left out of the timeline."""
+    from shikumi import data, plot
+    from shikumi.autoencoder import AutoencoderConfig, reconstruction_mse
+    from shikumi.zoo import vae as zoo_vae
+
+    threads = torch.get_num_threads()
+    rows05 = ["| recipe | batch | lr | steps done | CPU s | wall s | "
+              + " | ".join(f"held-out MSE at {m:.0f} CPU s" for m in _marks(SCRATCH_0507_BUDGETS["05"]))
+              + " | MSE trained / held-out, end | read back right, trained / held-out | goal |",
+              "|---|---:|---:|---:|---:|---:|" + "---:|" * 6 + "---:|---:|---|"]
+    tests = {"train": data.shapes(256, "train", seed=2), "heldout": data.shapes(256, "heldout", seed=3)}
+    pool, val = data.shapes(12000, "train", seed=0)[0], data.shapes(256, "train", seed=1)[0]
+
+    def vae_measure(model, final):
+        model.eval()
+        out = {k: reconstruction_mse(model, x) for k, (x, _, _, _) in tests.items()}
+        if final:
+            for k, (x, specs, _, _) in tests.items():
+                with torch.no_grad():
+                    again = model.decode(model.encode(x).latent_dist.mean).clamp(0, 1)
+                out[k + "_read"] = sum(data.read_shape(a) == s for a, s in zip(again, specs)) / len(specs)
+        model.train()
+        return out
+
+    curves05 = {}
+    quick05 = {"batch_size": 64, "lr": 2e-3, "warmup_steps": 100}
+    for name, recipe in (("old: quick recipe, squeezed", quick05), ("new: live (the lesson's)", zoo_vae.LIVE)):
+        config = AutoencoderConfig.preset("shapes")
+        run = _scratch_vae(config, recipe, pool, val, SCRATCH_0507_BUDGETS["05"], vae_measure,
+                           squeeze=recipe is quick05)
+        end = run["end"]
+        ok = (max(end["train"], end["heldout"]) <= VAE_GOAL_MSE
+              and min(end["train_read"], end["heldout_read"]) >= VAE_GOAL_READ)
+        curves05[name] = [(c, m["heldout"]) for c, _, m in run["points"]]
+        rows05.append(f"| {name} | {recipe['batch_size']} | {recipe['lr']:g} | {run['steps']} | {run['cpu']:.0f} | "
+                      f"{run['wall']:.0f} | " + " | ".join(f"{m['heldout']:.5f}" for _, _, m in run["points"][:6])
+                      + f" | {end['train']:.5f} / {end['heldout']:.5f} | {end['train_read']:.0%} / "
+                      f"{end['heldout_read']:.0%} | {'yes' if ok else 'no'} |")
+        print(rows05[-1], flush=True)
+    shipped = zoo_vae.load_vae("vae_shapes")
+    end = vae_measure(shipped, True)
+    rows05.append("| the shipped vae_shapes (3,000 steps, ≈ 20 min) | 64 | 0.002 | 3000 | – | – | "
+                  + " | ".join(["–"] * 6) + f" | {end['train']:.5f} / {end['heldout']:.5f} | "
+                  f"{end['train_read']:.0%} / {end['heldout_read']:.0%} | – |")
+
+    rows07 = ["| recipe | batch | lr | steps done | CPU s | wall s | "
+              + " | ".join(f"read as digits at {m:.0f} CPU s" for m in _marks(SCRATCH_0507_BUDGETS["07"]))
+              + " | digits drawn (0–9) at the end | goal ≥ 80 % |", "|---|---:|---:|---:|---:|---:|" + "---:|" * 6 + "---|---|"]
+    curves07 = {}
+    quick07 = {"batch_size": 64, "lr": 2e-3, "warmup_steps": 200}
+    unet_digits.digit_judge()                                     # trained once, before any clock starts
+    for name, recipe in (("old: quick recipe, squeezed", quick07), ("new: live (the lesson's)", unet_digits.LIVE)):
+        run = _scratch_unet(recipe, SCRATCH_0507_BUDGETS["07"], squeeze=recipe is quick07)
+        last = run["points"][-1][2]
+        curves07[name] = [(c, m["share"]) for c, _, m in run["points"]]
+        rows07.append(f"| {name} | {recipe['batch_size']} | {recipe['lr']:g} | {run['steps']} | {run['cpu']:.0f} | "
+                      f"{run['wall']:.0f} | " + " | ".join(f"{m['share']:.0%}" for _, _, m in run["points"][:6])
+                      + f" | {last['counts']} | {'yes' if last['share'] >= DIGITS_GOAL else 'no'} |")
+        print(rows07[-1], flush=True)
+    shipped_unet, schedule = unet_digits.load_unet_digits()
+    judged = unet_digits.recognised(_digit_samples(shipped_unet))
+    real = unet_digits.recognised(unet_digits.digits_for_diffusion("val"))
+    noise = unet_digits.recognised(torch.randn(500, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, points in curves05.items():
+        plot.lines([c for c, _ in points], {name: [v for _, v in points]}, ax=ax1, logy=True,
+                   title="lesson 05: the shapes VAE from scratch", xlabel=f"CPU-seconds of training ({threads} thread(s))",
+                   ylabel="MSE per pixel, held-out pairs")
+    ax1.axhline(VAE_GOAL_MSE, color="gray", linestyle=":", label=f"goal ≤ {VAE_GOAL_MSE}")
+    ax1.axvline(SCRATCH_0507_BUDGETS["05"], color="gray", linestyle="--", linewidth=0.8)
+    ax1.legend()
+    for name, points in curves07.items():
+        plot.lines([c for c, _ in points], {name: [100 * v for _, v in points]}, ax=ax2,
+                   title="lesson 07: the digit UNet from scratch", xlabel=f"CPU-seconds of training ({threads} thread(s))",
+                   ylabel="% of samples read as a digit")
+    ax2.axhline(100 * DIGITS_GOAL, color="gray", linestyle=":", label=f"goal ≥ {DIGITS_GOAL:.0%}")
+    ax2.axvline(SCRATCH_0507_BUDGETS["07"], color="gray", linestyle="--", linewidth=0.8)
+    ax2.legend()
+    png = RESULTS.parent / "scratch_0507.png"
+    fig.savefig(png, bbox_inches="tight")
+    plt.close(fig)
+    return ["Lesson 05's shapes VAE (32×32×3 → 4×4×4) from nothing, seed 0, one thread; each recipe's schedule "
+            f"planned to end within {SCRATCH_0507_BUDGETS['05']} CPU-seconds. Goal (issue 15, 'the lesson's "
+            f"reconstruction threshold'): MSE per pixel ≤ {VAE_GOAL_MSE} on trained and held-out colour × shape "
+            "pairs (the bound tests/test_autoencoder.py holds the shipped VAE to) and, as the lesson says, colour, "
+            f"shape, size and position survive: ≥ {VAE_GOAL_READ:.0%} of redrawn pictures read back right by "
+            "data.read_shape. 'held-out MSE at N': the last measurement before N CPU-seconds.", "", *rows05, "",
+            "Lesson 07's digit UNet (0.54 M parameters) from nothing, seed 0, one thread; each recipe's schedule "
+            f"planned to end within {SCRATCH_0507_BUDGETS['07']} CPU-seconds. Goal: ≥ {DIGITS_GOAL:.0%} of 100 "
+            "samples (DDIM, 20 steps) read as a digit by the judge, zoo.unet_digits.recognised: a small CNN trained "
+            "on the 4,500 training digits and on 'not a digit' pictures (blends of two digits, digits in noise, "
+            "smudges, scattered ink), which calls a picture a digit when it names one with probability ≥ 0.5. "
+            f"For scale: held-out real digits {real['share']:.0%}, pure noise {noise['share']:.0%}, the shipped "
+            f"unet_digits (4,000 steps of 64, ≈ 30 min) {judged['share']:.0%}.", "", *rows07, "",
+            f"![quality against CPU-seconds]({png.name})"]
+
+
+def _marks(budget: float) -> list[float]:
+    return [budget * k / 6 for k in range(1, 7)]
+
+
+class _Marks(_CPUBudget):
+    """_CPUBudget that also measures the model at given CPU-seconds of training (measure(model) → a dict)."""
+
+    def __init__(self, cap, marks, measure):
+        super().__init__(cap, None, [0.0])
+        self.marks, self.measure, self.points = list(marks), measure, []
+
+    def start(self, total_steps, max_seconds=None):
+        self.cpu0 = time.process_time()
+
+    def update(self, model, step, history) -> bool:
+        used = time.process_time() - self.cpu0 - self.spent[0]
+        if self.marks and used >= self.marks[0] * 0.999:
+            self.marks.pop(0)
+            self.take(model, step, used)
+        return used > self.cap
+
+    def take(self, model, step, used):
+        t = time.process_time()
+        self.points.append((used, step, self.measure(model)))
+        self.spent[0] += time.process_time() - t
+
+
+def _planned_steps(make_model, get_batch, loss_fn, cfg, budget) -> int:
+    from shikumi.train import train
+
+    probe = make_model()
+    train(probe, get_batch, loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0, eval_steps=1))
+    t = time.process_time()
+    train(probe, get_batch, loss_fn, dataclasses.replace(cfg, max_steps=8, eval_every=0, eval_steps=1))
+    return max(20, int(0.97 * budget / ((time.process_time() - t) / 8)))
+
+
+def _scratch_vae(config, recipe, pool, val, budget, measure, squeeze) -> dict:
+    from shikumi.autoencoder import VAE, vae_loss_fn
+    from shikumi.device import seed_everything
+    from shikumi.train import TrainConfig, train
+    from shikumi.zoo import vae as zoo_vae
+
+    g = torch.Generator().manual_seed(0)
+
+    def get_batch(split):
+        p = pool if split == "train" else val
+        return (p[torch.randint(len(p), (recipe["batch_size"],), generator=g)],)
+
+    loss_fn = vae_loss_fn(1e-3)
+    base = TrainConfig(lr=recipe["lr"], weight_decay=0.0, eval_every=0, eval_steps=1, device="cpu",
+                       cpu_threads=torch.get_num_threads(), progress=False)
+    steps = (_planned_steps(lambda: VAE(config), get_batch, loss_fn, base, budget) if squeeze
+             else zoo_vae.LIVE["max_steps"])
+    cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(recipe["warmup_steps"], max(1, steps // 20)))
+    seed_everything(0)
+    model = VAE(config)
+    watch = _Marks(budget * 1.5, _marks(budget)[:-1], lambda m: measure(m, False))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    history = train(model, get_batch, loss_fn, cfg, live=watch)
+    watch.take(model, history.step[-1], time.process_time() - cpu0 - watch.spent[0])
+    cpu, wall = time.process_time() - cpu0 - watch.spent[0], time.perf_counter() - wall0
+    return {"points": watch.points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall,
+            "end": measure(model, True)}
+
+
+def _digit_samples(model, n=100):
+    from shikumi.diffusion import DDIMScheduler, sample
+
+    model.eval()
+    x = sample(model, DDIMScheduler(**unet_digits.DIGITS_SCHEDULE), (n, 1, 28, 28), 20,
+               generator=torch.Generator().manual_seed(1))
+    model.train()
+    return x
+
+
+def _scratch_unet(recipe, budget, squeeze) -> dict:
+    from shikumi.device import seed_everything
+    from shikumi.diffusion import DDPMScheduler, noise_prediction_loss
+    from shikumi.train import TrainConfig, train
+    from shikumi.unet import UNet, UNetConfig
+
+    images = {split: unet_digits.digits_for_diffusion(split) for split in ("train", "val")}
+    scheduler = DDPMScheduler(**unet_digits.DIGITS_SCHEDULE)
+    g = torch.Generator().manual_seed(0)
+
+    def get_batch(split):
+        x = images[split]
+        return (x[torch.randint(len(x), (recipe["batch_size"],), generator=g)],)
+
+    def loss_fn(m, b):
+        return noise_prediction_loss(m, b, scheduler)
+
+    config = UNetConfig.preset("quick", sample_size=28)
+    base = TrainConfig(lr=recipe["lr"], weight_decay=0.01, eval_every=0, eval_steps=1, device="cpu",
+                       cpu_threads=torch.get_num_threads(), progress=False)
+    steps = _planned_steps(lambda: UNet(config), get_batch, loss_fn, base, budget) if squeeze else recipe["max_steps"]
+    cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(recipe["warmup_steps"], max(1, steps // 20)))
+    seed_everything(0)
+    model = UNet(config)
+    watch = _Marks(budget * 1.5, _marks(budget)[:-1], lambda m: unet_digits.recognised(_digit_samples(m)))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    history = train(model, get_batch, loss_fn, cfg, live=watch)
+    watch.take(model, history.step[-1], time.process_time() - cpu0 - watch.spent[0])
+    cpu, wall = time.process_time() - cpu0 - watch.spent[0], time.perf_counter() - wall0
+    return {"points": watch.points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall}
+
+
 FIDELITY_STEPS = (2, 5, 10, 20, 50)
 
 
@@ -749,6 +973,8 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
     "chat": ("4c. Lesson 10: from GPT to ChatGPT, the shipped models on held-out sets", chat),
     "scratch": ("4d. From scratch in the lesson: quality against CPU-seconds, old and new recipe", scratch),
     "scratch_clip": ("4e. From scratch in the lesson: lesson 06's CLIP against CPU-seconds", scratch_clip),
+    "scratch_0507": ("4f. From scratch in the lesson: lesson 05's VAE and lesson 07's UNet against CPU-seconds",
+                     scratch_0507),
 }
 _BLOCK = re.compile(r"<!-- section: (\w+) -->\n(.*?)<!-- end: \1 -->\n", re.S)
 
