@@ -72,7 +72,7 @@ def train_vae_digits(out_dir: Path, size: str = "quick", device: str = "auto", p
 
 
 # the lesson's recipe (issue 15): the shapes VAE from nothing in under a minute on a CPU, watched as it learns
-LIVE = {"batch_size": 16, "lr": 4e-3, "max_steps": 1200, "warmup_steps": 60}
+LIVE = {"batch_size": 16, "lr": 4e-3, "max_steps": 1300, "warmup_steps": 65}
 
 
 def train_vae_shapes(out_dir: Path, size: str = "quick", device: str = "auto", progress: bool = True,
