@@ -52,3 +52,13 @@ def test_slide_types_follow_the_headings():
     assert present.slide_type(md("Some prose"), -1) == "-"
     assert present.slide_type(nbformat.v4.new_code_cell("import torch"), 1) == "skip"
     assert present.slide_type(nbformat.v4.new_code_cell("x = 1"), 5) == "-"
+
+
+def test_building_gives_the_shells_matplotlib_backend_back(tmp_path, monkeypatch):
+    """The build draws plots inline (it lifts MPLBACKEND=Agg while lessons run), then gives the setting back."""
+    import os
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    present.build(tmp_path, langs=("en",), lessons=["01_ngram"], root=ROOT, execute=False, log=lambda *a: None)
+    assert (tmp_path / "en" / "01_ngram.ipynb").exists()
+    assert os.environ.get("MPLBACKEND") == "Agg"
