@@ -127,7 +127,8 @@ class LiveTraining:
         val = f"{history.eval_loss[-1]:.3f}" if history.eval_loss else "–"
         done = self.words["done"].format(steps=len(history.step), seconds=now - self.t0, val=val)
         if stopped:
-            done = self.words["stopped"].format(step=step) + " — " + done
+            # counted as the progress line counts ("step 57/700" after 57 steps), not from 0
+            done = self.words["stopped"].format(step=len(history.step)) + " — " + done
         if self.mode == "widgets":
             self._progress(step, now, history, final=True)
             self._draw_plot(history)
@@ -197,19 +198,42 @@ class LiveTraining:
         self.status = widgets.HTML()
         self.plot_out, self.sample_out = widgets.Output(), widgets.Output()
         self.button, self._poller = None, None
-        try:
-            from jupyter_ui_poll import ui_events  # lets a click reach the kernel while the cell runs
+        button = widgets.Button(description=self.words["stop"], button_style="danger", icon="stop")
+        button.on_click(lambda _: setattr(self, "stop_requested", True))
+        if self._hear_clicks_while_busy(button):
+            self.button = button
+        else:
+            try:
+                from jupyter_ui_poll import ui_events  # lets a click reach the kernel while the cell runs
 
-            self._poller = ui_events()
-            self._poll_fn = self._poller.__enter__()
-            self.button = widgets.Button(description=self.words["stop"], button_style="danger", icon="stop")
-            self.button.on_click(lambda _: setattr(self, "stop_requested", True))
-        except Exception:  # no jupyter_ui_poll, or a kernel it does not know: Jupyter's ■ still stops
-            self._poller = None
+                self._poller = ui_events()
+                self._poll_fn = self._poller.__enter__()
+                self.button = button
+            except Exception:  # no jupyter_ui_poll, or a kernel it does not know: Jupyter's ■ still stops
+                self._poller = None
         top = [self.bar, self.status] + ([self.button] if self.button is not None else [])
         self.view = _View(widgets.VBox([widgets.HBox(top), widgets.HBox([self.plot_out, self.sample_out])]),
                           self.title)
         self.handle = display(self.view, display_id=True)
+
+    def _hear_clicks_while_busy(self, button) -> bool:
+        """ipykernel 7 reads the shell channel in a thread of its own, and there asks each comm where its message
+        goes (`_reply_subshell_for`) while the cell still runs: a click is heard at once, without polling.
+        (jupyter_ui_poll cannot help there: it calls `kernel.do_one_iteration`, which ipykernel 7 no longer has,
+        and swallows the error.) True when the button is heard this way."""
+        comm = getattr(button, "comm", None)
+        route = getattr(comm, "_reply_subshell_for", None)
+        if route is None:
+            return False
+
+        def heard(data, default):
+            if isinstance(data, dict) and data.get("method") == "custom" and \
+                    isinstance(data.get("content"), dict) and data["content"].get("event") == "click":
+                self.stop_requested = True
+            return route(data, default)
+
+        comm._reply_subshell_for = heard
+        return True
 
     def _poll(self) -> None:
         if self._poller is not None:
