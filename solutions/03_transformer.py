@@ -703,10 +703,12 @@ with torch.no_grad():
                         ln_v=math.log(tgt_tok.vocab_size), after=translation.loss_fn(model, batch)))
 
 # %% [markdown] tags=["en"]
-# The shipped translator's training: the loss per step on fresh training sentences, and on held-out sentences.
+# The translator's training (the one you watched in section 1, or the shipped one with `MODEL = "shipped"`): the
+# loss per step on fresh training sentences, and on held-out sentences.
 
 # %% [markdown] tags=["ja"]
-# 同梱の翻訳モデルの学習の様子：新しく作った学習文での各ステップの損失と、評価用の文での損失です。
+# 翻訳モデルの学習の様子（1 節で見守ったモデル。`MODEL = "shipped"` なら同梱のモデル）：新しく作った学習文での各ステップの
+# 損失と、評価用の文での損失です。
 
 # %%
 trained_on, held_out = tr("training sentences", "学習文"), tr("held-out sentences", "評価用の文")

@@ -267,3 +267,15 @@ def test_a_broken_sample_function_is_one_sentence_and_training_goes_on(capsys):
     out = capsys.readouterr().out
     assert len(history.step) == 20 and out.count("the sample function failed (IndexError") == 1
     assert "Traceback" not in out
+
+
+def test_a_sample_is_headed_with_the_step_the_progress_line_shows(capsys):
+    """After 5 steps the bar says "step 5/5"; the sample shown then says step 5 too, not 4."""
+    class History:
+        step, train_loss, eval_loss = [0, 1, 2, 3, 4], [1.0] * 5, []
+
+    live = LiveTraining(sample_fn=lambda model: "hello", mode="text", lang="en")
+    live.start(total_steps=5)
+    model = torch.nn.Linear(1, 1)
+    live.end(model, History())
+    assert "(step 5)" in capsys.readouterr().out

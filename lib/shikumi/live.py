@@ -155,7 +155,7 @@ class LiveTraining:
             model.train(was_training)
         seconds = time.perf_counter() - self.t0
         self.samples.append((step, seconds, what))
-        heading = self.words["sample"].format(seconds=seconds, step=step)
+        heading = self.words["sample"].format(seconds=seconds, step=step + 1)   # counted from 1, as the bar counts
         if self.mode == "widgets":
             self._show_sample(heading, what)
         elif self.lines_printed < self.max_lines - 1:
