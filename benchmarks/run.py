@@ -45,7 +45,7 @@ import nbformat
 import torch
 
 from benchmarks.measure import measure, run_notebook
-from shikumi import release
+from shikumi.course import release
 from shikumi.device import cpu_threads, get_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def grader(args) -> list[str]:
     """The grader's overhead over papermill, per lesson; with --baseline COMMIT, the grader of that commit is
     measured in the same run, side by side (a checkout of it in a temporary folder, the same venv)."""
     batch = args.batch
-    shikumi = [sys.executable, "-m", "shikumi.cli", "grade"]
+    shikumi = [sys.executable, "-m", "shikumi", "grade"]
     header = "| lesson | papermill alone (s) | `shikumi grade` (s) | overhead (s) |"
     if args.baseline:
         header += f" grader at {args.baseline} (s) | its overhead (s) |"

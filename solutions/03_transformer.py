@@ -94,10 +94,10 @@ from torch import nn
 
 from shikumi import get_device, plot, seed_everything, transformer, translation
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig
 from shikumi.transformer import Transformer
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shikumi import release
+from shikumi.course import release
 from tests.conftest import ROOT
 
 CHROMIUM = Path(os.environ.get("SHIKUMI_CHROMIUM", "/usr/bin/chromium"))

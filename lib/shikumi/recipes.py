@@ -5,7 +5,7 @@ model's data. It trains from scratch with fixed seeds, saves NAME.safetensors + 
 the lesson needs, e.g. a tokenizer) into out_dir, and returns the weights' path; `shikumi train` then records
 the SHA-256 in SHA256SUMS. Lessons load the result with `shikumi.checkpoint.load(..., NAME)`.
 
-On several GPUs, `torchrun --nproc_per_node N -m shikumi.cli train NAME` runs the recipe in N processes that
+On several GPUs, `torchrun --nproc_per_node N -m shikumi train NAME` runs the recipe in N processes that
 train together (shikumi.train explains how); only rank 0 prints and saves.
 """
 
