@@ -47,6 +47,7 @@ import torch
 from benchmarks.measure import measure, run_notebook
 from shikumi.course import release
 from shikumi.device import cpu_threads, get_device
+from shikumi.zoo import clip_shapes, sd_shapes, unet_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -291,7 +292,7 @@ def sampling(args) -> list[str]:
     from shikumi import diffusion
 
     device = args.device
-    model, schedule = diffusion.load_unet_digits(device=device)
+    model, schedule = unet_digits.load_unet_digits(device=device)
     model.eval()
     shape = (SAMPLING_BATCH, 1, 28, 28)
     classes = {"DDPM": (diffusion.DDPMScheduler, diffusers.DDPMScheduler),
@@ -604,7 +605,7 @@ def scratch_clip(args) -> list[str]:
 
     budget = args.scratch_seconds / 2
     images, specs, _, _ = data.shapes(500, "heldout", seed=321)
-    tokenizer = clip.build_tokenizer()
+    tokenizer = clip_shapes.build_tokenizer()
     config = clip.CLIPConfig.preset("quick", vocab_size=tokenizer.vocab_size)
     base = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_steps=1,
                        device=str(args.device), cpu_threads=1, progress=False)
@@ -612,7 +613,7 @@ def scratch_clip(args) -> list[str]:
     def run(cfg, cap):
         seed_everything(0)
         model = clip.CLIP(config)
-        get_batch = clip.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
+        get_batch = clip_shapes.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
         points, spent, cpu0 = [], [0.0], time.process_time()
 
         def on_eval(step, _loss):
@@ -623,15 +624,15 @@ def scratch_clip(args) -> list[str]:
             spent[0] += time.process_time() - t
 
         cfg = dataclasses.replace(cfg, eval_every=max(1, cfg.max_steps // 12), max_cpu_seconds=None)
-        train(model, get_batch, clip.loss_fn, cfg, on_eval=on_eval, live=_CPUBudget(cap, cpu0, spent))
+        train(model, get_batch, clip_shapes.loss_fn, cfg, on_eval=on_eval, live=_CPUBudget(cap, cpu0, spent))
         return points
 
     def probe_steps(cfg):
         seed_everything(0)
-        model, get_batch = clip.CLIP(config), clip.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
-        train(model, get_batch, clip.loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0))
+        model, get_batch = clip.CLIP(config), clip_shapes.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
+        train(model, get_batch, clip_shapes.loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0))
         t = time.process_time()
-        train(model, get_batch, clip.loss_fn, dataclasses.replace(cfg, max_steps=6, eval_every=0))
+        train(model, get_batch, clip_shapes.loss_fn, dataclasses.replace(cfg, max_steps=6, eval_every=0))
         return max(20, int(0.95 * budget / ((time.process_time() - t) / 6)))
 
     rows = ["| recipe | optimizer | lr | steps planned | first reached ≥ 95 % (CPU s) | zero-shot at the end | "
@@ -686,17 +687,16 @@ def fidelity(args) -> list[str]:
     """lesson 08's shipped pipeline (shikumi.pipeline) with DDIM at N steps, guidance 3: every colour × shape ×
     size × position of the trained pairs (160) and the held-out pairs (40 × 2 seeds), in English and Japanese,
     judged by data.read_shape (rules, no neural network). Seconds per picture include the judge."""
-    from shikumi import pipeline
 
-    pipe = pipeline.load_pipeline(args.device)
+    pipe = sd_shapes.load_pipeline(args.device)
     where = f"{args.device.type}" + (f", {torch.get_num_threads()} thread(s)" if args.device.type == "cpu" else "")
     rows = [f"| DDIM steps | trained pairs: colour and shape right | held-out pairs | all four words right (trained) "
             f"| seconds per picture ({where}) |", "|---:|---:|---:|---:|---:|"]
     for steps in FIDELITY_STEPS:
         start = time.perf_counter()
         with torch.inference_mode():
-            seen = pipeline.prompt_fidelity(pipe, "train", seed=0, num_inference_steps=steps, guidance_scale=3.0)
-            held = pipeline.prompt_fidelity(pipe, "heldout", repeats=2, seed=1, num_inference_steps=steps,
+            seen = sd_shapes.prompt_fidelity(pipe, "train", seed=0, num_inference_steps=steps, guidance_scale=3.0)
+            held = sd_shapes.prompt_fidelity(pipe, "heldout", repeats=2, seed=1, num_inference_steps=steps,
                                             guidance_scale=3.0)
         per_picture = (time.perf_counter() - start) / (seen["n"] + held["n"])
         rows.append(f"| {steps} | {seen['color_shape']:.1%} of {seen['n']} | {held['color_shape']:.1%} of {held['n']} "

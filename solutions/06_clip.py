@@ -94,7 +94,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from shikumi import clip, data, get_device, plot, seed_everything
+from shikumi import clip, data, get_device, plot, seed_everything, zoo
 from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
@@ -181,13 +181,13 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_clip")
     # en: a live loss plot, and every 5 s the zero-shot accuracy on held-out pictures; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、5 秒ごとに評価用画像でのゼロショットの正解率が出ます。「止める」でその時点のモデルを使います
-    watch = LiveTraining(sample_fn=clip.sampler(lang=tr("en", "ja")), every_s=5)
-    clip.train_clip_shapes(mine, size="live" if SIZE == "quick" else SIZE, device=DEVICE, live=watch)
-    model, tokenizer = clip.load_clip(device, directory=mine)
-    history = clip.training_history(mine)
+    watch = LiveTraining(sample_fn=zoo.clip_shapes.sampler(lang=tr("en", "ja")), every_s=5)
+    zoo.clip_shapes.train_clip_shapes(mine, size="live" if SIZE == "quick" else SIZE, device=DEVICE, live=watch)
+    model, tokenizer = zoo.clip_shapes.load_clip(device, directory=mine)
+    history = zoo.history("clip_shapes", mine)
 else:
-    model, tokenizer = clip.load_clip(device)          # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
-    history = clip.training_history()
+    model, tokenizer = zoo.clip_shapes.load_clip(device)          # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
+    history = zoo.history("clip_shapes")
 config = model.config
 print(config)
 n_params, vocab = model.num_parameters(), tokenizer.vocab_size
@@ -578,7 +578,7 @@ passed("Exercise 6.4")
 # 学習前の損失は log(B) に近いはずです。モデルは B 個のキャプションから当てずっぽうに選んでいるからです。
 
 # %%
-get_batch = clip.batch_sampler(tokenizer, batch_size=64, n_pool=1600, seed=SEED)   # en: no caption twice in a batch  # ja: 1 つのバッチに同じキャプションは 2 度出ない
+get_batch = zoo.clip_shapes.batch_sampler(tokenizer, batch_size=64, n_pool=1600, seed=SEED)   # en: no caption twice in a batch  # ja: 1 つのバッチに同じキャプションは 2 度出ない
 with torch.no_grad():
     first = clip_loss(*untrained(*(t.to(device) for t in get_batch("val"))))
 message = tr(f"untrained loss {first.item():.3f}   log(64) = {math.log(64):.3f}",

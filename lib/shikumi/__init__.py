@@ -11,7 +11,9 @@ Every lesson imports from here, so each shared thing exists exactly once:
 - `shikumi.pipeline`, `bridge` — text to image, slide 42's seven steps, and diffusers' real pipeline (08)
 - `shikumi.bpe`     — byte-pair encoding: how a GPT cuts text into tokens (09)
 - `shikumi.chatdata`, `finetune`, `preference` — from GPT to a chat model: SFT, reward model, DPO (10)
-- `shikumi.train`, `checkpoint`, `recipes`, `tokenizer` — one training loop, one checkpoint format
+- `shikumi.train`, `checkpoint`, `tokenizer` — one training loop, one checkpoint format
+- `shikumi.zoo`     — each shipped model's recipe and loader (`shikumi train NAME`); the model modules hold only
+                      the model and its math
 - `shikumi.plot`    — one helper per kind of picture
 - `shikumi.widgets` — the interactive explorers
 - `shikumi.lang`    — `tr("English", "日本語")`, the course's one bilingual form

@@ -136,10 +136,10 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from shikumi import recipes
+    from shikumi import zoo
 
     try:
-        recipes.train_recipe(args.name, args.out, size=args.size, device=args.device)
+        zoo.train_recipe(args.name, args.out, size=args.size, device=args.device)
     except KeyError as e:
         print(f"shikumi train: {e.args[0]}", file=sys.stderr)
         return 2
