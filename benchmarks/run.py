@@ -351,9 +351,9 @@ def diffusers_unet_like(cfg):
     up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(cfg.attention_levels))
     return diffusers.UNet2DModel(sample_size=cfg.sample_size, in_channels=cfg.in_channels,
                                  out_channels=cfg.out_channels, layers_per_block=cfg.layers_per_block,
-                                 block_out_channels=cfg.block_channels, norm_num_groups=cfg.norm_groups,
+                                 block_out_channels=cfg.block_out_channels, norm_num_groups=cfg.norm_num_groups,
                                  down_block_types=down, up_block_types=up,
-                                 attention_head_dim=cfg.block_channels[-1] // cfg.n_head)
+                                 attention_head_dim=cfg.block_out_channels[-1] // cfg.n_head)
 
 
 def unet(args) -> list[str]:
@@ -373,7 +373,7 @@ def unet(args) -> list[str]:
     with torch.no_grad():
         fwd = compare({"ours": lambda: ours(x[:16], t[:16]), "theirs": lambda: theirs(x[:16], t[:16])}, device)
     train = compare({"ours": lambda: step(ours), "theirs": lambda: step(theirs, lambda y: y.sample)}, device)
-    widths = "/".join(map(str, cfg.block_channels))
+    widths = "/".join(map(str, cfg.block_out_channels))
     return [
         *TABLE,
         f"| parameters (UNetConfig.preset(\"quick\"): widths {widths}, attention at the lowest level) | "
