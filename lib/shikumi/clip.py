@@ -104,7 +104,7 @@ class TextEncoder(nn.Module):
         self.position_embedding = nn.Embedding(config.context_length, config.d_model)
         self.blocks = nn.ModuleList(Block(config.d_model, config.n_head, config.dropout, prenorm=True)
                                     for _ in range(config.n_layer))
-        self.ln_final = nn.LayerNorm(config.d_model)
+        self.ln_f = nn.LayerNorm(config.d_model)
         self.text_projection = nn.Linear(config.d_model, config.embed_dim, bias=False)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         nn.init.normal_(self.position_embedding.weight, std=0.01)
@@ -119,7 +119,7 @@ class TextEncoder(nn.Module):
         x = self.token_embedding(tokens) + self.position_embedding(torch.arange(T, device=tokens.device))
         for block in self.blocks:
             x = block(x)                                                    # (B, T, d_model)
-        return self.ln_final(x)
+        return self.ln_f(x)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         pooled = pool_at_eot(self.hidden_states(tokens), tokens, self.config.pad_id)  # (B, d_model)
