@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from shikumi import data, presets
 from shikumi.captions import caption_words, unknown_words  # noqa: F401  (lessons call clip.caption_words)
 from shikumi.gpt import Block
+from shikumi.presets import ParameterCount
 from shikumi.tokenizer import WordTokenizer
 
 PRESETS: dict[str, dict] = {
@@ -126,16 +127,13 @@ class TextEncoder(nn.Module):
         return self.text_projection(pooled)                                 # (B, embed_dim)
 
 
-class CLIP(nn.Module):
+class CLIP(nn.Module, ParameterCount):
     def __init__(self, config: CLIPConfig):
         super().__init__()
         self.config = config
         self.image_encoder = ImageEncoder(config)
         self.text_encoder = TextEncoder(config)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init)))  # log of the scale
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
     def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] → (B, embed_dim); unit length unless normalize=False."""

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from shikumi import presets
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
+from shikumi.presets import ParameterCount
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(d_model=32, n_head=2, n_layer=1, d_ff=64),                   # seconds on a CPU: chat demo, tests
@@ -134,7 +135,7 @@ class DecoderLayer(nn.Module):
         return self.norm3(x + drop(self.ff(x)))
 
 
-class Transformer(nn.Module):
+class Transformer(nn.Module, ParameterCount):
     """The whole of slide 28: embeddings + positional encoding, N encoder layers, N decoder layers, a linear layer
     to one score (logit) per output word."""
 
@@ -154,9 +155,6 @@ class Transformer(nn.Module):
         self.dec_ln_f = nn.LayerNorm(c.d_model) if c.prenorm else nn.Identity()
         self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)          # 「次に来そうな単語」: a score per word
         self.dropout = nn.Dropout(c.dropout)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
     def embed(self, table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
         T = ids.size(1)

@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from shikumi.attention import MultiHeadAttention
-from shikumi.presets import choose
+from shikumi.presets import ParameterCount, choose
 
 
 @dataclass
@@ -153,7 +153,7 @@ class Upsample(nn.Module):
         return self.conv(F.interpolate(h, scale_factor=2.0, mode="nearest"))   # (B, c_out, 2H, 2W)
 
 
-class UNet(nn.Module):
+class UNet(nn.Module, ParameterCount):
     def __init__(self, config: UNetConfig):
         super().__init__()
         self.config = cfg = config
@@ -204,5 +204,3 @@ class UNet(nn.Module):
             h = up(h)                                                          # (B, c_{i−1}, H/2^(i−1), …)
         return self.conv_out(F.silu(self.norm_out(h)))                         # (B, out_channels, H, W)
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
