@@ -92,7 +92,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from shikumi import get_device, plot, seed_everything, transformer, translation
+from shikumi import get_device, plot, seed_everything, transformer, translation, zoo
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
 from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
@@ -127,13 +127,13 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_translator")
     # en: a live loss plot, and every 5 s the model's translation of two sentences; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、5 秒ごとに 2 つの文の訳が出ます。「止める」を押すと、その時点のモデルを使います
-    watch = LiveTraining(sample_fn=translation.sampler(), every_s=5)
-    translation.train_translator(mine, size=SIZE, device=DEVICE, live=watch)
-    model, src_tok, tgt_tok = translation.load_translator(device, directory=mine)
-    history = translation.training_history(mine)
+    watch = LiveTraining(sample_fn=zoo.translator.sampler(), every_s=5)
+    zoo.translator.train_translator(mine, size=SIZE, device=DEVICE, live=watch)
+    model, src_tok, tgt_tok = zoo.translator.load_translator(device, directory=mine)
+    history = zoo.history("translator", mine)
 else:
-    model, src_tok, tgt_tok = translation.load_translator(device)   # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
-    history = translation.training_history()
+    model, src_tok, tgt_tok = zoo.translator.load_translator(device)   # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
+    history = zoo.history("translator")
 config = model.config
 print(config)
 sizes = tr("{n:,} parameters; {ja} Japanese words, {en} English words", "パラメータ {n:,} 個、日本語 {ja} 語、英語 {en} 語")

@@ -13,6 +13,7 @@ import torch
 from shikumi.gpt import GPT, GPTConfig
 from shikumi.live import LiveTraining
 from shikumi.train import TrainConfig, make_optimizers, muon_matrices, train
+from shikumi.zoo import gpt_shakespeare
 from tests.conftest import ROOT
 
 
@@ -247,9 +248,8 @@ def test_the_adamw_path_is_the_loop_the_shipped_checkpoints_were_trained_with():
 def test_lesson_04s_quick_recipe_is_the_shipped_checkpoints():
     """RECIPES["quick"] reproduces the shipped checkpoint (`shikumi train gpt_shakespeare`): the lesson's faster
     recipe is a new name, "live", and leaves "quick" as it was."""
-    from shikumi import charlm
 
-    quick, live = charlm.RECIPES["quick"], charlm.RECIPES["live"]
+    quick, live = gpt_shakespeare.RECIPES["quick"], gpt_shakespeare.RECIPES["live"]
     assert (quick.batch_size, quick.model.block_size, quick.train.max_steps, quick.train.lr,
             quick.train.optimizer) == (32, 128, 2000, 2e-3, "adamw")
     assert live.train.optimizer == "muon" and live.plays == quick.plays

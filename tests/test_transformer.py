@@ -18,7 +18,7 @@ from torch import nn
 from autograder.checks import for_lesson
 from autograder.checks import l03_transformer as l03
 from autograder.plain import decode, encode
-from shikumi import checkpoint, translation
+from shikumi import checkpoint, translation, zoo
 from shikumi.lang import speaking
 from shikumi.transformer import (
     DecoderLayer,
@@ -27,6 +27,7 @@ from shikumi.transformer import (
     TransformerConfig,
     sinusoidal_positional_encoding,
 )
+from shikumi.zoo import translator
 
 CHECKS = for_lesson("03_transformer")
 
@@ -249,13 +250,13 @@ def test_make_batch_is_teacher_forcing():
 
 @pytest.fixture(scope="module")
 def shipped():
-    return translation.load_translator()
+    return translator.load_translator()
 
 
 def test_shipped_translator_is_small_and_verified():
-    path = checkpoint.verify(translation.NAME)
+    path = checkpoint.verify(translator.NAME)
     assert path.stat().st_size < 10 * 2**20
-    history = translation.training_history()
+    history = zoo.history("translator")
     assert history["train_seconds"] <= 90 and history["heldout_exact_match"] >= 0.95
 
 
@@ -276,11 +277,11 @@ def test_cross_attention_follows_the_verb_to_the_end_of_the_sentence(shipped):
 
 
 def test_a_short_training_run_beats_guessing(tmp_path):
-    path = translation.train_translator(tmp_path, size="tiny", device="cpu", max_steps=120, progress=False)
-    history = translation.training_history(tmp_path)
+    path = translator.train_translator(tmp_path, size="tiny", device="cpu", max_steps=120, progress=False)
+    history = zoo.history("translator", tmp_path)
     uniform = math.log(translation.build_tokenizers()[1].vocab_size)
     assert history["eval_loss"][-1] < 0.5 * uniform
-    model, src_tok, tgt_tok = translation.load_translator(directory=path.parent)
+    model, src_tok, tgt_tok = translator.load_translator(directory=path.parent)
     assert model.config.d_model == 32 and tgt_tok.itos == translation.build_tokenizers()[1].itos
 
 
@@ -418,8 +419,7 @@ def test_positional_encoding_with_no_known_mistake_says_what_to_compare():
 
 def test_the_live_sampler_shows_each_sentence_and_its_translation():
     """Lesson 03 watches its translator learn through this: one line per sentence, source → translation."""
-    from shikumi import translation
 
-    model, src_tok, tgt_tok = translation.load_translator("cpu")
-    lines = translation.sampler(("私は家を建てた",), src_tok, tgt_tok)(model).splitlines()
+    model, src_tok, tgt_tok = translator.load_translator("cpu")
+    lines = translator.sampler(("私は家を建てた",), src_tok, tgt_tok)(model).splitlines()
     assert lines == ["私は家を建てた → i built a house"]

@@ -6,7 +6,7 @@ Every lesson imports from here, so each shared thing exists exactly once:
 - `shikumi.data`    — the corpora (Japanese fairy tales, Shakespeare), digits, and generated shapes and points
 - `shikumi.ngram`   — the count-based language model of lesson 01
 - `shikumi.attention`, `transformer`, `translation` — attention (02) and the encoder–decoder (03)
-- `shikumi.gpt`, `charlm` — GPT and its Shakespeare character model (04)
+- `shikumi.gpt`     — GPT, decoder-only (04)
 - `shikumi.autoencoder`, `clip`, `diffusion`, `unet` — the image track (05–07)
 - `shikumi.pipeline`, `bridge` — text to image, slide 42's seven steps, and diffusers' real pipeline (08)
 - `shikumi.bpe`     — byte-pair encoding: how a GPT cuts text into tokens (09)
