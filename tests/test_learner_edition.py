@@ -84,9 +84,22 @@ def test_the_edition_holds_the_lessons_and_the_library(edition):
     assert "\nlab:" in makefile and "\nselftest:" in makefile
     pyproject = (folder / "pyproject.toml").read_text(encoding="utf-8")
     assert '"papermill' in pyproject and '"torch' in pyproject and "nbgrader" not in pyproject
-    assert 'packages = ["shikumi", "shikumi.course"]' in pyproject
+    assert 'packages = ["shikumi", "shikumi.course", "shikumi.zoo"]' in pyproject   # every subpackage
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert "make lab" in readme and "make selftest" in readme
+
+
+def test_the_course_installs_every_package_of_the_library():
+    """pyproject.toml lists packages one by one: a new subpackage (shikumi.zoo) must be among them, or a
+    non-editable install (the learner's, the Gradescope image) lacks it."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    library = ROOT / "lib" / "shikumi"
+    packages = {".".join(("shikumi", *p.parent.relative_to(library).parts)) for p in library.rglob("__init__.py")}
+    assert packages <= listed, sorted(packages - listed)
 
 
 def test_nothing_that_grades_or_answers(edition):

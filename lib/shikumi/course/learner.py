@@ -64,8 +64,11 @@ def build(dest: str | Path, root: Path | None = None, make_zip: bool = False) ->
         _copy(root / "docs" / "glossary.md", dest / "docs" / "glossary.md")
     for name in ("README.md", "Makefile", "selftest.py"):
         _copy(TEMPLATES / name, dest / name)
-    (dest / "pyproject.toml").write_text(pyproject(root, has_cli=(dest / "lib/shikumi/course/cli.py").exists()),
-                                         encoding="utf-8")
+    library = dest / "lib" / "shikumi"
+    packages = [".".join(("shikumi", *init.parent.relative_to(library).parts))
+                for init in sorted(library.rglob("__init__.py"))]
+    (dest / "pyproject.toml").write_text(pyproject(root, has_cli=(library / "course" / "cli.py").exists(),
+                                                   packages=packages), encoding="utf-8")
     (dest / MARKER).write_text(json.dumps({"edition": "learner", "built_from": _commit(root)}, indent=2) + "\n",
                                encoding="utf-8")
     check(dest)
@@ -104,10 +107,11 @@ def _copy_library(src: Path, dst: Path) -> None:
             _copy(path, dst / rel)
 
 
-def pyproject(root: Path, has_cli: bool = True) -> str:
+def pyproject(root: Path, has_cli: bool = True, packages: list[str] | None = None) -> str:
     """The edition's pyproject.toml: the course's own name, version and dependencies (read from the course's
-    pyproject, so the two never drift apart), the package `shikumi` only (with the part of `shikumi.course` that
-    learners get), without the instructor's tools."""
+    pyproject, so the two never drift apart), the package `shikumi` only (`packages`: it and its subpackages in
+    the edition, e.g. shikumi.zoo and the part of shikumi.course that learners get), without the instructor's
+    tools."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -125,7 +129,7 @@ def pyproject(root: Path, has_cli: bool = True) -> str:
              "dependencies = [", *[f"    {_toml(d)}," for d in deps], "]", ""]
     if has_cli:
         lines += ["[project.scripts]", 'shikumi = "shikumi.course.cli:main"', ""]
-    lines += ["[tool.setuptools]", 'package-dir = { "shikumi" = "lib/shikumi" }', 'packages = ["shikumi", "shikumi.course"]', "",
+    lines += ["[tool.setuptools]", 'package-dir = { "shikumi" = "lib/shikumi" }', f"packages = [{', '.join(_toml(p) for p in packages or ['shikumi'])}]", "",
               "[tool.setuptools.package-data]", f"shikumi = [{', '.join(_toml(p) for p in data)}]", ""]
     return "\n".join(lines)
 
