@@ -45,7 +45,7 @@ import nbformat
 import torch
 
 from benchmarks.measure import measure, run_notebook
-from shikumi import release
+from shikumi.course import release
 from shikumi.device import cpu_threads, get_device
 from shikumi.zoo import clip_shapes, gpt_chat, gpt_shakespeare, sd_shapes, unet_digits
 
@@ -147,7 +147,7 @@ def grader(args) -> list[str]:
     """The grader's overhead over papermill, per lesson; with --baseline COMMIT, the grader of that commit is
     measured in the same run, side by side (a checkout of it in a temporary folder, the same venv)."""
     batch = args.batch
-    shikumi = [sys.executable, "-m", "shikumi.cli", "grade"]
+    shikumi = [sys.executable, "-m", "shikumi", "grade"]
     header = "| lesson | papermill alone (s) | `shikumi grade` (s) | overhead (s) |"
     if args.baseline:
         header += f" grader at {args.baseline} (s) | its overhead (s) |"
@@ -351,9 +351,9 @@ def diffusers_unet_like(cfg):
     up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(cfg.attention_levels))
     return diffusers.UNet2DModel(sample_size=cfg.sample_size, in_channels=cfg.in_channels,
                                  out_channels=cfg.out_channels, layers_per_block=cfg.layers_per_block,
-                                 block_out_channels=cfg.block_channels, norm_num_groups=cfg.norm_groups,
+                                 block_out_channels=cfg.block_out_channels, norm_num_groups=cfg.norm_num_groups,
                                  down_block_types=down, up_block_types=up,
-                                 attention_head_dim=cfg.block_channels[-1] // cfg.n_head)
+                                 attention_head_dim=cfg.block_out_channels[-1] // cfg.n_head)
 
 
 def unet(args) -> list[str]:
@@ -373,7 +373,7 @@ def unet(args) -> list[str]:
     with torch.no_grad():
         fwd = compare({"ours": lambda: ours(x[:16], t[:16]), "theirs": lambda: theirs(x[:16], t[:16])}, device)
     train = compare({"ours": lambda: step(ours), "theirs": lambda: step(theirs, lambda y: y.sample)}, device)
-    widths = "/".join(map(str, cfg.block_channels))
+    widths = "/".join(map(str, cfg.block_out_channels))
     return [
         *TABLE,
         f"| parameters (UNetConfig.preset(\"quick\"): widths {widths}, attention at the lowest level) | "

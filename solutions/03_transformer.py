@@ -94,10 +94,10 @@ from torch import nn
 
 from shikumi import get_device, plot, seed_everything, transformer, translation, zoo
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig
 from shikumi.transformer import Transformer
 
@@ -407,7 +407,7 @@ plt.show()
 #     x = LayerNorm(x + FFN(x))
 #
 # GPT-2 later moved the LayerNorm *before* each sub-layer (slide 14: 「正規化レイヤーの位置変えた」); that is
-# `TransformerConfig(pre_ln=True)` in the library, and lesson 04.
+# `TransformerConfig(prenorm=True)` in the library, and lesson 04.
 #
 # ### Exercise 3.2 — an encoder layer, post-LN (2 points)
 #
@@ -431,7 +431,7 @@ plt.show()
 #     x = LayerNorm(x + FFN(x))
 #
 # のちに GPT-2 は LayerNorm を各サブレイヤーの *前* に移しました（スライド 14：「正規化レイヤーの位置変えた」）。
-# ライブラリでは `TransformerConfig(pre_ln=True)`、そしてレッスン 04 の話です。
+# ライブラリでは `TransformerConfig(prenorm=True)`、そしてレッスン 04 の話です。
 #
 # ### 演習 3.2 — エンコーダ層、post-LN（2 点）
 #

@@ -91,10 +91,10 @@ import torch.nn as nn
 
 from shikumi import get_device, gpt, ngram, plot, seed_everything
 from shikumi.attention import MultiHeadAttention, causal_mask
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 from shikumi.zoo import gpt_shakespeare
 

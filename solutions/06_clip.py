@@ -95,10 +95,10 @@ import torch
 import torch.nn.functional as F
 
 from shikumi import clip, data, get_device, plot, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 
 set_language(tr("en", "ja"))

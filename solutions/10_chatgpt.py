@@ -96,9 +96,9 @@ import torch
 import torch.nn.functional as F
 
 from shikumi import chatdata, checkpoint, finetune, get_device, plot, preference, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig
 
 set_language(tr("en", "ja"))

@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shikumi import release
+from shikumi.course import release
 from shikumi.live import WORDS
 from tests.conftest import ROOT
 

@@ -8,15 +8,14 @@ import sys
 import nbformat
 import pytest
 
-from shikumi import release
-from shikumi.course import present
+from shikumi.course import present, release
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def presented(tmp_path_factory):
     out = tmp_path_factory.mktemp("present")
-    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "release", "--root", str(ROOT), "--present", str(out),
+    proc = subprocess.run([sys.executable, "-m", "shikumi", "release", "--root", str(ROOT), "--present", str(out),
                            "--lang", "ja", "--lessons", "01_ngram"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return nbformat.read(str(out / "ja" / "01_ngram.ipynb"), as_version=4)

@@ -85,12 +85,12 @@ def _randomise(module, seed):
             p.copy_(torch.randn(p.shape, generator=g) * 0.3 + (1.0 if "norm" in name and name.endswith("weight") else 0))
 
 
-@pytest.mark.parametrize("pre_ln", [False, True])
-def test_encoder_layer_matches_torch(pre_ln):
+@pytest.mark.parametrize("prenorm", [False, True])
+def test_encoder_layer_matches_torch(prenorm):
     d, h, ff = 16, 4, 32
-    ours = EncoderLayer(d, h, ff, pre_ln=pre_ln).eval()
+    ours = EncoderLayer(d, h, ff, prenorm=prenorm).eval()
     _randomise(ours, 0)
-    theirs = nn.TransformerEncoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=pre_ln).eval()
+    theirs = nn.TransformerEncoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=prenorm).eval()
     with torch.no_grad():
         _copy_attention(ours.self_attn, theirs.self_attn)
         _copy_rest(ours, theirs, ("norm1", "norm2"))
@@ -102,12 +102,12 @@ def test_encoder_layer_matches_torch(pre_ln):
     torch.testing.assert_close(got[real], want[real], atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("pre_ln", [False, True])
-def test_decoder_layer_matches_torch(pre_ln):
+@pytest.mark.parametrize("prenorm", [False, True])
+def test_decoder_layer_matches_torch(prenorm):
     d, h, ff, T = 16, 4, 32, 4
-    ours = DecoderLayer(d, h, ff, pre_ln=pre_ln).eval()
+    ours = DecoderLayer(d, h, ff, prenorm=prenorm).eval()
     _randomise(ours, 2)
-    theirs = nn.TransformerDecoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=pre_ln).eval()
+    theirs = nn.TransformerDecoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=prenorm).eval()
     with torch.no_grad():
         _copy_attention(ours.self_attn, theirs.self_attn)
         _copy_attention(ours.cross_attn, theirs.multihead_attn)
@@ -145,8 +145,8 @@ def test_post_ln_stacks_match_torch_without_a_final_norm():
 
 def test_pre_ln_adds_final_norms_and_changes_the_output():
     kw = dict(src_vocab_size=20, tgt_vocab_size=15, d_model=16, n_head=2, n_layer=1, d_ff=32)
-    post, pre = Transformer(TransformerConfig(**kw)), Transformer(TransformerConfig(**kw, pre_ln=True))
-    assert isinstance(post.enc_norm, nn.Identity) and isinstance(pre.enc_norm, nn.LayerNorm)
+    post, pre = Transformer(TransformerConfig(**kw)), Transformer(TransformerConfig(**kw, prenorm=True))
+    assert isinstance(post.enc_ln_f, nn.Identity) and isinstance(pre.enc_ln_f, nn.LayerNorm)
     pre.load_state_dict(post.state_dict(), strict=False)
     src, tgt = torch.tensor([[4, 5, 6]]), torch.tensor([[1, 8]])
     assert not torch.allclose(post.eval()(src, tgt), pre.eval()(src, tgt))

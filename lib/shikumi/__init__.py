@@ -16,7 +16,11 @@ Every lesson imports from here, so each shared thing exists exactly once:
                       the model and its math
 - `shikumi.plot`    — one helper per kind of picture
 - `shikumi.widgets` — the interactive explorers
-- `shikumi.release` — builds the student notebooks from `solutions/`
+- `shikumi.lang`    — `tr("English", "日本語")`, the course's one bilingual form
+
+The course's own tooling lives apart, in `shikumi.course`: the self-checks the lessons import (`selfcheck`),
+`release` (the student notebooks from `solutions/`) and the `shikumi` command (`cli`, also `python -m shikumi`).
+Nothing above imports it or the grader.
 """
 
 __all__ = ["autocast", "get_device", "seed_everything"]

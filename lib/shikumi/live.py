@@ -13,13 +13,15 @@ While `train` runs, the lesson shows, in both editions:
 
 Without a notebook (a script, `shikumi train`), or with `mode="text"`, the same news comes as a few lines of
 plain text: at most `max_lines` of them however long the run, so an executed notebook stays small.
-Labels follow the lesson's language (`selfcheck.set_language`), or `lang="en"`/`"ja"`.
+Labels follow the lesson's language (`set_language`, shikumi.lang), or `lang="en"`/`"ja"`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+from shikumi.lang import current as current_language
 
 WORDS = {
     "en": {"step": "step", "elapsed": "elapsed", "eta": "left", "loss": "training loss", "val": "held-out loss",
@@ -79,9 +81,7 @@ class LiveTraining:
         if mode not in ("auto", "widgets", "text"):
             raise ValueError(f"LiveTraining(mode={mode!r}): choose 'auto', 'widgets' or 'text'")
         if lang is None:
-            from shikumi import selfcheck
-
-            lang = selfcheck.language()
+            lang = current_language()
         self.words = WORDS.get(lang, WORDS["en"])
         self.sample_fn, self.every_s, self.goal = sample_fn, every_s, goal
         self.mode = mode if mode != "auto" else ("widgets" if _in_notebook() else "text")

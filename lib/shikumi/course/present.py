@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from shikumi import release
+from shikumi.course import release
 
 LONG_CELL = 14   # lines: a longer code cell is collapsed in the notebook view
 CELL_TIMEOUT = 1200  # seconds one cell may run while building (a busy laptop trains slowly)

@@ -17,7 +17,7 @@ returns the weights' path) and `load_…` (the shipped checkpoint, its SHA-256 v
 folder). `shikumi train NAME` runs the recipe and records the SHA-256 in SHA256SUMS; `history(NAME)` reads what
 training measured.
 
-On several GPUs, `torchrun --nproc_per_node N -m shikumi.cli train NAME` runs the recipe in N processes that
+On several GPUs, `torchrun --nproc_per_node N -m shikumi train NAME` runs the recipe in N processes that
 train together (shikumi.train explains how); only rank 0 prints and saves.
 """
 
