@@ -807,9 +807,9 @@ def _scratch_08_report(runs: dict, budget: float) -> list[str]:
     from shikumi import plot
 
     marks = [m for m in (30, 60, 90, 120, 150, 180) if m <= budget * 1.001]
-    rows = ["| recipe | optimizer | batch | lr | loss | training pictures | setup CPU s | steps done | "
+    rows = ["| recipe (all AdamW) | batch | lr, warmup | loss | training pictures | setup CPU s | steps done | "
             + " | ".join(f"at {m} CPU s" for m in marks) + " | lesson's measurement at the end: trained / held-out "
-            "| goal ≥ 80 % / ≥ 60 % |", "|---|---|---:|---:|---|---:|---:|---:|" + "---:|" * len(marks) + "---:|---|"]
+            "| goal ≥ 80 % / ≥ 60 % |", "|---|---:|---:|---|---:|---:|---:|" + "---:|" * len(marks) + "---:|---|"]
     ax = None
     styles = {"trained pairs": "-", "held-out pairs": "--"}
     for name, (recipe, steps, watch, history, seen, held) in runs.items():
@@ -819,7 +819,7 @@ def _scratch_08_report(runs: dict, budget: float) -> list[str]:
 
         met = seen["color_shape"] >= SCRATCH_08_GOALS["trained pairs"] and held["color_shape"] >= SCRATCH_08_GOALS["held-out pairs"]
         loss = "MSE" if recipe.snr_gamma is None else f"min-SNR (γ = {recipe.snr_gamma:g})"
-        rows.append(f"| {name} | {recipe.optimizer} | {recipe.batch_size} | {recipe.lr:g} | {loss} | "
+        rows.append(f"| {name} | {recipe.batch_size} | {recipe.lr:g}, {recipe.warmup_steps} | {loss} | "
                     f"{recipe.n_images:,} | {watch.cpu_setup:.0f} | {history['steps']} of {steps} | "
                     + " | ".join(at(m) for m in marks)
                     + f" | **{seen['color_shape']:.1%} / {held['color_shape']:.1%}** | {'yes' if met else 'no'} |")
