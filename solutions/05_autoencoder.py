@@ -91,9 +91,9 @@ import torch.nn.functional as F
 
 from shikumi import autoencoder, data, get_device, plot, seed_everything, zoo
 from shikumi.autoencoder import VAE, Autoencoder, AutoencoderConfig
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 from shikumi.widgets import latent_explorer
 

@@ -95,10 +95,10 @@ import torch
 import torch.nn.functional as F
 
 from shikumi import clip, data, get_device, plot, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 
 set_language(tr("en", "ja"))
@@ -631,16 +631,17 @@ print(common.format(shared=comma.join(shared) or nothing))
 
 # %% [markdown] tags=["en"]
 # Pictures that differ in most attributes can still look alike to the model after so short a training: it has
-# learned the attributes they share first. Here is the shipped model, trained for longer:
+# learned the attributes they share first. Here is the model of section 2 (trained in this lesson, or the shipped
+# one with `MODEL = "shipped"`), trained for longer:
 
 # %% [markdown] tags=["ja"]
 # ほとんどの属性が違う 2 枚でも、これほど短い学習のあとでは、モデルにはまだ似て見えることがあります。共通する属性から先に覚えたのです。
-# もっと長く学習させた同梱のモデルがこちら：
+# もっと長く学習させた 2 節のモデル（このレッスンで学習したもの。`MODEL = "shipped"` なら同梱のもの）がこちら：
 
 # %%
 title = tr("trained CLIP: cosine similarity", "学習済み CLIP：コサイン類似度")
 after = show_matrix(model, title)
-series, title, xlabel, ylabel = tr("training loss", "学習の損失"), tr("the shipped CLIP's training", "同梱の CLIP の学習"), tr("step", "ステップ"), tr("contrastive loss", "対照損失")
+series, title, xlabel, ylabel = tr("training loss", "学習の損失"), tr("training the CLIP of section 2", "2 節の CLIP の学習"), tr("step", "ステップ"), tr("contrastive loss", "対照損失")
 plot.lines(history["step"], {series: history["train_loss"]}, title=title, xlabel=xlabel, ylabel=ylabel, logy=True)
 plt.show()
 scale = model.scale().item()

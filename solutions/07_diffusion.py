@@ -84,10 +84,10 @@ import torch
 import torch.nn.functional as F
 
 from shikumi import get_device, plot, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.diffusion import DDIMScheduler, DDPMScheduler
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.unet import UNet, UNetConfig
 from shikumi.widgets import timestep_explorer
 

@@ -88,10 +88,10 @@ import matplotlib.pyplot as plt
 import torch
 
 from shikumi import data, get_device, plot, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.widgets import prompt_explorer
 
 set_language(tr("en", "ja"))

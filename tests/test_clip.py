@@ -303,7 +303,7 @@ def test_pool_at_eot_without_minus_one_gets_a_sentence_not_a_raw_index_error():
         said = explain_error(check, case, "IndexError", str(info.value))
     assert said.startswith("このエラーがたいてい意味すること：5 個の位置をすべて使うキャプション") and "− 1" in said
     other = explain_error(check, case, "RuntimeError", "The size of tensor a (4) must match the size of tensor b (2)")
-    assert "keepdim=True" in other        # anything else: the notebook's own sentence (shikumi.selfcheck.explain)
+    assert "keepdim=True" in other        # anything else: the notebook's own sentence (shikumi.course.selfcheck.explain)
 
 
 def test_the_live_sampler_reports_held_out_zero_shot_accuracy():

@@ -11,9 +11,9 @@ import math
 import pytest
 import torch
 
-from shikumi import charlm, diffusion
+from shikumi import diffusion
 from shikumi.train import TrainConfig, train
-from shikumi.zoo import sd_shapes, unet_digits
+from shikumi.zoo import gpt_shakespeare, sd_shapes, unet_digits
 from tests.tiny_models import MODELS, tiny_gpt
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here (the GPU path is tested "
@@ -53,9 +53,9 @@ def test_gpt_trains_with_torch_compile_on_cuda():
 
 
 def test_shipped_models_sample_on_cuda_as_on_the_cpu():
-    gpt_cpu, tok = charlm.load_gpt_shakespeare()
-    gpt_gpu, _ = charlm.load_gpt_shakespeare(device="cuda")
-    ids = charlm.encode("ROMEO:\n", tok)[None]
+    gpt_cpu, tok = gpt_shakespeare.load_gpt_shakespeare()
+    gpt_gpu, _ = gpt_shakespeare.load_gpt_shakespeare(device="cuda")
+    ids = gpt_shakespeare.encode("ROMEO:\n", tok)[None]
     with torch.no_grad():
         torch.testing.assert_close(gpt_gpu(ids.cuda()).cpu(), gpt_cpu(ids), atol=1e-3, rtol=1e-3)
     assert gpt_gpu.generate(ids.cuda(), 20, temperature=0).shape == (1, ids.size(1) + 20)

@@ -202,7 +202,7 @@ def test_unet_skip_connections_carry_the_detail():
     """Each up level reads the down path's features at the same resolution: concatenated channels."""
     cfg = UNetConfig.preset("tiny")
     model = UNet(cfg)
-    c0, c1 = cfg.block_channels
+    c0, c1 = cfg.block_out_channels
     assert model.up[0].res[0].conv1.in_channels == c1 + c1      # bottom level: middle + skip
     assert model.up[1].res[0].conv1.in_channels == c0 + c0      # top level: upsampled + skip
     assert all(hasattr(r, "time_proj") for level in [*model.down, model.mid, *model.up] for r in level.res)
@@ -243,7 +243,7 @@ def test_unet_is_about_as_big_as_a_comparable_diffusers_unet():
     cfg = UNetConfig.preset("quick")
     ours = UNet(cfg)
     theirs = diffusers.UNet2DModel(sample_size=28, in_channels=1, out_channels=1, layers_per_block=1,
-                                   block_out_channels=cfg.block_channels, norm_num_groups=cfg.norm_groups,
+                                   block_out_channels=cfg.block_out_channels, norm_num_groups=cfg.norm_num_groups,
                                    down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
                                    up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"))
     n_ours, n_theirs = ours.num_parameters(), sum(p.numel() for p in theirs.parameters())

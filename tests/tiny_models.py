@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import torch
 
-from shikumi import autoencoder, charlm, diffusion, translation
+from shikumi import autoencoder, diffusion, translation
 from shikumi.autoencoder import VAE, AutoencoderConfig
 from shikumi.clip import CLIP, CLIPConfig
 from shikumi.gpt import GPT, GPTConfig
 from shikumi.transformer import Transformer, TransformerConfig
 from shikumi.unet import UNet, UNetConfig
-from shikumi.zoo import clip_shapes, unet_digits
+from shikumi.zoo import clip_shapes, gpt_shakespeare, unet_digits
 
 
 def tokens(B, T, vocab, g):
@@ -20,7 +20,7 @@ def tokens(B, T, vocab, g):
 
 def tiny_gpt():
     model = GPT(GPTConfig(vocab_size=40, block_size=32, n_layer=2, n_head=4, d_model=64))
-    return model, lambda g: (tokens(8, 32, 40, g), tokens(8, 32, 40, g)), charlm.loss_fn
+    return model, lambda g: (tokens(8, 32, 40, g), tokens(8, 32, 40, g)), gpt_shakespeare.loss_fn
 
 
 def tiny_transformer():

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shikumi import presets
+from shikumi.presets import ParameterCount
 
 
 @dataclass
@@ -211,7 +212,7 @@ class Decoder(nn.Module):
 
 # -- the models ----------------------------------------------------------------------------------
 
-class Autoencoder(nn.Module):
+class Autoencoder(nn.Module, ParameterCount):
     """Slide 44: encode(x) → z (the compressed representation), decode(z) → x̂; trained so that x̂ ≈ x."""
 
     def __init__(self, config: AutoencoderConfig):
@@ -232,9 +233,6 @@ class Autoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
 
 class VAE(Autoencoder):

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from shikumi import data, presets
 from shikumi.captions import caption_words, unknown_words  # noqa: F401  (lessons call clip.caption_words)
 from shikumi.gpt import Block
+from shikumi.presets import ParameterCount
 from shikumi.tokenizer import WordTokenizer
 
 PRESETS: dict[str, dict] = {
@@ -104,7 +105,7 @@ class TextEncoder(nn.Module):
         self.position_embedding = nn.Embedding(config.context_length, config.d_model)
         self.blocks = nn.ModuleList(Block(config.d_model, config.n_head, config.dropout, prenorm=True)
                                     for _ in range(config.n_layer))
-        self.ln_final = nn.LayerNorm(config.d_model)
+        self.ln_f = nn.LayerNorm(config.d_model)
         self.text_projection = nn.Linear(config.d_model, config.embed_dim, bias=False)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
         nn.init.normal_(self.position_embedding.weight, std=0.01)
@@ -119,23 +120,20 @@ class TextEncoder(nn.Module):
         x = self.token_embedding(tokens) + self.position_embedding(torch.arange(T, device=tokens.device))
         for block in self.blocks:
             x = block(x)                                                    # (B, T, d_model)
-        return self.ln_final(x)
+        return self.ln_f(x)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         pooled = pool_at_eot(self.hidden_states(tokens), tokens, self.config.pad_id)  # (B, d_model)
         return self.text_projection(pooled)                                 # (B, embed_dim)
 
 
-class CLIP(nn.Module):
+class CLIP(nn.Module, ParameterCount):
     def __init__(self, config: CLIPConfig):
         super().__init__()
         self.config = config
         self.image_encoder = ImageEncoder(config)
         self.text_encoder = TextEncoder(config)
         self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init)))  # log of the scale
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
     def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] → (B, embed_dim); unit length unless normalize=False."""

@@ -3,9 +3,13 @@
 The model modules (gpt, transformer, clip, autoencoder, unet, diffusion, pipeline) hold a model and its math
 only; everything about one trained model of the course lives here, in a module of its own:
 
-    zoo/vae.py          vae_digits, vae_shapes   lesson 05 (vae_shapes is reused, frozen, by lesson 08)
-    zoo/unet_digits.py  unet_digits              lesson 07: the digit denoiser
-    zoo/sd_shapes.py    sd_shapes                lesson 08: the text-conditioned latent UNet, and its pipeline
+    zoo/translator.py       translator                  lesson 03: 私は家を建てた → I built a house
+    zoo/gpt_shakespeare.py  gpt_shakespeare             lesson 04: a character GPT, and its Shakespeare corpus
+    zoo/vae.py              vae_digits, vae_shapes      lesson 05 (vae_shapes is reused, frozen, by lesson 08)
+    zoo/clip_shapes.py      clip_shapes                 lesson 06: CLIP on captioned shapes, English and Japanese
+    zoo/unet_digits.py      unet_digits                 lesson 07: the digit denoiser
+    zoo/sd_shapes.py        sd_shapes                   lesson 08: the text-conditioned latent UNet, its pipeline
+    zoo/gpt_chat.py         gpt_chat_sft, gpt_chat_dpo  lesson 10: lesson 04's GPT taught to answer, then politely
 
 Each module has its data (what the model sees), `train_NAME(out_dir, size, device)` (from scratch, fixed seeds:
 saves NAME.safetensors + NAME.json, NAME.history.json and anything else the lesson needs into out_dir, and
@@ -13,7 +17,7 @@ returns the weights' path) and `load_…` (the shipped checkpoint, its SHA-256 v
 folder). `shikumi train NAME` runs the recipe and records the SHA-256 in SHA256SUMS; `history(NAME)` reads what
 training measured.
 
-On several GPUs, `torchrun --nproc_per_node N -m shikumi.cli train NAME` runs the recipe in N processes that
+On several GPUs, `torchrun --nproc_per_node N -m shikumi train NAME` runs the recipe in N processes that
 train together (shikumi.train explains how); only rank 0 prints and saves.
 """
 
@@ -31,19 +35,18 @@ from shikumi.checkpoint import load_history as history  # history(NAME, folder=N
 from shikumi.train import is_main_process
 
 __all__ = ["RECIPES", "history", "train_recipe"]
-MODULES = ("clip_shapes", "sd_shapes", "unet_digits", "vae")
+MODULES = ("clip_shapes", "gpt_chat", "gpt_shakespeare", "sd_shapes", "translator", "unet_digits", "vae")
 
-RECIPES: dict[str, str] = {
-    # NAME: "module:function"
-    "translator": "shikumi.translation:train_translator",       # lesson 03: 私は家を建てた → I built a house
-    "gpt_shakespeare": "shikumi.charlm:train_gpt_shakespeare",  # lesson 04: a character-level GPT
-    "clip_shapes": "shikumi.zoo.clip_shapes:train_clip_shapes", # lesson 06: CLIP on captioned shapes (en + ja)
-    "vae_digits": "shikumi.zoo.vae:train_vae_digits",           # lesson 05: digits VAE, 28×28 → 16 numbers
-    "vae_shapes": "shikumi.zoo.vae:train_vae_shapes",           # lessons 05 + 08: SD geometry, 32×32×3 → 4×4×4
-    "unet_digits": "shikumi.zoo.unet_digits:train_unet_digits", # lesson 07: the digit denoiser
-    "sd_shapes": "shikumi.zoo.sd_shapes:train_sd_shapes",       # lesson 08: the text-conditioned latent UNet
-    "gpt_chat_sft": "shikumi.finetune:train_gpt_chat_sft",      # lesson 10: gpt_shakespeare, fine-tuned to answer
-    "gpt_chat_dpo": "shikumi.preference:train_gpt_chat_dpo",    # lesson 10: gpt_chat_sft, preference-tuned (DPO)
+RECIPES: dict[str, str] = {  # NAME: "module:function"
+    "translator": "shikumi.zoo.translator:train_translator",
+    "gpt_shakespeare": "shikumi.zoo.gpt_shakespeare:train_gpt_shakespeare",
+    "vae_digits": "shikumi.zoo.vae:train_vae_digits",
+    "vae_shapes": "shikumi.zoo.vae:train_vae_shapes",
+    "clip_shapes": "shikumi.zoo.clip_shapes:train_clip_shapes",
+    "unet_digits": "shikumi.zoo.unet_digits:train_unet_digits",
+    "sd_shapes": "shikumi.zoo.sd_shapes:train_sd_shapes",
+    "gpt_chat_sft": "shikumi.zoo.gpt_chat:train_gpt_chat_sft",
+    "gpt_chat_dpo": "shikumi.zoo.gpt_chat:train_gpt_chat_dpo",
 }
 
 

@@ -9,7 +9,9 @@ languages, batches of image–caption pairs with no caption twice, how many step
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,7 +19,9 @@ import torch
 from shikumi import checkpoint, data
 from shikumi.captions import caption_words
 from shikumi.clip import CLIP, CLIPConfig, clip_loss, tokenize, zero_shot_accuracy
+from shikumi.presets import UnknownPreset
 from shikumi.tokenizer import WordTokenizer, load_tokenizer
+from shikumi.train import TrainConfig
 
 NAME = "clip_shapes"
 
@@ -78,28 +82,47 @@ def sampler(n: int = 200, lang: str = "en"):
     return sample
 
 
+@dataclass
+class Recipe:
+    model: str            # the CLIPConfig preset
+    train: TrainConfig    # the device and the progress bar are set when it runs
+    n_pool: int           # training images, drawn from split "train"
+
+
+RECIPES: dict[str, Recipe] = {
+    "tiny": Recipe("tiny", TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_every=250,
+                                       eval_steps=4, cpu_threads=1), n_pool=1000),           # tests
+    # quick: the shipped checkpoint, about two minutes on one CPU core
+    "quick": Recipe("quick", TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_every=250,
+                                         eval_steps=4, cpu_threads=1), n_pool=8000),
+    # live: the same CLIP trained inside lesson 06 while the learner watches (issue 15): 95 % zero-shot on held-out
+    # pairs after ~35 CPU-seconds (benchmarks/results.md, 4e), thanks to Muon and the higher rate it allows
+    "live": Recipe("quick", TrainConfig(max_steps=660, lr=8e-3, warmup_steps=44, optimizer="muon", weight_decay=0.1,
+                                        eval_every=110, eval_steps=2, cpu_threads=1), n_pool=8000),
+    # full: a bigger CLIP on more images, meant for a GPU
+    "full": Recipe("full", TrainConfig(max_steps=4000, lr=1e-3, warmup_steps=100, weight_decay=0.1, eval_every=250,
+                                       eval_steps=4, cpu_threads=1), n_pool=20000),
+}
+
+
 def train_clip_shapes(out_dir: Path, size: str = "quick", device: str = "auto", max_steps: int | None = None,
                       progress: bool = True, live=None) -> Path:
-    """`shikumi train clip_shapes`: train from scratch with fixed seeds; save NAME.safetensors + .json, the
-    vocabulary (NAME.vocab.json) and what training measured (NAME.history.json). size "live" is lesson 06's:
-    the quick CLIP in about a minute; live: a shikumi.live.LiveTraining to watch it (with `sampler()`)."""
+    """`shikumi train clip_shapes`: train from scratch with fixed seeds (RECIPES[size]); save NAME.safetensors +
+    .json, the vocabulary (NAME.vocab.json) and what training measured (NAME.history.json). size "live" is lesson
+    06's: the quick CLIP in about a minute; live: a shikumi.live.LiveTraining to watch it (with `sampler()`)."""
     from shikumi.device import seed_everything
-    from shikumi.train import TrainConfig, train
+    from shikumi.train import train
 
+    if size not in RECIPES:
+        raise UnknownPreset(f"train_clip_shapes has no size {size!r}; choose from {', '.join(RECIPES)}")
+    recipe = RECIPES[size]
     seed_everything(0)
     tokenizer = build_tokenizer()
-    in_the_lesson = size == "live"   # the quick CLIP, trained in about a minute: Muon at a higher learning rate
-    config = CLIPConfig.preset("quick" if in_the_lesson else size, vocab_size=tokenizer.vocab_size)
+    config = CLIPConfig.preset(recipe.model, vocab_size=tokenizer.vocab_size)
     model = CLIP(config)
-    small = size in ("tiny", "quick", "live")
-    get_batch = batch_sampler(tokenizer, batch_size=128, n_pool={"tiny": 1000}.get(size, 8000 if small else 20000))
-    if in_the_lesson:   # issue 15: 95 % zero-shot after ~35 CPU-seconds (benchmarks/results.md, section 4e)
-        cfg = TrainConfig(max_steps=max_steps or 660, lr=8e-3, warmup_steps=44, optimizer="muon", weight_decay=0.1,
-                          eval_every=110, eval_steps=2, device=device, cpu_threads=1, progress=progress)
-    else:
-        cfg = TrainConfig(max_steps=max_steps or (1500 if small else 4000), lr=2e-3 if small else 1e-3,
-                          warmup_steps=100, weight_decay=0.1, eval_every=250, eval_steps=4, device=device,
-                          cpu_threads=1, progress=progress)
+    get_batch = batch_sampler(tokenizer, batch_size=128, n_pool=recipe.n_pool)
+    cfg = dataclasses.replace(recipe.train, max_steps=max_steps or recipe.train.max_steps, device=device,
+                              progress=progress)
     history = train(model, get_batch, loss_fn, cfg, live=live)
     model.cpu()
     test = data.shapes(1000, "train", seed=123)      # new images, never seen in training

@@ -191,7 +191,7 @@ def unet_config(size: str = "quick"):
     widths = {"tiny": (16, 32), "quick": (32, 64), "live": (32, 64), "full": (128, 256)}
     if size not in widths:
         raise ValueError(f"size must be one of {sorted(widths)}, not {size!r}")
-    return UNetConfig(in_channels=4, out_channels=4, block_channels=widths[size], attention_levels=(True, True),
+    return UNetConfig(in_channels=4, out_channels=4, block_out_channels=widths[size], attention_levels=(True, True),
                       layers_per_block=2 if size == "full" else 1, n_head=4, cross_attention_dim=64,
                       sample_size=4)
 
