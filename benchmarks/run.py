@@ -19,6 +19,7 @@ Sections (issue 7, "Performance you can quote"):
 - scratch_clip  lesson 06's CLIP from scratch: zero-shot accuracy against CPU-seconds, AdamW and Muon;
 - scratch_0507  lessons 05 and 07 from scratch: the shapes VAE's reconstructions and the digit UNet's samples
             (read by a judge) against CPU-seconds, the old recipe and the lesson's;
+- scratch_08    lesson 08's UNet from scratch: prompt fidelity against CPU-seconds, today's recipe and the new one;
 - fidelity  lesson 08's prompt fidelity against the number of DDIM sampling steps (trained and held-out pairs).
 
 results.md keeps one block per section, each with the date, machine and commit it was measured on, so a partial
@@ -900,6 +901,168 @@ def _scratch_unet(recipe, budget, squeeze) -> dict:
     watch.take(model, history.step[-1], time.process_time() - cpu0 - watch.spent[0])
     cpu, wall = time.process_time() - cpu0 - watch.spent[0], time.perf_counter() - wall0
     return {"points": watch.points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall}
+SCRATCH_08_BUDGET_S = 180      # CPU-seconds: lesson 08's goal (issue 15): ≥ 80 % trained, ≥ 60 % held-out pairs
+SCRATCH_08_GOALS = {"trained pairs": 0.80, "held-out pairs": 0.60}
+
+
+class _StepClock(_CPUBudget):
+    """A stand-in for LiveTraining that only notes the CPU time after each step: per_step() is the CPU-seconds of
+    one training step, the first two steps (warming up) left out."""
+
+    def __init__(self):
+        super().__init__(float("inf"), 0.0, [0.0])
+        self.times = []
+
+    def update(self, model, step, history) -> bool:
+        self.times.append(time.process_time())
+        return False
+
+    def per_step(self) -> float:
+        return (self.times[-2] - self.times[1]) / (len(self.times) - 3)
+
+
+class _FidelityWatch(_CPUBudget):
+    """A stand-in for LiveTraining (train_sd_shapes(live=...)): every `every` CPU-seconds of training, lesson 08's
+    prompt fidelity on a fixed small set (60 trained and all 40 held-out colour × shape × size × position specs,
+    both languages, DDIM 20 steps, guidance 3, judged by data.read_shape); the CPU time spent measuring is left
+    out, and training stops after `cap` CPU-seconds of it. Setup (encoding the training set) is timed apart."""
+
+    def __init__(self, cap, every, parts, schedule, specs):
+        super().__init__(cap, None, [0.0])
+        self.every, self.parts, self.schedule, self.specs = every, parts, schedule, specs
+        self.points, self.cpu_setup, self.t_call = [], None, time.process_time()
+
+    def start(self, total_steps, max_seconds=None):
+        self.cpu0 = time.process_time()
+        self.cpu_setup = self.cpu0 - self.t_call
+        self.next = self.every
+
+    def fidelity(self, unet) -> tuple[float, float]:
+        from shikumi import data
+        from shikumi.diffusion import DDIMScheduler
+        from shikumi.zoo import sd_shapes as sd
+
+        pipe = sd.TextToImagePipeline(*self.parts, unet, DDIMScheduler(**self.schedule))
+        rates = []
+        for specs in self.specs:
+            jobs = [(s, lang) for lang in ("en", "ja") for s in specs]
+            with torch.inference_mode():
+                images = pipe([s.caption(lang) for s, lang in jobs], num_inference_steps=20, guidance_scale=3.0,
+                              generator=torch.Generator().manual_seed(0)).images
+            right = [(r := data.read_shape(im)) is not None and (r.color, r.shape) == (s.color, s.shape)
+                     for (s, _), im in zip(jobs, images)]
+            rates.append(sum(right) / len(right))
+        return rates[0], rates[1]
+
+    def measure(self, model, step):
+        t = time.process_time()
+        was_training = model.training
+        model.eval()
+        seen, held = self.fidelity(model)
+        model.train(was_training)
+        self.points.append((t - self.cpu0 - self.spent[0], step, seen, held))
+        print(f"  {t - self.cpu0 - self.spent[0]:.0f} CPU s, step {step}: {seen:.0%} / {held:.0%}", flush=True)
+        self.spent[0] += time.process_time() - t
+
+    def update(self, model, step, history) -> bool:
+        if time.process_time() - self.cpu0 - self.spent[0] >= self.next:
+            self.measure(model, step)
+            self.next += self.every
+        return super().update(model, step, history)
+
+    def end(self, model, history, stopped=False):
+        self.measure(model, history.step[-1])
+
+
+def scratch_08(args) -> list[str]:
+    """Lesson 08's UNet from scratch (issue 15, goal: ≥ 80 % prompt fidelity on trained colour × shape pairs and
+    ≥ 60 % on held-out pairs within 180 CPU-seconds, SIZE quick, seed 0): today's recipe (train_sd_shapes "quick",
+    its schedule squeezed into the budget) and the lesson's new one ("live", run as the lesson runs it), one after
+    the other in this process, each stopped after the budget. Fidelity on a small fixed set every 20 CPU-seconds
+    (the measuring left out), then the lesson's own measurement (zoo.sd_shapes.prompt_fidelity, section 8) at the end."""
+    budget = SCRATCH_08_BUDGET_S * args.scratch_seconds / SCRATCH_BUDGET_S
+    runs = {}
+    for name, size in (("quick (today), squeezed", "quick"), ("live (new)", "live")):
+        runs[name] = _scratch_08_run(size, budget, args.device)
+    return _scratch_08_report(runs, budget)
+
+
+def _scratch_08_run(size: str, budget: float, device) -> tuple:
+    """Train train_sd_shapes(size) from seed 0 for at most `budget` CPU-seconds, measured by _FidelityWatch;
+    "quick" has its steps (and its cosine decay) planned from a short timing run to end within the budget.
+    Returns (recipe, steps planned, watch, history, prompt_fidelity on "train", on "heldout")."""
+    import random
+
+    from shikumi import data, zoo
+    from shikumi.zoo import sd_shapes as sd
+    from shikumi.zoo.clip_shapes import load_clip
+    from shikumi.zoo.vae import load_vae
+
+    device = torch.device("cpu") if device.type != "cuda" else device
+    clip_model, tokenizer = load_clip(device)
+    parts = (load_vae("vae_shapes", device).eval(), clip_model.eval(), tokenizer)
+    specs = (random.Random(0).sample(data.all_shapes("train"), 60), data.all_shapes("heldout"))
+    recipe, steps = sd.RECIPES[size], None
+    if size == "quick":
+        with tempfile.TemporaryDirectory() as tmp:
+            probe = _StepClock()
+            sd.train_sd_shapes(tmp, size=size, device=str(device), max_steps=12, progress=False, live=probe)
+        steps = max(50, int(0.95 * budget / probe.per_step()))
+    watch = _FidelityWatch(budget, 20 * budget / SCRATCH_08_BUDGET_S, parts, sd.latent_schedule(size), specs)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"- {size}", flush=True)
+        sd.train_sd_shapes(tmp, size=size, device=str(device), max_steps=steps, progress=False, live=watch)
+        pipe = sd.load_pipeline(device, directory=tmp)
+        with torch.inference_mode():
+            seen = sd.prompt_fidelity(pipe, "train", seed=0, num_inference_steps=20, guidance_scale=3.0)
+            held = sd.prompt_fidelity(pipe, "heldout", repeats=2, seed=0, num_inference_steps=20, guidance_scale=3.0)
+        history = zoo.history("sd_shapes", tmp)
+    print(f"  the lesson's measurement: {seen['color_shape']:.1%} / {held['color_shape']:.1%}", flush=True)
+    return recipe, steps or recipe.steps, watch, history, seen, held
+
+
+def _scratch_08_report(runs: dict, budget: float) -> list[str]:
+    """The table and the curve (scratch_08.png) of scratch_08's runs: {name: (recipe, steps planned, watch,
+    history, prompt_fidelity on "train", on "heldout")}."""
+    from shikumi import plot
+
+    marks = [m for m in (30, 60, 90, 120, 150, 180) if m <= budget * 1.001]
+    rows = ["| recipe (all AdamW) | batch | lr, warmup | loss | training pictures | setup CPU s | steps done | "
+            + " | ".join(f"at {m} CPU s" for m in marks) + " | lesson's measurement at the end: trained / held-out "
+            "| goal ≥ 80 % / ≥ 60 % |", "|---|---:|---:|---|---:|---:|---:|" + "---:|" * len(marks) + "---:|---|"]
+    ax = None
+    styles = {"trained pairs": "-", "held-out pairs": "--"}
+    for name, (recipe, steps, watch, history, seen, held) in runs.items():
+        def at(mark, points=watch.points):
+            before = [(a, b) for c, _, a, b in points if c <= mark * 1.02]
+            return f"{before[-1][0]:.0%} / {before[-1][1]:.0%}" if before else "–"
+
+        met = seen["color_shape"] >= SCRATCH_08_GOALS["trained pairs"] and held["color_shape"] >= SCRATCH_08_GOALS["held-out pairs"]
+        loss = "MSE" if recipe.snr_gamma is None else f"min-SNR (γ = {recipe.snr_gamma:g})"
+        rows.append(f"| {name} | {recipe.batch_size} | {recipe.lr:g}, {recipe.warmup_steps} | {loss} | "
+                    f"{recipe.n_images:,} | {watch.cpu_setup:.0f} | {history['steps']} of {steps} | "
+                    + " | ".join(at(m) for m in marks)
+                    + f" | **{seen['color_shape']:.1%} / {held['color_shape']:.1%}** | {'yes' if met else 'no'} |")
+        print(rows[-1], flush=True)
+        for i, split in enumerate(styles):
+            ax = plot.lines([c for c, *_ in watch.points], {f"{name}, {split}": [p[2 + i] for p in watch.points]},
+                            marker=None, ax=ax, title="lesson 08 from scratch: prompt fidelity against CPU-seconds",
+                            xlabel="CPU-seconds of training (1 thread)", ylabel="colour and shape right")
+            ax.lines[-1].set_linestyle(styles[split])
+    for split, goal in SCRATCH_08_GOALS.items():
+        ax.axhline(goal, color="gray", linestyle=":" if split == "trained pairs" else "-.", label=f"goal, {split}: {goal:.0%}")
+    ax.legend(fontsize=7)
+    png = RESULTS.parent / "scratch_08.png"
+    ax.figure.savefig(png, bbox_inches="tight")
+    return [f"Lesson 08's latent text-to-image UNet (651,716 parameters; the shipped VAE and CLIP text tower, frozen) "
+            f"from nothing, seed 0, one thread, each recipe stopped after {budget:.0f} CPU-seconds of training. "
+            "'quick (today), squeezed' is the recipe of the shipped sd_shapes with its warmup and cosine decay "
+            "planned to end within the budget; 'live (new)' is lesson 08's recipe as the lesson runs it. "
+            "'setup' is encoding the training pictures (VAE) and captions (CLIP) once, before the first step. "
+            "'at N CPU s': colour and shape right on 120 pictures of trained pairs / 80 of held-out pairs "
+            "(DDIM 20 steps, guidance 3, `data.read_shape`); the end column is the lesson's section 8 "
+            "(`zoo.sd_shapes.prompt_fidelity`: 320 trained, 160 held-out pictures).",
+            "", *rows, "", f"![prompt fidelity against CPU-seconds]({png.name})", ""]
 
 
 FIDELITY_STEPS = (2, 5, 10, 20, 50)
@@ -973,6 +1136,7 @@ SECTIONS: dict[str, tuple[str, Callable]] = {
     "scratch_clip": ("4e. From scratch in the lesson: lesson 06's CLIP against CPU-seconds", scratch_clip),
     "scratch_0507": ("4f. From scratch in the lesson: lesson 05's VAE and lesson 07's UNet against CPU-seconds",
                      scratch_0507),
+    "scratch_08": ("4g. From scratch in the lesson: lesson 08's UNet, prompt fidelity against CPU-seconds", scratch_08),
 }
 _BLOCK = re.compile(r"<!-- section: (\w+) -->\n(.*?)<!-- end: \1 -->\n", re.S)
 

@@ -194,6 +194,70 @@ def test_guidance_helps(shipped_pipe):
     assert unguided["color_shape"] < 0.3, unguided
 
 
+# -- training: lesson 08 trains its UNet live (issue 15) --------------------------------------------------------
+
+
+def test_the_live_recipe_trains_the_shipped_unet_architecture():
+    """The lesson's later sections (the UNet's blocks, its parameter count) read the same model either way."""
+    import json
+
+    from shikumi.checkpoint import SHIPPED
+    from shikumi.unet import UNetConfig
+    from shikumi.zoo.sd_shapes import RECIPES
+
+    shipped = UNetConfig(**json.loads((SHIPPED / "sd_shapes.json").read_text(encoding="utf-8")))
+    assert unet_config(RECIPES["live"].unet) == shipped
+
+
+def test_min_snr_weighting_only_lowers_the_loss_of_nearly_clean_steps():
+    from shikumi.diffusion import DDPMScheduler
+    from shikumi.zoo.sd_shapes import LATENT_SCHEDULE, denoising_loss
+
+    scheduler = DDPMScheduler(**LATENT_SCHEDULE)
+    batch = (torch.randn(512, 4, 4, 4), None, None)
+
+    def guess_zero(z_t, t, context, mask):
+        return torch.zeros_like(z_t)
+
+    def loss(gamma):
+        torch.manual_seed(0)
+        return denoising_loss(guess_zero, batch, scheduler, gamma).item()
+
+    assert loss(1e12) == pytest.approx(loss(None), rel=1e-5)      # γ → ∞: every weight is 1, the plain MSE
+    assert loss(5.0) < 0.9 * loss(None)                             # the clean steps (SNR > 5) count less …
+    assert loss(5.0) > 0.3 * loss(None)                             # … the noisy half of the steps fully
+
+
+def test_training_shows_pictures_and_stop_keeps_the_model(tmp_path):
+    """The lesson's cell, small: the sample is a figure of the eight prompts (the lesson's language), and Stop
+    ends training early with the model saved as it is, which load_pipeline then reads."""
+    import matplotlib.pyplot as plt
+
+    from shikumi import zoo
+    from shikumi.live import LiveTraining
+    from shikumi.zoo.sd_shapes import RECIPES, sampler, train_sd_shapes
+
+    draw = sampler(lang="ja")
+
+    def sample_then_stop(unet):
+        figure = draw(unet)
+        if len(watch.samples) == 1:               # the second picture: the learner presses Stop
+            watch.stop_requested = True
+        return figure
+
+    watch = LiveTraining(sample_fn=sample_then_stop, every_s=0, mode="text", lang="ja")
+    with one_cpu_thread():
+        train_sd_shapes(tmp_path, size="tiny", device="cpu", progress=False, live=watch)
+    steps = zoo.history("sd_shapes", tmp_path)["steps"]
+    assert steps == 2 < RECIPES["tiny"].steps
+    figure = watch.samples[-1][2]
+    titles = [ax.get_title() for ax in figure.axes]
+    assert len(titles) == 8 and titles[4] == data.Shape("red", "triangle", "large", "middle").caption("ja")
+    assert len(plt.get_fignums()) <= 1                                # one figure open, however many samples
+    pipe = load_pipeline("cpu", directory=tmp_path)
+    assert pipe("赤い丸", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).images.shape == (1, 3, 32, 32)
+
+
 # -- the real thing, tiny ----------------------------------------------------------------------------------------
 
 
