@@ -198,7 +198,10 @@ def test_it_installs_and_runs_on_its_own(edition, tmp_path, solutions):
     def run(*args, cwd=folder):
         return subprocess.run([*map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
-    install = run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", folder, cwd=tmp_path)
+    # installed from a copy: pip builds in the folder it installs (build/, *.egg-info), and the edition is shared
+    # with the other tests of this module, which read every file in it
+    copy = shutil.copytree(folder, tmp_path / "installed-from")
+    install = run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", copy, cwd=tmp_path)
     assert install.returncode == 0, install.stderr[-2000:]
     where = run(python, "-c", "import importlib.util as u, shikumi; print(shikumi.__file__, u.find_spec('autograder'))",
                 cwd=tmp_path)
