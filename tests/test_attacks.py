@@ -5,6 +5,7 @@ and the batch never crash. Each test here failed on the grader before it ran in 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -188,14 +189,16 @@ def test_the_run_is_never_root_on_the_host(tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 HOSTILE = '''
-import glob, json, os, subprocess, threading, time, ctypes, socket
+import glob, json, os, subprocess, sys, threading, time, ctypes, socket
 
 MARK = "{marker}"
 found = []
+# The test ends this process once the honest class is graded (by itself it ends after 300 s): until then the
+# vandal below runs, so every honest run is graded under attack, however long it takes on a busy machine.
+go_ahead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "go-ahead-" + MARK])
 
-def vandal():  # for 20 s: read and overwrite every grading file it can find, anywhere it can reach
-    deadline = time.time() + 20
-    while time.time() < deadline:
+def vandal():  # until the go-ahead: read and overwrite every grading file it can find, anywhere it can reach
+    while go_ahead.poll() is None:
         for pattern in ("/var/tmp/*/io/outputs/*.json", "/var/tmp/*/grading.ipynb", "/tmp/*/io/outputs/*.json",
                         "/tmp/**/*.ipynb", "/var/tmp/**/*.ipynb", "{honest}/**/*", "{grades}/**/*.json"):
             for path in glob.glob(pattern, recursive=True):
@@ -229,7 +232,7 @@ for link, target in (("io", "{grades}"), ("run", "{grades}"), ("outputs", "{hone
         os.symlink(target, link)  # planted for a grader that follows paths in the run's folder
     except OSError:
         pass
-time.sleep(22)
+go_ahead.wait()
 
 def count_ngrams(tokens, n):
     from collections import Counter
@@ -245,7 +248,11 @@ def test_an_honest_and_a_hostile_class_graded_at_the_same_time(tmp_path, solutio
     """Two `shikumi grade` processes on one host, two workers each. The hostile runs try to overwrite and read
     the other runs' files, plant symlinks and kill their kernel to be retried, and leave files, a shared-memory
     segment, a listener and a process behind. The honest grades are exact, no honest answer was read, and
-    nothing of the hostile runs remains."""
+    nothing of the hostile runs remains.
+
+    The honest class is graded while both hostile runs are at work: it starts once both have started their
+    go-ahead process, and the test ends those (the first run's and the retried run's) only after the honest
+    `shikumi grade` has finished. (Before, the hostile runs worked for a fixed 20 s, and slept 22 s twice.)"""
     marker = uuid.uuid4().hex[:10]
     honest, hostile = tmp_path / "honest", tmp_path / "hostile"
     out_honest, out_hostile = tmp_path / "grades-honest", tmp_path / "grades-hostile"
@@ -260,11 +267,25 @@ def test_an_honest_and_a_hostile_class_graded_at_the_same_time(tmp_path, solutio
                                                       conditional_prob=KILL_KERNEL if i else
                                                       solutions[LESSON]["conditional_prob"]),
                         name=f"mallory{i}.ipynb")
-    procs = [cli(hostile, "--out", out_hostile, "--workers", "2"),
-             cli(honest, "--out", out_honest, "--workers", "2")]
-    for proc in procs:
-        _, err = proc.communicate(timeout=900)
-        assert "Traceback" not in err, err[-3000:]
+
+    def go_aheads():
+        return [p for p in psutil.process_iter(["cmdline"]) if f"go-ahead-{marker}" in (p.info["cmdline"] or [])]
+
+    hostile_grader = _Finished(cli(hostile, "--out", out_hostile, "--workers", "2"))
+    deadline = time.monotonic() + 600
+    while len(go_aheads()) < 2 and hostile_grader.running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(go_aheads()) == 2, "the two hostile runs never got to work: " + hostile_grader.stderr()[-3000:]
+    honest_grader = _Finished(cli(honest, "--out", out_honest, "--workers", "2"))
+    honest_grader.wait()
+    assert go_aheads(), "the hostile runs stopped before the honest class was graded"
+    while hostile_grader.running():   # the go-ahead, to the first runs and to mallory1's retried run
+        for p in go_aheads():
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        time.sleep(0.2)
+    for grader in (hostile_grader, honest_grader):
+        assert "Traceback" not in grader.stderr(), grader.stderr()[-3000:]
     with (out_honest / "gradebook.csv").open(encoding="utf-8") as f:
         book = {r["student_id"]: r for r in csv.DictReader(f)}
     assert (book["ann"]["score"], book["ben"]["score"]) == ("10", "4"), book
@@ -278,6 +299,25 @@ def test_an_honest_and_a_hostile_class_graded_at_the_same_time(tmp_path, solutio
     hostile_book = list(csv.DictReader((out_hostile / "gradebook.csv").open(encoding="utf-8")))
     assert {r["student_id"] for r in hostile_book} == {"mallory0", "mallory1"}
     _assert_nothing_left(marker)
+
+
+class _Finished:
+    """A `shikumi grade` process whose output is read as it comes (a full pipe would stall it)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc, self.out = proc, []
+        self.reader = threading.Thread(target=lambda: self.out.extend(proc.communicate(timeout=900)), daemon=True)
+        self.reader.start()
+
+    def running(self) -> bool:
+        return self.reader.is_alive()
+
+    def wait(self) -> None:
+        self.reader.join(900)
+        assert not self.reader.is_alive(), "shikumi grade did not finish within 900 s"
+
+    def stderr(self) -> str:
+        return self.out[1] if len(self.out) == 2 else ""
 
 
 def _assert_nothing_left(marker: str) -> None:
