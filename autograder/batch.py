@@ -36,7 +36,7 @@ from pathlib import Path
 
 from autograder import grade as grading
 from autograder import policy, report, sandbox, similarity, wire
-from shikumi import release
+from shikumi.course import release
 from shikumi.lang import speaking, tr
 
 GRADER_VERSION = "5"  # 2: feedback in the edition's language; 3: points to failed helpers; 4: bubblewrap;

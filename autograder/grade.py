@@ -30,7 +30,7 @@ from autograder import checks as checks_registry
 from autograder import harness, sandbox, verify
 from autograder.harness import GRADER_TAG
 from autograder.plain import encode
-from shikumi import release
+from shikumi.course import release
 from shikumi.lang import LANGUAGES, speaking, tr
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024

@@ -29,7 +29,7 @@ from pathlib import Path
 from autograder import grade as grading
 from autograder import sandbox
 from autograder.report import atomic_write
-from shikumi import release
+from shikumi.course import release
 from shikumi.lang import speaking, tr
 
 SKIPPED = {".ipynb_checkpoints", "__MACOSX"}

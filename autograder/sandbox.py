@@ -109,7 +109,7 @@ def can_leave_root() -> bool:
     import shikumi
 
     env = {"PATH": "/usr/bin:/bin", "HOME": "/", "PYTHONPATH": str(Path(shikumi.__file__).resolve().parent.parent)}
-    start_kernel = ("import subprocess, sys, papermill, shikumi.selfcheck; "   # as papermill starts the kernel
+    start_kernel = ("import subprocess, sys, papermill, shikumi.course.selfcheck; "   # as papermill starts the kernel
                     "subprocess.run([sys.executable, '-c', 'import ipykernel'], check=True)")
     probe = leave_root([sys.executable, "-c", start_kernel], new_run_uid())
     try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
-from shikumi import release
+from shikumi.course import release
 
 K = 5                    # tokens per fingerprint
 MIN_FINGERPRINTS = 4     # fewer (after the stub's are removed): too short to compare
@@ -91,7 +91,7 @@ class Pair:
 
 def stubs(lesson: str) -> dict[str, set[tuple[str, ...]]]:
     """{grade_id: the fingerprints of its released stub, in every edition}."""
-    from shikumi import release
+    from shikumi.course import release
 
     source = release.read_source(release.source_path(lesson))
     found: dict[str, set] = {}

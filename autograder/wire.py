@@ -29,7 +29,7 @@ import nbformat
 
 from autograder import grade as grading
 from autograder import sandbox
-from shikumi import release
+from shikumi.course import release
 from shikumi.lang import speaking
 
 FORMAT = "shikumi-result/1"

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 
 from benchmarks.measure import measure
-from shikumi import release
+from shikumi.course import release
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON = "01_ngram"
@@ -101,7 +101,7 @@ def task_overhead(address: str, payload_bytes: int, n: int = 40) -> tuple[float,
 
 def dask_section(args) -> list[str]:
     n, rounds = args.dask_batch, 2
-    shikumi = [sys.executable, "-m", "shikumi.cli", "grade"]
+    shikumi = [sys.executable, "-m", "shikumi", "grade"]
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -2,7 +2,7 @@
 
     python -m benchmarks.full_size --device cuda --steps 3000 --out DIR
 
-Trains `shikumi.pipeline.train_sd_shapes(size="full")` for --steps steps (the recipe's default is 20,000) into
+Trains `shikumi.zoo.sd_shapes.train_sd_shapes(size="full")` for --steps steps (the recipe's default is 20,000) into
 DIR, then measures prompt fidelity (data.read_shape) on trained and held-out colour × shape pairs, and prints
 one Markdown line with the figures. gpu_smoke.sh runs it; on a CPU it works too, slowly.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from shikumi import pipeline
 from shikumi.device import get_device
+from shikumi.zoo import sd_shapes
 
 
 def main(argv=None) -> int:
@@ -27,11 +27,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     start = time.perf_counter()
-    pipeline.train_sd_shapes(out, size="full", device=args.device, max_steps=args.steps, progress=False)
+    sd_shapes.train_sd_shapes(out, size="full", device=args.device, max_steps=args.steps, progress=False)
     train_seconds = time.perf_counter() - start
-    pipe = pipeline.load_pipeline(get_device(args.device), directory=out)
+    pipe = sd_shapes.load_pipeline(get_device(args.device), directory=out)
     with torch.inference_mode():
-        fidelity = {split: pipeline.prompt_fidelity(pipe, split, repeats=1 if split == "train" else 2,
+        fidelity = {split: sd_shapes.prompt_fidelity(pipe, split, repeats=1 if split == "train" else 2,
                                                     num_inference_steps=20, guidance_scale=3.0)
                     for split in ("train", "heldout")}
     params = sum(p.numel() for p in pipe.unet.parameters())

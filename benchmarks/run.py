@@ -45,8 +45,9 @@ import nbformat
 import torch
 
 from benchmarks.measure import measure, run_notebook
-from shikumi import release
+from shikumi.course import release
 from shikumi.device import cpu_threads, get_device
+from shikumi.zoo import clip_shapes, gpt_chat, gpt_shakespeare, sd_shapes, unet_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -146,7 +147,7 @@ def grader(args) -> list[str]:
     """The grader's overhead over papermill, per lesson; with --baseline COMMIT, the grader of that commit is
     measured in the same run, side by side (a checkout of it in a temporary folder, the same venv)."""
     batch = args.batch
-    shikumi = [sys.executable, "-m", "shikumi.cli", "grade"]
+    shikumi = [sys.executable, "-m", "shikumi", "grade"]
     header = "| lesson | papermill alone (s) | `shikumi grade` (s) | overhead (s) |"
     if args.baseline:
         header += f" grader at {args.baseline} (s) | its overhead (s) |"
@@ -291,7 +292,7 @@ def sampling(args) -> list[str]:
     from shikumi import diffusion
 
     device = args.device
-    model, schedule = diffusion.load_unet_digits(device=device)
+    model, schedule = unet_digits.load_unet_digits(device=device)
     model.eval()
     shape = (SAMPLING_BATCH, 1, 28, 28)
     classes = {"DDPM": (diffusion.DDPMScheduler, diffusers.DDPMScheduler),
@@ -350,9 +351,9 @@ def diffusers_unet_like(cfg):
     up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(cfg.attention_levels))
     return diffusers.UNet2DModel(sample_size=cfg.sample_size, in_channels=cfg.in_channels,
                                  out_channels=cfg.out_channels, layers_per_block=cfg.layers_per_block,
-                                 block_out_channels=cfg.block_channels, norm_num_groups=cfg.norm_groups,
+                                 block_out_channels=cfg.block_out_channels, norm_num_groups=cfg.norm_num_groups,
                                  down_block_types=down, up_block_types=up,
-                                 attention_head_dim=cfg.block_channels[-1] // cfg.n_head)
+                                 attention_head_dim=cfg.block_out_channels[-1] // cfg.n_head)
 
 
 def unet(args) -> list[str]:
@@ -372,7 +373,7 @@ def unet(args) -> list[str]:
     with torch.no_grad():
         fwd = compare({"ours": lambda: ours(x[:16], t[:16]), "theirs": lambda: theirs(x[:16], t[:16])}, device)
     train = compare({"ours": lambda: step(ours), "theirs": lambda: step(theirs, lambda y: y.sample)}, device)
-    widths = "/".join(map(str, cfg.block_channels))
+    widths = "/".join(map(str, cfg.block_out_channels))
     return [
         *TABLE,
         f"| parameters (UNetConfig.preset(\"quick\"): widths {widths}, attention at the lowest level) | "
@@ -389,18 +390,17 @@ QUALITY_SECONDS = (5, 15, 30)
 
 
 def quality(args) -> list[str]:
-    """lesson 04's quick recipe (shikumi.charlm) from scratch with seed 0, its learning-rate schedule (5 % warmup,
+    """lesson 04's quick recipe (shikumi.zoo.gpt_shakespeare) from scratch with seed 0, its learning-rate schedule (5 % warmup,
     then cosine decay) squeezed into N seconds, stopped at N seconds by TrainConfig.max_seconds; then the loss on
     20 batches of the held-out play (The Tempest)."""
-    from shikumi import charlm
     from shikumi.device import seed_everything
     from shikumi.gpt import GPT
     from shikumi.train import evaluate, train
 
-    recipe = charlm.RECIPES["quick"]
-    tok = charlm.tokenizer()
-    train_text, val_text = charlm.corpus("quick")
-    train_ids, val_ids = charlm.encode(train_text, tok), charlm.encode(val_text, tok)
+    recipe = gpt_shakespeare.RECIPES["quick"]
+    tok = gpt_shakespeare.tokenizer()
+    train_text, val_text = gpt_shakespeare.corpus("quick")
+    train_ids, val_ids = gpt_shakespeare.encode(train_text, tok), gpt_shakespeare.encode(val_text, tok)
     config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
     threads = torch.get_num_threads()
 
@@ -409,8 +409,8 @@ def quality(args) -> list[str]:
         cfg = dataclasses.replace(recipe.train, max_steps=max_steps, warmup_steps=max(1, max_steps // 20),
                                   max_seconds=seconds, eval_every=0, eval_steps=eval_steps, progress=False,
                                   device=str(args.device), cpu_threads=threads)
-        get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
-        return train(GPT(config), get_batch, charlm.loss_fn, cfg)
+        get_batch = gpt_shakespeare.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+        return train(GPT(config), get_batch, gpt_shakespeare.loss_fn, cfg)
 
     timing = run(5, None, eval_steps=1)
     per_step = timing.seconds / 5                                       # seconds per step, roughly
@@ -424,9 +424,9 @@ def quality(args) -> list[str]:
         cpu = time.process_time() - cpu
         rows.append(f"| {seconds} | {cpu:.1f} | {planned} | {len(history.step)} | {history.eval_loss[-1]:.3f} |")
         print(rows[-1], flush=True)
-    shipped, _ = charlm.load_gpt_shakespeare(device=args.device)
-    get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
-    loss = evaluate(shipped, get_batch, charlm.loss_fn, 20, args.device)
+    shipped, _ = gpt_shakespeare.load_gpt_shakespeare(device=args.device)
+    get_batch = gpt_shakespeare.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+    loss = evaluate(shipped, get_batch, gpt_shakespeare.loss_fn, 20, args.device)
     rows.append(f"| the shipped checkpoint (the whole recipe: ≈10 min on 2 cores) | – | {recipe.train.max_steps} | "
                 f"{recipe.train.max_steps} | {loss:.3f} |")
     return [f"The course GPT (lesson 04's quick recipe: {config.n_layer} layers, d={config.d_model}, batch "
@@ -447,13 +447,13 @@ def scratch(args) -> list[str]:
     schedule squeezed into the budget, as section 4a does) against the lesson's new one ("live"), in this one
     process, one after the other, each stopped by a budget of CPU-seconds (time.process_time: other programs on a
     shared machine inflate it far less than wall time). Held-out loss on 10 batches of The Tempest at every
-    evaluation, then on the whole play at the end (charlm.nats_per_char). Then the steps from one recipe to the
+    evaluation, then on the whole play at the end (gpt_shakespeare.nats_per_char). Then the steps from one recipe to the
     other, one change at a time, at half the budget; then lesson 03's translator."""
-    from shikumi import charlm, plot
+    from shikumi import plot
 
     budget = args.scratch_seconds
     threads = torch.get_num_threads()
-    quick, live = charlm.RECIPES["quick"], charlm.RECIPES["live"]
+    quick, live = gpt_shakespeare.RECIPES["quick"], gpt_shakespeare.RECIPES["live"]
     window64 = dataclasses.replace(live, model=dataclasses.replace(live.model, block_size=64),
                                    train=dataclasses.replace(live.train, max_steps=2 * live.train.max_steps))
     marks = [m for m in SCRATCH_MARKS if m <= budget]
@@ -500,7 +500,7 @@ def scratch(args) -> list[str]:
     return [f"Lesson 04's char GPT (4 layers, d=128, 0.8 M parameters) from nothing (seed 0), with a budget of "
             f"{budget:.0f} CPU-seconds each, one after the other in this process ({threads} thread(s); load average "
             f"{load:.1f} at the end). 'quick' is today's recipe, its warmup and cosine decay squeezed to fit the "
-            "budget; 'live' is the lesson's new recipe run as the lesson runs it (charlm.RECIPES); 'live, 64-char "
+            "budget; 'live' is the lesson's new recipe run as the lesson runs it (gpt_shakespeare.RECIPES); 'live, 64-char "
             "windows' is the same with half the context and twice the steps (faster, but lesson 04's chat section "
             "and text rely on the 128-character window). 'held-out at N CPU s': 10 random batches of The Tempest "
             "at the last evaluation before N; the last loss column is the whole play. The best character n-gram "
@@ -514,24 +514,23 @@ def scratch(args) -> list[str]:
 def _scratch_run(recipe, budget: float, squeeze: bool, device) -> dict:
     """Train recipe's GPT from seed 0 for at most `budget` CPU-seconds. squeeze: plan the step count (and the
     warmup and cosine decay with it) from the CPU time of 6 timing steps, so the schedule ends within the budget."""
-    from shikumi import charlm
     from shikumi.device import seed_everything
     from shikumi.gpt import GPT
     from shikumi.train import train
 
-    tok = charlm.tokenizer()
-    train_ids, val_ids = (charlm.encode(t, tok) for t in charlm.corpus("quick"))
+    tok = gpt_shakespeare.tokenizer()
+    train_ids, val_ids = (gpt_shakespeare.encode(t, tok) for t in gpt_shakespeare.corpus("quick"))
     config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
-    get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+    get_batch = gpt_shakespeare.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
     base = dataclasses.replace(recipe.train, device=str(device), cpu_threads=torch.get_num_threads(),
                                progress=False, eval_steps=10)
     steps = base.max_steps
     if squeeze:
         seed_everything(0)
         probe = GPT(config)
-        train(probe, get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=2, eval_every=0, eval_steps=1))
+        train(probe, get_batch, gpt_shakespeare.loss_fn, dataclasses.replace(base, max_steps=2, eval_every=0, eval_steps=1))
         cpu = time.process_time()
-        train(probe, get_batch, charlm.loss_fn, dataclasses.replace(base, max_steps=6, eval_every=0, eval_steps=1))
+        train(probe, get_batch, gpt_shakespeare.loss_fn, dataclasses.replace(base, max_steps=6, eval_every=0, eval_steps=1))
         steps = max(20, int(0.95 * budget / ((time.process_time() - cpu) / 6)))
     cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(base.warmup_steps, max(1, steps // 20)),
                               eval_every=max(1, steps // 24), max_cpu_seconds=budget)
@@ -539,11 +538,11 @@ def _scratch_run(recipe, budget: float, squeeze: bool, device) -> dict:
     model = GPT(config)
     points: list[tuple[float, float]] = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    history = train(model, get_batch, charlm.loss_fn, cfg,
+    history = train(model, get_batch, gpt_shakespeare.loss_fn, cfg,
                     on_eval=lambda step, v: points.append((time.process_time() - cpu0, v)))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     return {"points": points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall,
-            "whole": charlm.nats_per_char(model, val_ids, batch_size=64), "cfg": cfg}
+            "whole": gpt_shakespeare.nats_per_char(model, val_ids, batch_size=64), "cfg": cfg}
 
 
 def _scratch_row(name, recipe, run, marks) -> str:
@@ -604,7 +603,7 @@ def scratch_clip(args) -> list[str]:
 
     budget = args.scratch_seconds / 2
     images, specs, _, _ = data.shapes(500, "heldout", seed=321)
-    tokenizer = clip.build_tokenizer()
+    tokenizer = clip_shapes.build_tokenizer()
     config = clip.CLIPConfig.preset("quick", vocab_size=tokenizer.vocab_size)
     base = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_steps=1,
                        device=str(args.device), cpu_threads=1, progress=False)
@@ -612,7 +611,7 @@ def scratch_clip(args) -> list[str]:
     def run(cfg, cap):
         seed_everything(0)
         model = clip.CLIP(config)
-        get_batch = clip.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
+        get_batch = clip_shapes.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
         points, spent, cpu0 = [], [0.0], time.process_time()
 
         def on_eval(step, _loss):
@@ -623,15 +622,15 @@ def scratch_clip(args) -> list[str]:
             spent[0] += time.process_time() - t
 
         cfg = dataclasses.replace(cfg, eval_every=max(1, cfg.max_steps // 12), max_cpu_seconds=None)
-        train(model, get_batch, clip.loss_fn, cfg, on_eval=on_eval, live=_CPUBudget(cap, cpu0, spent))
+        train(model, get_batch, clip_shapes.loss_fn, cfg, on_eval=on_eval, live=_CPUBudget(cap, cpu0, spent))
         return points
 
     def probe_steps(cfg):
         seed_everything(0)
-        model, get_batch = clip.CLIP(config), clip.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
-        train(model, get_batch, clip.loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0))
+        model, get_batch = clip.CLIP(config), clip_shapes.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
+        train(model, get_batch, clip_shapes.loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0))
         t = time.process_time()
-        train(model, get_batch, clip.loss_fn, dataclasses.replace(cfg, max_steps=6, eval_every=0))
+        train(model, get_batch, clip_shapes.loss_fn, dataclasses.replace(cfg, max_steps=6, eval_every=0))
         return max(20, int(0.95 * budget / ((time.process_time() - t) / 6)))
 
     rows = ["| recipe | optimizer | lr | steps planned | first reached ≥ 95 % (CPU s) | zero-shot at the end | "
@@ -686,17 +685,16 @@ def fidelity(args) -> list[str]:
     """lesson 08's shipped pipeline (shikumi.pipeline) with DDIM at N steps, guidance 3: every colour × shape ×
     size × position of the trained pairs (160) and the held-out pairs (40 × 2 seeds), in English and Japanese,
     judged by data.read_shape (rules, no neural network). Seconds per picture include the judge."""
-    from shikumi import pipeline
 
-    pipe = pipeline.load_pipeline(args.device)
+    pipe = sd_shapes.load_pipeline(args.device)
     where = f"{args.device.type}" + (f", {torch.get_num_threads()} thread(s)" if args.device.type == "cpu" else "")
     rows = [f"| DDIM steps | trained pairs: colour and shape right | held-out pairs | all four words right (trained) "
             f"| seconds per picture ({where}) |", "|---:|---:|---:|---:|---:|"]
     for steps in FIDELITY_STEPS:
         start = time.perf_counter()
         with torch.inference_mode():
-            seen = pipeline.prompt_fidelity(pipe, "train", seed=0, num_inference_steps=steps, guidance_scale=3.0)
-            held = pipeline.prompt_fidelity(pipe, "heldout", repeats=2, seed=1, num_inference_steps=steps,
+            seen = sd_shapes.prompt_fidelity(pipe, "train", seed=0, num_inference_steps=steps, guidance_scale=3.0)
+            held = sd_shapes.prompt_fidelity(pipe, "heldout", repeats=2, seed=1, num_inference_steps=steps,
                                             guidance_scale=3.0)
         per_picture = (time.perf_counter() - start) / (seen["n"] + held["n"])
         rows.append(f"| {steps} | {seen['color_shape']:.1%} of {seen['n']} | {held['color_shape']:.1%} of {held['n']} "
@@ -714,12 +712,12 @@ def fidelity(args) -> list[str]:
 def chat(args) -> list[str]:
     """Lesson 10's shipped models on its held-out sets: instructions answered right (base GPT vs SFT), and the
     preference win rate (SFT vs DPO), judged by shikumi.chatdata's rules, greedy decoding, seed 0."""
-    from shikumi import charlm, chatdata, finetune, preference
+    from shikumi import chatdata, finetune, preference
 
     device = torch.device("cpu")
-    base, tok = charlm.load_gpt_shakespeare(device)
-    sft, _ = finetune.load_gpt_chat("gpt_chat_sft", device)
-    dpo, _ = finetune.load_gpt_chat("gpt_chat_dpo", device)
+    base, tok = gpt_shakespeare.load_gpt_shakespeare(device)
+    sft, _ = gpt_chat.load_gpt_chat("gpt_chat_sft", device)
+    dpo, _ = gpt_chat.load_gpt_chat("gpt_chat_dpo", device)
     examples = chatdata.instructions(48, "heldout", seed=1)
     pairs = chatdata.preference_pairs(200, "heldout", seed=1)
     scores = {name: finetune.score(m, tok, examples) for name, m in (("base (lesson 04)", base), ("SFT", sft),

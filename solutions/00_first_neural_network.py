@@ -95,9 +95,9 @@ import torch.nn.functional as F
 from IPython.display import clear_output
 
 from shikumi import data, get_device, plot, seed_everything
+from shikumi.course.selfcheck import expect, expect_close, expect_shape, explained, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, expect_shape, explained, passed, set_language
 from shikumi.train import TrainConfig, train
 from shikumi.widgets import training_explorer
 

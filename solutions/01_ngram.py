@@ -77,9 +77,9 @@ from collections import Counter
 import matplotlib.pyplot as plt
 
 from shikumi import data, get_device, ngram, plot, seed_everything
+from shikumi.course.selfcheck import expect, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, passed, set_language
 
 set_language(tr("en", "ja"))
 seed_everything(SEED)

@@ -87,9 +87,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from shikumi import attention, get_device, plot, seed_everything
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 
 set_language(tr("en", "ja"))

@@ -92,12 +92,12 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from shikumi import get_device, plot, seed_everything, transformer, translation
+from shikumi import get_device, plot, seed_everything, transformer, translation, zoo
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig
 from shikumi.transformer import Transformer
 
@@ -127,13 +127,13 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_translator")
     # en: a live loss plot, and every 5 s the model's translation of two sentences; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、5 秒ごとに 2 つの文の訳が出ます。「止める」を押すと、その時点のモデルを使います
-    watch = LiveTraining(sample_fn=translation.sampler(), every_s=5)
-    translation.train_translator(mine, size=SIZE, device=DEVICE, live=watch)
-    model, src_tok, tgt_tok = translation.load_translator(device, directory=mine)
-    history = translation.training_history(mine)
+    watch = LiveTraining(sample_fn=zoo.translator.sampler(), every_s=5)
+    zoo.translator.train_translator(mine, size=SIZE, device=DEVICE, live=watch)
+    model, src_tok, tgt_tok = zoo.translator.load_translator(device, directory=mine)
+    history = zoo.history("translator", mine)
 else:
-    model, src_tok, tgt_tok = translation.load_translator(device)   # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
-    history = translation.training_history()
+    model, src_tok, tgt_tok = zoo.translator.load_translator(device)   # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
+    history = zoo.history("translator")
 config = model.config
 print(config)
 sizes = tr("{n:,} parameters; {ja} Japanese words, {en} English words", "パラメータ {n:,} 個、日本語 {ja} 語、英語 {en} 語")
@@ -407,7 +407,7 @@ plt.show()
 #     x = LayerNorm(x + FFN(x))
 #
 # GPT-2 later moved the LayerNorm *before* each sub-layer (slide 14: 「正規化レイヤーの位置変えた」); that is
-# `TransformerConfig(pre_ln=True)` in the library, and lesson 04.
+# `TransformerConfig(prenorm=True)` in the library, and lesson 04.
 #
 # ### Exercise 3.2 — an encoder layer, post-LN (2 points)
 #
@@ -431,7 +431,7 @@ plt.show()
 #     x = LayerNorm(x + FFN(x))
 #
 # のちに GPT-2 は LayerNorm を各サブレイヤーの *前* に移しました（スライド 14：「正規化レイヤーの位置変えた」）。
-# ライブラリでは `TransformerConfig(pre_ln=True)`、そしてレッスン 04 の話です。
+# ライブラリでは `TransformerConfig(prenorm=True)`、そしてレッスン 04 の話です。
 #
 # ### 演習 3.2 — エンコーダ層、post-LN（2 点）
 #
@@ -703,10 +703,12 @@ with torch.no_grad():
                         ln_v=math.log(tgt_tok.vocab_size), after=translation.loss_fn(model, batch)))
 
 # %% [markdown] tags=["en"]
-# The shipped translator's training: the loss per step on fresh training sentences, and on held-out sentences.
+# The translator's training (the one you watched in section 1, or the shipped one with `MODEL = "shipped"`): the
+# loss per step on fresh training sentences, and on held-out sentences.
 
 # %% [markdown] tags=["ja"]
-# 同梱の翻訳モデルの学習の様子：新しく作った学習文での各ステップの損失と、評価用の文での損失です。
+# 翻訳モデルの学習の様子（1 節で見守ったモデル。`MODEL = "shipped"` なら同梱のモデル）：新しく作った学習文での各ステップの
+# 損失と、評価用の文での損失です。
 
 # %%
 trained_on, held_out = tr("training sentences", "学習文"), tr("held-out sentences", "評価用の文")

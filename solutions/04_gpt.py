@@ -89,13 +89,14 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 
-from shikumi import charlm, get_device, gpt, ngram, plot, seed_everything
+from shikumi import get_device, gpt, ngram, plot, seed_everything
 from shikumi.attention import MultiHeadAttention, causal_mask
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
+from shikumi.zoo import gpt_shakespeare
 
 set_language(tr("en", "ja"))
 seed_everything(SEED)
@@ -147,11 +148,11 @@ print(tr("device:", "デバイス："), describe(device))
 if MODEL == "train" or SIZE == "full":
     # en: a live loss plot, a sample every 10 s from the same prompt, and a Stop button that keeps the model
     # ja: 損失のグラフがその場で伸び、10 秒ごとに同じ書き出しから生成例が出ます。「止める」を押すと、その時点のモデルを使います
-    watch = LiveTraining(sample_fn=charlm.sampler("ROMEO\n"), every_s=10, goal=2.0)
-    bard, history = charlm.train_gpt("live" if SIZE == "quick" else SIZE, device=DEVICE, seed=SEED, live=watch)
-    tok = charlm.tokenizer()
+    watch = LiveTraining(sample_fn=gpt_shakespeare.sampler("ROMEO\n"), every_s=10, goal=2.0)
+    bard, history = gpt_shakespeare.train_gpt("live" if SIZE == "quick" else SIZE, device=DEVICE, seed=SEED, live=watch)
+    tok = gpt_shakespeare.tokenizer()
 else:
-    bard, tok = charlm.load_gpt_shakespeare(device)   # en: the shipped checkpoint, its SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
+    bard, tok = gpt_shakespeare.load_gpt_shakespeare(device)   # en: the shipped checkpoint, its SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
 bard = bard.to(device).eval()
 print(bard.config)
 summary = tr(f"{bard.num_parameters():,} parameters; vocabulary: {tok.vocab_size} characters",
@@ -172,7 +173,7 @@ def complete(prompt, temperature=0.8, top_k=None, n=150, seed=SEED):
     en: The model's continuation of `prompt`: n new characters.
     ja: モデルが書く `prompt` の続き：新しい n 文字。
     """
-    ids = charlm.encode(prompt, tok)[None].to(device)                       # (1, T)
+    ids = gpt_shakespeare.encode(prompt, tok)[None].to(device)                       # (1, T)
     g = torch.Generator(device=device).manual_seed(seed)
     out = bard.generate(ids, n, temperature=temperature, top_k=top_k or None, generator=g)  # (1, T + n)
     return tok.decode(out[0, ids.size(1):].tolist())
@@ -197,7 +198,7 @@ print("JULIET\n" + complete("JULIET\n"))
 # だから学習のときは T 個の予測を一度に学べて、しかもどの位置も答えを盗み見できません。
 
 # %%
-x = charlm.encode("To be, or not", tok)[None].to(device)    # (1, 13)
+x = gpt_shakespeare.encode("To be, or not", tok)[None].to(device)    # (1, 13)
 with torch.no_grad():
     logits = bard(x)
 print(tr("input", "入力"), tuple(x.shape), tr("→ logits", "→ ロジット"), tuple(logits.shape))
@@ -308,7 +309,7 @@ class Block(nn.Module):
 mine = Block(bard.config.d_model, bard.config.n_head).to(device)
 mine.load_state_dict(bard.blocks[0].state_dict())
 mine.eval()
-ids = charlm.encode("To be, or not to be", tok)[None].to(device)                           # (1, 19)
+ids = gpt_shakespeare.encode("To be, or not to be", tok)[None].to(device)                           # (1, 19)
 with torch.no_grad():
     x = bard.token_embedding(ids) + bard.position_embedding(torch.arange(ids.size(1), device=device))
     got, want = mine(x), bard.blocks[0](x)
@@ -346,8 +347,8 @@ passed("Exercise 4.1")
 # %%
 # en: the plays to learn from, and The Tempest, held out
 # ja: 学習に使う劇と、評価用に取っておく『テンペスト』
-train_text, val_text = charlm.corpus(SIZE)
-train_ids, val_ids = charlm.encode(train_text, tok), charlm.encode(val_text, tok)
+train_text, val_text = gpt_shakespeare.corpus(SIZE)
+train_ids, val_ids = gpt_shakespeare.encode(train_text, tok), gpt_shakespeare.encode(val_text, tok)
 summary = tr(f"training text: {len(train_ids):,} characters; held-out text (The Tempest): {len(val_ids):,} characters",
              f"学習用のテキスト：{len(train_ids):,} 文字、評価用のテキスト（『テンペスト』）：{len(val_ids):,} 文字")
 print(summary)
@@ -363,9 +364,9 @@ def small_gpt_run(prenorm, lr=3e-3, warmup_steps=10):
     """
     seed_everything(SEED)
     config = gpt.GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=4, n_head=4, d_model=64, prenorm=prenorm)
-    get_batch = charlm.batch_fn(train_ids, val_ids, config.block_size, batch_size=16, seed=SEED)
+    get_batch = gpt_shakespeare.batch_fn(train_ids, val_ids, config.block_size, batch_size=16, seed=SEED)
     settings = TrainConfig(max_steps=LN_STEPS, lr=lr, warmup_steps=warmup_steps, eval_every=0, device=DEVICE, cpu_threads=1)
-    return train(gpt.GPT(config), get_batch, charlm.loss_fn, settings).train_loss
+    return train(gpt.GPT(config), get_batch, gpt_shakespeare.loss_fn, settings).train_loss
 
 curves = {"pre-LN (GPT-2)": small_gpt_run(True), "post-LN (GPT-1)": small_gpt_run(False)}
 
@@ -581,7 +582,7 @@ for name in ("gpt2", "gpt3"):
 # *交差エントロピーは、[レッスン 00](00_first_neural_network.ipynb#cross-entropy) で図といっしょに説明しています。*
 
 # %%
-gpt_loss = charlm.nats_per_char(bard, val_ids.to(device))
+gpt_loss = gpt_shakespeare.nats_per_char(bard, val_ids.to(device))
 result = tr(f"GPT on The Tempest: {gpt_loss:.3f} nats/char (perplexity {math.exp(gpt_loss):.2f})",
             f"『テンペスト』での GPT：{gpt_loss:.3f} nats/文字（パープレキシティ {math.exp(gpt_loss):.2f}）")
 print(result)
@@ -596,7 +597,7 @@ print(result)
 
 # %%
 ns, ks = [1, 2, 3, 4, 5, 6], [0.01, 0.03, 0.1]
-train_lines = charlm.char_lines(train_text)
+train_lines = gpt_shakespeare.char_lines(train_text)
 # en: (n, k) → nats per character on the held-out play
 # ja: (n, k) → 評価用の劇での 1 文字あたりの nats
 ngram_loss = {}
@@ -604,7 +605,7 @@ for n in ns:
     counted = ngram.NGramModel(n=n).fit(train_lines)
     for k in ks:
         counted.k = k
-        ngram_loss[n, k] = charlm.ngram_nats_per_char(counted, val_text)
+        ngram_loss[n, k] = gpt_shakespeare.ngram_nats_per_char(counted, val_text)
 best_n, best_k = min(ngram_loss, key=ngram_loss.get)
 best = ngram_loss[best_n, best_k]
 result = tr(f"best n-gram: n={best_n}, k={best_k}: {best:.3f} nats/char (perplexity {math.exp(best):.2f})",
@@ -733,7 +734,7 @@ passed("Exercise 4.3")
 # %%
 prompt = "I love th"
 with torch.no_grad():
-    last = bard(charlm.encode(prompt, tok)[None].to(device))[0, -1].cpu()      # (82,)
+    last = bard(gpt_shakespeare.encode(prompt, tok)[None].to(device))[0, -1].cpu()      # (82,)
 show = {"\n": "⏎", " ": "␣"}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
 for ax, t in zip(axes, (0.5, 1.0, 2.0)):

@@ -89,11 +89,11 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from shikumi import autoencoder, data, get_device, plot, seed_everything
+from shikumi import autoencoder, data, get_device, plot, seed_everything, zoo
 from shikumi.autoencoder import VAE, Autoencoder, AutoencoderConfig
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 from shikumi.widgets import latent_explorer
 
@@ -210,7 +210,7 @@ passed("Exercise 5.1")
 # 500 枚は学習に使わず、**評価用** に取っておきます。
 
 # %%
-(train_x, train_y), (test_x, test_y) = autoencoder.digits_split()
+(train_x, train_y), (test_x, test_y) = zoo.vae.digits_split()
 summary = tr(f"train: {tuple(train_x.shape)}  test: {tuple(test_x.shape)}  pixel values in [{train_x.min():.0f}, {train_x.max():.0f}]",
              f"学習用：{tuple(train_x.shape)}  評価用：{tuple(test_x.shape)}  ピクセル値の範囲 [{train_x.min():.0f}, {train_x.max():.0f}]")
 print(summary)
@@ -715,7 +715,7 @@ if TRAIN_VAE_YOURSELF or not QUICK:
 else:
     # en: the shipped checkpoint, SHA-256 verified
     # ja: 同梱の学習済みモデル（SHA-256 を確認）
-    vae = autoencoder.load_vae("vae_digits", device)
+    vae = zoo.vae.load_vae("vae_digits", device)
 vae = vae.to(device).eval()
 print(vae.config)
 
@@ -877,7 +877,7 @@ latent_explorer(draw_walk, {"start": (0, 9, 1, 3), "end": (0, 9, 1, 8), "t": (0.
 # %%
 # en: SHA-256 verified
 # ja: SHA-256 を確認
-shapes_vae = autoencoder.load_vae("vae_shapes", device)
+shapes_vae = zoo.vae.load_vae("vae_shapes", device)
 cfg = shapes_vae.config
 ratio = compression_ratio(cfg.image_shape, cfg.latent_shape)
 shapes_row = tr(f"image {cfg.image_shape} → latent {cfg.latent_shape}: downsampling factor f = {cfg.downsample_factor}",

@@ -94,11 +94,11 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from shikumi import clip, data, get_device, plot, seed_everything
+from shikumi import clip, data, get_device, plot, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
 from shikumi.live import LiveTraining
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig, train
 
 set_language(tr("en", "ja"))
@@ -181,13 +181,13 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_clip")
     # en: a live loss plot, and every 5 s the zero-shot accuracy on held-out pictures; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、5 秒ごとに評価用画像でのゼロショットの正解率が出ます。「止める」でその時点のモデルを使います
-    watch = LiveTraining(sample_fn=clip.sampler(lang=tr("en", "ja")), every_s=5)
-    clip.train_clip_shapes(mine, size="live" if SIZE == "quick" else SIZE, device=DEVICE, live=watch)
-    model, tokenizer = clip.load_clip(device, directory=mine)
-    history = clip.training_history(mine)
+    watch = LiveTraining(sample_fn=zoo.clip_shapes.sampler(lang=tr("en", "ja")), every_s=5)
+    zoo.clip_shapes.train_clip_shapes(mine, size="live" if SIZE == "quick" else SIZE, device=DEVICE, live=watch)
+    model, tokenizer = zoo.clip_shapes.load_clip(device, directory=mine)
+    history = zoo.history("clip_shapes", mine)
 else:
-    model, tokenizer = clip.load_clip(device)          # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
-    history = clip.training_history()
+    model, tokenizer = zoo.clip_shapes.load_clip(device)          # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
+    history = zoo.history("clip_shapes")
 config = model.config
 print(config)
 n_params, vocab = model.num_parameters(), tokenizer.vocab_size
@@ -578,7 +578,7 @@ passed("Exercise 6.4")
 # 学習前の損失は log(B) に近いはずです。モデルは B 個のキャプションから当てずっぽうに選んでいるからです。
 
 # %%
-get_batch = clip.batch_sampler(tokenizer, batch_size=64, n_pool=1600, seed=SEED)   # en: no caption twice in a batch  # ja: 1 つのバッチに同じキャプションは 2 度出ない
+get_batch = zoo.clip_shapes.batch_sampler(tokenizer, batch_size=64, n_pool=1600, seed=SEED)   # en: no caption twice in a batch  # ja: 1 つのバッチに同じキャプションは 2 度出ない
 with torch.no_grad():
     first = clip_loss(*untrained(*(t.to(device) for t in get_batch("val"))))
 message = tr(f"untrained loss {first.item():.3f}   log(64) = {math.log(64):.3f}",
@@ -631,16 +631,17 @@ print(common.format(shared=comma.join(shared) or nothing))
 
 # %% [markdown] tags=["en"]
 # Pictures that differ in most attributes can still look alike to the model after so short a training: it has
-# learned the attributes they share first. Here is the shipped model, trained for longer:
+# learned the attributes they share first. Here is the model of section 2 (trained in this lesson, or the shipped
+# one with `MODEL = "shipped"`), trained for longer:
 
 # %% [markdown] tags=["ja"]
 # ほとんどの属性が違う 2 枚でも、これほど短い学習のあとでは、モデルにはまだ似て見えることがあります。共通する属性から先に覚えたのです。
-# もっと長く学習させた同梱のモデルがこちら：
+# もっと長く学習させた 2 節のモデル（このレッスンで学習したもの。`MODEL = "shipped"` なら同梱のもの）がこちら：
 
 # %%
 title = tr("trained CLIP: cosine similarity", "学習済み CLIP：コサイン類似度")
 after = show_matrix(model, title)
-series, title, xlabel, ylabel = tr("training loss", "学習の損失"), tr("the shipped CLIP's training", "同梱の CLIP の学習"), tr("step", "ステップ"), tr("contrastive loss", "対照損失")
+series, title, xlabel, ylabel = tr("training loss", "学習の損失"), tr("training the CLIP of section 2", "2 節の CLIP の学習"), tr("step", "ステップ"), tr("contrastive loss", "対照損失")
 plot.lines(history["step"], {series: history["train_loss"]}, title=title, xlabel=xlabel, ylabel=ylabel, logy=True)
 plt.show()
 scale = model.scale().item()

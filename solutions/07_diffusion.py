@@ -83,11 +83,11 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from shikumi import diffusion, get_device, plot, seed_everything
+from shikumi import get_device, plot, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.diffusion import DDIMScheduler, DDPMScheduler
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.unet import UNet, UNetConfig
 from shikumi.widgets import timestep_explorer
 
@@ -114,8 +114,8 @@ print(tr("device:", "デバイス："), describe(device))
 # 加えるノイズは 0 を中心にしているので、画像の範囲もそれに合わせるのです。−1 が黒、+1 が白です。
 
 # %%
-digits = diffusion.digits_for_diffusion("train")        # en: (4500, 1, 28, 28), values in [-1, 1]  # ja: (4500, 1, 28, 28)、値は [-1, 1]
-val_digits = diffusion.digits_for_diffusion("val")      # en: (500, 1, 28, 28): never used for training  # ja: (500, 1, 28, 28)：学習には使わない
+digits = zoo.unet_digits.digits_for_diffusion("train")        # en: (4500, 1, 28, 28), values in [-1, 1]  # ja: (4500, 1, 28, 28)、値は [-1, 1]
+val_digits = zoo.unet_digits.digits_for_diffusion("val")      # en: (500, 1, 28, 28): never used for training  # ja: (500, 1, 28, 28)：学習には使わない
 print(digits.shape, f"min {digits.min():.0f}, max {digits.max():.0f}")
 title = tr("16 training digits", "学習用の手書き数字 16 枚")
 plot.image_grid(digits[:16], ncols=8, size=1.0, value_range=(-1, 1), title=title)
@@ -439,12 +439,12 @@ TRAIN_FROM_SCRATCH = False  # en: True: train the UNet yourself instead of loadi
 
 if TRAIN_FROM_SCRATCH or SIZE == "full":
     mine = Path("my_unet_digits")
-    diffusion.train_unet_digits(mine, size=SIZE, device=DEVICE)
-    unet, schedule = diffusion.load_unet_digits(device, directory=mine)
-    history = diffusion.training_history(mine)
+    zoo.unet_digits.train_unet_digits(mine, size=SIZE, device=DEVICE)
+    unet, schedule = zoo.unet_digits.load_unet_digits(device, directory=mine)
+    history = zoo.history("unet_digits", mine)
 else:
-    unet, schedule = diffusion.load_unet_digits(device)      # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
-    history = diffusion.training_history()
+    unet, schedule = zoo.unet_digits.load_unet_digits(device)      # en: the shipped checkpoint, SHA-256 verified  # ja: 同梱のチェックポイント（SHA-256 を確認済み）
+    history = zoo.history("unet_digits")
 n_params, trained_steps = unet.num_parameters(), history["steps"]
 minutes, where = history["train_seconds"] / 60, history["device"]
 message = tr(f"— {n_params:,} parameters, trained for {trained_steps} steps ({minutes:.0f} min on {where})",

@@ -82,11 +82,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from shikumi import data, get_device, plot, seed_everything
-from shikumi import pipeline as sd
+from shikumi import data, get_device, plot, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.widgets import prompt_explorer
 
 set_language(tr("en", "ja"))
@@ -150,12 +149,12 @@ TRAIN_FROM_SCRATCH = False
 
 if TRAIN_FROM_SCRATCH or SIZE == "full":
     mine = Path("my_sd_shapes")
-    sd.train_sd_shapes(mine, size=SIZE, device=DEVICE)
-    pipe = sd.load_pipeline(device, directory=mine)
-    history = sd.training_history(mine)
+    zoo.sd_shapes.train_sd_shapes(mine, size=SIZE, device=DEVICE)
+    pipe = zoo.sd_shapes.load_pipeline(device, directory=mine)
+    history = zoo.history("sd_shapes", mine)
 else:
-    pipe = sd.load_pipeline(device)          # en: vae_shapes + clip_shapes + sd_shapes, each SHA-256 verified  # ja: vae_shapes + clip_shapes + sd_shapes。どれも SHA-256 を確認済み
-    history = sd.training_history()
+    pipe = zoo.sd_shapes.load_pipeline(device)          # en: vae_shapes + clip_shapes + sd_shapes, each SHA-256 verified  # ja: vae_shapes + clip_shapes + sd_shapes。どれも SHA-256 を確認済み
+    history = zoo.history("sd_shapes")
 tower, row = tr("CLIP (text and image towers)", "CLIP（テキスト側と画像側）"), tr("{name:>30}: {count:>9,} parameters", "{count:>9,} 個のパラメータ：{name}")
 for name, part in [("VAE", pipe.vae), (tower, pipe.text_encoder), ("UNet", pipe.unet)]:
     print(row.format(name=name, count=sum(p.numel() for p in part.parameters())))
@@ -668,7 +667,7 @@ fidelity = {}
 names = {"train": tr("trained pairs", "学習した組み合わせ"), "heldout": tr("never-seen pairs", "一度も見ていない組み合わせ")}
 for split, repeats in (("train", 1), ("heldout", 2)):
     desc = tr(f"drawing and judging ({names[split]})", f"描いて判定中（{names[split]}）")
-    fidelity[split] = sd.prompt_fidelity(pipe, split, repeats=repeats, seed=SEED, num_inference_steps=20,
+    fidelity[split] = zoo.sd_shapes.prompt_fidelity(pipe, split, repeats=repeats, seed=SEED, num_inference_steps=20,
                                          guidance_scale=3.0, progress=True, desc=desc)
     r = fidelity[split]
     line = tr(f"{names[split]}: {r['n']} pictures; colour and shape right: {r['color_shape']:.1%} (English {r['en']:.1%}, Japanese {r['ja']:.1%}); all four words right: {r['all']:.1%}",

@@ -95,10 +95,10 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from shikumi import charlm, chatdata, checkpoint, finetune, get_device, plot, preference, seed_everything
+from shikumi import chatdata, checkpoint, finetune, get_device, plot, preference, seed_everything, zoo
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 from shikumi.device import describe
 from shikumi.lang import tr
-from shikumi.selfcheck import expect, expect_close, passed, set_language
 from shikumi.train import TrainConfig
 
 set_language(tr("en", "ja"))
@@ -123,7 +123,7 @@ print(tr("device:", "デバイス："), describe(device))
 # %%
 # en: lesson 04's GPT, as it shipped (pre-trained only), and its 82 characters
 # ja: レッスン 04 の GPT（事前学習だけ、同梱のまま）と、その 82 文字
-base, tok = charlm.load_gpt_shakespeare(device)
+base, tok = zoo.gpt_shakespeare.load_gpt_shakespeare(device)
 questions = ["Greet OPHELIA.", 'What is the first word of "to be or not to be"?', 'Shout "good night sweet prince".']
 meanings = [tr("", "（OPHELIA にあいさつして。）\n"), tr("", "（「to be or not to be」の最初の単語は？）\n"), tr("", "（「good night sweet prince」と叫んで。）\n")]
 for meaning, question, answer in zip(meanings, questions, finetune.replies(base, tok, questions)):
@@ -363,7 +363,7 @@ print(line.format(s=LIVE_STEPS, t=live_history.seconds, a=live_history.train_los
 FINETUNE_HERE = False
 
 if FINETUNE_HERE or SIZE == "full":
-    recipe = finetune.SFT_RECIPES[SIZE]
+    recipe = zoo.gpt_chat.SFT_RECIPES[SIZE]
     sft = copy.deepcopy(base)
     sft_history = finetune.finetune_sft(sft, tok, chatdata.instructions(recipe.n_train, "train", SEED), val_examples,
                                         dataclasses.replace(recipe.train, device=DEVICE), recipe.batch_size, SEED,
@@ -373,7 +373,7 @@ if FINETUNE_HERE or SIZE == "full":
 else:
     # en: the shipped fine-tuned GPT, its SHA-256 verified, and what its training recorded
     # ja: 同梱のファインチューニング済み GPT（SHA-256 を確認済み）と、その学習の記録
-    sft, _ = finetune.load_gpt_chat("gpt_chat_sft", device)
+    sft, _ = zoo.gpt_chat.load_gpt_chat("gpt_chat_sft", device)
     record = checkpoint.load_history("gpt_chat_sft")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.3))
@@ -863,13 +863,13 @@ plt.show()
 
 # %%
 if FINETUNE_HERE or SIZE == "full":
-    recipe = preference.DPO_RECIPES[SIZE]
+    recipe = zoo.gpt_chat.DPO_RECIPES[SIZE]
     dpo = copy.deepcopy(sft)
     preference.finetune_dpo(dpo, tok, chatdata.preference_pairs(recipe.n_train, "train", SEED), val_pairs,
                             dataclasses.replace(recipe.train, device=DEVICE), recipe.beta, recipe.batch_size, SEED,
                             loss=dpo_loss)
 else:
-    dpo, _ = finetune.load_gpt_chat("gpt_chat_dpo", device)
+    dpo, _ = zoo.gpt_chat.load_gpt_chat("gpt_chat_dpo", device)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
 titles = (tr("before, SFT: win rate {:.0%}", "前、SFT：勝率 {:.0%}"), tr("after, DPO: win rate {:.0%}", "後、DPO：勝率 {:.0%}"))

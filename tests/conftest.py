@@ -16,7 +16,7 @@ sys.modules.setdefault("rfc3987_syntax", None)  # as autograder/__init__.py: 2 s
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
 
-from shikumi import release  # noqa: E402
+from shikumi.course import release  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLBACKEND", "Agg")

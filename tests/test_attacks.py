@@ -42,7 +42,7 @@ def with_answers(solutions, **attacks):
 
 
 def cli(*args):
-    return subprocess.Popen([sys.executable, "-m", "shikumi.cli", "grade", *map(str, args)],
+    return subprocess.Popen([sys.executable, "-m", "shikumi", "grade", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -17,9 +17,10 @@ import torch.nn.functional as F
 
 from autograder.checks import for_lesson
 from autograder.checks import l05_autoencoder as l05
-from shikumi import autoencoder, data
+from shikumi import autoencoder, data, zoo
 from shikumi.autoencoder import VAE, Autoencoder, AutoencoderConfig, DiagonalGaussian
 from shikumi.lang import speaking
+from shikumi.zoo import vae as zoo_vae
 from tests.conftest import round_trip, solution_answers
 
 CHECKS = for_lesson("05_autoencoder")
@@ -121,14 +122,14 @@ def test_a_few_hundred_steps_teach_the_autoencoder_to_copy_digits():
 
 def test_fit_vae_writes_a_loadable_checkpoint(tmp_path):
     images = data.shapes(64, "train", seed=0)[0]
-    path = autoencoder.fit_vae("tiny_vae", AutoencoderConfig.preset("shapes", block_out_channels=(4, 4, 4, 4)),
+    path = zoo_vae.fit_vae("tiny_vae", AutoencoderConfig.preset("shapes", block_out_channels=(4, 4, 4, 4)),
                                images, images[:16], {"some": images[:8]}, tmp_path, beta=1e-3, max_steps=3, lr=1e-3,
                                batch_size=4, device="cpu", progress=False)
     assert path == tmp_path / "tiny_vae.safetensors"
-    model = autoencoder.load_vae("tiny_vae", directory=tmp_path)
+    model = zoo_vae.load_vae("tiny_vae", directory=tmp_path)
     assert isinstance(model, VAE) and model.config.block_out_channels == (4, 4, 4, 4)
     assert model.config.scaling_factor > 0
-    history = autoencoder.training_history("tiny_vae", tmp_path)
+    history = zoo.history("tiny_vae", tmp_path)
     assert history["steps"] == 3 and "some_mse" in history
 
 
@@ -139,7 +140,7 @@ def _black_mse(images):
 
 
 def test_shipped_shapes_vae_redraws_shapes_even_unseen_pairs():
-    vae = autoencoder.load_vae("vae_shapes")
+    vae = zoo_vae.load_vae("vae_shapes")
     assert vae.config.latent_shape == (4, 4, 4) and vae.config.downsample_factor == 8
     for split in ("train", "heldout"):  # heldout: colour × shape pairs never in the VAE's training images
         images, specs, _, _ = data.shapes(256, split, seed=7)
@@ -158,7 +159,7 @@ def test_shipped_shapes_vae_redraws_shapes_even_unseen_pairs():
 
 
 def test_shipped_shapes_vae_scaling_factor_gives_unit_variance_latents():
-    vae = autoencoder.load_vae("vae_shapes")
+    vae = zoo_vae.load_vae("vae_shapes")
     images = data.shapes(512, "train", seed=11)[0]
     with torch.no_grad():
         latents = vae.encode(images).latent_dist.mean * vae.config.scaling_factor
@@ -166,8 +167,8 @@ def test_shipped_shapes_vae_scaling_factor_gives_unit_variance_latents():
 
 
 def test_shipped_digits_vae_reconstructs_and_generates():
-    vae = autoencoder.load_vae("vae_digits")
-    (_, _), (test_x, _) = autoencoder.digits_split()
+    vae = zoo_vae.load_vae("vae_digits")
+    (_, _), (test_x, _) = zoo_vae.digits_split()
     baseline = F.mse_loss(test_x.mean(0, keepdim=True).expand_as(test_x), test_x).item()
     assert autoencoder.reconstruction_mse(vae, test_x) < 0.5 * baseline
     with torch.no_grad():  # random codes from N(0, 1) decode to digit-like images: dark background, some ink

@@ -25,7 +25,7 @@ def gradebook(out):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "shikumi", "grade", *map(str, args)],
                           capture_output=True, text=True, timeout=900)
 
 
@@ -89,7 +89,7 @@ def test_a_killed_batch_loses_nothing_and_resumes(tmp_path, solutions):
     make_submission(cls, LESSON, solutions[LESSON], name="amy.ipynb")
     make_submission(cls, LESSON, {g: solutions[LESSON][g] for g in HALF}, name="bob.ipynb")
     out = tmp_path / "grades"
-    proc = subprocess.Popen([sys.executable, "-m", "shikumi.cli", "grade", str(cls), "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "shikumi", "grade", str(cls), "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not list(out.glob("*/*.json")) and time.time() < deadline:

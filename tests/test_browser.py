@@ -4,7 +4,10 @@ One JupyterLab server (loopback, a token) serves the complete editions of lesson
 lesson 08 in Japanese; the browser opens each, runs every cell from the Run menu and looks at the page: no
 traceback, every widget drawn (not "Loading widget…", not "Error displaying widget"), every plot a decoded image,
 lesson 08's prompt box redrawing its picture for a Japanese prompt, and Japanese drawn with a font that has
-Japanese in it (not tofu). A screenshot of each lesson is kept in the test's folder (its path is printed).
+Japanese in it (not tofu). These run with MODEL = "shipped" (set in the parameters cell), so none trains for
+minutes. Then lesson 03 in English as it is by default, training its translator live: the learner clicks Stop a
+few seconds in, and the lesson goes on with that model (issue 15). A screenshot of each lesson is kept in the
+test's folder (its path is printed).
 
 Marked `browser`: `pytest -m browser` runs these alone, `-m "not browser"` leaves them out. They need Chromium
 (`apt-get install chromium fonts-noto-cjk fontconfig`, which .ci/run does as root) and the `playwright` package
@@ -30,11 +33,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shikumi import release
+from shikumi.course import release
+from shikumi.live import WORDS
 from tests.conftest import ROOT
 
 CHROMIUM = Path(os.environ.get("SHIKUMI_CHROMIUM", "/usr/bin/chromium"))
-NOTEBOOKS = [("01_ngram", "en"), ("01_ngram", "ja"), ("08_text_to_image", "ja")]
+# MODEL="shipped" as a learner sets it in the parameters cell: a lesson whose default is to train its model live
+# (issue 15) loads the shipped checkpoint instead, so these runs never train for minutes.
+SHIPPED = {"MODEL": "shipped"}
+NOTEBOOKS = [("01_ngram", "en", SHIPPED), ("01_ngram", "ja", SHIPPED), ("08_text_to_image", "ja", SHIPPED)]
+# The live training a learner stops: lesson 03's translator is the cheapest (the whole lesson ~10 s with the
+# shipped model; its training reaches 95 % after ~5 CPU-s of 700 steps), so there is time to click before the end.
+STOPPED = ("03_transformer", "en", {"MODEL": "train"})
+CLICK_AT_STEP = 25   # Stop is clicked once the progress line shows this step: the model has learned a little
+PROBE = "# the browser test's probe: what the lesson went on with"
 START_S = 180   # JupyterLab answering, a page loaded, a kernel idle: seconds alone, more on a shared machine
 RUN_S = 900     # one lesson's Run All: 10–30 s alone; a lesson has taken 283 s under load
 DRAW_S = 180    # a widget drawn, a picture redrawn
@@ -100,9 +112,12 @@ def lab(browser, tmp_path_factory):
     a student's edition stops at its first exercise."""
     home = tmp_path_factory.mktemp("jupyterlab")
     root = home / "lessons"
-    for lesson, lang in NOTEBOOKS:
+    for lesson, lang, parameters in [*NOTEBOOKS, STOPPED]:
         (root / lang).mkdir(parents=True, exist_ok=True)
-        nbformat.write(release.solution_edition(lesson, lang), str(root / lang / f"{lesson}.ipynb"))
+        nb = with_parameters(release.solution_edition(lesson, lang), parameters)
+        if (lesson, lang, parameters) == STOPPED:   # one cell more at the end, as a learner would add it
+            nb.cells.append(nbformat.v4.new_code_cell(PROBE + "\n" + STOPPED_PROBE))
+        nbformat.write(nb, str(root / lang / f"{lesson}.ipynb"))
     # The lab's own settings, apart from the user's: no news pop-up over the notebook, no saved workspace.
     news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
@@ -146,6 +161,29 @@ def lab(browser, tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def with_parameters(nb, parameters: dict):
+    """`nb` with its parameters cell (tag "parameters") setting `parameters`, as a learner edits it: a setting's
+    line replaced, or added at the end when the lesson has no such setting (then nothing reads it)."""
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for name, value in parameters.items():
+        line = f"{name} = {value!r}".replace("'", '"')
+        source, found = re.subn(rf"^{name}\s*=.*$", line, cell.source, flags=re.MULTILINE)
+        cell.source = source if found else cell.source.rstrip("\n") + "\n" + line
+    return nb
+
+
+# Appended to lesson 03 for the Stop test: after Run All, the kernel's `history` and `model` are what the lesson
+# went on with; the test reads this line from the page. The shipped weights are read from their file, so the
+# probe does not depend on which module loads them.
+STOPPED_PROBE = """import json
+from safetensors.torch import load_file
+from shikumi import checkpoint
+shipped, mine = load_file(str(checkpoint.SHIPPED / "translator.safetensors")), model.state_dict()
+shared = [name for name in shipped if name in mine]
+same = all(torch.equal(mine[name].cpu(), shipped[name]) for name in shared)
+print("PROBE", json.dumps({"steps": history["steps"], "compared": len(shared) > 0, "same_as_shipped": same}))"""
 
 
 @contextmanager
@@ -300,10 +338,16 @@ def open_notebook(page, lab: Lab, path: str):
     page.locator(".jp-StatusBar-TextItem", has_text="| Idle").wait_for()
 
 
-def run_all_cells(page):
-    """Run → Run All Cells, from the menu bar; returns when the run is over (or stopped by an error)."""
+def run_all_cells(page, wait: bool = True):
+    """Run → Run All Cells, from the menu bar; returns when the run is over (or stopped by an error), or at once
+    with `wait=False` (then `wait_until_run_is_over`)."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    if wait:
+        wait_until_run_is_over(page)
+
+
+def wait_until_run_is_over(page):
     page.wait_for_function(FINISHED_JS, timeout=RUN_S * 1000, polling=500)
     page.wait_for_function(WIDGETS_SETTLED_JS, timeout=DRAW_S * 1000, polling=500)
 
@@ -335,12 +379,16 @@ def screenshot(page, tmp_path: Path, name: str) -> Path:
 
 
 def test_lessons_run_in_jupyterlab_as_a_learner_sees_them(browser, lab, tmp_path, subtests):
-    """Each notebook, one after the other (one kernel at a time), reported on its own: a subtest each. One test,
-    not one per notebook, so that one JupyterLab serves all three under any xdist distribution (`--dist
-    loadgroup` does not group tests under pytest 9.2: pytest-dev/pytest-xdist#1386)."""
-    for lesson, lang in NOTEBOOKS:
+    """Each notebook, one after the other (one kernel at a time), reported on its own: a subtest each; then a live
+    training stopped with its Stop button. One test, not one per notebook, so that one JupyterLab serves them all
+    under any xdist distribution (`--dist loadgroup` does not group tests under pytest 9.2:
+    pytest-dev/pytest-xdist#1386)."""
+    for lesson, lang, _ in NOTEBOOKS:
         with subtests.test(msg=f"{lang}/{lesson}"), learner_tab(browser, lab) as page:
             check_lesson(page, lab, lesson, lang, tmp_path)
+    lesson, lang, _ = STOPPED
+    with subtests.test(msg=f"{lang}/{lesson}: Stop"), learner_tab(browser, lab) as page:
+        check_stop(page, lab, lesson, lang, tmp_path)
 
 
 def check_lesson(page, lab: Lab, lesson: str, lang: str, tmp_path: Path):
@@ -378,6 +426,55 @@ def check_lesson(page, lab: Lab, lesson: str, lang: str, tmp_path: Path):
         assert "Traceback" not in box.inner_text()
         show(box)
         screenshot(page, tmp_path, f"{lesson}-{lang}-prompt")
+
+
+def check_stop(page, lab: Lab, lesson: str, lang: str, tmp_path: Path):
+    """Run All on a lesson that trains its model live; once training is under way, click Stop, as a learner
+    would. Training ends there ("stopped at step N"), nothing raises, and every cell after it runs, with that
+    model: the kernel's `history` counts N steps, and `model` is not the shipped one (the probe cell at the end)."""
+    words = WORDS[lang]
+    open_notebook(page, lab, f"{lang}/{lesson}.ipynb")
+    started = time.monotonic()
+    run_all_cells(page, wait=False)
+    box = page.locator(".jp-OutputArea-output .widget-vbox",
+                       has=page.locator(".widget-button", has_text=words["stop"])).first
+    button = box.locator(".widget-button", has_text=words["stop"])
+    button.wait_for(timeout=RUN_S * 1000)   # the cells before the training have run
+    status = box.locator(".widget-html").first   # "step 26/700 · elapsed 0:02 · left 0:40 · …"
+    shown = rf"{re.escape(words['step'])} (\d+)/(\d+)"
+    page.wait_for_function("""([el, shown, at]) => {
+        const m = el.textContent.match(new RegExp(shown));
+        return !!m && +m[1] >= at;
+    }""", arg=[status.element_handle(), shown, CLICK_AT_STEP], timeout=RUN_S * 1000, polling=100)
+    assert button.is_enabled(), f"training ended before Stop could be clicked: {status.inner_text()!r}"
+    button.click(timeout=10_000)
+    clicked_at, total = map(int, re.search(shown, status.inner_text()).groups())
+    wait_until_run_is_over(page)
+    print(f"{lang}/{lesson}: Stop clicked at step {clicked_at} of {total}; "
+          f"Run All took {time.monotonic() - started:.1f} s")
+    save(page)
+    show(box)
+    screenshot(page, tmp_path, f"{lesson}-{lang}-stopped")
+
+    saved = nbformat.read(str(lab.root / lang / f"{lesson}.ipynb"), as_version=4)
+    cells = page.evaluate(OUTPUTS_JS)
+    problems = problems_on_page(cells, saved)
+    assert not problems, "\n".join(problems)
+    assert page.errors == [], f"JupyterLab's page raised: {page.errors}"
+    stopped = re.escape(words["stopped"]).replace(re.escape("{step}"), r"(\d+)")
+    texts = [o["text"] for cell in cells for o in cell["outputs"]]
+    found = [int(m.group(1)) for text in texts for m in re.finditer(stopped, text)]
+    assert found, f"no {words['stopped']!r} on the page after Stop; the progress line: {status.inner_text()!r}"
+    steps = found[0]
+    assert set(found) == {steps} and clicked_at <= steps < total, (found, clicked_at, total)
+    final = re.search(shown, status.inner_text())
+    assert final and int(final.group(1)) == steps, \
+        f"the progress line says {status.inner_text()!r}, the message 'stopped at step {steps}'"
+    probe = next((text for text in texts if text.startswith("PROBE ")), None)
+    assert probe is not None, "the probe cell at the end printed nothing"
+    went_on_with = json.loads(probe.removeprefix("PROBE ").strip())
+    assert went_on_with == {"steps": steps, "compared": True, "same_as_shipped": False}, \
+        f"after 'stopped at step {steps}' the lesson went on with {went_on_with}"
 
 
 def test_the_page_checks_catch_what_a_learner_would_see_go_wrong(browser, tmp_path):

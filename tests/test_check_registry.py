@@ -17,7 +17,7 @@ import pytest
 
 from autograder import checks
 from autograder.checks import Case, check, for_lesson
-from shikumi import release
+from shikumi.course import release
 from tests.conftest import lesson_names, solution_answers
 
 # Exercises with no library twin: the library has no function of that name and shape (a one-line formula, a

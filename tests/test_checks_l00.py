@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from autograder.checks import for_lesson
 from autograder.plain import Unsupported
-from shikumi import release
+from shikumi.course import release
 from tests.conftest import ROOT, graded_value, plain, round_trip, run_check, solution_answers
 
 LESSON = "00_first_neural_network"

@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import for_lesson
-from shikumi import checkpoint, clip, data
+from shikumi import checkpoint, clip, data, zoo
 from shikumi.gpt import Block
 from shikumi.train import TrainConfig, train
+from shikumi.zoo import clip_shapes
 from tests.conftest import solution_answers
 
 CHECKS = for_lesson("06_clip")
@@ -34,12 +35,12 @@ def open_clip_loss():
 
 @pytest.fixture(scope="module")
 def shipped():
-    return clip.load_clip()
+    return clip_shapes.load_clip()
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return clip.build_tokenizer()
+    return clip_shapes.build_tokenizer()
 
 
 # -- the loss ------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def test_logit_scale_starts_at_the_papers_temperature_and_is_clamped(tokenizer):
 
 
 def test_batches_pair_distinct_captions_in_both_languages(tokenizer):
-    get_batch = clip.batch_sampler(tokenizer, batch_size=64, n_pool=800)
+    get_batch = clip_shapes.batch_sampler(tokenizer, batch_size=64, n_pool=800)
     images, ids = get_batch("train")
     assert images.shape == (64, 3, 32, 32) and ids.shape == (64, 16)
     captions = [tuple(tokenizer.decode(row)) for row in ids.tolist()]
@@ -140,18 +141,18 @@ def test_batches_pair_distinct_captions_in_both_languages(tokenizer):
 def test_a_few_steps_of_training_beat_chance(tokenizer):
     torch.manual_seed(0)
     model = clip.CLIP(clip.CLIPConfig.preset("tiny", vocab_size=tokenizer.vocab_size))
-    get_batch = clip.batch_sampler(tokenizer, batch_size=32, n_pool=600)
-    history = train(model, get_batch, clip.loss_fn, TrainConfig(max_steps=60, lr=3e-3, warmup_steps=10,
+    get_batch = clip_shapes.batch_sampler(tokenizer, batch_size=32, n_pool=600)
+    history = train(model, get_batch, clip_shapes.loss_fn, TrainConfig(max_steps=60, lr=3e-3, warmup_steps=10,
                                                                   eval_every=0, progress=False, cpu_threads=1))
     assert history.eval_loss[-1] < 0.8 * math.log(32)                      # chance: log(batch size)
 
 
 def test_recipe_saves_what_load_clip_reads(tmp_path):
-    path = clip.train_clip_shapes(tmp_path, size="tiny", device="cpu", max_steps=3, progress=False)
-    assert path == tmp_path / f"{clip.NAME}.safetensors"
-    model, tok = clip.load_clip(directory=tmp_path)
-    assert tok.itos == clip.build_tokenizer().itos and model.config.vocab_size == tok.vocab_size
-    assert set(clip.training_history(tmp_path)["zero_shot"]) == {"test_en", "test_ja", "heldout_pairs_en",
+    path = clip_shapes.train_clip_shapes(tmp_path, size="tiny", device="cpu", max_steps=3, progress=False)
+    assert path == tmp_path / f"{clip_shapes.NAME}.safetensors"
+    model, tok = clip_shapes.load_clip(directory=tmp_path)
+    assert tok.itos == clip_shapes.build_tokenizer().itos and model.config.vocab_size == tok.vocab_size
+    assert set(zoo.history("clip_shapes", tmp_path)["zero_shot"]) == {"test_en", "test_ja", "heldout_pairs_en",
                                                                  "heldout_pairs_ja"}
 
 
@@ -166,9 +167,9 @@ def test_full_preset_runs(tokenizer):
 # -- the shipped model ---------------------------------------------------------------------------
 
 def test_shipped_checkpoint_is_small_and_verified():
-    path = checkpoint.verify(clip.NAME)
+    path = checkpoint.verify(clip_shapes.NAME)
     assert path.stat().st_size < 10 * 2**20
-    assert (checkpoint.SHIPPED / f"{clip.NAME}.vocab.json").exists()
+    assert (checkpoint.SHIPPED / f"{clip_shapes.NAME}.vocab.json").exists()
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -302,7 +303,7 @@ def test_pool_at_eot_without_minus_one_gets_a_sentence_not_a_raw_index_error():
         said = explain_error(check, case, "IndexError", str(info.value))
     assert said.startswith("このエラーがたいてい意味すること：5 個の位置をすべて使うキャプション") and "− 1" in said
     other = explain_error(check, case, "RuntimeError", "The size of tensor a (4) must match the size of tensor b (2)")
-    assert "keepdim=True" in other        # anything else: the notebook's own sentence (shikumi.selfcheck.explain)
+    assert "keepdim=True" in other        # anything else: the notebook's own sentence (shikumi.course.selfcheck.explain)
 
 
 def test_the_live_sampler_reports_held_out_zero_shot_accuracy():
@@ -311,8 +312,8 @@ def test_the_live_sampler_reports_held_out_zero_shot_accuracy():
 
     from shikumi.lang import speaking
 
-    model, _ = clip.load_clip("cpu")
-    line = clip.sampler(n=100)(model)
+    model, _ = clip_shapes.load_clip("cpu")
+    line = clip_shapes.sampler(n=100)(model)
     assert line.startswith("zero-shot, 100 held-out pictures: ") and int(re.search(r"(\d+)%", line)[1]) >= 90
     with speaking("ja"):
-        assert clip.sampler(n=20, lang="ja")(model).startswith("ゼロショット、評価用の画像 20 枚：")
+        assert clip_shapes.sampler(n=20, lang="ja")(model).startswith("ゼロショット、評価用の画像 20 枚：")

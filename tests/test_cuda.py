@@ -11,8 +11,9 @@ import math
 import pytest
 import torch
 
-from shikumi import charlm, diffusion
+from shikumi import diffusion
 from shikumi.train import TrainConfig, train
+from shikumi.zoo import gpt_shakespeare, sd_shapes, unet_digits
 from tests.tiny_models import MODELS, tiny_gpt
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here (the GPU path is tested "
@@ -52,14 +53,14 @@ def test_gpt_trains_with_torch_compile_on_cuda():
 
 
 def test_shipped_models_sample_on_cuda_as_on_the_cpu():
-    gpt_cpu, tok = charlm.load_gpt_shakespeare()
-    gpt_gpu, _ = charlm.load_gpt_shakespeare(device="cuda")
-    ids = charlm.encode("ROMEO:\n", tok)[None]
+    gpt_cpu, tok = gpt_shakespeare.load_gpt_shakespeare()
+    gpt_gpu, _ = gpt_shakespeare.load_gpt_shakespeare(device="cuda")
+    ids = gpt_shakespeare.encode("ROMEO:\n", tok)[None]
     with torch.no_grad():
         torch.testing.assert_close(gpt_gpu(ids.cuda()).cpu(), gpt_cpu(ids), atol=1e-3, rtol=1e-3)
     assert gpt_gpu.generate(ids.cuda(), 20, temperature=0).shape == (1, ids.size(1) + 20)
-    unet_cpu, schedule = diffusion.load_unet_digits()
-    unet_gpu, _ = diffusion.load_unet_digits(device="cuda")
+    unet_cpu, schedule = unet_digits.load_unet_digits()
+    unet_gpu, _ = unet_digits.load_unet_digits(device="cuda")
     images = {}
     for device, unet in (("cpu", unet_cpu), ("cuda", unet_gpu)):
         images[device] = diffusion.sample(unet, diffusion.DDIMScheduler(**schedule), (4, 1, 28, 28), 10,
@@ -70,16 +71,16 @@ def test_shipped_models_sample_on_cuda_as_on_the_cpu():
 def test_text_to_image_pipeline_on_cuda_as_on_the_cpu():
     """Lesson 08: the same seed draws the same pictures on the GPU (noise is drawn on the CPU generator), and
     img2img and the prompt judge work there."""
-    from shikumi import data, pipeline
+    from shikumi import data
 
     prompts = ["a large red circle on the left", "右に小さな青い三角"]
     pictures = {}
     for device in ("cpu", "cuda"):
-        pipe = pipeline.load_pipeline(device)
+        pipe = sd_shapes.load_pipeline(device)
         pictures[device] = pipe(prompts, num_inference_steps=10, generator=torch.Generator().manual_seed(0)).images
         source = torch.from_numpy(data.draw_shape(data.Shape("red", "circle", "large", "middle"))[None])
         assert pipe("a blue square", image=source, strength=0.5).images.device.type == device
     assert pictures["cuda"].device.type == "cuda"
     assert (pictures["cuda"].cpu() - pictures["cpu"]).abs().max().item() < 0.05
-    fidelity = pipeline.prompt_fidelity(pipeline.load_pipeline("cuda"), "train", num_inference_steps=10)
+    fidelity = sd_shapes.prompt_fidelity(sd_shapes.load_pipeline("cuda"), "train", num_inference_steps=10)
     assert fidelity["color_shape"] >= 0.9

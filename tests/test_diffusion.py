@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from autograder.checks import Case, for_lesson
-from shikumi import checkpoint, diffusion
+from shikumi import checkpoint, diffusion, zoo
 from shikumi.lang import speaking
 from shikumi.unet import UNet, UNetConfig
+from shikumi.zoo import unet_digits
 
 CHECKS = for_lesson("07_diffusion")
 
@@ -201,7 +202,7 @@ def test_unet_skip_connections_carry_the_detail():
     """Each up level reads the down path's features at the same resolution: concatenated channels."""
     cfg = UNetConfig.preset("tiny")
     model = UNet(cfg)
-    c0, c1 = cfg.block_channels
+    c0, c1 = cfg.block_out_channels
     assert model.up[0].res[0].conv1.in_channels == c1 + c1      # bottom level: middle + skip
     assert model.up[1].res[0].conv1.in_channels == c0 + c0      # top level: upsampled + skip
     assert all(hasattr(r, "time_proj") for level in [*model.down, model.mid, *model.up] for r in level.res)
@@ -242,7 +243,7 @@ def test_unet_is_about_as_big_as_a_comparable_diffusers_unet():
     cfg = UNetConfig.preset("quick")
     ours = UNet(cfg)
     theirs = diffusers.UNet2DModel(sample_size=28, in_channels=1, out_channels=1, layers_per_block=1,
-                                   block_out_channels=cfg.block_channels, norm_num_groups=cfg.norm_groups,
+                                   block_out_channels=cfg.block_out_channels, norm_num_groups=cfg.norm_num_groups,
                                    down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
                                    up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"))
     n_ours, n_theirs = ours.num_parameters(), sum(p.numel() for p in theirs.parameters())
@@ -257,7 +258,7 @@ def test_unet_is_about_as_big_as_a_comparable_diffusers_unet():
 @pytest.fixture(scope="module")
 def shipped():
     try:
-        model, schedule = diffusion.load_unet_digits()
+        model, schedule = unet_digits.load_unet_digits()
     except FileNotFoundError:
         pytest.skip("no shipped unet_digits checkpoint yet (run `shikumi train unet_digits`)")
     return model, schedule
@@ -267,7 +268,7 @@ def test_shipped_unet_predicts_the_noise_far_better_than_guessing(shipped):
     """On held-out digits, at every noise level, MSE(ε̂, ε) is far below 1 (the loss of predicting 0)."""
     model, schedule = shipped
     s = diffusion.DDPMScheduler(**schedule)
-    x0 = diffusion.digits_for_diffusion("val")[:64]
+    x0 = unet_digits.digits_for_diffusion("val")[:64]
     g = torch.Generator().manual_seed(0)
     losses = {}
     with torch.no_grad():
@@ -284,7 +285,7 @@ def test_shipped_unet_samples_look_like_digits_not_noise(shipped):
     model, schedule = shipped
     x = diffusion.sample(model, diffusion.DDIMScheduler(**schedule), (16, 1, 28, 28), 20,
                          generator=torch.Generator().manual_seed(0))
-    real = diffusion.digits_for_diffusion("val")
+    real = unet_digits.digits_for_diffusion("val")
     dark = lambda im: (im < -0.8).float().mean().item()      # noqa: E731
     bright = lambda im: (im > 0.5).float().mean().item()     # noqa: E731
     assert abs(dark(x) - dark(real)) < 0.15, (dark(x), dark(real))
@@ -294,11 +295,11 @@ def test_shipped_unet_samples_look_like_digits_not_noise(shipped):
 
 
 def test_recipe_trains_saves_and_loads(tmp_path):
-    path = diffusion.train_unet_digits(tmp_path, size="tiny", device="cpu", max_steps=2, progress=False)
+    path = unet_digits.train_unet_digits(tmp_path, size="tiny", device="cpu", max_steps=2, progress=False)
     assert path.exists() and (tmp_path / "unet_digits.scheduler.json").exists()
-    model, schedule = diffusion.load_unet_digits(directory=tmp_path)
+    model, schedule = unet_digits.load_unet_digits(directory=tmp_path)
     assert schedule["beta_schedule"] == "squaredcos_cap_v2"
-    assert diffusion.training_history(tmp_path)["steps"] == 2
+    assert zoo.history("unet_digits", tmp_path)["steps"] == 2
     assert model(torch.zeros(1, 1, 28, 28), 3).shape == (1, 1, 28, 28)
 
 

@@ -118,7 +118,7 @@ def results_json(out: Path) -> dict[str, dict]:
 
 
 def shikumi_grade(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "shikumi", "grade", *map(str, args)], capture_output=True,
                           text=True, timeout=900, env=env)
 
 

@@ -22,7 +22,7 @@ from autograder import report, sandbox, verify
 from autograder.batch import grade_batch
 from autograder.grade import ExerciseResult, SubmissionResult, which_language
 from autograder.plain import Unsupported, encode
-from shikumi import release
+from shikumi.course import release
 from shikumi.lang import current, speaking, tr
 from shikumi.ngram import conditional_prob
 from tests.conftest import ROOT, lesson_names, make_submission

@@ -10,21 +10,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from shikumi import charlm, chatdata, checkpoint, finetune
+from shikumi import chatdata, checkpoint, finetune
 from shikumi.gpt import GPT, GPTConfig
 from shikumi.train import TrainConfig
+from shikumi.zoo import gpt_chat, gpt_shakespeare
 
 IGNORE = finetune.IGNORE
 
 
 @pytest.fixture(scope="module")
 def base():
-    return charlm.load_gpt_shakespeare()
+    return gpt_shakespeare.load_gpt_shakespeare()
 
 
 @pytest.fixture(scope="module")
 def sft():
-    return finetune.load_gpt_chat(finetune.SFT_NAME)[0]
+    return gpt_chat.load_gpt_chat(gpt_chat.SFT_NAME)[0]
 
 
 # -- the data ----------------------------------------------------------------------------------------------------
@@ -152,29 +153,29 @@ def test_shipped_sft_answers_held_out_instructions_better_than_the_base(base, sf
 
 
 def test_reply_stops_at_the_end_of_the_speech(sft):
-    tok = finetune.load_gpt_chat()[1]
+    tok = gpt_chat.load_gpt_chat()[1]
     text = finetune.reply(sft, tok, "Greet OPHELIA.")
     assert text.startswith("Good morrow, OPHELIA!") and text.endswith("\n\n") and text.count("\n\n") == 1
 
 
 def test_shipped_checkpoints_are_small_verified_and_recorded():
-    for name in (finetune.SFT_NAME, "gpt_chat_dpo"):
+    for name in (gpt_chat.SFT_NAME, "gpt_chat_dpo"):
         path = checkpoint.verify(name)
         assert path.stat().st_size <= 4 * 2**20
         record = checkpoint.load_history(name)
         assert record["steps"] and record["eval_loss"]
-    sft_record = checkpoint.load_history(finetune.SFT_NAME)
+    sft_record = checkpoint.load_history(gpt_chat.SFT_NAME)
     assert sft_record["heldout_correct"] > sft_record["heldout_correct_base"] + 0.5
 
 
 def test_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch):
-    tiny = dataclasses.replace(finetune.SFT_RECIPES["quick"], n_train=40, n_val=8, batch_size=2,
+    tiny = dataclasses.replace(gpt_chat.SFT_RECIPES["quick"], n_train=40, n_val=8, batch_size=2,
                                train=TrainConfig(max_steps=2, eval_every=0, eval_steps=1, progress=False))
-    monkeypatch.setitem(finetune.SFT_RECIPES, "quick", tiny)
+    monkeypatch.setitem(gpt_chat.SFT_RECIPES, "quick", tiny)
     monkeypatch.setattr(finetune, "score", lambda *a, **k: finetune.Score(0.0, 1.0, 0.0, []))
-    path = finetune.train_gpt_chat_sft(tmp_path, size="quick", device="cpu")
+    path = gpt_chat.train_gpt_chat_sft(tmp_path, size="quick", device="cpu")
     assert path == tmp_path / "gpt_chat_sft.safetensors"
-    model, tok = finetune.load_gpt_chat(path=path)
+    model, tok = gpt_chat.load_gpt_chat(path=path)
     assert isinstance(model, GPT) and model.config == GPTConfig.preset("nano", vocab_size=82)
     assert tok.vocab_size == model.config.vocab_size == 82
     assert checkpoint.load_history("gpt_chat_sft", tmp_path)["steps"] == 2

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import nbformat
 import pytest
 
-from shikumi.selfcheck import MESSAGES
+from shikumi.course.selfcheck import MESSAGES
 from tests.conftest import ROOT, lesson_names
 
 GLOSSARY = ROOT / "docs" / "glossary.md"
@@ -116,7 +116,7 @@ def test_the_japanese_edition_uses_one_word_per_idea(name):
 
 
 def test_the_japanese_self_check_and_grader_messages_use_one_word_per_idea():
-    texts = [("shikumi/selfcheck.py", m) for m in MESSAGES["ja"].values()]
+    texts = [("shikumi/course/selfcheck.py", m) for m in MESSAGES["ja"].values()]
     for path in sorted((ROOT / "autograder" / "checks").glob("*.py")):
         texts += [(path.name, s) for s in _comments_and_strings(path.read_text(encoding="utf-8")) if JAPANESE.search(s)]
     found = [f"{where}: {bad!r} (write {good!r}) in …{around}…"

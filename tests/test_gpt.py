@@ -1,4 +1,4 @@
-"""shikumi.gpt and shikumi.charlm (lesson 04), and the hidden checks of autograder.checks.l04_gpt.
+"""shikumi.gpt and shikumi.zoo.gpt_shakespeare (lesson 04), and the hidden checks of autograder.checks.l04_gpt.
 
 The GPT is checked against Hugging Face's GPT2LMHeadModel, built locally with random weights (nothing is
 downloaded); the shipped Shakespeare checkpoint must beat the best character n-gram on the held-out play.
@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from autograder.checks import for_lesson
 from autograder.checks import l04_gpt as l04
 from autograder.plain import encode
-from shikumi import charlm, checkpoint, gpt, ngram
+from shikumi import checkpoint, gpt, ngram
 from shikumi.attention import causal_mask
+from shikumi.zoo import gpt_shakespeare
 from tests.conftest import run_check, solution_answers
 
 CHECKS = for_lesson("04_gpt")
@@ -209,15 +210,15 @@ def test_checkpoint_round_trip_keeps_the_embeddings_tied(tmp_path):
         assert torch.allclose(model.eval()(x), loaded(x))
 
 
-# -- charlm: data, loss, the recipe ----------------------------------------------------------------
+# -- zoo.gpt_shakespeare: data, loss, the recipe ----------------------------------------------------------------
 
 def test_batches_are_windows_shifted_by_one():
     ids = torch.arange(100)
-    get_batch = charlm.batch_fn(ids, ids + 1000, block_size=8, batch_size=4, seed=0)
+    get_batch = gpt_shakespeare.batch_fn(ids, ids + 1000, block_size=8, batch_size=4, seed=0)
     x, y = get_batch("train")
     assert x.shape == y.shape == (4, 8) and torch.equal(y, x + 1)
     assert (get_batch("val")[0] >= 1000).all()
-    again = charlm.batch_fn(ids, ids + 1000, block_size=8, batch_size=4, seed=0)("train")[0]
+    again = gpt_shakespeare.batch_fn(ids, ids + 1000, block_size=8, batch_size=4, seed=0)("train")[0]
     assert torch.equal(again, x)                                   # seeded: the same batches every run
 
 
@@ -231,47 +232,47 @@ def test_nats_per_char_scores_every_character_once(length):
         for s in range(0, length - 1, 8):
             x = ids[s : min(s + 8, length - 1)]
             total += F.cross_entropy(model(x[None])[0], ids[s + 1 : s + 1 + len(x)], reduction="sum").item()
-    assert charlm.nats_per_char(model, ids, batch_size=2) == pytest.approx(total / (length - 1), rel=1e-5)
+    assert gpt_shakespeare.nats_per_char(model, ids, batch_size=2) == pytest.approx(total / (length - 1), rel=1e-5)
 
 
 def test_corpus_holds_out_the_tempest_and_every_character_encodes():
-    train_text, val_text = charlm.corpus("quick")
+    train_text, val_text = gpt_shakespeare.corpus("quick")
     assert "PROSPERO" in val_text and "PROSPERO" not in train_text and "HAMLET" in train_text
     assert 700_000 < len(train_text) < 1_000_000
-    tok = charlm.tokenizer()
+    tok = gpt_shakespeare.tokenizer()
     assert tok.vocab_size == 82 and tok.decode(tok.encode(val_text[:500])) == val_text[:500]
-    assert sum(len(line) + 1 for line in charlm.char_lines(val_text)) == len(val_text) + 1
+    assert sum(len(line) + 1 for line in gpt_shakespeare.char_lines(val_text)) == len(val_text) + 1
 
 
 def test_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch):
-    tiny = charlm.Recipe(gpt.GPTConfig(n_layer=1, n_head=2, d_model=16, block_size=16),
-                         charlm.TrainConfig(max_steps=3, eval_every=0, eval_steps=1), batch_size=2,
+    tiny = gpt_shakespeare.Recipe(gpt.GPTConfig(n_layer=1, n_head=2, d_model=16, block_size=16),
+                         gpt_shakespeare.TrainConfig(max_steps=3, eval_every=0, eval_steps=1), batch_size=2,
                          plays=["macbeth"])
-    monkeypatch.setitem(charlm.RECIPES, "quick", tiny)
-    path = charlm.train_gpt_shakespeare(tmp_path, size="quick", device="cpu")
+    monkeypatch.setitem(gpt_shakespeare.RECIPES, "quick", tiny)
+    path = gpt_shakespeare.train_gpt_shakespeare(tmp_path, size="quick", device="cpu")
     assert path == tmp_path / "gpt_shakespeare.safetensors"
-    model, tok = charlm.load_gpt_shakespeare(path=path)
+    model, tok = gpt_shakespeare.load_gpt_shakespeare(path=path)
     assert model.config.d_model == 16 and tok.vocab_size == model.config.vocab_size == 82
 
 
 def test_shipped_checkpoint_is_small_and_verified():
-    path = checkpoint.verify(charlm.NAME)
+    path = checkpoint.verify(gpt_shakespeare.NAME)
     assert path.stat().st_size <= 10 * 2**20
-    model, tok = charlm.load_gpt_shakespeare()
+    model, tok = gpt_shakespeare.load_gpt_shakespeare()
     assert model.config.vocab_size == tok.vocab_size == 82 and model.config.prenorm
 
 
 def test_shipped_gpt_beats_the_best_character_ngram():
-    model, tok = charlm.load_gpt_shakespeare()
-    train_text, val_text = charlm.corpus("quick")
-    gpt_loss = charlm.nats_per_char(model, charlm.encode(val_text, tok))
-    lines = charlm.char_lines(train_text)
+    model, tok = gpt_shakespeare.load_gpt_shakespeare()
+    train_text, val_text = gpt_shakespeare.corpus("quick")
+    gpt_loss = gpt_shakespeare.nats_per_char(model, gpt_shakespeare.encode(val_text, tok))
+    lines = gpt_shakespeare.char_lines(train_text)
     best = math.inf
     for n in (4, 5):  # the best n on this split (lesson 04 sweeps 1–6: 4 and 5 win)
         counted = ngram.NGramModel(n=n).fit(lines)
         for k in (0.03, 0.1):
             counted.k = k
-            best = min(best, charlm.ngram_nats_per_char(counted, val_text))
+            best = min(best, gpt_shakespeare.ngram_nats_per_char(counted, val_text))
     print(f"held-out nats/char: GPT {gpt_loss:.3f}, best n-gram {best:.3f}")
     assert gpt_loss < best - 0.05
     assert gpt_loss < math.log(tok.vocab_size) / 2                 # far better than a uniform guess

@@ -254,7 +254,7 @@ def test_no_python_still_writes_results(tmp_path, bundle):
 
 def test_the_command_refuses_bad_input_in_one_line(tmp_path):
     for args, words in ((["99"], "no lesson '99'"), ([LESSON, "--visibility", "later"], "invalid choice")):
-        proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "gradescope", *args, "-o", str(tmp_path / "a.zip"),
+        proc = subprocess.run([sys.executable, "-m", "shikumi", "gradescope", *args, "-o", str(tmp_path / "a.zip"),
                                "--root", str(ROOT)], capture_output=True, text=True, timeout=120)
         assert proc.returncode != 0 and words in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "a.zip").exists()

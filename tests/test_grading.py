@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from autograder.grade import grade_submission
-from shikumi import release
+from shikumi.course import release
 from tests.conftest import ROOT, lesson_names, make_submission
 
 LESSON = "01_ngram"
@@ -22,7 +22,7 @@ def by_id(result):
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "shikumi", "grade", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, timeout=600)
 
 

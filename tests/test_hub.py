@@ -27,8 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shikumi import release
-from shikumi.course import hub
+from shikumi.course import hub, release
 from tests.conftest import ROOT
 
 requests = pytest.importorskip("requests")
@@ -310,7 +309,7 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
             assert (course / "submitted" / name / LESSON / f"{LESSON}.ipynb").exists()
         from autograder import sandbox
         clock.lap("presenter: admin log-in, collect")
-        grade = subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", str(course / "submitted"),
+        grade = subprocess.run([sys.executable, "-m", "shikumi", "grade", str(course / "submitted"),
                                 "--out", str(state / "grades"), "--workers", "2",
                                 *(["--no-sandbox"] if sandbox.unavailable() else [])],
                                env=venv_env, capture_output=True, text=True, timeout=900)

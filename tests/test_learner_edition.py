@@ -21,8 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shikumi import release
-from shikumi.course import learner
+from shikumi.course import learner, release
 from tests.conftest import ROOT, lesson_names
 
 LESSON = "01_ngram"
@@ -78,15 +77,29 @@ def test_the_edition_holds_the_lessons_and_the_library(edition):
         for name in lessons:  # the released notebooks, byte for byte
             assert (folder / name).read_bytes() == (ROOT / name).read_bytes()
     for name in ("README.md", "Makefile", "selftest.py", "pyproject.toml", "docs/glossary.md",
-                 "lib/shikumi/checkpoints/SHA256SUMS", "lib/shikumi/texts/mukashibanashi.txt", "lib/shikumi/cli.py"):
+                 "lib/shikumi/checkpoints/SHA256SUMS", "lib/shikumi/texts/mukashibanashi.txt",
+                 "lib/shikumi/course/selfcheck.py", "lib/shikumi/course/cli.py"):
         assert name in got, name
     makefile = (folder / "Makefile").read_text(encoding="utf-8")
     assert "\nlab:" in makefile and "\nselftest:" in makefile
     pyproject = (folder / "pyproject.toml").read_text(encoding="utf-8")
     assert '"papermill' in pyproject and '"torch' in pyproject and "nbgrader" not in pyproject
-    assert 'packages = ["shikumi"]' in pyproject
+    assert 'packages = ["shikumi", "shikumi.course", "shikumi.zoo"]' in pyproject   # every subpackage
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert "make lab" in readme and "make selftest" in readme
+
+
+def test_the_course_installs_every_package_of_the_library():
+    """pyproject.toml lists packages one by one: a new subpackage (shikumi.zoo) must be among them, or a
+    non-editable install (the learner's, the Gradescope image) lacks it."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    library = ROOT / "lib" / "shikumi"
+    packages = {".".join(("shikumi", *p.parent.relative_to(library).parts)) for p in library.rglob("__init__.py")}
+    assert packages <= listed, sorted(packages - listed)
 
 
 def test_nothing_that_grades_or_answers(edition):
@@ -94,7 +107,9 @@ def test_nothing_that_grades_or_answers(edition):
     got = files(folder)
     top = {name.split("/")[0] for name in got}
     assert not top & {"solutions", "autograder", ".git", "tests", "benchmarks", ".ci"}, top
-    assert not any(n.startswith("lib/shikumi/course/") or n == "lib/shikumi/release.py" for n in got)
+    # of the course's tooling, only what the lessons import (the self-checks) and the `shikumi` command
+    assert {n for n in got if n.startswith("lib/shikumi/course/")} == {
+        f"lib/shikumi/course/{name}" for name in learner.COURSE_FOR_LEARNERS}
     check_modules = {p.read_bytes() for p in (ROOT / "autograder").rglob("*.py")}
     assert not any((folder / n).read_bytes() in check_modules for n in got), "a grader module was shipped"
 
@@ -129,11 +144,23 @@ def test_a_copied_solution_would_be_caught(tmp_path):
     assert solution_lines() & stripped_lines(folder / "lessons" / "en" / f"{LESSON}.ipynb")
 
 
+def test_the_course_tooling_would_be_caught(tmp_path):
+    """Of lib/shikumi/course/, an edition carries the self-checks and the command, never what builds or grades."""
+    folder = tmp_path / "bad"
+    (folder / "lib" / "shikumi" / "course").mkdir(parents=True)
+    for name in learner.COURSE_FOR_LEARNERS:
+        (folder / "lib" / "shikumi" / "course" / name).write_text("", encoding="utf-8")
+    learner.check(folder)
+    (folder / "lib" / "shikumi" / "course" / "release.py").write_text("", encoding="utf-8")
+    with pytest.raises(learner.EditionError, match="course/release.py: it builds or grades"):
+        learner.check(folder)
+
+
 def test_destinations_that_are_refused(tmp_path):
     mine = tmp_path / "thesis"
     mine.mkdir()
     (mine / "chapter1.tex").write_text("my work", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "learner-edition", str(mine), "--root", str(ROOT)],
+    proc = subprocess.run([sys.executable, "-m", "shikumi", "learner-edition", str(mine), "--root", str(ROOT)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "not an earlier learner edition" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -13,6 +13,7 @@ import torch
 from shikumi.gpt import GPT, GPTConfig
 from shikumi.live import LiveTraining
 from shikumi.train import TrainConfig, make_optimizers, muon_matrices, train
+from shikumi.zoo import gpt_shakespeare
 from tests.conftest import ROOT
 
 
@@ -247,9 +248,8 @@ def test_the_adamw_path_is_the_loop_the_shipped_checkpoints_were_trained_with():
 def test_lesson_04s_quick_recipe_is_the_shipped_checkpoints():
     """RECIPES["quick"] reproduces the shipped checkpoint (`shikumi train gpt_shakespeare`): the lesson's faster
     recipe is a new name, "live", and leaves "quick" as it was."""
-    from shikumi import charlm
 
-    quick, live = charlm.RECIPES["quick"], charlm.RECIPES["live"]
+    quick, live = gpt_shakespeare.RECIPES["quick"], gpt_shakespeare.RECIPES["live"]
     assert (quick.batch_size, quick.model.block_size, quick.train.max_steps, quick.train.lr,
             quick.train.optimizer) == (32, 128, 2000, 2e-3, "adamw")
     assert live.train.optimizer == "muon" and live.plays == quick.plays
@@ -267,3 +267,15 @@ def test_a_broken_sample_function_is_one_sentence_and_training_goes_on(capsys):
     out = capsys.readouterr().out
     assert len(history.step) == 20 and out.count("the sample function failed (IndexError") == 1
     assert "Traceback" not in out
+
+
+def test_a_sample_is_headed_with_the_step_the_progress_line_shows(capsys):
+    """After 5 steps the bar says "step 5/5"; the sample shown then says step 5 too, not 4."""
+    class History:
+        step, train_loss, eval_loss = [0, 1, 2, 3, 4], [1.0] * 5, []
+
+    live = LiveTraining(sample_fn=lambda model: "hello", mode="text", lang="en")
+    live.start(total_steps=5)
+    model = torch.nn.Linear(1, 1)
+    live.end(model, History())
+    assert "(step 5)" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shikumi import release
+from shikumi.course import release
 from tests.conftest import ROOT
 
 LESSON, ASSIGNMENT = "01_ngram", "lesson01"
@@ -70,7 +70,7 @@ def test_nbgrader_and_shikumi_agree_on_one_course_folder(tmp_path):
 
     run(nbgrader, "autograde", ASSIGNMENT, "--create", cwd=course)
     run(nbgrader, "export", "--to", str(tmp_path / "nbgrader.csv"), cwd=course)
-    run(sys.executable, "-m", "shikumi.cli", "grade", str(course), "--out", str(tmp_path / "grades"), cwd=course)
+    run(sys.executable, "-m", "shikumi", "grade", str(course), "--out", str(tmp_path / "grades"), cwd=course)
 
     theirs, ours = rows(tmp_path / "nbgrader.csv"), rows(tmp_path / "grades" / "gradebook.csv")
     with (tmp_path / "grades" / "gradebook.csv").open(encoding="utf-8") as f:

@@ -11,9 +11,9 @@ import nbformat
 import pytest
 
 from benchmarks.measure import run_notebook
-from shikumi import release
-from shikumi.release import LANGS, lesson_number
-from shikumi.selfcheck import MESSAGES
+from shikumi.course import release
+from shikumi.course.release import LANGS, lesson_number
+from shikumi.course.selfcheck import MESSAGES
 from tests.conftest import lesson_names
 
 BUDGET_MB = 2048        # peak memory of papermill + kernel

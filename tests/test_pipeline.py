@@ -11,14 +11,9 @@ import torch
 
 from shikumi import data
 from shikumi.device import one_cpu_thread
-from shikumi.pipeline import (
-    TextToImagePipeline,
-    classifier_free_guidance,
-    img2img_start,
-    load_pipeline,
-    prompt_fidelity,
-    unet_config,
-)
+from shikumi.pipeline import TextToImagePipeline, classifier_free_guidance, img2img_start
+from shikumi.zoo import clip_shapes
+from shikumi.zoo.sd_shapes import load_pipeline, prompt_fidelity, unet_config
 
 # -- the judge ------------------------------------------------------------------------------------------------
 
@@ -73,11 +68,11 @@ def test_img2img_start_matches_diffusers(n, strength):
 
 @pytest.fixture(scope="module")
 def random_pipe():
-    from shikumi.autoencoder import load_vae
-    from shikumi.clip import load_clip
     from shikumi.diffusion import DDIMScheduler
-    from shikumi.pipeline import LATENT_SCHEDULE
     from shikumi.unet import UNet
+    from shikumi.zoo.clip_shapes import load_clip
+    from shikumi.zoo.sd_shapes import LATENT_SCHEDULE
+    from shikumi.zoo.vae import load_vae
 
     torch.manual_seed(0)
     clip_model, tokenizer = load_clip()
@@ -111,7 +106,7 @@ def test_pipeline_loop_equals_diffusers_ddim_driving_the_same_unet(random_pipe):
     """The pipeline's ⑥ loop, with diffusers' DDIMScheduler stepping instead of ours: the same latents."""
     from diffusers import DDIMScheduler as TheirDDIM
 
-    from shikumi.pipeline import LATENT_SCHEDULE
+    from shikumi.zoo.sd_shapes import LATENT_SCHEDULE
 
     prompts, steps, scale = ["a large green cross at the top"], 6, 3.0
     ours = random_pipe(prompts, num_inference_steps=steps, guidance_scale=scale,
@@ -153,11 +148,11 @@ def shipped_pipe():
 
 
 def test_shipped_unet_is_small_and_reproducible():
-    from shikumi import checkpoint, recipes
+    from shikumi import checkpoint, zoo
 
     path = checkpoint.verify("sd_shapes")                                 # the SHA-256 matches SHA256SUMS
     assert path.stat().st_size <= 20 * 2**20
-    assert recipes.RECIPES["sd_shapes"] == "shikumi.pipeline:train_sd_shapes"
+    assert zoo.RECIPES["sd_shapes"] == "shikumi.zoo.sd_shapes:train_sd_shapes"
 
 
 def test_shipped_pipeline_follows_prompts_on_trained_pairs(shipped_pipe):
@@ -249,12 +244,12 @@ def test_the_captions_and_their_vocabulary_read_as_before():
     """Normalising what a learner types must not change what the shipped models were trained on."""
     import json
 
-    from shikumi import captions, clip
+    from shikumi import captions
     from shikumi.checkpoint import SHIPPED
 
     for shape in data.all_shapes("all"):
         assert captions.caption_words(shape.caption("ja")) == data.tokenize_ja(shape.caption("ja"))
         assert captions.caption_words(shape.caption("en")) == data.tokenize_en(shape.caption("en"))
     saved = json.loads((SHIPPED / "clip_shapes.vocab.json").read_text(encoding="utf-8"))
-    assert clip.build_tokenizer().itos == saved["itos"]
+    assert clip_shapes.build_tokenizer().itos == saved["itos"]
     assert not set(captions.SAME_AS) & set(saved["itos"])      # a caption's own word is never rewritten

@@ -384,7 +384,7 @@ def test_a_malformed_course_toml_is_one_sentence_with_file_line_and_key(tmp_path
 def test_the_cli_says_what_is_wrong_with_course_toml_and_grades_nothing(tmp_path):
     (tmp_path / "course.toml").write_text("[due]\n01_ngram = 2026-02-30T23:59:00+09:00\n", encoding="utf-8")
     sub = make_submission(tmp_path, LESSON, {}, name="amy.ipynb")
-    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "grade", str(sub), "--out", str(tmp_path / "g")],
+    proc = subprocess.run([sys.executable, "-m", "shikumi", "grade", str(sub), "--out", str(tmp_path / "g")],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300,
                           env={**os.environ, "PYTHONPATH": f"{ROOT / 'lib'}:{ROOT}"})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

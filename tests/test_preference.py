@@ -14,6 +14,7 @@ import torch
 
 from shikumi import chatdata, finetune, preference
 from shikumi.train import TrainConfig
+from shikumi.zoo import gpt_chat
 
 
 def random_logps(seed: int, n: int = 16) -> list[torch.Tensor]:
@@ -117,7 +118,7 @@ def test_the_bag_of_words_reward_model_learns_the_labelers_taste():
 
 @pytest.fixture(scope="module")
 def sft():
-    return finetune.load_gpt_chat(finetune.SFT_NAME)
+    return gpt_chat.load_gpt_chat(gpt_chat.SFT_NAME)
 
 
 def test_a_short_dpo_raises_the_held_out_win_rate(sft):
@@ -138,7 +139,7 @@ def test_a_short_dpo_raises_the_held_out_win_rate(sft):
 
 def test_shipped_dpo_wins_where_sft_tosses_a_coin(sft):
     model, tok = sft
-    dpo, _ = finetune.load_gpt_chat(preference.DPO_NAME)
+    dpo, _ = gpt_chat.load_gpt_chat(gpt_chat.DPO_NAME)
     pairs = chatdata.preference_pairs(200, "heldout", seed=1)
     before, after = preference.win_rate(model, tok, pairs), preference.win_rate(dpo, tok, pairs)
     held = chatdata.instructions(32, "heldout", seed=7)

@@ -8,15 +8,14 @@ import sys
 import nbformat
 import pytest
 
-from shikumi import release
-from shikumi.course import present
+from shikumi.course import present, release
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def presented(tmp_path_factory):
     out = tmp_path_factory.mktemp("present")
-    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "release", "--root", str(ROOT), "--present", str(out),
+    proc = subprocess.run([sys.executable, "-m", "shikumi", "release", "--root", str(ROOT), "--present", str(out),
                            "--lang", "ja", "--lessons", "01_ngram"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return nbformat.read(str(out / "ja" / "01_ngram.ipynb"), as_version=4)
@@ -52,3 +51,13 @@ def test_slide_types_follow_the_headings():
     assert present.slide_type(md("Some prose"), -1) == "-"
     assert present.slide_type(nbformat.v4.new_code_cell("import torch"), 1) == "skip"
     assert present.slide_type(nbformat.v4.new_code_cell("x = 1"), 5) == "-"
+
+
+def test_building_gives_the_shells_matplotlib_backend_back(tmp_path, monkeypatch):
+    """The build draws plots inline (it lifts MPLBACKEND=Agg while lessons run), then gives the setting back."""
+    import os
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    present.build(tmp_path, langs=("en",), lessons=["01_ngram"], root=ROOT, execute=False, log=lambda *a: None)
+    assert (tmp_path / "en" / "01_ngram.ipynb").exists()
+    assert os.environ.get("MPLBACKEND") == "Agg"

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from shikumi import release
+from shikumi.course import release
 from tests.conftest import ROOT, lesson_names
 from tests.test_glossary import ENTRIES, misused
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from shikumi import release
+from shikumi.course import release
 from tests.conftest import ROOT, lesson_names
 
 
@@ -24,7 +24,7 @@ def test_there_are_lessons():
 
 def test_release_check_passes_on_the_repository():
     """`shikumi release --check` is what tells a contributor that lessons/ is stale."""
-    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "release", "--check", "--root", str(ROOT)],
+    proc = subprocess.run([sys.executable, "-m", "shikumi", "release", "--check", "--root", str(ROOT)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
@@ -37,7 +37,7 @@ def test_release_check_fails_when_a_lesson_is_stale(tmp_path):
     nb = json.loads(stale.read_text(encoding="utf-8"))
     nb["cells"][0]["source"] = "# edited by hand"
     stale.write_text(json.dumps(nb), encoding="utf-8")
-    cmd = [sys.executable, "-m", "shikumi.cli", "release", "--root", str(course)]
+    cmd = [sys.executable, "-m", "shikumi", "release", "--root", str(course)]
     proc = subprocess.run(cmd + ["--check"], capture_output=True, text=True)
     assert proc.returncode == 1 and "lessons/ja/01_ngram.ipynb" in proc.stderr
     assert subprocess.run(cmd, capture_output=True, text=True).returncode == 0  # release repairs it
@@ -97,7 +97,7 @@ def test_nbgrader_releases_one_language(tmp_path, lang):
     """An instructor who already uses nbgrader gets a source in one language (`shikumi release --nbgrader`),
     which nbgrader's own generate_assignment takes as it is: every prose cell once, self-checks in `lang`."""
     course = tmp_path / "course"
-    cli = subprocess.run([sys.executable, "-m", "shikumi.cli", "release", "--root", str(ROOT), "--nbgrader",
+    cli = subprocess.run([sys.executable, "-m", "shikumi", "release", "--root", str(ROOT), "--nbgrader",
                           str(course), "--lang", lang, "--assignment", "lesson{number}"],
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 0, cli.stderr
@@ -119,7 +119,7 @@ def test_nbgrader_releases_one_language(tmp_path, lang):
 
 
 def test_a_bad_assignment_name_is_refused(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "release", "--root", str(ROOT), "--nbgrader",
+    proc = subprocess.run([sys.executable, "-m", "shikumi", "release", "--root", str(ROOT), "--nbgrader",
                            str(tmp_path), "--assignment", "../{lesson}"], capture_output=True, text=True)
     assert proc.returncode == 1 and "assignment name" in proc.stderr and not list(tmp_path.iterdir())
 

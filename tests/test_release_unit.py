@@ -1,4 +1,4 @@
-"""shikumi.release, on small notebooks built here (independent of what is in solutions/)."""
+"""shikumi.course.release, on small notebooks built here (independent of what is in solutions/)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from shikumi.release import (
+from shikumi.course.release import (
     Exercise,
     build_lesson,
     exercises,
@@ -36,7 +36,7 @@ ANSWER = '''def f(x):
     return y
     ### END SOLUTION'''
 
-CHECK = "from shikumi.selfcheck import expect\nexpect(f(1), 2, 'f(1)')"
+CHECK = "from shikumi.course.selfcheck import expect\nexpect(f(1), 2, 'f(1)')"
 
 
 def answer_meta(gid="f"):
@@ -227,13 +227,13 @@ def test_localize_code_leaves_other_code_alone():
 
 def test_each_edition_keeps_its_half_of_tr():
     source = ('from shikumi.lang import tr\n'
-              'from shikumi.selfcheck import tr, expect, set_language\n'
+              'from shikumi.course.selfcheck import tr, expect, set_language\n'
               'set_language(tr("en", "ja"))\n'
               'plot(x, title=tr("how much is left", "どれだけ残っているか"))\n'
               'label = tr(f"step {i:3d}", f"ステップ {i:3d}")\n'
               'y = Tx("not T") + T  # a name that only looks like it\n')
     assert resolve_text(source, "en").splitlines() == [
-        "from shikumi.selfcheck import expect, set_language", 'set_language("en")',
+        "from shikumi.course.selfcheck import expect, set_language", 'set_language("en")',
         'plot(x, title="how much is left")', 'label = f"step {i:3d}"', 'y = Tx("not T") + T  # a name that only looks like it']
     assert resolve_text(source, "ja").splitlines()[1:4] == [
         'set_language("ja")', 'plot(x, title="どれだけ残っているか")', 'label = f"ステップ {i:3d}"']

@@ -1,11 +1,11 @@
-"""shikumi.selfcheck: the messages a learner reads after each exercise, in the lesson's language."""
+"""shikumi.course.selfcheck: the messages a learner reads after each exercise, in the lesson's language."""
 
 import re
 
 import pytest
 
-from shikumi import selfcheck
-from shikumi.selfcheck import expect, expect_close, passed, set_language
+from shikumi.course import selfcheck
+from shikumi.course.selfcheck import expect, expect_close, passed, set_language
 
 
 @pytest.fixture(autouse=True)
@@ -180,7 +180,7 @@ def test_a_notebook_shows_the_sentence_under_an_error_but_not_under_a_self_check
     interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
     shell = interactiveshell.InteractiveShell.instance()
     try:
-        shell.run_cell("from shikumi.selfcheck import set_language, expect\nset_language('en')")
+        shell.run_cell("from shikumi.course.selfcheck import set_language, expect\nset_language('en')")
         assert selfcheck.explain_errors()
         selfcheck.explain_errors()                                   # twice: still one sentence per error
         capsys.readouterr()

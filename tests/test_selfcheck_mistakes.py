@@ -11,8 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from shikumi import ngram, release, selfcheck
-from shikumi.selfcheck import SelfCheckFailed
+from shikumi import ngram
+from shikumi.course import release, selfcheck
+from shikumi.course.selfcheck import SelfCheckFailed
 from tests.conftest import ROOT, solution_answers
 
 

@@ -51,7 +51,7 @@ def conditional_prob(counts, context, word):
 
 
 def stub(lang="en"):
-    from shikumi import release
+    from shikumi.course import release
 
     source = release.read_source(release.source_path(LESSON, ROOT))
     return next(c.source for c in release.build_lesson(source, lang).cells
@@ -93,7 +93,7 @@ def test_the_report_escapes_what_learners_wrote(tmp_path):
     out = tmp_path / "grades"
     write_result(out, "<script>alert(1)</script>", {"conditional_prob": ORIGINAL + "\n# </pre><img src=x>\n"})
     write_result(out, "ben", {"conditional_prob": RENAMED})
-    proc = subprocess.run([sys.executable, "-m", "shikumi.cli", "similarity", str(out)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "shikumi", "similarity", str(out)], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": f"{ROOT / 'lib'}:{ROOT}"})
     assert proc.returncode == 0, proc.stderr
     assert "1.00  01_ngram  conditional_prob" in proc.stdout

@@ -137,7 +137,7 @@ def test_training_on_cuda_with_torch_compile():
 
 TORCHRUN = shutil.which("torchrun", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
 
-# One recipe, registered in shikumi.recipes and run by `shikumi train`'s code path (recipes.train_recipe) in
+# One recipe, registered in shikumi.zoo and run by `shikumi train`'s code path (zoo.train_recipe) in
 # every process. Batch n of the pool is x = rows 4n … 4n+3 of a fixed (64, 3) matrix: easy to follow.
 DDP_WORKER = textwrap.dedent("""
     import dataclasses, json, os, sys
@@ -145,7 +145,7 @@ DDP_WORKER = textwrap.dedent("""
 
     import torch
 
-    from shikumi import checkpoint, recipes
+    from shikumi import checkpoint, zoo
     from shikumi.train import TrainConfig, rank_and_world, train
 
     X = torch.linspace(-1, 1, 192).view(64, 3)
@@ -183,8 +183,8 @@ DDP_WORKER = textwrap.dedent("""
         print(f"line: trained on rank {rank}")
         return checkpoint.save(model, LineConfig(), Path(out_dir) / "line")
 
-    recipes.RECIPES["line"] = "__main__:train_line"
-    recipes.train_recipe("line", Path(sys.argv[1]) / "shipped")
+    zoo.RECIPES["line"] = "__main__:train_line"
+    zoo.train_recipe("line", Path(sys.argv[1]) / "shipped")
 """)
 
 
@@ -215,7 +215,7 @@ def test_torchrun_two_processes_train_one_model(tmp_path, device):
 
     # one process reading batches 2k and 2k+1 together at step k takes the very same steps
     worker = {}
-    exec(compile(DDP_WORKER.split("recipes.RECIPES")[0], "worker", "exec"), worker)
+    exec(compile(DDP_WORKER.split("zoo.RECIPES")[0], "worker", "exec"), worker)
     one = worker["batches"]()
 
     def both(split):

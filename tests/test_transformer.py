@@ -18,7 +18,7 @@ from torch import nn
 from autograder.checks import for_lesson
 from autograder.checks import l03_transformer as l03
 from autograder.plain import decode, encode
-from shikumi import checkpoint, translation
+from shikumi import checkpoint, translation, zoo
 from shikumi.lang import speaking
 from shikumi.transformer import (
     DecoderLayer,
@@ -27,6 +27,7 @@ from shikumi.transformer import (
     TransformerConfig,
     sinusoidal_positional_encoding,
 )
+from shikumi.zoo import translator
 
 CHECKS = for_lesson("03_transformer")
 
@@ -84,12 +85,12 @@ def _randomise(module, seed):
             p.copy_(torch.randn(p.shape, generator=g) * 0.3 + (1.0 if "norm" in name and name.endswith("weight") else 0))
 
 
-@pytest.mark.parametrize("pre_ln", [False, True])
-def test_encoder_layer_matches_torch(pre_ln):
+@pytest.mark.parametrize("prenorm", [False, True])
+def test_encoder_layer_matches_torch(prenorm):
     d, h, ff = 16, 4, 32
-    ours = EncoderLayer(d, h, ff, pre_ln=pre_ln).eval()
+    ours = EncoderLayer(d, h, ff, prenorm=prenorm).eval()
     _randomise(ours, 0)
-    theirs = nn.TransformerEncoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=pre_ln).eval()
+    theirs = nn.TransformerEncoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=prenorm).eval()
     with torch.no_grad():
         _copy_attention(ours.self_attn, theirs.self_attn)
         _copy_rest(ours, theirs, ("norm1", "norm2"))
@@ -101,12 +102,12 @@ def test_encoder_layer_matches_torch(pre_ln):
     torch.testing.assert_close(got[real], want[real], atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("pre_ln", [False, True])
-def test_decoder_layer_matches_torch(pre_ln):
+@pytest.mark.parametrize("prenorm", [False, True])
+def test_decoder_layer_matches_torch(prenorm):
     d, h, ff, T = 16, 4, 32, 4
-    ours = DecoderLayer(d, h, ff, pre_ln=pre_ln).eval()
+    ours = DecoderLayer(d, h, ff, prenorm=prenorm).eval()
     _randomise(ours, 2)
-    theirs = nn.TransformerDecoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=pre_ln).eval()
+    theirs = nn.TransformerDecoderLayer(d, h, ff, dropout=0.0, batch_first=True, norm_first=prenorm).eval()
     with torch.no_grad():
         _copy_attention(ours.self_attn, theirs.self_attn)
         _copy_attention(ours.cross_attn, theirs.multihead_attn)
@@ -144,8 +145,8 @@ def test_post_ln_stacks_match_torch_without_a_final_norm():
 
 def test_pre_ln_adds_final_norms_and_changes_the_output():
     kw = dict(src_vocab_size=20, tgt_vocab_size=15, d_model=16, n_head=2, n_layer=1, d_ff=32)
-    post, pre = Transformer(TransformerConfig(**kw)), Transformer(TransformerConfig(**kw, pre_ln=True))
-    assert isinstance(post.enc_norm, nn.Identity) and isinstance(pre.enc_norm, nn.LayerNorm)
+    post, pre = Transformer(TransformerConfig(**kw)), Transformer(TransformerConfig(**kw, prenorm=True))
+    assert isinstance(post.enc_ln_f, nn.Identity) and isinstance(pre.enc_ln_f, nn.LayerNorm)
     pre.load_state_dict(post.state_dict(), strict=False)
     src, tgt = torch.tensor([[4, 5, 6]]), torch.tensor([[1, 8]])
     assert not torch.allclose(post.eval()(src, tgt), pre.eval()(src, tgt))
@@ -249,13 +250,13 @@ def test_make_batch_is_teacher_forcing():
 
 @pytest.fixture(scope="module")
 def shipped():
-    return translation.load_translator()
+    return translator.load_translator()
 
 
 def test_shipped_translator_is_small_and_verified():
-    path = checkpoint.verify(translation.NAME)
+    path = checkpoint.verify(translator.NAME)
     assert path.stat().st_size < 10 * 2**20
-    history = translation.training_history()
+    history = zoo.history("translator")
     assert history["train_seconds"] <= 90 and history["heldout_exact_match"] >= 0.95
 
 
@@ -276,11 +277,11 @@ def test_cross_attention_follows_the_verb_to_the_end_of_the_sentence(shipped):
 
 
 def test_a_short_training_run_beats_guessing(tmp_path):
-    path = translation.train_translator(tmp_path, size="tiny", device="cpu", max_steps=120, progress=False)
-    history = translation.training_history(tmp_path)
+    path = translator.train_translator(tmp_path, size="tiny", device="cpu", max_steps=120, progress=False)
+    history = zoo.history("translator", tmp_path)
     uniform = math.log(translation.build_tokenizers()[1].vocab_size)
     assert history["eval_loss"][-1] < 0.5 * uniform
-    model, src_tok, tgt_tok = translation.load_translator(directory=path.parent)
+    model, src_tok, tgt_tok = translator.load_translator(directory=path.parent)
     assert model.config.d_model == 32 and tgt_tok.itos == translation.build_tokenizers()[1].itos
 
 
@@ -418,8 +419,7 @@ def test_positional_encoding_with_no_known_mistake_says_what_to_compare():
 
 def test_the_live_sampler_shows_each_sentence_and_its_translation():
     """Lesson 03 watches its translator learn through this: one line per sentence, source → translation."""
-    from shikumi import translation
 
-    model, src_tok, tgt_tok = translation.load_translator("cpu")
-    lines = translation.sampler(("私は家を建てた",), src_tok, tgt_tok)(model).splitlines()
+    model, src_tok, tgt_tok = translator.load_translator("cpu")
+    lines = translator.sampler(("私は家を建てた",), src_tok, tgt_tok)(model).splitlines()
     assert lines == ["私は家を建てた → i built a house"]

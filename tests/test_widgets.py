@@ -62,3 +62,35 @@ def test_training_explorer_trains_again_with_each_learning_rate_and_step_count()
     lr.value = 1.0
     steps.value = 50
     assert seen == [(0.01, 300), (1.0, 300), (1.0, 50)]
+
+
+def test_every_explorer_draws_and_redraws_with_what_its_caller_gives_it():
+    """Each explorer of the course, built as its lesson builds it, draws at once and again after its first control
+    changes. (Lesson 03's attention_explorer once called its own draw with a name it did not take: inside a
+    kernel the Output widget swallowed the TypeError, so only a browser saw it. Outside a kernel it is raised.)"""
+    import torch
+
+    calls = []
+    cases = {
+        "next_word_explorer": lambda: widgets.next_word_explorer(lambda c: calls.append(c) or {"a": 0.6, "b": 0.4},
+                                                                 "the"),
+        "attention_explorer": lambda: widgets.attention_explorer(
+            lambda s: calls.append(s) or ("i built", torch.rand(2, 3), ["i", "built"], ["私", "は", "家"]), "私は家"),
+        "timestep_explorer": lambda: widgets.timestep_explorer(calls.append, 1000, 0, 10),
+        "latent_explorer": lambda: widgets.latent_explorer(lambda **v: calls.append(v), {"z0": (-3.0, 3.0, 0.1, 0.0)}),
+        "generation_explorer": lambda: widgets.generation_explorer(lambda p, t, k: calls.append(p) or " more", "ROMEO"),
+        "image_search_explorer": lambda: widgets.image_search_explorer(
+            lambda c: calls.append(c) or (torch.rand(2, 3, 8, 8), ["a", "b"]), "a red circle"),
+        "prompt_explorer": lambda: widgets.prompt_explorer(lambda **v: calls.append(v), "赤い丸",
+                                                           {"guidance_scale": (0.0, 9.0, 0.5, 3.0)}),
+        "training_explorer": lambda: widgets.training_explorer(lambda lr, steps: calls.append((lr, steps)), 0.01, 20),
+    }
+    explorers = {name for name in dir(widgets) if name.endswith("_explorer")}
+    assert explorers == set(cases), f"a new explorer needs a case here: {sorted(explorers ^ set(cases))}"
+    for name, build in cases.items():
+        calls.clear()
+        box = build()
+        assert len(calls) == 1, name
+        first = box.children[0]
+        first.value = "x" if isinstance(first.value, str) else first.max
+        assert len(calls) == 2, name

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import torch
 
-from shikumi import autoencoder, charlm, clip, diffusion, translation
+from shikumi import autoencoder, diffusion, translation
 from shikumi.autoencoder import VAE, AutoencoderConfig
 from shikumi.clip import CLIP, CLIPConfig
 from shikumi.gpt import GPT, GPTConfig
 from shikumi.transformer import Transformer, TransformerConfig
 from shikumi.unet import UNet, UNetConfig
+from shikumi.zoo import clip_shapes, gpt_shakespeare, unet_digits
 
 
 def tokens(B, T, vocab, g):
@@ -19,7 +20,7 @@ def tokens(B, T, vocab, g):
 
 def tiny_gpt():
     model = GPT(GPTConfig(vocab_size=40, block_size=32, n_layer=2, n_head=4, d_model=64))
-    return model, lambda g: (tokens(8, 32, 40, g), tokens(8, 32, 40, g)), charlm.loss_fn
+    return model, lambda g: (tokens(8, 32, 40, g), tokens(8, 32, 40, g)), gpt_shakespeare.loss_fn
 
 
 def tiny_transformer():
@@ -34,7 +35,7 @@ def tiny_vae():
 
 def tiny_clip():
     model = CLIP(CLIPConfig())
-    return model, lambda g: (torch.rand(8, 3, 32, 32, generator=g), tokens(8, 16, 64, g)), clip.loss_fn
+    return model, lambda g: (torch.rand(8, 3, 32, 32, generator=g), tokens(8, 16, 64, g)), clip_shapes.loss_fn
 
 
 def tiny_unet_with_text():
@@ -53,7 +54,7 @@ def tiny_unet_with_text():
 
 def tiny_unet_digits():
     model = UNet(UNetConfig.preset("tiny"))
-    scheduler = diffusion.DDPMScheduler(**diffusion.DIGITS_SCHEDULE)
+    scheduler = diffusion.DDPMScheduler(**unet_digits.DIGITS_SCHEDULE)
     return (model, lambda g: (torch.rand(8, 1, 28, 28, generator=g) * 2 - 1,),
             lambda m, b: diffusion.noise_prediction_loss(m, b, scheduler))
 

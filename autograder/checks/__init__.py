@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.plain import Unsupported
+from shikumi.course.selfcheck import MESSAGES as SELF_CHECK_WORDS
+from shikumi.course.selfcheck import difference
 from shikumi.lang import tr
-from shikumi.selfcheck import MESSAGES as SELF_CHECK_WORDS
-from shikumi.selfcheck import difference
 
 
 @dataclass
@@ -185,12 +185,12 @@ def shape_problem(what: str, expected: tuple, got: tuple) -> str:
 
 def expected_got(what: str, expected: str, got: str) -> str:
     """"what: expected …, got …." (the values already shown as text): the self-checks' own wording
-    (shikumi.selfcheck), so the grader and the lesson say it alike, in both languages."""
+    (shikumi.course.selfcheck), so the grader and the lesson say it alike, in both languages."""
     return _words("wrong", what=what, expected=expected, got=got)
 
 
 def _words(key: str, **values) -> str:
-    """One of the self-checks' fixed sentences (shikumi.selfcheck.MESSAGES), in the learner's language."""
+    """One of the self-checks' fixed sentences (shikumi.course.selfcheck.MESSAGES), in the learner's language."""
     return tr(*(SELF_CHECK_WORDS[lang][key].format(**values) for lang in ("en", "ja")))
 
 
@@ -239,9 +239,9 @@ def with_hint(value, expected, what: str, mistakes: dict[str, Callable[[], Any]]
 def explain_error(check: Check, case: Case, error: str, message: str) -> str:
     """What an error the learner's function raised on this case usually means, as one more sentence for the end
     of "… raised IndexError: …" (see more()). The check may know better (`@check(…, explain=function(case,
-    error, message) → a tr(…) or "")`); else shikumi.selfcheck.explain, the very sentence the notebook prints
+    error, message) → a tr(…) or "")`); else shikumi.course.selfcheck.explain, the very sentence the notebook prints
     under the traceback."""
-    from shikumi.selfcheck import explain
+    from shikumi.course.selfcheck import explain
 
     why = check.explain(case, error, message) if check.explain else ""
     if not why:

@@ -223,7 +223,7 @@ def _loss_value(value):
     return None
 
 
-@check("clip_loss", cases=loss_cases, twin=("shikumi.clip:clip_loss", "shikumi.clip:loss_fn"))
+@check("clip_loss", cases=loss_cases, twin=("shikumi.clip:clip_loss", "shikumi.zoo.clip_shapes:loss_fn"))
 def loss_verify(case: Case, value) -> str | None:
     img, txt, scale = case.args
     B = img.size(0)

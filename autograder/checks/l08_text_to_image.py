@@ -35,7 +35,7 @@ def _check(value, expected, what: str, variants=(), rtol=1e-4, atol=1e-4) -> str
 @functools.lru_cache(maxsize=1)
 def _pipeline():
     """The shipped pipeline in the grader's process, in float32 on the CPU (the reference)."""
-    from shikumi.pipeline import load_pipeline
+    from shikumi.zoo.sd_shapes import load_pipeline
 
     return load_pipeline("cpu")
 
@@ -145,7 +145,7 @@ def noise_cases(rng: random.Random) -> list[Case]:
     for B, s in ((2, round(rng.uniform(2.0, 6.0), 1)), (1, round(rng.uniform(6.0, 9.0), 1)), (3, 1.0)):
         text, uncond = pipe.encode_prompt(_texts(rng, B)), pipe.encode_prompt([""] * B)
         t = rng.randrange(20, 980)
-        cases.append(Case((_randn(g, B, 4, 4, 4), t, text, uncond, s), build="shikumi.pipeline:load_unet"))
+        cases.append(Case((_randn(g, B, 4, 4, 4), t, text, uncond, s), build="shikumi.zoo.sd_shapes:load_unet"))
     return cases
 
 
@@ -176,9 +176,9 @@ def noise_verify(case: Case, value) -> str | None:
 
 def generate_cases(rng: random.Random) -> list[Case]:
     return [Case((_texts(rng, 2), rng.choice((4, 5, 8)), round(rng.uniform(2.0, 5.0), 1), rng.randrange(10_000)),
-                 build="shikumi.pipeline:load_pipeline"),
+                 build="shikumi.zoo.sd_shapes:load_pipeline"),
             Case((_texts(rng, 1), rng.choice((3, 6)), 1.0, rng.randrange(10_000)),
-                 build="shikumi.pipeline:load_pipeline")]
+                 build="shikumi.zoo.sd_shapes:load_pipeline")]
 
 
 @check("generate", cases=generate_cases, twin=_P + "TextToImagePipeline.__call__")

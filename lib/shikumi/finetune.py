@@ -20,23 +20,19 @@ Preference tuning, the next step, is `shikumi.preference`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from shikumi import charlm, checkpoint
 from shikumi.chatdata import Example, chat_prompt, judge
-from shikumi.device import get_device, one_cpu_thread, seed_everything
-from shikumi.gpt import GPT, GPTConfig, next_token_probs
-from shikumi.tokenizer import CharTokenizer, load_tokenizer
+from shikumi.device import one_cpu_thread
+from shikumi.gpt import GPT, next_token_probs
+from shikumi.tokenizer import CharTokenizer
 from shikumi.train import History, TrainConfig, train
 
 IGNORE = -100          # F.cross_entropy's ignore_index: a target that does not count
-SFT_NAME = "gpt_chat_sft"
 
 
 # -- the data: one chat → (x, y), a batch of them → padded tensors --------------------------------------------
@@ -192,70 +188,9 @@ def score(model: GPT, tok: CharTokenizer, examples: Sequence[Example], temperatu
 
 # -- fine-tuning, with the course's one training loop ----------------------------------------------------------
 
-@dataclass
-class SFTRecipe:
-    train: TrainConfig
-    batch_size: int
-    n_train: int          # demonstrations generated for training
-    n_val: int            # held-out demonstrations, for the evaluation loss
-
-
-SFT_RECIPES: dict[str, SFTRecipe] = {
-    # quick: the shipped checkpoint, about eight minutes on one CPU core
-    "quick": SFTRecipe(TrainConfig(max_steps=1500, lr=1e-3, warmup_steps=50, eval_every=100, weight_decay=0.0,
-                                   cpu_threads=1),
-                       batch_size=32, n_train=4000, n_val=256),
-    # full: longer, with bigger batches (meant for a GPU)
-    "full": SFTRecipe(TrainConfig(max_steps=3000, lr=1e-3, warmup_steps=100, eval_every=250, weight_decay=0.0),
-                      batch_size=64, n_train=8000, n_val=512),
-}
-
-
 def finetune_sft(model: GPT, tok: CharTokenizer, train_examples: Sequence[Example], val_examples: Sequence[Example],
                  cfg: TrainConfig, batch_size: int = 32, seed: int = 0, make_targets=sft_inputs_and_targets,
                  on_eval=None) -> History:
     """Go on training `model` (in place) on the demonstrations, with the loss on the answers only."""
     get_batch = sft_batch_fn(train_examples, val_examples, tok, batch_size, seed, make_targets)
     return train(model, get_batch, sft_loss_fn, cfg, on_eval=on_eval)
-
-
-def train_sft(size: str = "quick", device: str = "auto", seed: int = 0, progress: bool = True,
-              max_steps: int | None = None, base: GPT | None = None) -> tuple[GPT, History]:
-    """Lesson 04's shipped GPT (or `base`), fine-tuned on the recipe's demonstrations."""
-    from shikumi import chatdata
-
-    recipe = SFT_RECIPES[size]
-    seed_everything(seed)
-    model, tok = charlm.load_gpt_shakespeare()
-    if base is not None:
-        model.load_state_dict(base.state_dict())
-    cfg = dataclasses.replace(recipe.train, device=str(get_device(device)), progress=progress,
-                              max_steps=max_steps or recipe.train.max_steps)
-    history = finetune_sft(model, tok, chatdata.instructions(recipe.n_train, "train", seed),
-                           chatdata.instructions(recipe.n_val, "heldout", seed), cfg, recipe.batch_size, seed)
-    return model, history
-
-
-def train_gpt_chat_sft(out_dir: Path, size: str = "quick", device: str = "auto") -> Path:
-    """The recipe behind `shikumi train gpt_chat_sft`: fine-tune, save, and record what it measured."""
-    from shikumi import chatdata
-
-    model, history = train_sft(size, device)
-    model = model.cpu()
-    base, tok = charlm.load_gpt_shakespeare()
-    heldout = chatdata.instructions(64, "heldout", seed=1)
-    before, after = score(base, tok, heldout), score(model, tok, heldout)
-    path = checkpoint.save(model, model.config, Path(out_dir) / SFT_NAME)
-    checkpoint.save_history(history, out_dir, SFT_NAME, heldout_correct_base=before.correct,
-                            heldout_correct=after.correct, heldout_polite=after.polite)
-    print(f"{SFT_NAME} ({size}): {history.seconds:.0f} s; held-out answers right: base {before.correct:.0%}, "
-          f"fine-tuned {after.correct:.0%} (polite {after.polite:.0%})")
-    return path
-
-
-def load_gpt_chat(name: str = SFT_NAME, device: str | torch.device = "cpu",
-                  path: str | Path | None = None) -> tuple[GPT, CharTokenizer]:
-    """A shipped chat model ("gpt_chat_sft", "gpt_chat_dpo"; or one saved under `path`) and its tokenizer,
-    lesson 04's 82 characters."""
-    model = checkpoint.load(GPT, GPTConfig, str(path) if path else name, device=device)
-    return model, load_tokenizer(checkpoint.SHIPPED / charlm.TOKENIZER_FILE)

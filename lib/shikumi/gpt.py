@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from shikumi import presets
 from shikumi.attention import MultiHeadAttention
+from shikumi.presets import ParameterCount
 
 
 @dataclass
@@ -109,7 +110,7 @@ class Block(nn.Module):
         return x                                                           # (B, T, d_model)
 
 
-class GPT(nn.Module):
+class GPT(nn.Module, ParameterCount):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -133,9 +134,6 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())  # a tied matrix is counted once
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """idx: (B, T) token ids, T ≤ block_size → logits (B, T, vocab_size): the next token at every position."""

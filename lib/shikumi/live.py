@@ -13,13 +13,15 @@ While `train` runs, the lesson shows, in both editions:
 
 Without a notebook (a script, `shikumi train`), or with `mode="text"`, the same news comes as a few lines of
 plain text: at most `max_lines` of them however long the run, so an executed notebook stays small.
-Labels follow the lesson's language (`selfcheck.set_language`), or `lang="en"`/`"ja"`.
+Labels follow the lesson's language (`set_language`, shikumi.lang), or `lang="en"`/`"ja"`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+from shikumi.lang import current as current_language
 
 WORDS = {
     "en": {"step": "step", "elapsed": "elapsed", "eta": "left", "loss": "training loss", "val": "held-out loss",
@@ -79,9 +81,7 @@ class LiveTraining:
         if mode not in ("auto", "widgets", "text"):
             raise ValueError(f"LiveTraining(mode={mode!r}): choose 'auto', 'widgets' or 'text'")
         if lang is None:
-            from shikumi import selfcheck
-
-            lang = selfcheck.language()
+            lang = current_language()
         self.words = WORDS.get(lang, WORDS["en"])
         self.sample_fn, self.every_s, self.goal = sample_fn, every_s, goal
         self.mode = mode if mode != "auto" else ("widgets" if _in_notebook() else "text")
@@ -127,7 +127,8 @@ class LiveTraining:
         val = f"{history.eval_loss[-1]:.3f}" if history.eval_loss else "–"
         done = self.words["done"].format(steps=len(history.step), seconds=now - self.t0, val=val)
         if stopped:
-            done = self.words["stopped"].format(step=step) + " — " + done
+            # counted as the progress line counts ("step 57/700" after 57 steps), not from 0
+            done = self.words["stopped"].format(step=len(history.step)) + " — " + done
         if self.mode == "widgets":
             self._progress(step, now, history, final=True)
             self._draw_plot(history)
@@ -154,7 +155,7 @@ class LiveTraining:
             model.train(was_training)
         seconds = time.perf_counter() - self.t0
         self.samples.append((step, seconds, what))
-        heading = self.words["sample"].format(seconds=seconds, step=step)
+        heading = self.words["sample"].format(seconds=seconds, step=step + 1)   # counted from 1, as the bar counts
         if self.mode == "widgets":
             self._show_sample(heading, what)
         elif self.lines_printed < self.max_lines - 1:
@@ -197,19 +198,42 @@ class LiveTraining:
         self.status = widgets.HTML()
         self.plot_out, self.sample_out = widgets.Output(), widgets.Output()
         self.button, self._poller = None, None
-        try:
-            from jupyter_ui_poll import ui_events  # lets a click reach the kernel while the cell runs
+        button = widgets.Button(description=self.words["stop"], button_style="danger", icon="stop")
+        button.on_click(lambda _: setattr(self, "stop_requested", True))
+        if self._hear_clicks_while_busy(button):
+            self.button = button
+        else:
+            try:
+                from jupyter_ui_poll import ui_events  # lets a click reach the kernel while the cell runs
 
-            self._poller = ui_events()
-            self._poll_fn = self._poller.__enter__()
-            self.button = widgets.Button(description=self.words["stop"], button_style="danger", icon="stop")
-            self.button.on_click(lambda _: setattr(self, "stop_requested", True))
-        except Exception:  # no jupyter_ui_poll, or a kernel it does not know: Jupyter's ■ still stops
-            self._poller = None
+                self._poller = ui_events()
+                self._poll_fn = self._poller.__enter__()
+                self.button = button
+            except Exception:  # no jupyter_ui_poll, or a kernel it does not know: Jupyter's ■ still stops
+                self._poller = None
         top = [self.bar, self.status] + ([self.button] if self.button is not None else [])
         self.view = _View(widgets.VBox([widgets.HBox(top), widgets.HBox([self.plot_out, self.sample_out])]),
                           self.title)
         self.handle = display(self.view, display_id=True)
+
+    def _hear_clicks_while_busy(self, button) -> bool:
+        """ipykernel 7 reads the shell channel in a thread of its own, and there asks each comm where its message
+        goes (`_reply_subshell_for`) while the cell still runs: a click is heard at once, without polling.
+        (jupyter_ui_poll cannot help there: it calls `kernel.do_one_iteration`, which ipykernel 7 no longer has,
+        and swallows the error.) True when the button is heard this way."""
+        comm = getattr(button, "comm", None)
+        route = getattr(comm, "_reply_subshell_for", None)
+        if route is None:
+            return False
+
+        def heard(data, default):
+            if isinstance(data, dict) and data.get("method") == "custom" and \
+                    isinstance(data.get("content"), dict) and data["content"].get("event") == "click":
+                self.stop_requested = True
+            return route(data, default)
+
+        comm._reply_subshell_for = heard
+        return True
 
     def _poll(self) -> None:
         if self._poller is not None:

@@ -22,33 +22,23 @@ SFT model, frozen: its log-probabilities are computed once, before training (`fi
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from shikumi import checkpoint, data
+from shikumi import data
 from shikumi.chatdata import Pair
-from shikumi.device import get_device, seed_everything
 from shikumi.finetune import (
-    SFT_NAME,
     answer_logprobs,
     encode_chat,
-    load_gpt_chat,
     pad,
-    score,
     sequence_logprob,
 )
 from shikumi.gpt import GPT
 from shikumi.tokenizer import CharTokenizer
 from shikumi.train import History, TrainConfig, train
-
-DPO_NAME = "gpt_chat_dpo"
-
 
 # -- the two losses ----------------------------------------------------------------------------------------------
 
@@ -176,58 +166,3 @@ def finetune_dpo(model: GPT, tok: CharTokenizer, train_pairs: Sequence[Pair], va
     ref_logps = {split: pair_logprobs(reference, tok, ps) for split, ps in pairs.items()}
     get_batch = dpo_batch_fn(pairs, ref_logps, tok, batch_size, seed)
     return train(model, get_batch, dpo_loss_fn(beta, loss), cfg)
-
-
-@dataclass
-class DPORecipe:
-    train: TrainConfig
-    beta: float
-    batch_size: int
-    n_train: int          # preference pairs generated for training
-
-
-DPO_RECIPES: dict[str, DPORecipe] = {
-    # quick: the shipped checkpoint, about a minute on one CPU core. A small learning rate and few steps: pushed
-    # further, DPO drives both answers' probabilities down and the model forgets how to write (try lr=3e-4).
-    "quick": DPORecipe(TrainConfig(max_steps=120, lr=1e-5, warmup_steps=10, eval_every=20, weight_decay=0.0,
-                                   cpu_threads=1),
-                       beta=0.1, batch_size=16, n_train=1000),
-    "full": DPORecipe(TrainConfig(max_steps=240, lr=1e-5, warmup_steps=20, eval_every=40, weight_decay=0.0),
-                      beta=0.1, batch_size=32, n_train=2000),
-}
-
-
-def train_dpo(size: str = "quick", device: str = "auto", seed: int = 0, progress: bool = True,
-              sft_path: str | Path | None = None) -> tuple[GPT, History]:
-    """The SFT model (shipped, or the one at sft_path), DPO-tuned on the recipe's preference pairs."""
-    from shikumi import chatdata
-
-    recipe = DPO_RECIPES[size]
-    seed_everything(seed)
-    model, tok = load_gpt_chat(SFT_NAME, path=sft_path)
-    cfg = dataclasses.replace(recipe.train, device=str(get_device(device)), progress=progress)
-    history = finetune_dpo(model, tok, chatdata.preference_pairs(recipe.n_train, "train", seed),
-                           chatdata.preference_pairs(128, "heldout", seed), cfg, recipe.beta, recipe.batch_size, seed)
-    return model, history
-
-
-def train_gpt_chat_dpo(out_dir: Path, size: str = "quick", device: str = "auto") -> Path:
-    """The recipe behind `shikumi train gpt_chat_dpo`: DPO on top of gpt_chat_sft (the one in out_dir, if there)."""
-    from shikumi import chatdata
-
-    out_dir = Path(out_dir)
-    mine = out_dir / f"{SFT_NAME}.safetensors"
-    sft_path = mine if mine.exists() and out_dir.resolve() != checkpoint.SHIPPED.resolve() else None
-    model, history = train_dpo(size, device, sft_path=sft_path)
-    model = model.cpu()
-    sft, tok = load_gpt_chat(SFT_NAME, path=sft_path)
-    pairs = chatdata.preference_pairs(200, "heldout", seed=1)
-    heldout = chatdata.instructions(64, "heldout", seed=1)
-    before, after = win_rate(sft, tok, pairs), win_rate(model, tok, pairs)
-    right = score(model, tok, heldout).correct
-    path = checkpoint.save(model, model.config, out_dir / DPO_NAME)
-    checkpoint.save_history(history, out_dir, DPO_NAME, heldout_win_rate_sft=before, heldout_win_rate=after,
-                            heldout_correct=right)
-    print(f"{DPO_NAME} ({size}): {history.seconds:.0f} s; held-out win rate: SFT {before:.0%}, DPO {after:.0%}; "
-          f"held-out answers right {right:.0%}")
-    return path

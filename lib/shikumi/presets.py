@@ -1,7 +1,9 @@
-"""Named sizes of a model: `GPTConfig.preset("gpt2")`, `UNetConfig.preset("quick", dropout=0.1)`.
+"""The size of a model: named sizes, `GPTConfig.preset("gpt2")`, `UNetConfig.preset("quick", dropout=0.1)`, and
+the count of its parameters, `model.num_parameters()`.
 
 Every config class of the course offers its sizes the same way, through `choose`, and an unknown name is the
-same error everywhere, `UnknownPreset`, which names the sizes there are.
+same error everywhere, `UnknownPreset`, which names the sizes there are. Every model class (GPT, Transformer,
+CLIP, UNet, Autoencoder) counts its parameters the same way, through `ParameterCount`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ class UnknownPreset(KeyError, ValueError):
 
     def __str__(self) -> str:   # KeyError would print the message in quotes
         return str(self.args[0]) if self.args else ""
+
+
+class ParameterCount:
+    """`model.num_parameters()`, as Hugging Face's models have it; mixed into each model class (an nn.Module)."""
+
+    def num_parameters(self) -> int:
+        """How many numbers training adjusts; a matrix two layers share (tied weights) is counted once."""
+        return sum(p.numel() for p in self.parameters())
 
 
 def choose(config_class, presets: dict, name: str, **overrides):

@@ -9,7 +9,7 @@
 
 Several GPUs: start the same program once per GPU with torchrun, e.g.
 
-    torchrun --nproc_per_node 4 -m shikumi.cli train gpt_shakespeare --size full
+    torchrun --nproc_per_node 4 -m shikumi train gpt_shakespeare --size full
 
 torchrun sets WORLD_SIZE (how many processes), RANK (which one this is) and LOCAL_RANK (which GPU of this
 machine). With WORLD_SIZE > 1 this loop joins the others (NCCL on GPUs, gloo on CPUs), wraps the model in

@@ -12,7 +12,7 @@ through cross-attention it adds 「翻訳前の文章」, the encoder's picture 
     logits = model(src_ids, tgt_in)                       # training: every position at once (teacher forcing)
     out = model.generate(src_ids, bos_id=1, eos_id=2)     # greedy decoding, one word at a time (slide 25)
 
-LayerNorm sits after each residual add ("post-LN"), as in the paper; `pre_ln=True` moves it in front of each
+LayerNorm sits after each residual add ("post-LN"), as in the paper; `prenorm=True` moves it in front of each
 sub-layer, as GPT-2 did (slide 14: 「正規化レイヤーの位置変えた」). Every attention — the encoder's self-attention,
 the decoder's causal self-attention and its cross-attention — is shikumi.attention.MultiHeadAttention.
 """
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from shikumi import presets
 from shikumi.attention import MultiHeadAttention, causal_mask, padding_mask
+from shikumi.presets import ParameterCount
 
 PRESETS: dict[str, dict] = {
     "tiny": dict(d_model=32, n_head=2, n_layer=1, d_ff=64),                   # seconds on a CPU: chat demo, tests
@@ -47,7 +48,7 @@ class TransformerConfig:
     n_layer: int = 2            # encoder layers, and as many decoder layers (slide 28: ×N層; the paper: N = 6)
     d_ff: int = 128             # the FFN's hidden width (the paper: 4 × d_model)
     dropout: float = 0.0
-    pre_ln: bool = False        # False: the paper's post-LN; True: GPT-2's pre-LN
+    prenorm: bool = False       # False: the paper's post-LN; True: GPT-2's pre-LN
     pad_id: int = 0             # the padding token, which nobody attends to
 
     @classmethod
@@ -88,18 +89,18 @@ class FeedForward(nn.Module):
 class EncoderLayer(nn.Module):
     """Self-attention over the input sentence, then the FFN; each wrapped in a residual add and a LayerNorm."""
 
-    def __init__(self, d_model: int, n_head: int, d_ff: int, dropout: float = 0.0, pre_ln: bool = False):
+    def __init__(self, d_model: int, n_head: int, d_ff: int, dropout: float = 0.0, prenorm: bool = False):
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_head, dropout=dropout)
         self.ff = FeedForward(d_model, d_ff)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
-        self.pre_ln = pre_ln
+        self.prenorm = prenorm
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, S, d_model); mask: (B, 1, 1, S) bool, False at padding
-        if self.pre_ln:
+        if self.prenorm:
             x = x + self.dropout(self.self_attn(self.norm1(x), mask=mask))
             return x + self.dropout(self.ff(self.norm2(x)))
         x = self.norm1(x + self.dropout(self.self_attn(x, mask=mask)))   # post-LN: add, then normalise
@@ -109,7 +110,7 @@ class EncoderLayer(nn.Module):
 class DecoderLayer(nn.Module):
     """Causal self-attention over the words written so far, cross-attention to the encoder, then the FFN."""
 
-    def __init__(self, d_model: int, n_head: int, d_ff: int, dropout: float = 0.0, pre_ln: bool = False):
+    def __init__(self, d_model: int, n_head: int, d_ff: int, dropout: float = 0.0, prenorm: bool = False):
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_head, dropout=dropout)
         self.cross_attn = MultiHeadAttention(d_model, n_head, dropout=dropout)
@@ -118,14 +119,14 @@ class DecoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
-        self.pre_ln = pre_ln
+        self.prenorm = prenorm
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None,
                 need_weights: bool = False) -> torch.Tensor:
         # x: (B, T, d_model) the output so far; memory: (B, S, d_model) the encoder's output
         future = causal_mask(x.size(1), x.device)                      # (T, T): no peeking at later words
         drop = self.dropout
-        if self.pre_ln:
+        if self.prenorm:
             x = x + drop(self.self_attn(self.norm1(x), mask=future))
             x = x + drop(self.cross_attn(self.norm2(x), memory, mask=src_mask, need_weights=need_weights))
             return x + drop(self.ff(self.norm3(x)))
@@ -134,7 +135,7 @@ class DecoderLayer(nn.Module):
         return self.norm3(x + drop(self.ff(x)))
 
 
-class Transformer(nn.Module):
+class Transformer(nn.Module, ParameterCount):
     """The whole of slide 28: embeddings + positional encoding, N encoder layers, N decoder layers, a linear layer
     to one score (logit) per output word."""
 
@@ -145,18 +146,15 @@ class Transformer(nn.Module):
         self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.d_model)
         self.register_buffer("pos_encoding", sinusoidal_positional_encoding(c.block_size, c.d_model),
                              persistent=False)                          # (block_size, d_model), not learned
-        self.encoder = nn.ModuleList(EncoderLayer(c.d_model, c.n_head, c.d_ff, c.dropout, c.pre_ln)
+        self.encoder = nn.ModuleList(EncoderLayer(c.d_model, c.n_head, c.d_ff, c.dropout, c.prenorm)
                                      for _ in range(c.n_layer))
-        self.decoder = nn.ModuleList(DecoderLayer(c.d_model, c.n_head, c.d_ff, c.dropout, c.pre_ln)
+        self.decoder = nn.ModuleList(DecoderLayer(c.d_model, c.n_head, c.d_ff, c.dropout, c.prenorm)
                                      for _ in range(c.n_layer))
         # pre-LN leaves the last residual stream un-normalised, so it adds one final LayerNorm per tower
-        self.enc_norm = nn.LayerNorm(c.d_model) if c.pre_ln else nn.Identity()
-        self.dec_norm = nn.LayerNorm(c.d_model) if c.pre_ln else nn.Identity()
+        self.enc_ln_f = nn.LayerNorm(c.d_model) if c.prenorm else nn.Identity()
+        self.dec_ln_f = nn.LayerNorm(c.d_model) if c.prenorm else nn.Identity()
         self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)          # 「次に来そうな単語」: a score per word
         self.dropout = nn.Dropout(c.dropout)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
     def embed(self, table: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
         T = ids.size(1)
@@ -171,7 +169,7 @@ class Transformer(nn.Module):
         x = self.embed(self.src_embed, src_ids)
         for layer in self.encoder:
             x = layer(x, mask=src_mask)
-        return self.enc_norm(x)
+        return self.enc_ln_f(x)
 
     def decode(self, tgt_ids: torch.Tensor, memory: torch.Tensor, src_ids: torch.Tensor,
                need_weights: bool = False) -> torch.Tensor:
@@ -181,7 +179,7 @@ class Transformer(nn.Module):
         x = self.embed(self.tgt_embed, tgt_ids)
         for layer in self.decoder:
             x = layer(x, memory, src_mask, need_weights=need_weights)
-        return self.lm_head(self.dec_norm(x))
+        return self.lm_head(self.dec_ln_f(x))
 
     def forward(self, src_ids: torch.Tensor, tgt_ids: torch.Tensor, need_weights: bool = False) -> torch.Tensor:
         return self.decode(tgt_ids, self.encode(src_ids), src_ids, need_weights=need_weights)

@@ -16,6 +16,9 @@ Given a noisy image x_t and its timestep t, the UNet predicts the noise ε that 
   at the words of a prompt (cross-attention, lesson 08: UNetConfig(cross_attention_dim=...)). Both use
   shikumi.attention.MultiHeadAttention, the course's one attention.
 
+The config's names are diffusers' (UNet2DModel, UNet2DConditionModel): block_out_channels, layers_per_block,
+norm_num_groups, cross_attention_dim.
+
     model = UNet(UNetConfig.preset("quick"))           # 28×28 digits, no text
     eps_hat = model(x_t, t)                             # (B, 1, 28, 28)
     model = UNet(UNetConfig.preset("quick", in_channels=4, out_channels=4, cross_attention_dim=64))
@@ -32,33 +35,33 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from shikumi.attention import MultiHeadAttention
-from shikumi.presets import choose
+from shikumi.presets import ParameterCount, choose
 
 
 @dataclass
 class UNetConfig:
     in_channels: int = 1
     out_channels: int = 1
-    block_channels: tuple[int, ...] = (16, 32, 64)      # channels at each level: H×W, H/2×W/2, H/4×W/4
+    block_out_channels: tuple[int, ...] = (16, 32, 64)     # channels at each level: H×W, H/2×W/2, H/4×W/4
     attention_levels: tuple[bool, ...] = (False, False, True)  # which levels have attention blocks
-    layers_per_block: int = 1                           # residual blocks per level (up path: the same)
+    layers_per_block: int = 1                              # residual blocks per level (up path: the same)
     n_head: int = 4
-    cross_attention_dim: int | None = None              # the context's width (text embeddings); None: no text
-    norm_groups: int = 8                                # GroupNorm groups; every channel count must divide by it
+    cross_attention_dim: int | None = None                 # the context's width (text embeddings); None: no text
+    norm_num_groups: int = 8                               # GroupNorm groups; every channel count must divide by it
     dropout: float = 0.0
-    sample_size: int = 28                               # H = W of the images it is trained on (informational)
+    sample_size: int = 28                                  # H = W of the images it is trained on (informational)
 
     def __post_init__(self):  # JSON gives lists back: make them tuples again
-        self.block_channels, self.attention_levels = tuple(self.block_channels), tuple(self.attention_levels)
-        if len(self.block_channels) != len(self.attention_levels):
-            raise ValueError("block_channels and attention_levels need one entry per level")
+        self.block_out_channels, self.attention_levels = tuple(self.block_out_channels), tuple(self.attention_levels)
+        if len(self.block_out_channels) != len(self.attention_levels):
+            raise ValueError("block_out_channels and attention_levels need one entry per level")
 
     @classmethod
     def preset(cls, size: str = "quick", **overrides) -> UNetConfig:
         sizes = {
-            "tiny": cls(block_channels=(16, 32), attention_levels=(False, True), n_head=2),     # tests
+            "tiny": cls(block_out_channels=(16, 32), attention_levels=(False, True), n_head=2),  # tests
             "quick": cls(),                                                                   # 0.5 M, CPU
-            "full": cls(block_channels=(64, 128, 256), attention_levels=(False, True, True),
+            "full": cls(block_out_channels=(64, 128, 256), attention_levels=(False, True, True),
                         layers_per_block=2, n_head=8, dropout=0.1),                           # a GPU
         }
         return choose(cls, sizes, size, **overrides)
@@ -126,9 +129,9 @@ class Level(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, cfg: UNetConfig, d_time: int, attention: bool):
         super().__init__()
-        self.res = nn.ModuleList(ResBlock(c_in if i == 0 else c_out, c_out, d_time, cfg.norm_groups, cfg.dropout)
+        self.res = nn.ModuleList(ResBlock(c_in if i == 0 else c_out, c_out, d_time, cfg.norm_num_groups, cfg.dropout)
                                  for i in range(cfg.layers_per_block))
-        self.attn = nn.ModuleList(AttentionBlock(c_out, cfg.n_head, cfg.norm_groups, cfg.cross_attention_dim)
+        self.attn = nn.ModuleList(AttentionBlock(c_out, cfg.n_head, cfg.norm_num_groups, cfg.cross_attention_dim)
                                   for _ in range(cfg.layers_per_block)) if attention else None
 
     def forward(self, h, t_emb, context=None, context_mask=None):
@@ -150,11 +153,11 @@ class Upsample(nn.Module):
         return self.conv(F.interpolate(h, scale_factor=2.0, mode="nearest"))   # (B, c_out, 2H, 2W)
 
 
-class UNet(nn.Module):
+class UNet(nn.Module, ParameterCount):
     def __init__(self, config: UNetConfig):
         super().__init__()
         self.config = cfg = config
-        chs = cfg.block_channels
+        chs = cfg.block_out_channels
         d_time = 4 * chs[0]
         self.time_mlp = nn.Sequential(nn.Linear(chs[0], d_time), nn.SiLU(), nn.Linear(d_time, d_time))
         self.conv_in = nn.Conv2d(cfg.in_channels, chs[0], 3, padding=1)
@@ -177,7 +180,7 @@ class UNet(nn.Module):
             c = chs[i]
             self.upsample.append(Upsample(c, chs[i - 1]) if i > 0 else nn.Identity())
             c = chs[i - 1] if i > 0 else c
-        self.norm_out = nn.GroupNorm(cfg.norm_groups, chs[0])
+        self.norm_out = nn.GroupNorm(cfg.norm_num_groups, chs[0])
         self.conv_out = nn.Conv2d(chs[0], cfg.out_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, t, context: torch.Tensor | None = None,
@@ -187,7 +190,7 @@ class UNet(nn.Module):
         Returns the predicted noise ε̂: (B, out_channels, H, W)."""
         B = x.shape[0]
         t = torch.as_tensor(t, device=x.device).reshape(-1).expand(B)          # (B,)
-        t_emb = self.time_mlp(timestep_embedding(t, self.config.block_channels[0]))  # (B, d_time)
+        t_emb = self.time_mlp(timestep_embedding(t, self.config.block_out_channels[0]))  # (B, d_time)
         h = self.conv_in(x)                                                    # (B, c0, H, W)
         skips = []
         for level, down in zip(self.down, self.downsample):
@@ -201,5 +204,3 @@ class UNet(nn.Module):
             h = up(h)                                                          # (B, c_{i−1}, H/2^(i−1), …)
         return self.conv_out(F.silu(self.norm_out(h)))                         # (B, out_channels, H, W)
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())

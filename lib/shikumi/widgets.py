@@ -94,7 +94,8 @@ def attention_explorer(explain: Callable[[str], tuple], text: str = "", title: s
 
     explain: maps the typed text to (output text, weights (rows × columns), row labels, column labels).
     """
-    def draw(sentence):
+    def draw(input):   # the control's name: _live passes each control's value by name
+        sentence = input
         output, weights, rows, cols = explain(sentence)
         print(f"{sentence} → {output}")
         if len(rows) and len(cols):

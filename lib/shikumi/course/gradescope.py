@@ -28,7 +28,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from shikumi import release
+from shikumi.course import release
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")   # Gradescope's words
 VENV = "/opt/shikumi-venv"

@@ -4,8 +4,9 @@ A clone of the repository gives a learner `solutions/` (every answer), `autograd
 and the git history. The learner edition is a folder (and, with `--zip`, a zip of it) holding only
 
     lessons/en, lessons/ja     the student notebooks, exactly as `shikumi release` wrote them
-    lib/shikumi/               the library the lessons import, its texts and checkpoints (not `course/`,
-                               not `release.py`: they build and grade the course)
+    lib/shikumi/               the library the lessons import, its texts and checkpoints; of `course/`, only
+                               the self-checks the lessons import and the `shikumi` command (`shikumi train`),
+                               not the tools that build and grade the course
     docs/glossary.md           one word per idea, in both languages
     pyproject.toml             the package `shikumi` with the lessons' dependencies (no nbgrader, no tests)
     Makefile, README.md        two commands: `make lab` and `make selftest`
@@ -25,10 +26,11 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from shikumi import release
+from shikumi.course import release
 
 TEMPLATES = Path(__file__).resolve().parent / "edition"   # README.md, Makefile, selftest.py of the edition
-LIBRARY_LEFT_OUT = {"course", "release.py"}               # course tooling: it builds and grades the course
+COURSE_FOR_LEARNERS = {"__init__.py", "selfcheck.py", "cli.py"}   # of course/: what the lessons import, the
+# `shikumi` command; the rest of course/ (release, present, gradescope, hub, learner, edition/) builds and grades
 SKIPPED = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 NEVER = ("solutions", "autograder", ".git", "tests", "benchmarks")   # must not exist in an edition
 MARKER = "edition.json"
@@ -62,8 +64,11 @@ def build(dest: str | Path, root: Path | None = None, make_zip: bool = False) ->
         _copy(root / "docs" / "glossary.md", dest / "docs" / "glossary.md")
     for name in ("README.md", "Makefile", "selftest.py"):
         _copy(TEMPLATES / name, dest / name)
-    (dest / "pyproject.toml").write_text(pyproject(root, has_cli=(dest / "lib/shikumi/cli.py").exists()),
-                                         encoding="utf-8")
+    library = dest / "lib" / "shikumi"
+    packages = [".".join(("shikumi", *init.parent.relative_to(library).parts))
+                for init in sorted(library.rglob("__init__.py"))]
+    (dest / "pyproject.toml").write_text(pyproject(root, has_cli=(library / "course" / "cli.py").exists(),
+                                                   packages=packages), encoding="utf-8")
     (dest / MARKER).write_text(json.dumps({"edition": "learner", "built_from": _commit(root)}, indent=2) + "\n",
                                encoding="utf-8")
     check(dest)
@@ -94,15 +99,19 @@ def _copy_library(src: Path, dst: Path) -> None:
     """lib/shikumi without the course tooling, caches and dot-files; symbolic links are not followed."""
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
-        if rel.parts[0] in LIBRARY_LEFT_OUT or any(p in SKIPPED or p.startswith(".") for p in rel.parts):
+        if rel.parts[0] == "course" and (len(rel.parts) != 2 or rel.name not in COURSE_FOR_LEARNERS):
+            continue
+        if any(p in SKIPPED or p.startswith(".") for p in rel.parts):
             continue
         if path.is_file() and not path.is_symlink() and path.suffix != ".pyc":
             _copy(path, dst / rel)
 
 
-def pyproject(root: Path, has_cli: bool = True) -> str:
+def pyproject(root: Path, has_cli: bool = True, packages: list[str] | None = None) -> str:
     """The edition's pyproject.toml: the course's own name, version and dependencies (read from the course's
-    pyproject, so the two never drift apart), the package `shikumi` only, without the instructor's tools."""
+    pyproject, so the two never drift apart), the package `shikumi` only (`packages`: it and its subpackages in
+    the edition, e.g. shikumi.zoo and the part of shikumi.course that learners get), without the instructor's
+    tools."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -119,8 +128,8 @@ def pyproject(root: Path, has_cli: bool = True) -> str:
              f"requires-python = {_toml(project.get('requires-python', '>=3.10'))}",
              "dependencies = [", *[f"    {_toml(d)}," for d in deps], "]", ""]
     if has_cli:
-        lines += ["[project.scripts]", 'shikumi = "shikumi.cli:main"', ""]
-    lines += ["[tool.setuptools]", 'package-dir = { "shikumi" = "lib/shikumi" }', 'packages = ["shikumi"]', "",
+        lines += ["[project.scripts]", 'shikumi = "shikumi.course.cli:main"', ""]
+    lines += ["[tool.setuptools]", 'package-dir = { "shikumi" = "lib/shikumi" }', f"packages = [{', '.join(_toml(p) for p in packages or ['shikumi'])}]", "",
               "[tool.setuptools.package-data]", f"shikumi = [{', '.join(_toml(p) for p in data)}]", ""]
     return "\n".join(lines)
 
@@ -146,8 +155,12 @@ def check(dest: Path) -> None:
     for path in dest.rglob("*"):
         if path.is_symlink():
             raise EditionError(f"{path.relative_to(dest)} is a symbolic link; an edition holds plain files")
-        if path.is_dir() and path.name in ("course", "autograder", "checks"):
+        if path.is_dir() and path.name in ("autograder", "checks"):
             raise EditionError(f"the learner edition must not contain {path.relative_to(dest)}/")
+        if path.parent.name == "course" and path.parent.parent.name == "shikumi" \
+                and path.name not in COURSE_FOR_LEARNERS and path.name not in SKIPPED:
+            raise EditionError(f"the learner edition must not contain {path.relative_to(dest)}: it builds or "
+                               "grades the course")
         if path.is_file() and path.suffix in (".py", ".ipynb", ".md", ".txt", ".toml", ".json", ""):
             text = path.read_text(encoding="utf-8", errors="replace")
             if release.BEGIN in text or release.END in text:

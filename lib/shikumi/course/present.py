@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from shikumi import release
+from shikumi.course import release
 
 LONG_CELL = 14   # lines: a longer code cell is collapsed in the notebook view
 CELL_TIMEOUT = 1200  # seconds one cell may run while building (a busy laptop trains slowly)
@@ -68,10 +68,19 @@ def build(out_dir: Path, langs=release.LANGS, lessons: list[str] | None = None, 
     A lesson that fails while running is still written (its error in place) and named in the log."""
     import os
 
+    backend = os.environ.get("MPLBACKEND")
+    if (backend or "").lower() == "agg":   # a shell (or a test run) set for no pictures: the presenter's edition
+        os.environ.pop("MPLBACKEND")       # needs its plots drawn inline; given back when the build ends
+    try:
+        return _build(out_dir, langs, lessons, root, execute, log)
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
+
+
+def _build(out_dir: Path, langs, lessons, root, execute: bool, log) -> list[Path]:
     import papermill
 
-    if os.environ.get("MPLBACKEND", "").lower() == "agg":   # a shell (or a test run) set for no pictures: the
-        os.environ.pop("MPLBACKEND")                        # presenter's edition needs its plots drawn inline
     written = []
     for src in release.sources(root):
         if lessons and src.stem not in lessons:

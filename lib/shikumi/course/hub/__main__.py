@@ -70,7 +70,7 @@ def parse(argv: list[str] | None):
 
 
 def course_root(arg: str | None) -> Path:
-    from shikumi import release
+    from shikumi.course import release
 
     if arg:
         return Path(arg).resolve()
@@ -109,7 +109,7 @@ def release_assignments(course: Path, exchange: Path, course_id: str, lang: str,
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-    from shikumi import release
+    from shikumi.course import release
 
     before = {p: p.read_bytes() for p in (course / "source").glob("*/*.ipynb")}
     written = release.release_nbgrader(course, lang, root, lessons=lessons)
@@ -148,7 +148,7 @@ def write_json(path: Path, data: dict) -> None:
 
 def prepare(args) -> dict[str, str]:
     """The state folder, and the SHIKUMI_HUB_* settings jupyterhub_config.py reads."""
-    from shikumi import release
+    from shikumi.course import release
 
     spawner = args.spawner
     if spawner == "auto":

@@ -1,4 +1,4 @@
-"""The `shikumi` command.
+"""The `shikumi` command (also `python -m shikumi ...`).
 
     shikumi release [--check]                  build lessons/ from solutions/ (or check it is in sync)
     shikumi release --nbgrader DIR --lang ja   an nbgrader course's source/ folder, in one language
@@ -8,7 +8,7 @@
     shikumi train NAME [--size full]           reproduce a shipped checkpoint
     shikumi learner-edition DIR [--zip]        what learners get: lessons and library, nothing that grades
     shikumi gradescope LESSON -o autograder.zip    the bundle Gradescope runs for one lesson
-    torchrun --nproc_per_node 4 -m shikumi.cli train NAME --size full    the same on 4 GPUs
+    torchrun --nproc_per_node 4 -m shikumi train NAME --size full    the same on 4 GPUs
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _learner_edition(command: str, what: str) -> bool:
 def cmd_release(args) -> int:
     if _learner_edition("release", "building the lessons from their solutions"):
         return 2
-    from shikumi import release
+    from shikumi.course import release
 
     if args.root:
         root = Path(args.root).resolve()
@@ -136,10 +136,10 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from shikumi import recipes
+    from shikumi import zoo
 
     try:
-        recipes.train_recipe(args.name, args.out, size=args.size, device=args.device)
+        zoo.train_recipe(args.name, args.out, size=args.size, device=args.device)
     except KeyError as e:
         print(f"shikumi train: {e.args[0]}", file=sys.stderr)
         return 2

@@ -52,8 +52,8 @@ class Exercise:
 
 
 def course_root() -> Path:
-    """The folder holding solutions/, lessons/ and autograder/ (this file is lib/shikumi/release.py)."""
-    return Path(__file__).resolve().parents[2]
+    """The folder holding solutions/, lessons/ and autograder/ (this file is lib/shikumi/course/release.py)."""
+    return Path(__file__).resolve().parents[3]
 
 
 def lesson_number(path_or_name: str | Path) -> int:

@@ -1,0 +1,91 @@
+"""The course's VAEs (lesson 05): how they are trained and loaded.
+
+    vae_digits   MNIST digits, 28×28×1 → 16 numbers (1/49)                      lesson 05
+    vae_shapes   the captioned shapes with SD's geometry, 32×32×3 → (4, 4, 4) (1/48)   lessons 05 and 08
+
+The model and its loss are in shikumi.autoencoder; this module is the recipe: which images, how many steps, and
+what is measured and saved beside the weights (scaling_factor, reconstruction MSE).
+
+    vae = load_vae("vae_shapes")               # the shipped checkpoint, its SHA-256 verified
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from shikumi import checkpoint
+from shikumi.autoencoder import VAE, AutoencoderConfig, reconstruction_mse, vae_loss_fn
+
+
+def digits_split(n_test: int = 500):
+    """MNIST's 5,000 digits in a fixed shuffled order: ((train images, labels), (test images, labels))."""
+    from shikumi import data
+
+    images, labels = data.digits("mnist")
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    images, labels = images[order], labels[order]
+    return (images[n_test:], labels[n_test:]), (images[:n_test], labels[:n_test])
+
+
+def fit_vae(name: str, config: AutoencoderConfig, train_images, val_images, test_sets: dict, out_dir: Path,
+            beta: float, max_steps: int, lr: float, batch_size: int, device: str = "auto",
+            progress: bool = True) -> Path:
+    """Train a VAE with shikumi.train.train and vae_loss, measure scaling_factor (as SD's 0.18215: latents × it
+    have unit variance) and the reconstruction MSE of each test set; save NAME.safetensors, NAME.json and
+    NAME.history.json (losses and measurements) into out_dir."""
+    from shikumi.device import seed_everything
+    from shikumi.train import TrainConfig, train
+
+    seed_everything(0)
+    model = VAE(config)
+    gen = torch.Generator().manual_seed(0)
+
+    def get_batch(split):
+        pool = train_images if split == "train" else val_images
+        return (pool[torch.randint(len(pool), (batch_size,), generator=gen)],)
+
+    cfg = TrainConfig(max_steps=max_steps, lr=lr, warmup_steps=100, weight_decay=0.0, eval_every=500,
+                      eval_steps=4, device=device, cpu_threads=1, progress=progress)
+    history = train(model, get_batch, vae_loss_fn(beta), cfg)
+    model.cpu().eval()
+    with torch.no_grad():
+        means = model.encode(train_images[:2048]).latent_dist.mean
+    config.scaling_factor = float(f"{1.0 / means.std().item():.5g}")
+    measured = {f"{k}_mse": float(f"{reconstruction_mse(model, v):.4g}") for k, v in test_sets.items()}
+    path = checkpoint.save(model, config, Path(out_dir) / name)
+    checkpoint.save_history(history, out_dir, name, beta=beta, **measured)
+    print(f"{name}: {model.num_parameters():,} parameters, {len(history.step)} steps in {history.seconds:.0f} s; "
+          f"reconstruction MSE per pixel {measured}; scaling_factor {config.scaling_factor}")
+    return path
+
+
+def train_vae_digits(out_dir: Path, size: str = "quick", device: str = "auto", progress: bool = True) -> Path:
+    """`shikumi train vae_digits`: lesson 05's digits VAE, 28×28×1 → 16 numbers (1/49)."""
+    small = size in ("tiny", "quick")
+    (train_x, _), (test_x, _) = digits_split()
+    return fit_vae("vae_digits", AutoencoderConfig.preset("digits" if small else "digits-full"), train_x, test_x,
+                   {"test": test_x}, out_dir, beta=1.0, max_steps=3000 if small else 20000, lr=3e-3 if small else 1e-3,
+                   batch_size=64, device=device, progress=progress)
+
+
+def train_vae_shapes(out_dir: Path, size: str = "quick", device: str = "auto", progress: bool = True) -> Path:
+    """`shikumi train vae_shapes`: the captioned shapes' VAE with SD's geometry, 32×32×3 → (4, 4, 4) (1/48),
+    trained on split "train" only: the held-out colour × shape pairs (data.HELD_OUT) are never seen."""
+    from shikumi import data
+
+    small = size in ("tiny", "quick")
+    test_sets = {"train_pairs": data.shapes(512, "train", seed=2)[0], "heldout_pairs": data.shapes(512, "heldout", seed=3)[0]}
+    return fit_vae("vae_shapes", AutoencoderConfig.preset("shapes" if small else "shapes-full"),
+                   data.shapes(12000 if small else 50000, "train", seed=0)[0], data.shapes(256, "train", seed=1)[0],
+                   test_sets, out_dir, beta=1e-3, max_steps=3000 if small else 20000, lr=2e-3 if small else 1e-3,
+                   batch_size=64 if small else 128, device=device, progress=progress)
+
+
+def load_vae(name: str = "vae_shapes", device: str | torch.device = "cpu", directory: Path | None = None) -> VAE:
+    """A shipped VAE ("vae_shapes", "vae_digits"; checksum verified), or one that fit_vae saved in `directory`."""
+    where = name if directory is None else Path(directory) / f"{name}.safetensors"
+    model = checkpoint.load(VAE, AutoencoderConfig, where, device=device)
+    model.config.block_out_channels = tuple(model.config.block_out_channels)  # JSON stored it as a list
+    return model
