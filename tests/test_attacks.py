@@ -600,7 +600,7 @@ def test_using_the_library_solution_is_flagged(tmp_path, solutions):
                 "Block": "from shikumi import gpt\nBlock = gpt.Block\n",
                 "count_parameters": "from shikumi import gpt\ndef count_parameters(config):\n"
                                     "    return gpt.num_parameters(gpt.GPTConfig(**config))\n"}),
-])
+], ids=["02_attention", "03_transformer", "04_gpt"])
 def test_lessons_02_to_04_declare_their_library_twins(tmp_path, lesson, twins):
     result = grade_submission(make_submission(tmp_path, lesson, twins))
     tests = {t.grade_id: t for t in result.tests}
