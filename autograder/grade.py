@@ -252,6 +252,25 @@ def grading_notebook(trusted, answers: dict[str, str], specs: dict[str, dict], w
 
 WATCH_SECONDS = 0.5  # how often the grader looks at a running notebook: its time, its limits
 STALL_SECONDS = 150  # a run that sends nothing and computes nothing this long has lost a message: run it again
+ALIVE_CPU_SECONDS = 2.0  # CPU time that counts as a sign of life, however long the run took to get it
+
+
+class Liveness:
+    """Is a run still getting somewhere? It is while it sends messages or computes: ALIVE_CPU_SECONDS of CPU time
+    since its last sign of life is one. Counted in CPU-seconds, not as a share of a core: on a host busy with other
+    runs an honest notebook may get a tenth of a core for minutes (it once got less than 40 % of a core for 150 s
+    and was stopped as stalled), while a kernel waiting for a lost message computes almost nothing."""
+
+    def __init__(self, now: float, stall_seconds: float = STALL_SECONDS, alive_cpu: float = ALIVE_CPU_SECONDS):
+        self.stall_seconds, self.alive_cpu = stall_seconds, alive_cpu
+        self.last, self.lines, self.cpu_then = now, 0, 0.0
+
+    def see(self, now: float, lines: int, cpu: float) -> None:
+        if lines != self.lines or cpu - self.cpu_then >= self.alive_cpu:
+            self.last, self.lines, self.cpu_then = now, lines, cpu
+
+    def stalled(self, now: float) -> bool:
+        return now - self.last > self.stall_seconds
 KERNEL_DIED, TOO_MANY_PROCESSES, TOO_MUCH_MEMORY = "the kernel died", "too many processes", "too much memory"
 MAX_LINE = 12 * 2**20  # one message from the run, as JSON text
 RESULT_LIMITS = sandbox.Limits()
@@ -377,14 +396,11 @@ def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, paramet
     reader.start()
     err_reader.start()
     deadline = time.monotonic() + timeout
-    active, seen, last_cpu = time.monotonic(), 0, 0.0
+    alive = Liveness(time.monotonic(), STALL_SECONDS)
     try:
         while proc.poll() is None:
             time.sleep(WATCH_SECONDS)
-            cpu = watch.cpu_seconds(proc.pid)  # busy: more than 40 % of a core since the last look
-            if len(lines) != seen or cpu - last_cpu > 0.4 * WATCH_SECONDS:
-                active, seen = time.monotonic(), len(lines)
-            last_cpu = cpu
+            alive.see(time.monotonic(), len(lines), watch.cpu_seconds(proc.pid))
             over = watch.exceeded(proc.pid)
             if over == "processes":
                 run.lost = TOO_MANY_PROCESSES
@@ -398,7 +414,7 @@ def execute(nb, specs: dict[str, dict], cell_timeout: int, timeout: int, paramet
             elif over == "cpu":
                 run.note = tr(f"the run used more than {limits.cpu_seconds} s of CPU time and was stopped",
                                  f"実行が CPU 時間 {limits.cpu_seconds} 秒を超えたため、止めました")
-            elif time.monotonic() - active > STALL_SECONDS:  # e.g. a kernel reply lost on the way
+            elif alive.stalled(time.monotonic()):  # e.g. a kernel reply lost on the way
                 run.stalled = True
                 run.note = tr(f"the run made no progress for {STALL_SECONDS} s and was stopped",
                                  f"実行が {STALL_SECONDS} 秒間進まなかったため、止めました")
