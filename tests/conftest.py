@@ -169,10 +169,21 @@ def _weight(item) -> float:
     return max((LONGEST_FIRST.get(k, 0) for k in keys), default=0)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+@pytest.hookimpl(wrapper=True)  # a wrapper: before xdist's own hook reads the xdist_group marks (tryfirst is not)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.nodeid.partition("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
         if SHARED_ON_ONE_WORKER.get(module, set()) & set(item.fixturenames):
             item.add_marker(pytest.mark.xdist_group(module))
     items.sort(key=_weight, reverse=True)   # stable: file order among equals
+    result = yield
+    if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
+        # xdist 3.8 names an item's group by setting item._nodeid, which pytest 9.2 no longer reads (its nodeid
+        # comes from item._id): without this, loadgroup groups nothing. A no-op once xdist does it again.
+        from _pytest.nodeid import coerce_node_id
+
+        for item in items:
+            groups = sorted({str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args})
+            if groups and "@" not in item.nodeid:
+                item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
+    return result
