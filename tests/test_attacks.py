@@ -227,7 +227,8 @@ except Exception:
 server = socket.socket()
 server.bind(("127.0.0.1", 0))
 server.listen()
-subprocess.Popen(["setsid", "sleep", "307"], start_new_session=True)  # a process meant to outlive the run
+subprocess.Popen(["setsid", sys.executable, "-c", "import time; time.sleep(307)", "outlive-" + MARK],
+                 start_new_session=True)  # a process meant to outlive the run
 for link, target in (("io", "{grades}"), ("run", "{grades}"), ("outputs", "{honest}")):
     try:
         os.symlink(target, link)  # planted for a grader that follows paths in the run's folder
@@ -329,7 +330,7 @@ def _assert_nothing_left(marker: str) -> None:
     shm = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
     keys = {int(line.split()[0]) for line in shm if line.split()}
     assert not keys & {0x5A17, 0x5A18}, "a run's shared-memory segment outlives it"
-    sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "307"]]
+    sleepers = [p for p in psutil.process_iter(["cmdline"]) if f"outlive-{marker}" in (p.info["cmdline"] or [])]
     assert not sleepers, "a process a run started outlives it"
 
 
