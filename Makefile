@@ -30,9 +30,11 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab lessons/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# --dist loadgroup: each worker takes the next test as it frees up, the longest first (tests/conftest.py), and
+# the tests that share an expensive fixture stay on one worker
 test: $(STAMP) $(HUB_PROXY)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --durations=10
+	$(PY) -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=20
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
