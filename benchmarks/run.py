@@ -745,7 +745,7 @@ def scratch_0507(args) -> list[str]:
               + " | digits drawn (0–9) at the end | goal ≥ 80 % |", "|---|---:|---:|---:|---:|---:|" + "---:|" * 6 + "---|---|"]
     curves07 = {}
     quick07 = {"batch_size": 64, "lr": 2e-3, "warmup_steps": 200}
-    unet_digits.digit_judge()                                     # trained once, before any clock starts
+    unet_digits.digit_judge()                                     # loaded once, before any clock starts
     for name, recipe in (("old: quick recipe, squeezed", quick07), ("new: live (the lesson's)", unet_digits.LIVE)):
         run = _scratch_unet(recipe, SCRATCH_0507_BUDGETS["07"], squeeze=recipe is quick07)
         last = run["points"][-1][2]

@@ -325,9 +325,46 @@ def test_the_lessons_recipe_trains_the_quick_unet_with_a_live_display(tmp_path):
 
 # -- the judge of samples -------------------------------------------------------------------------------------
 
+def test_the_judge_is_a_shipped_checkpoint_loaded_once_with_its_checksum_verified(monkeypatch):
+    assert zoo.RECIPES["digit_judge"] == "shikumi.zoo.unet_digits:train_digit_judge"
+    assert checkpoint.verify("digit_judge").stat().st_size < 2**20           # the SHA-256 matches SHA256SUMS
+    verified, verify = [], checkpoint.verify
+    monkeypatch.setattr(checkpoint, "verify", lambda name, *a: verified.append(name) or verify(name, *a))
+    unet_digits.load_digit_judge()
+    assert verified == ["digit_judge"]                                      # checked before it is loaded
+    judge = unet_digits.digit_judge()
+    assert judge is unet_digits.digit_judge()                               # once per process
+    assert not judge.training and not any(p.requires_grad for p in judge.parameters())
+
+
+def test_the_judges_recipe_trains_through_the_one_training_loop(tmp_path, monkeypatch):
+    """train_digit_judge (`shikumi train digit_judge`) in 3 steps: shikumi.train.train does the training, on batches
+    of 64 shifted digits and 16 not_digits pictures; the judge, its history and its figures are saved."""
+    import shikumi.train
+
+    calls = []
+
+    def spy(model, get_batch, loss_fn, cfg, **kwargs):
+        calls.append(get_batch("train"))
+        return real_train(model, get_batch, loss_fn, cfg, **kwargs)
+
+    real_train = shikumi.train.train
+    monkeypatch.setattr(shikumi.train, "train", spy)
+    path = unet_digits.train_digit_judge(tmp_path, device="cpu", max_steps=3, progress=False)
+    assert path == tmp_path / "digit_judge.safetensors" and len(calls) == 1
+    pictures, labels = calls[0]
+    assert pictures.shape == (80, 1, 28, 28) and labels.shape == (80,)
+    assert labels[:64].max() < unet_digits.NOT_A_DIGIT and (labels[64:] == unet_digits.NOT_A_DIGIT).all()
+    history = zoo.history("digit_judge", tmp_path)
+    assert history["steps"] == 3 and history["parameters"] == 105_931
+    assert 0 <= history["heldout_named_right"] <= 1 and "noise_read_as_digits" in history
+    judge = unet_digits.load_digit_judge(tmp_path)
+    assert judge(torch.zeros(2, 1, 28, 28)).shape == (2, 11) and not judge.training
+
+
 def test_the_judge_reads_real_digits_and_refuses_noise_and_smudges():
     """recognised(): held-out real digits count as digits, pure noise and not_digits pictures do not; and the
-    judge names the held-out digits right."""
+    shipped judge names the held-out digits right."""
     real = unet_digits.digits_for_diffusion("val")
     assert unet_digits.recognised(real)["share"] > 0.95
     noise = torch.randn(200, 1, 28, 28, generator=torch.Generator().manual_seed(1))

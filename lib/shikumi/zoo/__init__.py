@@ -7,7 +7,7 @@ only; everything about one trained model of the course lives here, in a module o
     zoo/gpt_shakespeare.py  gpt_shakespeare             lesson 04: a character GPT, and its Shakespeare corpus
     zoo/vae.py              vae_digits, vae_shapes      lesson 05 (vae_shapes is reused, frozen, by lesson 08)
     zoo/clip_shapes.py      clip_shapes                 lesson 06: CLIP on captioned shapes, English and Japanese
-    zoo/unet_digits.py      unet_digits                 lesson 07: the digit denoiser
+    zoo/unet_digits.py      unet_digits, digit_judge    lesson 07: the digit denoiser, and the judge of its samples
     zoo/sd_shapes.py        sd_shapes                   lesson 08: the text-conditioned latent UNet, its pipeline
     zoo/gpt_chat.py         gpt_chat_sft, gpt_chat_dpo  lesson 10: lesson 04's GPT taught to answer, then politely
 
@@ -44,6 +44,7 @@ RECIPES: dict[str, str] = {  # NAME: "module:function"
     "vae_shapes": "shikumi.zoo.vae:train_vae_shapes",
     "clip_shapes": "shikumi.zoo.clip_shapes:train_clip_shapes",
     "unet_digits": "shikumi.zoo.unet_digits:train_unet_digits",
+    "digit_judge": "shikumi.zoo.unet_digits:train_digit_judge",
     "sd_shapes": "shikumi.zoo.sd_shapes:train_sd_shapes",
     "gpt_chat_sft": "shikumi.zoo.gpt_chat:train_gpt_chat_sft",
     "gpt_chat_dpo": "shikumi.zoo.gpt_chat:train_gpt_chat_dpo",
