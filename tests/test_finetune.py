@@ -172,7 +172,7 @@ def test_recipe_writes_a_loadable_checkpoint(tmp_path, monkeypatch):
     tiny = dataclasses.replace(gpt_chat.SFT_RECIPES["quick"], n_train=40, n_val=8, batch_size=2,
                                train=TrainConfig(max_steps=2, eval_every=0, eval_steps=1, progress=False))
     monkeypatch.setitem(gpt_chat.SFT_RECIPES, "quick", tiny)
-    monkeypatch.setattr(finetune, "score", lambda *a, **k: finetune.Score(0.0, 1.0, 0.0, []))
+    monkeypatch.setattr(gpt_chat, "score", lambda *a, **k: finetune.Score(0.0, 1.0, 0.0, []))
     path = gpt_chat.train_gpt_chat_sft(tmp_path, size="quick", device="cpu")
     assert path == tmp_path / "gpt_chat_sft.safetensors"
     model, tok = gpt_chat.load_gpt_chat(path=path)
