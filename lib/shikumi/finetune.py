@@ -130,34 +130,36 @@ def replies(model: GPT, tok: CharTokenizer, instructions: Sequence[str], tempera
     """The model's answer to each instruction: the characters after "ASSISTANT\\n", up to and with the first blank
     line (the end of a speech), or max_new_tokens of them. temperature 0 is greedy.
 
-    All the chats grow together, one token per step, as GPT.generate does for one: row i, n_i tokens long, is fed
-    its last block_size tokens, padded at the end to the longest row (the causal mask keeps padding out of sight),
-    and its next token is read at its own last position — the same numbers as generating each chat alone.
+    The chats still talking grow together, one token per step, as GPT.generate does for one: row i, n_i tokens
+    long, is fed its last block_size tokens, padded at the end to the longest row (the causal mask keeps padding out
+    of sight), and its next token is read at its own last position — the same numbers as generating each chat alone.
+    A finished chat is not fed again.
     """
     model.eval()
     device = next(model.parameters()).device
     rows = [tok.encode(chat_prompt(instruction)) for instruction in instructions]
     starts, done = [len(r) for r in rows], [False] * len(rows)
-    T = model.config.block_size
+    T, V = model.config.block_size, model.config.vocab_size
     with one_cpu_thread(device):
         for _ in range(max_new_tokens):
-            if all(done):
+            talking = [i for i, finished in enumerate(done) if not finished]
+            if not talking:
                 break
-            windows = [r[-T:] for r in rows]
-            x = torch.zeros(len(rows), max(map(len, windows)), dtype=torch.long)          # (B, W)
-            for i, w in enumerate(windows):
-                x[i, : len(w)] = torch.tensor(w)
-            logits = model(x.to(device)).float()                                           # (B, W, vocab)
-            last = logits[torch.arange(len(rows)), torch.tensor([len(w) - 1 for w in windows])]  # (B, vocab)
+            windows = [rows[i][-T:] for i in talking]
+            x = torch.zeros(len(talking), max(map(len, windows)), dtype=torch.long)        # (A, W)
+            for j, w in enumerate(windows):
+                x[j, : len(w)] = torch.tensor(w)
+            logits = model(x.to(device)).float()                                           # (A, W, vocab)
+            last = logits[torch.arange(len(talking)), torch.tensor([len(w) - 1 for w in windows])]  # (A, vocab)
             if temperature == 0:
-                next_ids = last.argmax(dim=-1)                                             # (B,)
-            else:
-                probs = next_token_probs(last, temperature).cpu()
-                next_ids = torch.multinomial(probs, 1, generator=generator)[:, 0]          # (B,)
-            for i, next_id in enumerate(next_ids.tolist()):
-                if not done[i]:
-                    rows[i].append(next_id)
-                    done[i] = tok.decode(rows[i][starts[i]:]).endswith("\n\n")
+                next_ids = last.argmax(dim=-1)                                             # (A,)
+            else:  # every chat draws, finished or not, so each gets the same random numbers however the others go
+                probs = torch.full((len(rows), V), 1.0 / V)                                # (B, vocab)
+                probs[talking] = next_token_probs(last, temperature).cpu()
+                next_ids = torch.multinomial(probs, 1, generator=generator)[talking, 0]    # (A,)
+            for i, next_id in zip(talking, next_ids.tolist()):
+                rows[i].append(next_id)
+                done[i] = tok.decode(rows[i][starts[i]:]).endswith("\n\n")
     return [tok.decode(r[s:]) for r, s in zip(rows, starts)]
 
 
