@@ -136,7 +136,6 @@ LONGEST_FIRST = {
     "tests/test_browser.py": 300,
     "tests/test_distributed.py::cluster": 210,
     "tests/test_grading.py::test_solution_gets_full_marks_and_blank_lessons_zero[04_gpt]": 225,
-    "tests/test_attacks.py::test_lessons_02_to_04_declare_their_library_twins[04_gpt]": 170,
     "tests/test_nbgrader_interop.py": 170,
     "tests/test_hub.py::test_a_study_session_on_one_hub": 150,
     "tests/test_notebooks.py::test_solution_executes[04_gpt]": 165,
