@@ -258,10 +258,13 @@ def test_a_scheduler_without_workers_is_one_sentence(tmp_path):
 
 
 def test_a_result_a_worker_makes_up_is_refused_for_that_notebook_only(cluster, tmp_path, solutions, monkeypatch):
+    """The plugin lies about mallory's, oscar's and trent's notebooks whatever they hold: those three are blank
+    (graded without a kernel, in both runs); ann's is complete, graded in a kernel and left untouched."""
     cls = tmp_path / "class"
     cls.mkdir()
-    for name in ("ann", "mallory", "oscar", "trent"):
-        make_submission(cls, LESSON, solutions[LESSON], name=f"{name}.ipynb")
+    make_submission(cls, LESSON, solutions[LESSON], name="ann.ipynb")
+    for name in ("mallory", "oscar", "trent"):
+        make_submission(cls, LESSON, {}, name=f"{name}.ipynb")
     out = tmp_path / "grades"
     proc = shikumi_grade(cls, "--out", out, "--scheduler", cluster.address)
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stderr[-2000:]
