@@ -181,10 +181,11 @@ def test_the_same_class_gets_the_same_files_on_dask_as_here(cluster, tmp_path, s
     sent = count_submits(monkeypatch)
     results, skipped = grade_batch([cls], there, progress=False, scheduler=cluster.address)
     assert (results, skipped, sent) == ([], 3, [])
-    # a changed notebook is the only one sent
-    make_submission(cls, LESSON, solutions[LESSON], name="amy.ipynb")
+    # a changed notebook is the only one sent (still blank, now the Japanese edition: graded without a kernel)
+    make_submission(cls, LESSON, {}, lang="ja", name="amy.ipynb")
     results, skipped = grade_batch([cls], there, progress=False, scheduler=cluster.address)
-    assert skipped == 2 and len(sent) == 1 and [(r.student_id, r.score) for r in results] == [("amy", 10)]
+    assert skipped == 2 and len(sent) == 1
+    assert [(r.student_id, r.score, r.language) for r in results] == [("amy", 0, "ja")]
 
 
 def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing(cluster, tmp_path, solutions):
