@@ -25,6 +25,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers, two kernels, two cores
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# nbgrader's command, as its `nbgrader` script runs it, without jsonschema's 2 s of grammar compiling (above) in
+# each run: nothing nbgrader validates is an IRI.
+NBGRADER = [sys.executable, "-c", "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
+            "from nbgrader.apps.nbgraderapp import main; sys.argv[0] = 'nbgrader'; sys.exit(main())"]
+
+
 def lesson_names() -> list[str]:
     return [p.stem for p in release.sources(ROOT)]
 

@@ -28,7 +28,7 @@ import nbformat
 import pytest
 
 from shikumi.course import hub, release
-from tests.conftest import ROOT
+from tests.conftest import NBGRADER, ROOT
 
 requests = pytest.importorskip("requests")
 pytest.importorskip("jupyterhub", reason="JupyterHub is not installed: pip install -e '.[hub]'")
@@ -302,7 +302,7 @@ def _study_session(state: Path, spawner: str, alice: str, bob: str, homes: Path)
 
         # Collect, then grade with the hidden checks.
         venv_env = {**env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-        collect = subprocess.run(["nbgrader", "collect", "--update", LESSON], cwd=course, env=venv_env,
+        collect = subprocess.run([*NBGRADER, "collect", "--update", LESSON], cwd=course, env=venv_env,
                                  capture_output=True, text=True, timeout=300)
         assert collect.returncode == 0, collect.stderr
         for name in (alice, bob):

@@ -14,17 +14,12 @@ import nbformat
 import pytest
 
 from shikumi.course import release
-from tests.conftest import ROOT
+from tests.conftest import NBGRADER, ROOT
 
 LESSON, ASSIGNMENT = "01_ngram", "lesson01"
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
 pytestmark = pytest.mark.notebook
-# nbgrader's command as its `nbgrader` script runs it, without the 2 s of CPU that jsonschema spends compiling IRI
-# grammars on import in each of the five (tests/conftest.py and autograder/__init__.py skip them too): nothing
-# nbgrader validates is an IRI.
-NBGRADER = [sys.executable, "-c", "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
-            "from nbgrader.apps.nbgraderapp import main; sys.argv[0] = 'nbgrader'; sys.exit(main())"]
 
 
 def run(*args, cwd):

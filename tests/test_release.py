@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from shikumi.course import release
-from tests.conftest import ROOT, lesson_names
+from tests.conftest import NBGRADER, ROOT, lesson_names
 
 
 def test_there_are_lessons():
@@ -107,7 +107,7 @@ def test_nbgrader_releases_one_language(tmp_path, lang):
     assert f'set_language("{lang}")' in "\n".join(c.source for c in source.cells)
     assert sum(release.BEGIN in c.source for c in source.cells) == 5   # the answers are there, for nbgrader
     proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", "lesson01", "--force",
+        [*NBGRADER, "generate_assignment", "lesson01", "--force",
          f"--CourseDirectory.root={course}"],
         capture_output=True, text=True, cwd=course, timeout=300,
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"})
