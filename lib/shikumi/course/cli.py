@@ -18,6 +18,10 @@ import json
 import sys
 from pathlib import Path
 
+# jsonschema, under nbformat, compiles the grammars of the optional package rfc3987_syntax when it is imported:
+# 2 s of CPU for each command that reads a notebook, for IRI checks no notebook needs (autograder/__init__.py too).
+sys.modules.setdefault("rfc3987_syntax", None)
+
 
 def _learner_edition(command: str, what: str) -> bool:
     """True (after saying so in one sentence) where the grader is not installed: the learner edition, which
