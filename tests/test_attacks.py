@@ -710,7 +710,7 @@ def test_a_run_that_stops_making_progress_is_run_again_once(tmp_path, solutions,
     STALL_SECONDS is stopped and run once more; a second stall is reported as such."""
     from autograder import grade as grading
 
-    monkeypatch.setattr(grading, "STALL_SECONDS", 5)
+    monkeypatch.setattr(grading, "STALL_SECONDS", 3)
     runs, execute = [], grading.execute
 
     def counted(*args, **kwargs):
@@ -721,5 +721,5 @@ def test_a_run_that_stops_making_progress_is_run_again_once(tmp_path, solutions,
     answers = with_answers(solutions, count_ngrams="import time\ntime.sleep(90)\n" + solutions[LESSON]["count_ngrams"])
     result = grade_submission(make_submission(tmp_path, LESSON, answers), cell_timeout=60)
     assert len(runs) == 2
-    assert "no progress for 5 s" in result.note
+    assert "no progress for 3 s" in result.note
     assert result.score == 0
