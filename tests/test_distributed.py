@@ -190,7 +190,7 @@ def test_the_same_class_gets_the_same_files_on_dask_as_here(cluster, tmp_path, s
 
 def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing(cluster, tmp_path, solutions):
     """On the module's cluster: the killed worker is replaced afterwards, for the tests after this one."""
-    cls = a_class(tmp_path / "class", solutions, names=("amy", "chi", "dan", "bob"))
+    cls = a_class(tmp_path / "class", solutions)
     out = tmp_path / "grades"
     done: dict = {}
     batch_run = threading.Thread(target=lambda: done.update(
@@ -212,12 +212,11 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing(cluster, tmp_pat
             finished_then = len(list(out.glob("*/*.json")))
         batch_run.join(900)
         assert not batch_run.is_alive()
-        assert finished_then < 4
+        assert finished_then < 3
         results = done["results"]
         assert {r.error for r in results} == {None}, [r.error for r in results]
         rows = gradebook(out)
-        assert sorted(r["student_id"] for r in rows) == ["amy", "bob", "chi", "dan"]
-        assert {r["student_id"]: r["score"] for r in rows} == {"amy": "0", "bob": "10", "chi": "10", "dan": "4"}
+        assert {r["student_id"]: r["score"] for r in rows} == {"amy": "0", "chi": "10", "dan": "4"}
         with cluster.client() as after:
             assert list(after.scheduler_info()["workers"]) == [w for w in cluster.workers if w != killed]
     finally:
