@@ -440,9 +440,105 @@ def quality(args) -> list[str]:
             "the CPU time the process used, evaluation included, is shown beside N.", "", *rows]
 
 
+# -- 4d-4g. from scratch in the lesson: quality against CPU-seconds of training ---------------------------------
+#
+# Every scratch section trains the same way: a `fit(live, steps)` of its own trains a fresh model from seed 0 for
+# `steps` steps through shikumi.train.train(live=live), and _scratch hands it a _Watch as `live`, which measures
+# the model at given CPU-seconds of training and stops it at its budget, as the lesson's Stop button would.
+
 SCRATCH_BUDGET_S = 120          # CPU-seconds: lesson 04's goal (issue 15): ≤ 2.00 nats/char within it
 SCRATCH_GOAL = 2.00
 SCRATCH_MARKS = (15, 30, 60, 90, 120)
+
+
+class _Watch:
+    """A stand-in for shikumi.live.LiveTraining that shows nothing: measure(model), in eval mode and without
+    gradients, once training has used each of `marks` CPU-seconds and at the end; Stop after `budget` of them.
+    The time spent measuring is left out, and so is the setup before the first step."""
+
+    stop_requested = False
+
+    def __init__(self, budget: float, marks, measure: Callable):
+        self.budget, self.marks, self.measure = budget, sorted(marks), measure
+        self.points: list[tuple[float, int, object]] = []    # (CPU-seconds of training, step, measure(model))
+        self.times: list[float] = []                          # CPU-seconds of training after each step
+        self.spent_cpu = self.spent_wall = 0.0                # measuring
+        self.created = time.process_time()
+
+    def start(self, total_steps, max_seconds=None):
+        self.planned = total_steps
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+        self.setup = self.cpu0 - self.created
+
+    def used(self) -> float:
+        return time.process_time() - self.cpu0 - self.spent_cpu
+
+    def update(self, model, step, history) -> bool:
+        used = self.used()
+        self.times.append(used)
+        if used > self.budget:
+            return True                                       # end() measures it
+        if self.marks and used >= self.marks[0]:
+            self.marks = [m for m in self.marks if m > used]
+            self.take(model, step)
+        return False
+
+    def end(self, model, history, stopped=False):
+        self.cpu, self.wall = self.used(), time.perf_counter() - self.wall0 - self.spent_wall
+        self.model, self.steps = model, len(history.step)
+        self.take(model, history.step[-1])
+
+    def close(self):
+        pass
+
+    def take(self, model, step):
+        used, wall = self.used(), time.perf_counter()
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            self.points.append((used, step, self.measure(model)))
+        model.train(was_training)
+        self.spent_cpu += self.used() - used
+        self.spent_wall += time.perf_counter() - wall
+
+
+def _scratch(fit: Callable, budget: float, marks, measure: Callable, steps: int) -> dict:
+    """One run from scratch: fit(live, steps) watched by a _Watch(budget, marks, measure). Returns its "points"
+    [(CPU s, step, measure(model))], "steps" ("done of planned"), "cpu" and "wall" seconds of training, "setup"
+    (CPU-seconds before the first step) and the trained "model"."""
+    watch = _Watch(budget, marks, measure)
+    fit(watch, steps)
+    return {"points": watch.points, "steps": f"{watch.steps} of {watch.planned}", "cpu": watch.cpu,
+            "wall": watch.wall, "setup": watch.setup, "model": watch.model}
+
+
+def _steps_within(fit: Callable, budget: float) -> int:
+    """How many steps of fit end within `budget` CPU-seconds ("squeezed"): 95 % of it over the CPU time of a
+    step, timed on 12 steps with the first two (warming up) left out."""
+    clock = _Watch(math.inf, [], lambda model: None)
+    fit(clock, 12)
+    per_step = (clock.times[-1] - clock.times[1]) / (len(clock.times) - 2)
+    return max(20, int(0.95 * budget / per_step))
+
+
+def _squeezed(cfg, steps: int):
+    """cfg for `steps` steps, its warmup cut to a twentieth of them if it was longer."""
+    return dataclasses.replace(cfg, max_steps=steps, warmup_steps=min(cfg.warmup_steps, max(1, steps // 20)))
+
+
+def _marks(budget: float, n: int = 6) -> list[float]:
+    """n marks (CPU-seconds) evenly spread up to `budget`, the last at the budget."""
+    return [budget * k / n for k in range(1, n + 1)]
+
+
+def _at(points, mark: float):
+    """The point measured at `mark` CPU-seconds (the first at or after it); the last if training ended before."""
+    return next((p for p in points if p[0] >= mark), points[-1])
+
+
+def _scaled(args, seconds: float) -> float:
+    """A scratch budget scaled as --scratch-seconds scales lesson 04's (SCRATCH_BUDGET_S)."""
+    return seconds * args.scratch_seconds / SCRATCH_BUDGET_S
 
 
 def scratch(args) -> list[str]:
@@ -450,8 +546,8 @@ def scratch(args) -> list[str]:
     schedule squeezed into the budget, as section 4a does) against the lesson's new one ("live"), in this one
     process, one after the other, each stopped by a budget of CPU-seconds (time.process_time: other programs on a
     shared machine inflate it far less than wall time). Held-out loss on 10 batches of The Tempest at every
-    evaluation, then on the whole play at the end (gpt_shakespeare.nats_per_char). Then the steps from one recipe to the
-    other, one change at a time, at half the budget; then lesson 03's translator."""
+    24th of the budget, then on the whole play at the end (gpt_shakespeare.nats_per_char). Then the steps from one
+    recipe to the other, one change at a time, at half the budget; then lesson 03's translator."""
     from shikumi import plot
 
     budget = args.scratch_seconds
@@ -461,18 +557,19 @@ def scratch(args) -> list[str]:
                                    train=dataclasses.replace(live.train, max_steps=2 * live.train.max_steps))
     marks = [m for m in SCRATCH_MARKS if m <= budget]
     header = ["| recipe | optimizer | batch × context | lr | steps done | CPU s | wall s | "
-              + " | ".join(f"held-out at {m} CPU s" for m in marks) + " | held-out, whole play, at the end | goal ≤ 2.00 |",
+              + "".join(f"held-out at {m} CPU s | " for m in marks) + "held-out, whole play, at the end | goal ≤ 2.00 |",
               "|---|---|---|---:|---:|---:|---:|" + "---:|" * len(marks) + "---:|---|"]
     curves, rows = {}, []
     for name, recipe, squeeze in (("quick (today)", quick, True), ("live (new)", live, False),
                                   ("live, 64-char windows", window64, False)):
-        run = _scratch_run(recipe, budget, squeeze, args.device)
+        run = _gpt_scratch(recipe, budget, squeeze, args.device, _marks(budget, 24))
         curves[name] = run["points"]
-        rows.append(_scratch_row(name, recipe, run, marks))
+        rows.append(_gpt_row(name, recipe, run, *(f"{_at(run['points'], m)[2]:.3f}" for m in marks),
+                             f"**{run['whole']:.3f}**", "yes" if run["whole"] <= SCRATCH_GOAL else "no"))
         print(rows[-1], flush=True)
     ax = None
     for name, points in curves.items():
-        ax = plot.lines([c for c, _ in points], {name: [v for _, v in points]}, marker=None, ax=ax,
+        ax = plot.lines([c for c, _, _ in points], {name: [v for _, _, v in points]}, marker=None, ax=ax,
                         title="lesson 04 from scratch: held-out loss against CPU-seconds",
                         xlabel=f"CPU-seconds of training ({threads} thread(s))", ylabel="nats per character")
     ax.axhline(SCRATCH_GOAL, color="gray", linestyle=":", label=f"goal {SCRATCH_GOAL:.2f}")
@@ -494,10 +591,8 @@ def scratch(args) -> list[str]:
                          ("Muon for the hidden matrices", variant(16, 4e-3, "muon")),
                          ("Muon's higher learning rate: 8e-3 (= live)", variant(16, 8e-3, "muon")),
                          ("(not taken) AdamW at 8e-3", variant(16, 8e-3, "adamw"))):
-        run = _scratch_run(recipe, half, True, args.device)
-        steps_rows.append(f"| {name} | {recipe.train.optimizer} | {recipe.batch_size} × {recipe.model.block_size} | "
-                          f"{recipe.train.lr:g} | {run['steps']} | {run['cpu']:.0f} | {run['wall']:.0f} | "
-                          f"{run['whole']:.3f} |")
+        run = _gpt_scratch(recipe, half, True, args.device, marks=[])
+        steps_rows.append(_gpt_row(name, recipe, run, f"{run['whole']:.3f}"))
         print(steps_rows[-1], flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return [f"Lesson 04's char GPT (4 layers, d=128, 0.8 M parameters) from nothing (seed 0), with a budget of "
@@ -505,8 +600,9 @@ def scratch(args) -> list[str]:
             f"{load:.1f} at the end). 'quick' is today's recipe, its warmup and cosine decay squeezed to fit the "
             "budget; 'live' is the lesson's new recipe run as the lesson runs it (gpt_shakespeare.RECIPES); 'live, 64-char "
             "windows' is the same with half the context and twice the steps (faster, but lesson 04's chat section "
-            "and text rely on the 128-character window). 'held-out at N CPU s': 10 random batches of The Tempest "
-            "at the last evaluation before N; the last loss column is the whole play. The best character n-gram "
+            "and text rely on the 128-character window). 'held-out at N CPU s': 10 random batches of The Tempest, "
+            "the same each time, at N CPU-seconds of training (the measuring left out); the last loss column is the "
+            "whole play. The best character n-gram "
             "(lesson 04, section 5) scores 1.972 on the whole play.",
             "", *header, *rows, "", f"![held-out loss against CPU-seconds]({png.name})", "",
             "What each change bought: the same model, each row one change more than the row above, every run "
@@ -514,171 +610,117 @@ def scratch(args) -> list[str]:
             *_scratch_translator(args), ""]
 
 
-def _scratch_run(recipe, budget: float, squeeze: bool, device) -> dict:
-    """Train recipe's GPT from seed 0 for at most `budget` CPU-seconds. squeeze: plan the step count (and the
-    warmup and cosine decay with it) from the CPU time of 6 timing steps, so the schedule ends within the budget."""
+def _gpt_scratch(recipe, budget: float, squeeze: bool, device, marks) -> dict:
+    """_scratch with lesson 04's GPT by `recipe` (squeeze: its schedule planned to end within the budget): the
+    held-out loss on 10 fixed batches of The Tempest at `marks`, on the whole play at the end ("whole")."""
     from shikumi.device import seed_everything
     from shikumi.gpt import GPT
-    from shikumi.train import train
+    from shikumi.train import evaluate, train
 
     tok = gpt_shakespeare.tokenizer()
     train_ids, val_ids = (gpt_shakespeare.encode(t, tok) for t in gpt_shakespeare.corpus("quick"))
     config = dataclasses.replace(recipe.model, vocab_size=tok.vocab_size)
-    get_batch = gpt_shakespeare.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
-    base = dataclasses.replace(recipe.train, device=str(device), cpu_threads=torch.get_num_threads(),
-                               progress=False, eval_steps=10)
-    steps = base.max_steps
-    if squeeze:
+
+    def batches():
+        return gpt_shakespeare.batch_fn(train_ids, val_ids, config.block_size, recipe.batch_size, seed=0)
+
+    def fit(live, steps):
+        cfg = dataclasses.replace(_squeezed(recipe.train, steps), eval_every=0, eval_steps=1, device=str(device),
+                                  cpu_threads=torch.get_num_threads(), progress=False)
         seed_everything(0)
-        probe = GPT(config)
-        train(probe, get_batch, gpt_shakespeare.loss_fn, dataclasses.replace(base, max_steps=2, eval_every=0, eval_steps=1))
-        cpu = time.process_time()
-        train(probe, get_batch, gpt_shakespeare.loss_fn, dataclasses.replace(base, max_steps=6, eval_every=0, eval_steps=1))
-        steps = max(20, int(0.95 * budget / ((time.process_time() - cpu) / 6)))
-    cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(base.warmup_steps, max(1, steps // 20)),
-                              eval_every=max(1, steps // 24), max_cpu_seconds=budget)
-    seed_everything(0)
-    model = GPT(config)
-    points: list[tuple[float, float]] = []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    history = train(model, get_batch, gpt_shakespeare.loss_fn, cfg,
-                    on_eval=lambda step, v: points.append((time.process_time() - cpu0, v)))
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    return {"points": points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall,
-            "whole": gpt_shakespeare.nats_per_char(model, val_ids, batch_size=64), "cfg": cfg}
+        train(GPT(config), batches(), gpt_shakespeare.loss_fn, cfg, live=live)
+
+    def held_out(model):
+        return evaluate(model, batches(), gpt_shakespeare.loss_fn, 10, device)
+
+    steps = _steps_within(fit, budget) if squeeze else recipe.train.max_steps
+    run = _scratch(fit, budget, marks, held_out, steps)
+    run["whole"] = gpt_shakespeare.nats_per_char(run["model"], val_ids, batch_size=64)
+    return run
 
 
-def _scratch_row(name, recipe, run, marks) -> str:
-    def at(mark):
-        before = [v for c, v in run["points"] if c <= mark * 1.02]
-        return f"{before[-1]:.3f}" if before else "–"
-
-    cfg = run["cfg"]
-    return (f"| {name} | {cfg.optimizer} | {recipe.batch_size} × {recipe.model.block_size} | {cfg.lr:g} | "
-            f"{run['steps']} | {run['cpu']:.0f} | {run['wall']:.0f} | " + " | ".join(at(m) for m in marks)
-            + f" | **{run['whole']:.3f}** | {'yes' if run['whole'] <= SCRATCH_GOAL else 'no'} |")
+def _gpt_row(name, recipe, run, *cells) -> str:
+    return (f"| {name} | {recipe.train.optimizer} | {recipe.batch_size} × {recipe.model.block_size} | "
+            f"{recipe.train.lr:g} | {run['steps']} | {run['cpu']:.0f} | {run['wall']:.0f} | " + " | ".join(cells) + " |")
 
 
 def _scratch_translator(args) -> list[str]:
     """Lesson 03's translator, today's recipe (`shikumi train translator`, one thread): held-out exact match
-    (200 held-out sentences, greedy) every 50 steps; the CPU time spent measuring is left out of the timeline."""
+    (200 held-out sentences, greedy) every CPU-second of training, the time spent measuring left out."""
     from shikumi import translation as tr
     from shikumi.device import seed_everything
     from shikumi.train import TrainConfig, train
     from shikumi.transformer import Transformer, TransformerConfig
 
-    seed_everything(0)
     src_tok, tgt_tok = tr.build_tokenizers()
     config = TransformerConfig.preset("quick", src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size,
                                       block_size=24)
-    model = Transformer(config)
-    get_batch = tr.batch_sampler(lambda rng: tr.sample_pair(rng, "train"), tr.heldout_pairs(200, seed=1),
-                                 src_tok, tgt_tok)
-    cfg = TrainConfig(max_steps=700, lr=2e-3, warmup_steps=100, weight_decay=0.01, eval_every=50, eval_steps=4,
+    cfg = TrainConfig(lr=2e-3, warmup_steps=100, weight_decay=0.01, eval_every=50, eval_steps=4,
                       device=str(args.device), progress=False, cpu_threads=1)
-    pairs, points, spent = tr.heldout_pairs(200), [], [0.0]
-    cpu0 = time.process_time()
+    pairs = tr.heldout_pairs(200)
 
-    def on_eval(step, _loss):
-        t = time.process_time()
-        points.append((t - cpu0 - spent[0], step, tr.exact_match(model, src_tok, tgt_tok, pairs)))
-        model.train()
-        spent[0] += time.process_time() - t
+    def fit(live, steps):
+        seed_everything(0)
+        get_batch = tr.batch_sampler(lambda rng: tr.sample_pair(rng, "train"), tr.heldout_pairs(200, seed=1),
+                                     src_tok, tgt_tok)
+        train(Transformer(config), get_batch, tr.loss_fn, dataclasses.replace(cfg, max_steps=steps), live=live)
 
-    train(model, get_batch, tr.loss_fn, cfg, on_eval=on_eval)
-    first = next(((c, s) for c, s, acc in points if acc >= 0.95), None)
+    run = _scratch(fit, math.inf, _marks(60, 60), lambda model: tr.exact_match(model, src_tok, tgt_tok, pairs), 700)
+    first = next(((c, s) for c, s, acc in run["points"] if acc >= 0.95), None)
     reached = f"**{first[0]:.0f} CPU s** (step {first[1]})" if first else "not within the recipe"
     return ["Lesson 03's translator, today's recipe (700 steps, one thread; nothing changed): held-out exact match "
             "on 200 held-out sentences against CPU-seconds of training (the measuring left out). Goal: ≥ 95 % "
             f"within 60 s; reached after {reached}.", "",
             "| CPU s | step | held-out exact match |", "|---:|---:|---:|",
-            *[f"| {c:.0f} | {s} | {acc:.1%} |" for c, s, acc in points]]
+            *[f"| {c:.0f} | {s} | {acc:.1%} |" for c, s, acc in run["points"]]]
 
 
 def scratch_clip(args) -> list[str]:
     """Lesson 06's CLIP from scratch (issue 15, goal: ≥ 95 % zero-shot on held-out colour × shape pairs within
     60 s): today's recipe as it is (1500 steps, AdamW 2e-3), stopped after 3 × 60 CPU-seconds; then the same
-    model with its schedule squeezed into 60 CPU-seconds, with AdamW and with Muon (lr 4e-3 and 8e-3). Zero-shot exact match on 500
-    held-out-pair images (English prompts) every 1/12 of the run, the CPU time spent measuring left out."""
+    model with its schedule squeezed into 60 CPU-seconds, with AdamW and with Muon (lr 4e-3 and 8e-3). Zero-shot
+    exact match on 500 held-out-pair images (English prompts) every 5 CPU-seconds, the time spent measuring left out."""
     from shikumi import clip, data
     from shikumi.device import seed_everything
     from shikumi.train import TrainConfig, train
 
-    budget = args.scratch_seconds / 2
+    budget = _scaled(args, 60)
     images, specs, _, _ = data.shapes(500, "heldout", seed=321)
     tokenizer = clip_shapes.build_tokenizer()
     config = clip.CLIPConfig.preset("quick", vocab_size=tokenizer.vocab_size)
-    base = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_steps=1,
+    base = TrainConfig(max_steps=1500, lr=2e-3, warmup_steps=100, weight_decay=0.1, eval_every=0, eval_steps=1,
                        device=str(args.device), cpu_threads=1, progress=False)
 
-    def run(cfg, cap):
-        seed_everything(0)
-        model = clip.CLIP(config)
-        get_batch = clip_shapes.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
-        points, spent, cpu0 = [], [0.0], time.process_time()
+    def fitting(cfg):
+        def fit(live, steps):
+            seed_everything(0)
+            model = clip.CLIP(config)
+            get_batch = clip_shapes.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
+            train(model, get_batch, clip_shapes.loss_fn, dataclasses.replace(cfg, max_steps=steps), live=live)
+        return fit
 
-        def on_eval(step, _loss):
-            t = time.process_time()
-            acc = clip.zero_shot_accuracy(model, tokenizer, images, specs, "en")["exact"]
-            points.append((t - cpu0 - spent[0], step, acc))
-            model.train()
-            spent[0] += time.process_time() - t
+    def zero_shot(model):
+        return clip.zero_shot_accuracy(model, tokenizer, images, specs, "en")["exact"]
 
-        cfg = dataclasses.replace(cfg, eval_every=max(1, cfg.max_steps // 12), max_cpu_seconds=None)
-        train(model, get_batch, clip_shapes.loss_fn, cfg, on_eval=on_eval, live=_CPUBudget(cap, cpu0, spent))
-        return points
-
-    def probe_steps(cfg):
-        seed_everything(0)
-        model, get_batch = clip.CLIP(config), clip_shapes.batch_sampler(tokenizer, batch_size=128, n_pool=8000)
-        train(model, get_batch, clip_shapes.loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0))
-        t = time.process_time()
-        train(model, get_batch, clip_shapes.loss_fn, dataclasses.replace(cfg, max_steps=6, eval_every=0))
-        return max(20, int(0.95 * budget / ((time.process_time() - t) / 6)))
-
+    squeezed = _steps_within(fitting(base), budget)
+    short = dataclasses.replace(base, max_steps=squeezed, warmup_steps=squeezed // 15)
     rows = ["| recipe | optimizer | lr | steps planned | first reached ≥ 95 % (CPU s) | zero-shot at the end | "
             "CPU s of training |", "|---|---|---:|---:|---:|---:|---:|"]
-    squeezed = probe_steps(base)
     for name, cfg, cap in (("today's recipe, as it is", base, 3 * budget),
-                           ("squeezed into the budget", dataclasses.replace(base, max_steps=squeezed,
-                                                                            warmup_steps=squeezed // 15), budget),
-                           ("squeezed, Muon", dataclasses.replace(base, max_steps=squeezed, warmup_steps=squeezed // 15,
-                                                                  optimizer="muon", lr=4e-3), budget),
+                           ("squeezed into the budget", short, budget),
+                           ("squeezed, Muon", dataclasses.replace(short, optimizer="muon", lr=4e-3), budget),
                            ("squeezed, Muon at a higher learning rate",
-                            dataclasses.replace(base, max_steps=squeezed, warmup_steps=squeezed // 15,
-                                                optimizer="muon", lr=8e-3), budget)):
-        points = run(cfg, cap)
-        first = next((c for c, _, acc in points if acc >= 0.95), None)
+                            dataclasses.replace(short, optimizer="muon", lr=8e-3), budget)):
+        run = _scratch(fitting(cfg), cap, _marks(cap, round(12 * cap / budget)), zero_shot, cfg.max_steps)
+        first = next((c for c, _, acc in run["points"] if acc >= 0.95), None)
         rows.append(f"| {name} | {cfg.optimizer} | {cfg.lr:g} | {cfg.max_steps} | "
-                    f"{f'{first:.0f}' if first is not None else 'not reached'} | {points[-1][2]:.1%} | "
-                    f"{points[-1][0]:.0f} |")
+                    f"{f'{first:.0f}' if first is not None else 'not reached'} | {run['points'][-1][2]:.1%} | "
+                    f"{run['cpu']:.0f} |")
         print(rows[-1], flush=True)
     return [f"Lesson 06's CLIP (quick, {sum(p.numel() for p in clip.CLIP(config).parameters()):,} parameters), seed 0, "
             "one thread, one run after the other in this process. Goal: ≥ 95 % zero-shot exact match on held-out "
             f"colour × shape pairs within 60 s. Today's recipe is stopped after {3 * budget:.0f} CPU-seconds.",
             "", *rows]
-
-
-class _CPUBudget:
-    """A stand-in for shikumi.live.LiveTraining that shows nothing and stops training (as its Stop button does)
-    after `cap` CPU-seconds of training, the CPU time spent measuring (spent[0]) left out."""
-
-    stop_requested = False
-
-    def __init__(self, cap, cpu0, spent):
-        self.cap, self.cpu0, self.spent = cap, cpu0, spent
-
-    def start(self, total_steps, max_seconds=None):
-        pass
-
-    def update(self, model, step, history) -> bool:
-        return time.process_time() - self.cpu0 - self.spent[0] > self.cap
-
-    def end(self, model, history, stopped=False):
-        pass
-
-    def close(self):
-        pass
 
 
 SCRATCH_0507_BUDGETS = {"05": 60, "07": 180}    # CPU-seconds: issue 15's goals for lessons 05 and 07
@@ -689,7 +731,8 @@ DIGITS_GOAL = 0.80                               # lesson 07: ≥ 80 % of sample
 def scratch_0507(args) -> list[str]:
     """Lessons 05 and 07 from scratch (issue 15), one after the other in this process, one thread, seed 0, each
     recipe's warmup and cosine decay planned to fit its budget of CPU-seconds from the CPU time of a few timing
-    steps (the old recipe "squeezed", as section 4d does; the new one as the lesson runs it, zoo's LIVE).
+    steps (the old recipe "squeezed", as section 4d does; the new one as the lesson runs it, zoo's LIVE), each
+    stopped after 1.5 × its budget.
     05, the shapes VAE (goal within 60 s): MSE per pixel of 256 new pictures of trained and of held-out colour ×
     shape pairs at every sixth of the budget; at the end, the share of 256 redrawn pictures of each that
     data.read_shape (lesson 08's judge) reads back with colour, shape, size and position right.
@@ -697,64 +740,74 @@ def scratch_0507(args) -> list[str]:
     budget, and the share the judge (zoo.unet_digits.recognised) reads as a digit. The CPU time spent measuring
     is left out of the timeline."""
     from shikumi import data, plot
-    from shikumi.autoencoder import AutoencoderConfig, reconstruction_mse
+    from shikumi.autoencoder import VAE, AutoencoderConfig, reconstruction_mse, vae_loss_fn
+    from shikumi.diffusion import DDPMScheduler, noise_prediction_loss
+    from shikumi.unet import UNet, UNetConfig
     from shikumi.zoo import vae as zoo_vae
 
     threads = torch.get_num_threads()
+    budget05, budget07 = (_scaled(args, s) for s in SCRATCH_0507_BUDGETS.values())
     rows05 = ["| recipe | batch | lr | steps done | CPU s | wall s | "
-              + " | ".join(f"held-out MSE at {m:.0f} CPU s" for m in _marks(SCRATCH_0507_BUDGETS["05"]))
+              + " | ".join(f"held-out MSE at {m:.0f} CPU s" for m in _marks(budget05))
               + " | MSE trained / held-out, end | read back right, trained / held-out | goal |",
               "|---|---:|---:|---:|---:|---:|" + "---:|" * 6 + "---:|---:|---|"]
     tests = {"train": data.shapes(256, "train", seed=2), "heldout": data.shapes(256, "heldout", seed=3)}
-    pool, val = data.shapes(12000, "train", seed=0)[0], data.shapes(256, "train", seed=1)[0]
+    shapes = {"train": data.shapes(12000, "train", seed=0)[0], "val": data.shapes(256, "train", seed=1)[0]}
 
-    def vae_measure(model, final):
-        model.eval()
+    def run_row(name, recipe, run, *cells) -> str:
+        return (f"| {name} | {recipe['batch_size']} | {recipe['lr']:g} | {run['steps']} | {run['cpu']:.0f} | "
+                f"{run['wall']:.0f} | " + " | ".join(cells) + " |")
+
+    def vae_measure(model, read_back=False):
         out = {k: reconstruction_mse(model, x) for k, (x, _, _, _) in tests.items()}
-        if final:
+        if read_back:
             for k, (x, specs, _, _) in tests.items():
                 with torch.no_grad():
                     again = model.decode(model.encode(x).latent_dist.mean).clamp(0, 1)
                 out[k + "_read"] = sum(data.read_shape(a) == s for a, s in zip(again, specs)) / len(specs)
-        model.train()
         return out
 
     curves05 = {}
     quick05 = {"batch_size": 64, "lr": 2e-3, "warmup_steps": 100}
     for name, recipe in (("old: quick recipe, squeezed", quick05), ("new: live (the lesson's)", zoo_vae.LIVE)):
-        config = AutoencoderConfig.preset("shapes")
-        run = _scratch_vae(config, recipe, pool, val, SCRATCH_0507_BUDGETS["05"], vae_measure,
-                           squeeze=recipe is quick05)
-        end = run["end"]
+        fit = _images_fit(lambda: VAE(AutoencoderConfig.preset("shapes")), shapes, vae_loss_fn(1e-3), recipe, 0.0)
+        steps = _steps_within(fit, budget05) if recipe is quick05 else recipe["max_steps"]
+        run = _scratch(fit, 1.5 * budget05, _marks(budget05), vae_measure, steps)
+        end = vae_measure(run["model"], read_back=True)
         ok = (max(end["train"], end["heldout"]) <= VAE_GOAL_MSE
               and min(end["train_read"], end["heldout_read"]) >= VAE_GOAL_READ)
         curves05[name] = [(c, m["heldout"]) for c, _, m in run["points"]]
-        rows05.append(f"| {name} | {recipe['batch_size']} | {recipe['lr']:g} | {run['steps']} | {run['cpu']:.0f} | "
-                      f"{run['wall']:.0f} | " + " | ".join(f"{m['heldout']:.5f}" for _, _, m in run["points"][:6])
-                      + f" | {end['train']:.5f} / {end['heldout']:.5f} | {end['train_read']:.0%} / "
-                      f"{end['heldout_read']:.0%} | {'yes' if ok else 'no'} |")
+        rows05.append(run_row(name, recipe, run,
+                              *(f"{_at(run['points'], m)[2]['heldout']:.5f}" for m in _marks(budget05)),
+                              f"{end['train']:.5f} / {end['heldout']:.5f}",
+                              f"{end['train_read']:.0%} / {end['heldout_read']:.0%}", "yes" if ok else "no"))
         print(rows05[-1], flush=True)
-    shipped = zoo_vae.load_vae("vae_shapes")
-    end = vae_measure(shipped, True)
+    end = vae_measure(zoo_vae.load_vae("vae_shapes"), read_back=True)
     rows05.append("| the shipped vae_shapes (3,000 steps, ≈ 20 min) | 64 | 0.002 | 3000 | – | – | "
                   + " | ".join(["–"] * 6) + f" | {end['train']:.5f} / {end['heldout']:.5f} | "
                   f"{end['train_read']:.0%} / {end['heldout_read']:.0%} | – |")
 
     rows07 = ["| recipe | batch | lr | steps done | CPU s | wall s | "
-              + " | ".join(f"read as digits at {m:.0f} CPU s" for m in _marks(SCRATCH_0507_BUDGETS["07"]))
+              + " | ".join(f"read as digits at {m:.0f} CPU s" for m in _marks(budget07))
               + " | digits drawn (0–9) at the end | goal ≥ 80 % |", "|---|---:|---:|---:|---:|---:|" + "---:|" * 6 + "---|---|"]
     curves07 = {}
     quick07 = {"batch_size": 64, "lr": 2e-3, "warmup_steps": 200}
+    digits = {split: unet_digits.digits_for_diffusion(split) for split in ("train", "val")}
+    scheduler = DDPMScheduler(**unet_digits.DIGITS_SCHEDULE)
+    unet_config = UNetConfig.preset("quick", sample_size=28)
     unet_digits.digit_judge()                                     # loaded once, before any clock starts
     for name, recipe in (("old: quick recipe, squeezed", quick07), ("new: live (the lesson's)", unet_digits.LIVE)):
-        run = _scratch_unet(recipe, SCRATCH_0507_BUDGETS["07"], squeeze=recipe is quick07)
+        fit = _images_fit(lambda: UNet(unet_config), digits,
+                          lambda model, batch: noise_prediction_loss(model, batch, scheduler), recipe, 0.01)
+        steps = _steps_within(fit, budget07) if recipe is quick07 else recipe["max_steps"]
+        run = _scratch(fit, 1.5 * budget07, _marks(budget07), lambda m: unet_digits.recognised(_digit_samples(m)),
+                       steps)
         last = run["points"][-1][2]
         curves07[name] = [(c, m["share"]) for c, _, m in run["points"]]
-        rows07.append(f"| {name} | {recipe['batch_size']} | {recipe['lr']:g} | {run['steps']} | {run['cpu']:.0f} | "
-                      f"{run['wall']:.0f} | " + " | ".join(f"{m['share']:.0%}" for _, _, m in run["points"][:6])
-                      + f" | {last['counts']} | {'yes' if last['share'] >= DIGITS_GOAL else 'no'} |")
+        rows07.append(run_row(name, recipe, run, *(f"{_at(run['points'], m)[2]['share']:.0%}" for m in _marks(budget07)),
+                              str(last["counts"]), "yes" if last["share"] >= DIGITS_GOAL else "no"))
         print(rows07[-1], flush=True)
-    shipped_unet, schedule = unet_digits.load_unet_digits()
+    shipped_unet, _ = unet_digits.load_unet_digits()
     judged = unet_digits.recognised(_digit_samples(shipped_unet))
     real = unet_digits.recognised(unet_digits.digits_for_diffusion("val"))
     noise = unet_digits.recognised(torch.randn(500, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
@@ -767,26 +820,26 @@ def scratch_0507(args) -> list[str]:
                    title="lesson 05: the shapes VAE from scratch", xlabel=f"CPU-seconds of training ({threads} thread(s))",
                    ylabel="MSE per pixel, held-out pairs")
     ax1.axhline(VAE_GOAL_MSE, color="gray", linestyle=":", label=f"goal ≤ {VAE_GOAL_MSE}")
-    ax1.axvline(SCRATCH_0507_BUDGETS["05"], color="gray", linestyle="--", linewidth=0.8)
+    ax1.axvline(budget05, color="gray", linestyle="--", linewidth=0.8)
     ax1.legend()
     for name, points in curves07.items():
         plot.lines([c for c, _ in points], {name: [100 * v for _, v in points]}, ax=ax2,
                    title="lesson 07: the digit UNet from scratch", xlabel=f"CPU-seconds of training ({threads} thread(s))",
                    ylabel="% of samples read as a digit")
     ax2.axhline(100 * DIGITS_GOAL, color="gray", linestyle=":", label=f"goal ≥ {DIGITS_GOAL:.0%}")
-    ax2.axvline(SCRATCH_0507_BUDGETS["07"], color="gray", linestyle="--", linewidth=0.8)
+    ax2.axvline(budget07, color="gray", linestyle="--", linewidth=0.8)
     ax2.legend()
     png = RESULTS.parent / "scratch_0507.png"
     fig.savefig(png, bbox_inches="tight")
     plt.close(fig)
     return ["Lesson 05's shapes VAE (32×32×3 → 4×4×4) from nothing, seed 0, one thread; each recipe's schedule "
-            f"planned to end within {SCRATCH_0507_BUDGETS['05']} CPU-seconds. Goal (issue 15, 'the lesson's "
+            f"planned to end within {budget05:.0f} CPU-seconds. Goal (issue 15, 'the lesson's "
             f"reconstruction threshold'): MSE per pixel ≤ {VAE_GOAL_MSE} on trained and held-out colour × shape "
             "pairs (the bound tests/test_autoencoder.py holds the shipped VAE to) and, as the lesson says, colour, "
             f"shape, size and position survive: ≥ {VAE_GOAL_READ:.0%} of redrawn pictures read back right by "
-            "data.read_shape. 'held-out MSE at N': the last measurement before N CPU-seconds.", "", *rows05, "",
+            "data.read_shape. 'held-out MSE at N': the measurement at N CPU-seconds.", "", *rows05, "",
             "Lesson 07's digit UNet (0.54 M parameters) from nothing, seed 0, one thread; each recipe's schedule "
-            f"planned to end within {SCRATCH_0507_BUDGETS['07']} CPU-seconds. Goal: ≥ {DIGITS_GOAL:.0%} of 100 "
+            f"planned to end within {budget07:.0f} CPU-seconds. Goal: ≥ {DIGITS_GOAL:.0%} of 100 "
             "samples (DDIM, 20 steps) read as a digit by the judge, zoo.unet_digits.recognised: a small CNN trained "
             "on the 4,500 training digits and on 'not a digit' pictures (blends of two digits, digits in noise, "
             "smudges, scattered ink), which calls a picture a digit when it names one with probability ≥ 0.5. "
@@ -795,205 +848,60 @@ def scratch_0507(args) -> list[str]:
             f"![quality against CPU-seconds]({png.name})"]
 
 
-def _marks(budget: float) -> list[float]:
-    return [budget * k / 6 for k in range(1, 7)]
-
-
-class _Marks(_CPUBudget):
-    """_CPUBudget that also measures the model at given CPU-seconds of training (measure(model) → a dict)."""
-
-    def __init__(self, cap, marks, measure):
-        super().__init__(cap, None, [0.0])
-        self.marks, self.measure, self.points = list(marks), measure, []
-
-    def start(self, total_steps, max_seconds=None):
-        self.cpu0 = time.process_time()
-
-    def update(self, model, step, history) -> bool:
-        used = time.process_time() - self.cpu0 - self.spent[0]
-        if self.marks and used >= self.marks[0] * 0.999:
-            self.marks.pop(0)
-            self.take(model, step, used)
-        return used > self.cap
-
-    def take(self, model, step, used):
-        t = time.process_time()
-        self.points.append((used, step, self.measure(model)))
-        self.spent[0] += time.process_time() - t
-
-
-def _planned_steps(make_model, get_batch, loss_fn, cfg, budget) -> int:
-    from shikumi.train import train
-
-    probe = make_model()
-    train(probe, get_batch, loss_fn, dataclasses.replace(cfg, max_steps=2, eval_every=0, eval_steps=1))
-    t = time.process_time()
-    train(probe, get_batch, loss_fn, dataclasses.replace(cfg, max_steps=8, eval_every=0, eval_steps=1))
-    return max(20, int(0.97 * budget / ((time.process_time() - t) / 8)))
-
-
-def _scratch_vae(config, recipe, pool, val, budget, measure, squeeze) -> dict:
-    from shikumi.autoencoder import VAE, vae_loss_fn
+def _images_fit(make_model: Callable, images: dict, loss_fn: Callable, recipe: dict, weight_decay: float) -> Callable:
+    """fit (see _scratch) for lessons 05 and 07: make_model() trained on random batches of images[split], by
+    recipe's batch_size, lr and warmup_steps."""
     from shikumi.device import seed_everything
     from shikumi.train import TrainConfig, train
-    from shikumi.zoo import vae as zoo_vae
 
-    g = torch.Generator().manual_seed(0)
+    def fit(live, steps):
+        g = torch.Generator().manual_seed(0)
 
-    def get_batch(split):
-        p = pool if split == "train" else val
-        return (p[torch.randint(len(p), (recipe["batch_size"],), generator=g)],)
+        def get_batch(split):
+            x = images[split]
+            return (x[torch.randint(len(x), (recipe["batch_size"],), generator=g)],)
 
-    loss_fn = vae_loss_fn(1e-3)
-    base = TrainConfig(lr=recipe["lr"], weight_decay=0.0, eval_every=0, eval_steps=1, device="cpu",
-                       cpu_threads=torch.get_num_threads(), progress=False)
-    steps = (_planned_steps(lambda: VAE(config), get_batch, loss_fn, base, budget) if squeeze
-             else zoo_vae.LIVE["max_steps"])
-    cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(recipe["warmup_steps"], max(1, steps // 20)))
-    seed_everything(0)
-    model = VAE(config)
-    watch = _Marks(budget * 1.5, _marks(budget)[:-1], lambda m: measure(m, False))
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    history = train(model, get_batch, loss_fn, cfg, live=watch)
-    watch.take(model, history.step[-1], time.process_time() - cpu0 - watch.spent[0])
-    cpu, wall = time.process_time() - cpu0 - watch.spent[0], time.perf_counter() - wall0
-    return {"points": watch.points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall,
-            "end": measure(model, True)}
+        cfg = TrainConfig(lr=recipe["lr"], warmup_steps=recipe["warmup_steps"], weight_decay=weight_decay,
+                          eval_every=0, eval_steps=1, device="cpu", cpu_threads=torch.get_num_threads(), progress=False)
+        seed_everything(0)
+        train(make_model(), get_batch, loss_fn, _squeezed(cfg, steps), live=live)
+
+    return fit
 
 
 def _digit_samples(model, n=100):
+    """n samples of a digit UNet: DDIM, 20 steps, the same noise every time."""
     from shikumi.diffusion import DDIMScheduler, sample
 
-    model.eval()
-    x = sample(model, DDIMScheduler(**unet_digits.DIGITS_SCHEDULE), (n, 1, 28, 28), 20,
-               generator=torch.Generator().manual_seed(1))
-    model.train()
-    return x
+    return sample(model, DDIMScheduler(**unet_digits.DIGITS_SCHEDULE), (n, 1, 28, 28), 20,
+                  generator=torch.Generator().manual_seed(1))
 
 
-def _scratch_unet(recipe, budget, squeeze) -> dict:
-    from shikumi.device import seed_everything
-    from shikumi.diffusion import DDPMScheduler, noise_prediction_loss
-    from shikumi.train import TrainConfig, train
-    from shikumi.unet import UNet, UNetConfig
-
-    images = {split: unet_digits.digits_for_diffusion(split) for split in ("train", "val")}
-    scheduler = DDPMScheduler(**unet_digits.DIGITS_SCHEDULE)
-    g = torch.Generator().manual_seed(0)
-
-    def get_batch(split):
-        x = images[split]
-        return (x[torch.randint(len(x), (recipe["batch_size"],), generator=g)],)
-
-    def loss_fn(m, b):
-        return noise_prediction_loss(m, b, scheduler)
-
-    config = UNetConfig.preset("quick", sample_size=28)
-    base = TrainConfig(lr=recipe["lr"], weight_decay=0.01, eval_every=0, eval_steps=1, device="cpu",
-                       cpu_threads=torch.get_num_threads(), progress=False)
-    steps = _planned_steps(lambda: UNet(config), get_batch, loss_fn, base, budget) if squeeze else recipe["max_steps"]
-    cfg = dataclasses.replace(base, max_steps=steps, warmup_steps=min(recipe["warmup_steps"], max(1, steps // 20)))
-    seed_everything(0)
-    model = UNet(config)
-    watch = _Marks(budget * 1.5, _marks(budget)[:-1], lambda m: unet_digits.recognised(_digit_samples(m)))
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    history = train(model, get_batch, loss_fn, cfg, live=watch)
-    watch.take(model, history.step[-1], time.process_time() - cpu0 - watch.spent[0])
-    cpu, wall = time.process_time() - cpu0 - watch.spent[0], time.perf_counter() - wall0
-    return {"points": watch.points, "steps": f"{len(history.step)} of {steps}", "cpu": cpu, "wall": wall}
 SCRATCH_08_BUDGET_S = 180      # CPU-seconds: lesson 08's goal (issue 15): ≥ 80 % trained, ≥ 60 % held-out pairs
 SCRATCH_08_GOALS = {"trained pairs": 0.80, "held-out pairs": 0.60}
-
-
-class _StepClock(_CPUBudget):
-    """A stand-in for LiveTraining that only notes the CPU time after each step: per_step() is the CPU-seconds of
-    one training step, the first two steps (warming up) left out."""
-
-    def __init__(self):
-        super().__init__(float("inf"), 0.0, [0.0])
-        self.times = []
-
-    def update(self, model, step, history) -> bool:
-        self.times.append(time.process_time())
-        return False
-
-    def per_step(self) -> float:
-        return (self.times[-2] - self.times[1]) / (len(self.times) - 3)
-
-
-class _FidelityWatch(_CPUBudget):
-    """A stand-in for LiveTraining (train_sd_shapes(live=...)): every `every` CPU-seconds of training, lesson 08's
-    prompt fidelity on a fixed small set (60 trained and all 40 held-out colour × shape × size × position specs,
-    both languages, DDIM 20 steps, guidance 3, judged by data.read_shape); the CPU time spent measuring is left
-    out, and training stops after `cap` CPU-seconds of it. Setup (encoding the training set) is timed apart."""
-
-    def __init__(self, cap, every, parts, schedule, specs):
-        super().__init__(cap, None, [0.0])
-        self.every, self.parts, self.schedule, self.specs = every, parts, schedule, specs
-        self.points, self.cpu_setup, self.t_call = [], None, time.process_time()
-
-    def start(self, total_steps, max_seconds=None):
-        self.cpu0 = time.process_time()
-        self.cpu_setup = self.cpu0 - self.t_call
-        self.next = self.every
-
-    def fidelity(self, unet) -> tuple[float, float]:
-        from shikumi import data
-        from shikumi.diffusion import DDIMScheduler
-        from shikumi.zoo import sd_shapes as sd
-
-        pipe = sd.TextToImagePipeline(*self.parts, unet, DDIMScheduler(**self.schedule))
-        rates = []
-        for specs in self.specs:
-            jobs = [(s, lang) for lang in ("en", "ja") for s in specs]
-            with torch.inference_mode():
-                images = pipe([s.caption(lang) for s, lang in jobs], num_inference_steps=20, guidance_scale=3.0,
-                              generator=torch.Generator().manual_seed(0)).images
-            right = [(r := data.read_shape(im)) is not None and (r.color, r.shape) == (s.color, s.shape)
-                     for (s, _), im in zip(jobs, images)]
-            rates.append(sum(right) / len(right))
-        return rates[0], rates[1]
-
-    def measure(self, model, step):
-        t = time.process_time()
-        was_training = model.training
-        model.eval()
-        seen, held = self.fidelity(model)
-        model.train(was_training)
-        self.points.append((t - self.cpu0 - self.spent[0], step, seen, held))
-        print(f"  {t - self.cpu0 - self.spent[0]:.0f} CPU s, step {step}: {seen:.0%} / {held:.0%}", flush=True)
-        self.spent[0] += time.process_time() - t
-
-    def update(self, model, step, history) -> bool:
-        if time.process_time() - self.cpu0 - self.spent[0] >= self.next:
-            self.measure(model, step)
-            self.next += self.every
-        return super().update(model, step, history)
-
-    def end(self, model, history, stopped=False):
-        self.measure(model, history.step[-1])
 
 
 def scratch_08(args) -> list[str]:
     """Lesson 08's UNet from scratch (issue 15, goal: ≥ 80 % prompt fidelity on trained colour × shape pairs and
     ≥ 60 % on held-out pairs within 180 CPU-seconds, SIZE quick, seed 0): today's recipe (train_sd_shapes "quick",
     its schedule squeezed into the budget) and the lesson's new one ("live", run as the lesson runs it), one after
-    the other in this process, each stopped after the budget. Fidelity on a small fixed set every 20 CPU-seconds
+    the other in this process, each stopped after the budget. Fidelity on a small fixed set every 15 CPU-seconds
     (the measuring left out), then the lesson's own measurement (zoo.sd_shapes.prompt_fidelity, section 8) at the end."""
-    budget = SCRATCH_08_BUDGET_S * args.scratch_seconds / SCRATCH_BUDGET_S
-    runs = {}
-    for name, size in (("quick (today), squeezed", "quick"), ("live (new)", "live")):
-        runs[name] = _scratch_08_run(size, budget, args.device)
+    budget = _scaled(args, SCRATCH_08_BUDGET_S)
+    runs = {name: _sd_scratch(size, budget, args.device)
+            for name, size in (("quick (today), squeezed", "quick"), ("live (new)", "live"))}
     return _scratch_08_report(runs, budget)
 
 
-def _scratch_08_run(size: str, budget: float, device) -> tuple:
-    """Train train_sd_shapes(size) from seed 0 for at most `budget` CPU-seconds, measured by _FidelityWatch;
-    "quick" has its steps (and its cosine decay) planned from a short timing run to end within the budget.
-    Returns (recipe, steps planned, watch, history, prompt_fidelity on "train", on "heldout")."""
+def _sd_scratch(size: str, budget: float, device) -> tuple:
+    """_scratch with train_sd_shapes(size) ("quick" squeezed into the budget), measured every twelfth of the
+    budget: colour and shape right on 60 trained and all 40 held-out colour × shape × size × position specs, both
+    languages, DDIM 20 steps, guidance 3, judged by data.read_shape. Returns (recipe, run, the lesson's
+    prompt_fidelity on "train", on "heldout")."""
     import random
 
-    from shikumi import data, zoo
+    from shikumi import data
+    from shikumi.diffusion import DDIMScheduler
     from shikumi.zoo import sd_shapes as sd
     from shikumi.zoo.clip_shapes import load_clip
     from shikumi.zoo.vae import load_vae
@@ -1002,50 +910,55 @@ def _scratch_08_run(size: str, budget: float, device) -> tuple:
     clip_model, tokenizer = load_clip(device)
     parts = (load_vae("vae_shapes", device).eval(), clip_model.eval(), tokenizer)
     specs = (random.Random(0).sample(data.all_shapes("train"), 60), data.all_shapes("heldout"))
-    recipe, steps = sd.RECIPES[size], None
-    if size == "quick":
-        with tempfile.TemporaryDirectory() as tmp:
-            probe = _StepClock()
-            sd.train_sd_shapes(tmp, size=size, device=str(device), max_steps=12, progress=False, live=probe)
-        steps = max(50, int(0.95 * budget / probe.per_step()))
-    watch = _FidelityWatch(budget, 20 * budget / SCRATCH_08_BUDGET_S, parts, sd.latent_schedule(size), specs)
+
+    def fidelity(unet) -> tuple[float, float]:
+        pipe = sd.TextToImagePipeline(*parts, unet, DDIMScheduler(**sd.latent_schedule(size)))
+        rates = []
+        for chosen in specs:
+            jobs = [(s, lang) for lang in ("en", "ja") for s in chosen]
+            images = pipe([s.caption(lang) for s, lang in jobs], num_inference_steps=20, guidance_scale=3.0,
+                          generator=torch.Generator().manual_seed(0)).images
+            right = [(r := data.read_shape(im)) is not None and (r.color, r.shape) == (s.color, s.shape)
+                     for (s, _), im in zip(jobs, images)]
+            rates.append(sum(right) / len(right))
+        return rates[0], rates[1]
+
+    print(f"- {size}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"- {size}", flush=True)
-        sd.train_sd_shapes(tmp, size=size, device=str(device), max_steps=steps, progress=False, live=watch)
+        def fit(live, steps):
+            sd.train_sd_shapes(tmp, size=size, device=str(device), max_steps=steps, progress=False, live=live)
+
+        steps = _steps_within(fit, budget) if size == "quick" else sd.RECIPES[size].steps
+        run = _scratch(fit, budget, _marks(budget, 12), fidelity, steps)
         pipe = sd.load_pipeline(device, directory=tmp)
         with torch.inference_mode():
             seen = sd.prompt_fidelity(pipe, "train", seed=0, num_inference_steps=20, guidance_scale=3.0)
             held = sd.prompt_fidelity(pipe, "heldout", repeats=2, seed=0, num_inference_steps=20, guidance_scale=3.0)
-        history = zoo.history("sd_shapes", tmp)
     print(f"  the lesson's measurement: {seen['color_shape']:.1%} / {held['color_shape']:.1%}", flush=True)
-    return recipe, steps or recipe.steps, watch, history, seen, held
+    return sd.RECIPES[size], run, seen, held
 
 
 def _scratch_08_report(runs: dict, budget: float) -> list[str]:
-    """The table and the curve (scratch_08.png) of scratch_08's runs: {name: (recipe, steps planned, watch,
-    history, prompt_fidelity on "train", on "heldout")}."""
+    """The table and the curve (scratch_08.png) of scratch_08's runs: {name: _sd_scratch's tuple}."""
     from shikumi import plot
 
     marks = [m for m in (30, 60, 90, 120, 150, 180) if m <= budget * 1.001]
     rows = ["| recipe (all AdamW) | batch | lr, warmup | loss | training pictures | setup CPU s | steps done | "
-            + " | ".join(f"at {m} CPU s" for m in marks) + " | lesson's measurement at the end: trained / held-out "
+            + "".join(f"at {m} CPU s | " for m in marks) + "lesson's measurement at the end: trained / held-out "
             "| goal ≥ 80 % / ≥ 60 % |", "|---|---:|---:|---|---:|---:|---:|" + "---:|" * len(marks) + "---:|---|"]
     ax = None
     styles = {"trained pairs": "-", "held-out pairs": "--"}
-    for name, (recipe, steps, watch, history, seen, held) in runs.items():
-        def at(mark, points=watch.points):
-            before = [(a, b) for c, _, a, b in points if c <= mark * 1.02]
-            return f"{before[-1][0]:.0%} / {before[-1][1]:.0%}" if before else "–"
-
+    for name, (recipe, run, seen, held) in runs.items():
+        points = run["points"]
         met = seen["color_shape"] >= SCRATCH_08_GOALS["trained pairs"] and held["color_shape"] >= SCRATCH_08_GOALS["held-out pairs"]
         loss = "MSE" if recipe.snr_gamma is None else f"min-SNR (γ = {recipe.snr_gamma:g})"
         rows.append(f"| {name} | {recipe.batch_size} | {recipe.lr:g}, {recipe.warmup_steps} | {loss} | "
-                    f"{recipe.n_images:,} | {watch.cpu_setup:.0f} | {history['steps']} of {steps} | "
-                    + " | ".join(at(m) for m in marks)
-                    + f" | **{seen['color_shape']:.1%} / {held['color_shape']:.1%}** | {'yes' if met else 'no'} |")
+                    f"{recipe.n_images:,} | {run['setup']:.0f} | {run['steps']} | "
+                    + "".join("{:.0%} / {:.0%} | ".format(*_at(points, m)[2]) for m in marks)
+                    + f"**{seen['color_shape']:.1%} / {held['color_shape']:.1%}** | {'yes' if met else 'no'} |")
         print(rows[-1], flush=True)
         for i, split in enumerate(styles):
-            ax = plot.lines([c for c, *_ in watch.points], {f"{name}, {split}": [p[2 + i] for p in watch.points]},
+            ax = plot.lines([c for c, _, _ in points], {f"{name}, {split}": [p[2][i] for p in points]},
                             marker=None, ax=ax, title="lesson 08 from scratch: prompt fidelity against CPU-seconds",
                             xlabel="CPU-seconds of training (1 thread)", ylabel="colour and shape right")
             ax.lines[-1].set_linestyle(styles[split])
@@ -1195,7 +1108,8 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", default="",
                         help="grader section: also measure the grader of this commit, side by side")
     parser.add_argument("--scratch-seconds", type=float, default=SCRATCH_BUDGET_S,
-                        help=f"scratch section: CPU-seconds each recipe trains (default {SCRATCH_BUDGET_S})")
+                        help=f"scratch section: CPU-seconds each recipe trains (default {SCRATCH_BUDGET_S}); the "
+                        "other scratch sections scale their budgets with it (a small one: a quick trial run)")
     parser.add_argument("--note", default="", help="a remark printed under each section measured now")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)

@@ -1,11 +1,17 @@
-"""benchmarks/run.py's bookkeeping (no timing here): results.md keeps one dated block per section, and a run of
-some sections replaces those blocks and keeps the others."""
+"""benchmarks/run.py's bookkeeping: results.md keeps one dated block per section, and a run of some sections
+replaces those blocks and keeps the others; the one runner of the scratch sections stops at its budget of
+CPU-seconds and measures at each mark (CPU time of this process only, never wall time)."""
 
 from __future__ import annotations
 
+import argparse
+import time
+
 import pytest
+import torch
 
 from benchmarks import run
+from shikumi.train import TrainConfig, train
 
 
 @pytest.fixture
@@ -46,3 +52,81 @@ def test_unknown_sections_are_refused(tmp_path, fake_sections, capsys):
     with pytest.raises(SystemExit):
         run.main(["--only", "models,speed", "--out", str(tmp_path / "r.md")])
     assert "speed" in capsys.readouterr().err and fake_sections == []
+
+
+def _burn(seconds: float) -> None:
+    """Use `seconds` of this process's CPU time."""
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+
+
+def _tiny_fit(step_cost: float = 0.0):
+    """fit (see run._scratch): a linear layer from seed 0, each step costing at least `step_cost` CPU-seconds."""
+    def fit(live, steps):
+        torch.manual_seed(0)
+        x = torch.randn(32, 4)
+
+        def loss_fn(model, batch):
+            _burn(step_cost)
+            return model(batch[0]).pow(2).mean()
+
+        cfg = TrainConfig(max_steps=steps, eval_every=0, eval_steps=1, device="cpu", cpu_threads=1, progress=False)
+        train(torch.nn.Linear(4, 1), lambda split: (x,), loss_fn, cfg, live=live)
+    return fit
+
+
+def test_the_scratch_runner_stops_at_its_budget_and_measures_at_each_mark():
+    marks, budget, step_cost = [0.1, 0.2, 0.3, 0.4], 0.5, 0.002
+
+    def measure(model):                                   # 0.1 CPU-s each, left out of the training time
+        _burn(0.1)
+        return model.weight.detach().clone()
+
+    result = run._scratch(_tiny_fit(step_cost), budget, marks, measure, steps=2000)
+    done, planned = map(int, result["steps"].split(" of "))
+    assert planned == 2000 and done <= budget / step_cost + 1   # stopped by the budget, not by the recipe
+    assert budget <= result["cpu"] < budget + 0.05
+    cpu = [c for c, _, _ in result["points"]]
+    steps = [s for _, s, _ in result["points"]]
+    assert len(cpu) == len(marks) + 1                             # one point a mark, and one at the end
+    assert all(0 <= c - m < 0.02 for c, m in zip(cpu, [*marks, budget]))
+    # 0.1 CPU-s of training between two marks: at most 50 steps of 2 ms, at least 20 if the loop's own cost
+    # is under 3 ms a step; a runner that counted the measuring would step once between them
+    assert all(20 <= b - a <= 51 for a, b in zip(steps, steps[1:]))
+    assert steps[-1] == done - 1
+    assert not torch.equal(result["points"][0][2], result["points"][-1][2])   # the model measured as it trains
+    assert torch.equal(result["points"][-1][2], result["model"].weight)
+
+
+def test_steps_within_a_budget_follow_the_cpu_time_of_a_step():
+    steps = run._steps_within(_tiny_fit(step_cost=0.002), budget=1.0)
+    assert 0.95 / (0.002 + 0.003) <= steps <= 0.95 / 0.002       # 95 % of 1 s over 2 ms + the loop's own cost
+
+
+def test_the_scratch_tables_have_a_cell_for_every_column(tmp_path, monkeypatch):
+    """Sections 4d and 4g at their full budgets, from made-up runs: each table row as wide as its header, each
+    'at N CPU s' column the point measured at N."""
+    from shikumi.zoo import sd_shapes
+
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results.md")                  # the plots go beside it
+    gpt_run = {"points": [(c + 0.2, c, 2.5 - c / 100) for c in range(0, 125, 5)], "steps": "9 of 9", "cpu": 120,
+               "wall": 130, "whole": 1.9}
+    monkeypatch.setattr(run, "_gpt_scratch", lambda recipe, budget, squeeze, device, marks: gpt_run)
+    monkeypatch.setattr(run, "_scratch_translator", lambda args: [])
+    lines = run.scratch(argparse.Namespace(scratch_seconds=run.SCRATCH_BUDGET_S, device=torch.device("cpu")))
+    sd_run = {"points": [(c + 0.2, c, (c / 200, c / 400)) for c in range(0, 185, 15)], "setup": 7.0, "steps": "9 of 9"}
+    runs = {"live (new)": (sd_shapes.RECIPES["live"], sd_run, {"color_shape": 0.9}, {"color_shape": 0.7})}
+    lines += ["", *run._scratch_08_report(runs, run.SCRATCH_08_BUDGET_S)]
+    tables, table = [], []
+    for line in [*lines, ""]:
+        if line.startswith("|"):
+            table.append(line)
+        elif table:
+            tables, table = [*tables, table], []
+    assert len(tables) == 3
+    for table in tables:
+        assert len({line.count("|") for line in table}) == 1, table
+    assert "| 2.350 | 2.200 | 1.900 | 1.600 | 1.300 | **1.900** | yes |" in tables[0][2]   # at 15, 30, 60, 90, 120
+    assert "| 15% / 8% | 30% / 15% | 45% / 22% | 60% / 30% | 75% / 38% | 90% / 45% |" in tables[2][2]
+    assert (tmp_path / "scratch_04.png").exists() and (tmp_path / "scratch_08.png").exists()
