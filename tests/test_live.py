@@ -122,6 +122,22 @@ def test_stop_keeps_the_model_and_returns_the_history_so_far():
     assert all(torch.equal(after[k], v) for k, v in snapshots[0].items())   # the model as it was at the stop
 
 
+def test_stop_after_s_stops_as_the_button_does(capsys):
+    """stop_after_s=0: due at the first check, after step 0. The lesson gets the model and history as Stop leaves
+    them, and the same words."""
+    get_batch, loss_fn = _copy_task()
+    model = _tiny_gpt()
+    history = train(model, get_batch, loss_fn, TrainConfig(max_steps=1000, eval_every=0, eval_steps=1,
+                                                           progress=False),
+                    live=LiveTraining(mode="text", lang="en", stop_after_s=0))
+    assert history.step == [0] and history.eval_step == [0] and not model.training
+    assert "stopped at step 1: the model is kept as it is" in capsys.readouterr().out
+    history = train(_tiny_gpt(), get_batch, loss_fn, TrainConfig(max_steps=5, eval_every=0, eval_steps=1,
+                                                                 progress=False),
+                    live=LiveTraining(mode="text", lang="en", stop_after_s=3600))
+    assert history.step == [0, 1, 2, 3, 4] and "stopped" not in capsys.readouterr().out
+
+
 def test_jupyters_interrupt_stops_like_the_button_only_while_watching():
     _, loss_fn = _copy_task()
     inner, steps = _copy_task()[0], []
