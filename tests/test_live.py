@@ -206,13 +206,16 @@ def test_live_training_runs_headless_under_papermill(tmp_path):
     assert len(json.dumps(executed.cells[0].outputs)) < 200_000   # redraws replace each other, they do not pile up
 
 
-def test_the_grader_and_the_notebook_tests_use_the_shipped_checkpoints():
-    """A lesson whose default is to train its model here (MODEL = "train") is graded and tested with the shipped
-    checkpoint, so grading and test time do not grow."""
+def test_the_grader_uses_the_shipped_checkpoints_and_the_notebook_tests_the_default_path():
+    """A lesson whose default is to train its model here (MODEL = "train") is graded, and timed by `make bench`,
+    with the shipped checkpoint, so grading does not grow. The notebook tests take the learner's default path,
+    with the training stopped after a few seconds, so a regression in a lesson's training cell is caught."""
     from autograder.grade import GRADING_PARAMETERS
     from benchmarks.measure import DEFAULT_PARAMETERS
+    from tests.test_notebooks import PARAMETERS
 
     assert GRADING_PARAMETERS["MODEL"] == DEFAULT_PARAMETERS["MODEL"] == "shipped"
+    assert PARAMETERS["MODEL"] == "train" and 0 < PARAMETERS["TRAIN_SECONDS"] <= 10
 
 
 def test_a_failing_step_still_releases_the_display():
