@@ -74,14 +74,17 @@
 # %% tags=["parameters"]
 # en: DEVICE: "auto" picks a CUDA GPU, then Apple MPS, then the CPU.
 # en: MODEL: "train" trains the translator here (under a minute); "shipped" loads the trained one (what the grader uses).
+# en: TRAIN_SECONDS: with MODEL = "train", stop the training after this many seconds, as Stop does (None: all of it).
 # en: SIZE: "quick" is the small translator; "full" trains a bigger one from scratch (GPU). SEED: any whole number.
 # ja: DEVICE は "auto" なら CUDA の GPU、なければ Apple の MPS、それもなければ CPU を使います。
 # ja: MODEL は "train" ならここで翻訳モデルを学習（1 分足らず）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
+# ja: TRAIN_SECONDS は MODEL = "train" のとき、この秒数で学習を止めます（「止める」と同じ。None なら最後まで）。
 # ja: SIZE は "quick" なら小さな翻訳モデル、"full" なら大きめのものをゼロから学習します（GPU 向け）。SEED は好きな整数。
 DEVICE = "auto"
 SIZE = "quick"
 SEED = 0
 MODEL = "train"
+TRAIN_SECONDS = None
 
 # %%
 import dataclasses
@@ -127,7 +130,7 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_translator")
     # en: a live loss plot, and every 5 s the model's translation of two sentences; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、5 秒ごとに 2 つの文の訳が出ます。「止める」を押すと、その時点のモデルを使います
-    watch = LiveTraining(sample_fn=zoo.translator.sampler(), every_s=5)
+    watch = LiveTraining(sample_fn=zoo.translator.sampler(), every_s=5, stop_after_s=TRAIN_SECONDS)
     zoo.translator.train_translator(mine, size=SIZE, device=DEVICE, live=watch)
     model, src_tok, tgt_tok = zoo.translator.load_translator(device, directory=mine)
     history = zoo.history("translator", mine)

@@ -72,14 +72,17 @@
 # %% tags=["parameters"]
 # en: DEVICE: "auto" (a GPU if there is one), "cpu" or "cuda". SEED: any whole number.
 # en: MODEL: "train" trains the GPT here (about 2 minutes); "shipped" loads the trained one (what the grader uses).
+# en: TRAIN_SECONDS: with MODEL = "train", stop the training after this many seconds, as Stop does (None: all of it).
 # en: SIZE: "quick" is the small GPT; "full" trains a bigger one (GPU).
 # ja: DEVICE は "auto"（GPU があれば GPU）・"cpu"・"cuda" のどれか。SEED は好きな整数。
 # ja: MODEL は "train" ならここで GPT を学習（2 分ほど）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
+# ja: TRAIN_SECONDS は MODEL = "train" のとき、この秒数で学習を止めます（「止める」と同じ。None なら最後まで）。
 # ja: SIZE は "quick" なら小さな GPT、"full" なら大きめのものを学習します（GPU 向け）。
 DEVICE = "auto"
 SIZE = "quick"
 SEED = 0
 MODEL = "train"
+TRAIN_SECONDS = None
 
 # %%
 import dataclasses
@@ -148,7 +151,8 @@ print(tr("device:", "デバイス："), describe(device))
 if MODEL == "train" or SIZE == "full":
     # en: a live loss plot, a sample every 10 s from the same prompt, and a Stop button that keeps the model
     # ja: 損失のグラフがその場で伸び、10 秒ごとに同じ書き出しから生成例が出ます。「止める」を押すと、その時点のモデルを使います
-    watch = LiveTraining(sample_fn=gpt_shakespeare.sampler("ROMEO\n"), every_s=10, goal=2.0)
+    watch = LiveTraining(sample_fn=gpt_shakespeare.sampler("ROMEO\n"), every_s=10, goal=2.0,
+                         stop_after_s=TRAIN_SECONDS)
     bard, history = gpt_shakespeare.train_gpt("live" if SIZE == "quick" else SIZE, device=DEVICE, seed=SEED, live=watch)
     tok = gpt_shakespeare.tokenizer()
 else:

@@ -78,14 +78,17 @@
 # %% tags=["parameters"]
 # en: DEVICE: "auto" picks a CUDA GPU, then Apple MPS, then the CPU.
 # en: MODEL: "train" trains the shapes VAE here (under a minute); "shipped" loads the trained one (what the grader uses).
+# en: TRAIN_SECONDS: with MODEL = "train", stop the training after this many seconds, as Stop does (None: all of it).
 # en: SIZE: "quick" is a short training run and small VAEs; "full" trains bigger models from scratch. SEED: any whole number.
 # ja: DEVICE は "auto" なら CUDA の GPU、なければ Apple の MPS、それもなければ CPU を使います。
 # ja: MODEL は "train" なら図形の VAE をここで学習（1 分足らず）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
+# ja: TRAIN_SECONDS は MODEL = "train" のとき、この秒数で学習を止めます（「止める」と同じ。None なら最後まで）。
 # ja: SIZE は "quick" なら短い学習と小さな VAE、"full" なら大きなモデルをゼロから学習します。SEED は好きな整数。
 DEVICE = "auto"
 SIZE = "quick"
 SEED = 0
 MODEL = "train"
+TRAIN_SECONDS = None
 
 # %%
 import math
@@ -894,7 +897,7 @@ if MODEL == "train" or not QUICK:
     mine = Path("my_vae_shapes")
     # en: a live loss plot, and every 5 s the same 8 shapes redrawn; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、5 秒ごとに同じ 8 つの図形を描き直します。「止める」でその時点のモデルを使います
-    watch = LiveTraining(sample_fn=zoo.vae.reconstruction_sampler(), every_s=5)
+    watch = LiveTraining(sample_fn=zoo.vae.reconstruction_sampler(), every_s=5, stop_after_s=TRAIN_SECONDS)
     zoo.vae.train_vae_shapes(mine, size="live" if QUICK else SIZE, device=DEVICE, live=watch)
     shapes_vae = zoo.vae.load_vae("vae_shapes", device, directory=mine)
 else:

@@ -77,14 +77,17 @@
 # %% tags=["parameters"]
 # en: DEVICE: "auto" picks a CUDA GPU, then Apple MPS, then the CPU.
 # en: MODEL: "train" trains CLIP here (about a minute); "shipped" loads the trained one (what the grader uses).
+# en: TRAIN_SECONDS: with MODEL = "train", stop the training after this many seconds, as Stop does (None: all of it).
 # en: SIZE: "quick" is the small CLIP; "full" trains a bigger one from scratch (GPU). SEED: any whole number.
 # ja: DEVICE は "auto" なら CUDA の GPU、なければ Apple の MPS、それもなければ CPU を使います。
 # ja: MODEL は "train" ならここで CLIP を学習（1 分ほど）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
+# ja: TRAIN_SECONDS は MODEL = "train" のとき、この秒数で学習を止めます（「止める」と同じ。None なら最後まで）。
 # ja: SIZE は "quick" なら小さな CLIP、"full" なら大きめのものをゼロから学習します（GPU 向け）。SEED は好きな整数。
 DEVICE = "auto"
 SIZE = "quick"
 SEED = 0
 MODEL = "train"
+TRAIN_SECONDS = None
 
 # %%
 import math
@@ -181,7 +184,8 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_clip")
     # en: a live loss plot, and every 5 s the zero-shot accuracy on held-out pictures; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、5 秒ごとに評価用画像でのゼロショットの正解率が出ます。「止める」でその時点のモデルを使います
-    watch = LiveTraining(sample_fn=zoo.clip_shapes.sampler(lang=tr("en", "ja")), every_s=5)
+    watch = LiveTraining(sample_fn=zoo.clip_shapes.sampler(lang=tr("en", "ja")), every_s=5,
+                         stop_after_s=TRAIN_SECONDS)
     zoo.clip_shapes.train_clip_shapes(mine, size="live" if SIZE == "quick" else SIZE, device=DEVICE, live=watch)
     model, tokenizer = zoo.clip_shapes.load_clip(device, directory=mine)
     history = zoo.history("clip_shapes", mine)

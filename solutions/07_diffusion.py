@@ -69,14 +69,17 @@
 # %% tags=["parameters"]
 # en: DEVICE: "auto" picks a CUDA GPU, then Apple MPS, then the CPU.
 # en: MODEL: "train" trains the UNet here (about 3 minutes); "shipped" loads the trained one (what the grader uses).
+# en: TRAIN_SECONDS: with MODEL = "train", stop the training after this many seconds, as Stop does (None: all of it).
 # en: SIZE: "quick" is the small UNet; "full" trains a bigger one from scratch (GPU). SEED: any whole number.
 # ja: DEVICE は "auto" なら CUDA の GPU、なければ Apple の MPS、それもなければ CPU を使います。
 # ja: MODEL は "train" ならここで UNet を学習（3 分ほど）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
+# ja: TRAIN_SECONDS は MODEL = "train" のとき、この秒数で学習を止めます（「止める」と同じ。None なら最後まで）。
 # ja: SIZE は "quick" なら小さな UNet、"full" なら大きめのものをゼロから学習します（GPU 向け）。SEED は好きな整数。
 DEVICE = "auto"
 SIZE = "quick"
 SEED = 0
 MODEL = "train"
+TRAIN_SECONDS = None
 
 # %%
 import time
@@ -448,7 +451,7 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_unet_digits")
     # en: a live loss plot, and every 15 s 16 digits drawn from the same noise; Stop keeps the model as it is
     # ja: 損失のグラフがその場で伸び、15 秒ごとに同じノイズから 16 個の数字を描きます。「止める」でその時点のモデルを使います
-    watch = LiveTraining(sample_fn=zoo.unet_digits.sampler(), every_s=15)
+    watch = LiveTraining(sample_fn=zoo.unet_digits.sampler(), every_s=15, stop_after_s=TRAIN_SECONDS)
     zoo.unet_digits.train_unet_digits(mine, size="live" if SIZE == "quick" else SIZE, device=DEVICE, live=watch)
     unet, schedule = zoo.unet_digits.load_unet_digits(device, directory=mine)
     history = zoo.history("unet_digits", mine)

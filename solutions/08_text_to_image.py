@@ -71,14 +71,17 @@
 # %% tags=["parameters"]
 # en: DEVICE: "auto" picks a CUDA GPU, then Apple MPS, then the CPU.
 # en: MODEL: "train" trains the UNet here (about 3 minutes); "shipped" loads the trained one (what the grader uses).
+# en: TRAIN_SECONDS: with MODEL = "train", stop the training after this many seconds, as Stop does (None: all of it).
 # en: SIZE: "quick" is the small UNet; "full" trains a wider one from scratch (GPU). SEED: any whole number.
 # ja: DEVICE は "auto" なら CUDA の GPU、なければ Apple の MPS、それもなければ CPU を使います。
 # ja: MODEL は "train" ならここで UNet を学習（3 分ほど）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
+# ja: TRAIN_SECONDS は MODEL = "train" のとき、この秒数で学習を止めます（「止める」と同じ。None なら最後まで）。
 # ja: SIZE は "quick" なら小さな UNet、"full" なら幅の広いものをゼロから学習します（GPU 向け）。SEED は好きな整数。
 DEVICE = "auto"
 SIZE = "quick"
 SEED = 0
 MODEL = "train"
+TRAIN_SECONDS = None
 
 # %%
 import math
@@ -173,7 +176,8 @@ if MODEL == "train" or SIZE == "full":
     mine = Path("my_sd_shapes")
     # en: a live loss plot, every 10 s the pictures for the same eight prompts, and a Stop button that keeps the model
     # ja: 損失のグラフがその場で伸び、10 秒ごとに同じ 8 つのプロンプトで描いた画像が出ます。「止める」でその時点のモデルを使います
-    watch = LiveTraining(sample_fn=zoo.sd_shapes.sampler(lang=tr("en", "ja")), every_s=10)
+    watch = LiveTraining(sample_fn=zoo.sd_shapes.sampler(lang=tr("en", "ja")), every_s=10,
+                         stop_after_s=TRAIN_SECONDS)
     zoo.sd_shapes.train_sd_shapes(mine, size="live" if SIZE == "quick" else SIZE, device=DEVICE, live=watch)
     pipe = zoo.sd_shapes.load_pipeline(device, directory=mine)
     history = zoo.history("sd_shapes", mine)

@@ -122,6 +122,22 @@ def test_stop_keeps_the_model_and_returns_the_history_so_far():
     assert all(torch.equal(after[k], v) for k, v in snapshots[0].items())   # the model as it was at the stop
 
 
+def test_stop_after_s_stops_as_the_button_does(capsys):
+    """stop_after_s=0: due at the first check, after step 0. The lesson gets the model and history as Stop leaves
+    them, and the same words."""
+    get_batch, loss_fn = _copy_task()
+    model = _tiny_gpt()
+    history = train(model, get_batch, loss_fn, TrainConfig(max_steps=1000, eval_every=0, eval_steps=1,
+                                                           progress=False),
+                    live=LiveTraining(mode="text", lang="en", stop_after_s=0))
+    assert history.step == [0] and history.eval_step == [0] and not model.training
+    assert "stopped at step 1: the model is kept as it is" in capsys.readouterr().out
+    history = train(_tiny_gpt(), get_batch, loss_fn, TrainConfig(max_steps=5, eval_every=0, eval_steps=1,
+                                                                 progress=False),
+                    live=LiveTraining(mode="text", lang="en", stop_after_s=3600))
+    assert history.step == [0, 1, 2, 3, 4] and "stopped" not in capsys.readouterr().out
+
+
 def test_jupyters_interrupt_stops_like_the_button_only_while_watching():
     _, loss_fn = _copy_task()
     inner, steps = _copy_task()[0], []
@@ -190,13 +206,16 @@ def test_live_training_runs_headless_under_papermill(tmp_path):
     assert len(json.dumps(executed.cells[0].outputs)) < 200_000   # redraws replace each other, they do not pile up
 
 
-def test_the_grader_and_the_notebook_tests_use_the_shipped_checkpoints():
-    """A lesson whose default is to train its model here (MODEL = "train") is graded and tested with the shipped
-    checkpoint, so grading and test time do not grow."""
+def test_the_grader_uses_the_shipped_checkpoints_and_the_notebook_tests_the_default_path():
+    """A lesson whose default is to train its model here (MODEL = "train") is graded, and timed by `make bench`,
+    with the shipped checkpoint, so grading does not grow. The notebook tests take the learner's default path,
+    with the training stopped after a few seconds, so a regression in a lesson's training cell is caught."""
     from autograder.grade import GRADING_PARAMETERS
     from benchmarks.measure import DEFAULT_PARAMETERS
+    from tests.test_notebooks import PARAMETERS
 
     assert GRADING_PARAMETERS["MODEL"] == DEFAULT_PARAMETERS["MODEL"] == "shipped"
+    assert PARAMETERS["MODEL"] == "train" and 0 < PARAMETERS["TRAIN_SECONDS"] <= 10
 
 
 def test_a_failing_step_still_releases_the_display():

@@ -9,7 +9,8 @@ While `train` runs, the lesson shows, in both editions:
 - a sample every `every_s` seconds: `sample_fn(model)` returns text (shown as it is) or pictures (a tensor
   (N, C, H, W) in [0, 1], drawn with plot.image_grid, or a matplotlib Figure), so you see the model get better;
 - a Stop button. Stopping keeps the model as it is at that step: `train` evaluates it once more and returns
-  the history so far, and the lesson goes on with that model. Jupyter's own ■ (interrupt) does the same.
+  the history so far, and the lesson goes on with that model. Jupyter's own ■ (interrupt) does the same, and so
+  does `stop_after_s` (a presenter short of time, or a test): Stop, clicked by the clock.
 
 Without a notebook (a script, `shikumi train`), or with `mode="text"`, the same news comes as a few lines of
 plain text: at most `max_lines` of them however long the run, so an executed notebook stays small.
@@ -73,11 +74,12 @@ class LiveTraining:
     lang:      "en" or "ja"; None: the lesson's language.
     mode:      "widgets" (a notebook), "text" (plain lines), or "auto": widgets inside a Jupyter kernel.
     max_lines: the most lines of text mode prints (progress and samples together), however long the run.
+    stop_after_s: seconds after the start at which to stop, as the Stop button does; None: train to the end.
     """
 
     def __init__(self, sample_fn: Callable | None = None, every_s: float = 10.0, goal: float | None = None,
                  lang: str | None = None, mode: str = "auto", max_lines: int = 40, plot_every_s: float = 5.0,
-                 title: str | None = None):
+                 title: str | None = None, stop_after_s: float | None = None):
         if mode not in ("auto", "widgets", "text"):
             raise ValueError(f"LiveTraining(mode={mode!r}): choose 'auto', 'widgets' or 'text'")
         if lang is None:
@@ -86,6 +88,7 @@ class LiveTraining:
         self.sample_fn, self.every_s, self.goal = sample_fn, every_s, goal
         self.mode = mode if mode != "auto" else ("widgets" if _in_notebook() else "text")
         self.max_lines, self.plot_every_s, self.title = max_lines, plot_every_s, title or self.words["title"]
+        self.stop_after_s = stop_after_s
         self.stop_requested = False
         self.samples: list[tuple[int, float, object]] = []   # (step, seconds, what sample_fn returned)
         self.lines_printed = 0
@@ -103,6 +106,8 @@ class LiveTraining:
     def update(self, model, step: int, history) -> bool:
         """After each step: refresh what is due. Returns True when the learner asked to stop."""
         now = time.perf_counter()
+        if self.stop_after_s is not None and now - self.t0 >= self.stop_after_s:
+            self.stop_requested = True                # what the Stop button does
         if self.mode == "widgets":
             if now - self.last_poll >= 0.25:          # a few times a second: a click, the bar, the status line
                 self.last_poll = now
@@ -178,8 +183,9 @@ class LiveTraining:
     def _eta(self, step: int, now: float) -> float:
         elapsed = now - self.t0
         left = elapsed / (step + 1) * (self.total - step - 1)
-        if self.max_seconds is not None:
-            left = min(left, max(0.0, self.max_seconds - elapsed))
+        for limit in (self.max_seconds, self.stop_after_s):
+            if limit is not None:
+                left = min(left, max(0.0, limit - elapsed))
         return left
 
     def _print(self, text: str, force: bool = False) -> None:
