@@ -133,32 +133,32 @@ def run_check(lesson: str, name: str, impl, seed: int) -> list:
 
 # -- scheduling: `make test` runs pytest -n 2 --dist loadgroup ----------------------------------------------------
 # Two workers finish together when the longest tests start first and the short ones fill the gaps: each worker
-# takes the next test as it frees up. The figures are seconds of a run on 2 cores shared with other work (load
-# 20, 2026-12-02): a hint for the order only. A test missing here runs after these, in file order. Keep the
-# longest of a new file here.
+# takes the next test as it frees up. The figures are seconds of a full `make test` on 2 cores (AMD EPYC, load 3,
+# 2026-12-02, scaled by what this session's cuts measured): a hint for the order only. A test missing here runs
+# after these, in file order. Keep the longest of a new file here.
 LONGEST_FIRST = {
-    "tests/test_grading.py::test_solution_gets_full_marks_and_blank_lessons_zero[10_chatgpt]": 450,
-    "tests/test_notebooks.py::test_solution_executes[10_chatgpt]": 400,
-    "tests/test_browser.py": 300,
-    "tests/test_distributed.py::cluster": 210,
-    "tests/test_grading.py::test_solution_gets_full_marks_and_blank_lessons_zero[04_gpt]": 225,
-    "tests/test_nbgrader_interop.py": 170,
-    "tests/test_hub.py::test_a_study_session_on_one_hub": 150,
-    "tests/test_notebooks.py::test_solution_executes[04_gpt]": 165,
-    "tests/test_grading.py::test_solution_gets_full_marks_and_blank_lessons_zero": 120,
-    "tests/test_notebooks.py::test_solution_executes": 100,
-    "tests/test_attacks.py::test_an_honest_and_a_hostile_class_graded_at_the_same_time": 110,
-    "tests/test_learner_edition.py::test_it_installs_and_runs_on_its_own": 100,
-    "tests/test_attacks.py::test_a_fork_bomb_is_stopped": 80,
-    "tests/test_attacks.py::test_memory_is_limited_for_the_whole_run": 80,
-    "tests/test_gpu_path_on_cpu.py::test_every_model_trains_through_torch_compile": 50,
-    "tests/test_batch.py": 70,
-    "tests/test_finetune.py::test_shipped_sft_answers_held_out_instructions_better_than_the_base": 80,
-    "tests/test_finetune.py::test_a_short_fine_tune_learns_the_held_out_answers": 75,
-    "tests/test_gradescope.py::bundle": 50,
-    "tests/test_present.py::presented": 50,
-    "tests/test_attacks.py": 45,
-    "tests/test_learner_edition.py::test_destinations_that_are_refused": 60,
+    "tests/test_notebooks.py::test_solution_executes[10_chatgpt]": 160,
+    "tests/test_browser.py": 150,
+    "tests/test_distributed.py::cluster": 120,
+    "tests/test_nbgrader_interop.py": 100,
+    "tests/test_grading.py::test_solution_gets_full_marks_and_blank_lessons_zero[04_gpt]": 85,
+    "tests/test_hub.py::test_a_study_session_on_one_hub": 85,
+    "tests/test_notebooks.py::test_solution_executes[04_gpt]": 78,
+    "tests/test_grading.py::test_solution_gets_full_marks_and_blank_lessons_zero[10_chatgpt]": 75,
+    "tests/test_learner_edition.py::test_it_installs_and_runs_on_its_own": 60,
+    "tests/test_batch.py": 50,
+    "tests/test_notebooks.py::test_solution_executes": 45,
+    "tests/test_attacks.py::test_an_honest_and_a_hostile_class_graded_at_the_same_time": 38,
+    "tests/test_attacks.py::test_a_fork_bomb_is_stopped": 32,
+    "tests/test_attacks.py::test_memory_is_limited_for_the_whole_run": 28,
+    "tests/test_grading.py::test_solution_gets_full_marks_and_blank_lessons_zero": 25,
+    "tests/test_finetune.py::test_a_short_fine_tune_learns_the_held_out_answers": 23,
+    "tests/test_gpu_path_on_cpu.py::test_every_model_trains_through_torch_compile": 22,
+    "tests/test_attacks.py": 20,
+    "tests/test_preference.py::test_a_short_dpo_raises_the_held_out_win_rate": 20,
+    "tests/test_finetune.py::test_shipped_sft_answers_held_out_instructions_better_than_the_base": 20,
+    "tests/test_gradescope.py::bundle": 20,
+    "tests/test_present.py::presented": 17,
 }
 # The tests of a module that use one of its expensive module-scoped fixtures run on one worker, so that the
 # fixture is made once, not once per worker: {module: its fixtures}.
