@@ -105,3 +105,18 @@ def test_signed_heatmap_centres_its_colours_on_zero():
     image = ax.images[0]
     assert image.get_clim() == (-2.0, 2.0) and image.get_cmap().name == "RdBu_r"
     assert [t.get_color() for t in ax.texts] == ["white", "black", "black", "white"]
+
+
+def test_japanese_and_the_signs_ipaexgothic_lacks_both_draw():
+    """A title in Japanese with ≤ and ≥ (goal lines say "goal ≤ 0.004"): every glyph is found in some font, no
+    empty box (matplotlib warns "Glyph … missing" for each one it could not draw)."""
+    import warnings
+
+    pytest.importorskip("matplotlib_fontja")
+    fig, ax = plt.subplots()
+    ax.set_title("目標 ≤ 0.004、≥ 80 % → ε")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    plt.close(fig)
+    assert not [w for w in caught if "missing from font" in str(w.message)]

@@ -1,7 +1,8 @@
 """One helper per kind of picture, so every lesson's plots look alike.
 
 Importing this module also sets a Japanese font (IPAexGothic, shipped by matplotlib-fontja), so labels such
-as 「むかし」 draw as text rather than empty boxes.
+as 「むかし」 draw as text rather than empty boxes; what IPAexGothic lacks (≤, ≥) comes from matplotlib's own
+DejaVu Sans.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import matplotlib.pyplot as plt
 
 try:  # registers IPAexGothic and makes it the default family
     import matplotlib_fontja  # noqa: F401
+
+    plt.rcParams["font.family"] = ["IPAexGothic", "DejaVu Sans"]   # a glyph missing from the first: the second
 except ImportError:  # plots still work; Japanese labels show as boxes
     pass
 
