@@ -76,10 +76,14 @@ def measure(cmd: list[str], cwd: str | Path | None = None, timeout: float = 1800
 
 
 def run_notebook(notebook: str | Path, output: str | Path, parameters: dict | None = None,
-                 cwd: str | Path | None = None, timeout: float = 1800) -> Measurement:
+                 cwd: str | Path | None = None, timeout: float = 1800,
+                 cell_timeout: float | None = None) -> Measurement:
     """papermill NOTEBOOK OUTPUT with parameters, measured. papermill writes OUTPUT after every cell, so after a
     timeout it shows how far the notebook got. By default, as the grader runs it: the shipped checkpoints
-    (MODEL="shipped"), not a model trained in the lesson (that is `make bench`'s scratch section)."""
+    (MODEL="shipped"), not a model trained in the lesson (that is `make bench`'s scratch section).
+    cell_timeout: papermill stops a cell that has not finished after this many seconds (CellTimeoutError)."""
     cmd = [sys.executable, "-m", "papermill", str(notebook), str(output), "--no-progress-bar",
            "-y", json.dumps(parameters or DEFAULT_PARAMETERS)]
+    if cell_timeout is not None:
+        cmd += ["--execution-timeout", str(int(cell_timeout))]
     return measure(cmd, cwd=cwd, timeout=timeout)

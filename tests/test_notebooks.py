@@ -23,6 +23,10 @@ from tests.conftest import lesson_names
 BUDGET_MB = 2048        # peak memory of papermill + kernel
 TOLERANCE = 1.5         # fail only past 1.5× the memory budget (`make bench` reports the real figure)
 KILL_AFTER_S = 1200     # a notebook that hangs fails here, not after CI's 90 minutes: 10× the time budget
+# ipykernel 7 now and then never answers a cell (the kernel idle, papermill waiting for its reply: ipykernel#1554;
+# about one run in 30 of lesson 08 here, under load). A cell still running after CELL_TIMEOUT_S (no lesson's cell
+# takes a tenth of it) is stopped, and the lesson is run once more, as the grader runs a stalled notebook again.
+CELL_TIMEOUT_S = 300
 PARAMETERS = {"DEVICE": "auto", "SIZE": "quick", "SEED": 0, "MODEL": "train", "TRAIN_SECONDS": 3}
 
 
@@ -41,7 +45,10 @@ def test_solution_executes(name, tmp_path):
     source, out = tmp_path / f"{name}.solution.ipynb", tmp_path / f"{name}.ipynb"
     lang = LANGS[lesson_number(name) % 2]  # the complete lesson, in English or (odd lessons) Japanese
     nbformat.write(release.solution_edition(name, lang), str(source))
-    m = run_notebook(source, out, PARAMETERS, cwd=tmp_path, timeout=KILL_AFTER_S)
+    m = run_notebook(source, out, PARAMETERS, cwd=tmp_path, timeout=KILL_AFTER_S, cell_timeout=CELL_TIMEOUT_S)
+    if m.returncode != 0 and "CellTimeoutError" in m.stderr_tail:
+        print(f"{name}: a cell never answered ({last_cell_started(out)}); running the lesson once more")
+        m = run_notebook(source, out, PARAMETERS, cwd=tmp_path, timeout=KILL_AFTER_S, cell_timeout=CELL_TIMEOUT_S)
     print(f"{name}: {m.seconds:.1f} s, peak {m.peak_rss_mb:.0f} MB")
     assert not m.timed_out, f"{name} was stopped after {KILL_AFTER_S:.0f} s in the cell: {last_cell_started(out)}"
     assert m.returncode == 0, m.stderr_tail
