@@ -411,7 +411,7 @@ except OSError:
     pass  # the limit refused a fork: carry on regardless
 finally:
     if os.getpid() != parent:
-        os.execvp("sleep", ["sleep", "301"])  # the children stay (301 s at most): only the grader can end them
+        os.execvp("sleep", ["sleep-MARKER", "301"])  # the children stay (301 s at most): only the grader ends them
 time.sleep(120)  # and so does the parent: the run ends early only if the grader stops it
 '''
 
@@ -424,7 +424,9 @@ def test_a_fork_bomb_is_stopped(tmp_path, solutions, monkeypatch, mechanism):
         pytest.skip("this machine lets the grader create no cgroup")
     if mechanism == "watched":
         monkeypatch.setattr(sandbox, "cgroup_roots", lambda: {})
-    answers = with_answers(solutions, count_ngrams=FORK_BOMB + solutions[LESSON]["count_ngrams"])
+    marker = uuid.uuid4().hex[:8]   # the two variants may run at once, on two workers: each looks for its own bomb
+    bomb = FORK_BOMB.replace("MARKER", marker)
+    answers = with_answers(solutions, count_ngrams=bomb + solutions[LESSON]["count_ngrams"])
     result = grade_submission(make_submission(tmp_path, LESSON, answers),
                               limits=sandbox.Limits(max_processes=64))
     assert result.error is None
@@ -432,7 +434,7 @@ def test_a_fork_bomb_is_stopped(tmp_path, solutions, monkeypatch, mechanism):
                               "sentence_logprob": 2, "greedy_generate": 2}, [t.output for t in result.tests]
     message = result.tests[0].output
     assert "too many processes (at most 64" in message and "\n" not in message
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "301"]]
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == [f"sleep-{marker}", "301"]]
     assert not leftovers, "processes started by the bomb outlive the run"
 
 
