@@ -238,6 +238,7 @@ def test_training_shows_pictures_and_stop_keeps_the_model(tmp_path):
     from shikumi.zoo.sd_shapes import RECIPES, sampler, train_sd_shapes
 
     draw = sampler(lang="ja")
+    plt.close("all")   # figures another test left open in this process are not this one's
 
     def sample_then_stop(unet):
         figure = draw(unet)
