@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 
 import nbformat
 import pytest
 import torch
 
+from benchmarks.measure import run_notebook
 from shikumi.gpt import GPT, GPTConfig
 from shikumi.live import LiveTraining
 from shikumi.train import TrainConfig, make_optimizers, muon_matrices, train
@@ -192,14 +192,9 @@ def test_live_training_runs_headless_under_papermill(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     src, out = tmp_path / "live.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, str(src))
-    env_path = f"{ROOT / 'lib'}:{ROOT}"
-    for _ in range(2):   # once more if the cell never answered (ipykernel#1554: see tests/test_notebooks.py)
-        result = subprocess.run([sys.executable, "-m", "papermill", str(src), str(out), "--no-progress-bar",
-                                 "--execution-timeout", "120"], capture_output=True, text=True, cwd=tmp_path,
-                                env={**__import__("os").environ, "PYTHONPATH": env_path}, timeout=300)
-        if "CellTimeoutError" not in result.stderr:
-            break
-    assert result.returncode == 0, result.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'lib'}:{ROOT}"}
+    result = run_notebook(src, out, {}, cwd=tmp_path, timeout=300, cell_timeout=120, env=env)
+    assert result.returncode == 0, result.stderr_tail
     executed = nbformat.read(str(out), as_version=4)
     outputs = executed.cells[0].outputs
     text = "".join(o.get("text", "") for o in outputs)

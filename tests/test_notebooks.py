@@ -14,7 +14,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from benchmarks.measure import run_notebook
+from benchmarks.measure import last_cell_started, run_notebook
 from shikumi.course import release
 from shikumi.course.release import LANGS, lesson_number
 from shikumi.course.selfcheck import MESSAGES
@@ -23,20 +23,10 @@ from tests.conftest import lesson_names
 BUDGET_MB = 2048        # peak memory of papermill + kernel
 TOLERANCE = 1.5         # fail only past 1.5× the memory budget (`make bench` reports the real figure)
 KILL_AFTER_S = 1200     # a notebook that hangs fails here, not after CI's 90 minutes: 10× the time budget
-# ipykernel 7 now and then never answers a cell (the kernel idle, papermill waiting for its reply: ipykernel#1554;
-# about one run in 30 of lesson 08 here, under load). A cell still running after CELL_TIMEOUT_S (no lesson's cell
-# takes a tenth of it) is stopped, and the lesson is run once more, as the grader runs a stalled notebook again.
+# A cell still running after CELL_TIMEOUT_S (no lesson's cell takes a tenth of it) never got its answer from the
+# kernel (ipykernel#1554): run_notebook stops it and runs the lesson once more.
 CELL_TIMEOUT_S = 300
 PARAMETERS = {"DEVICE": "auto", "SIZE": "quick", "SEED": 0, "MODEL": "train", "TRAIN_SECONDS": 3}
-
-
-def last_cell_started(notebook) -> str:
-    """The first line of the last code cell papermill started (papermill writes the notebook after each cell)."""
-    if not notebook.exists():
-        return "(none: papermill had not started)"
-    nb = nbformat.read(str(notebook), as_version=4)
-    started = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
-    return started[-1].source.splitlines()[0] if started else "(none)"
 
 
 @pytest.mark.notebook
@@ -46,9 +36,6 @@ def test_solution_executes(name, tmp_path):
     lang = LANGS[lesson_number(name) % 2]  # the complete lesson, in English or (odd lessons) Japanese
     nbformat.write(release.solution_edition(name, lang), str(source))
     m = run_notebook(source, out, PARAMETERS, cwd=tmp_path, timeout=KILL_AFTER_S, cell_timeout=CELL_TIMEOUT_S)
-    if m.returncode != 0 and "CellTimeoutError" in m.stderr_tail:
-        print(f"{name}: a cell never answered ({last_cell_started(out)}); running the lesson once more")
-        m = run_notebook(source, out, PARAMETERS, cwd=tmp_path, timeout=KILL_AFTER_S, cell_timeout=CELL_TIMEOUT_S)
     print(f"{name}: {m.seconds:.1f} s, peak {m.peak_rss_mb:.0f} MB")
     assert not m.timed_out, f"{name} was stopped after {KILL_AFTER_S:.0f} s in the cell: {last_cell_started(out)}"
     assert m.returncode == 0, m.stderr_tail
