@@ -340,6 +340,7 @@ def _assert_nothing_left(marker: str) -> None:
 
 def test_kernel_and_display_attacks(tmp_path, solutions):
     """sys.exit, hooks that hide errors, objects that equal everything, bombs, blanking the cells after."""
+    marker = uuid.uuid4().hex[:8]   # its sleepers carry this test's own name: no other test's are counted
     attacks = {
         "count_ngrams": '''
 import sys
@@ -367,7 +368,7 @@ def smoothed_prob(counts, context, word, k, vocab_size):
 ''',
         "sentence_logprob": '''
 import subprocess
-children = [subprocess.Popen(["sleep", "1000"]) for _ in range(20)]
+children = [subprocess.Popen(["sleep-MARKER", "1000"], executable="sleep") for _ in range(20)]
 with open("big.bin", "wb") as f:  # fill the disk
     try:
         for _ in range(2000):
@@ -384,11 +385,12 @@ def greedy_generate(counts, context, n, max_words=20):
     return None
 ''',
     }
+    attacks["sentence_logprob"] = attacks["sentence_logprob"].replace("MARKER", marker)
     path = make_submission(tmp_path, LESSON, with_answers(solutions, **attacks))
     result = grade_submission(path, cell_timeout=60)
     assert result.error is None
     assert scores(result) == {g: 0 for g in attacks}, [t.output for t in result.tests]
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "1000"]]
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == [f"sleep-{marker}", "1000"]]
     assert not leftovers, "processes started by a submission outlive the run"
 
 
