@@ -15,6 +15,10 @@ from pathlib import Path
 import psutil
 
 DEFAULT_PARAMETERS = {"DEVICE": "auto", "SIZE": "quick", "SEED": 0, "MODEL": "shipped"}
+# papermill's command (`python -m papermill`), without the 1.3 s jsonschema spends, under nbformat, compiling the
+# grammars of the optional rfc3987_syntax at import: nothing papermill validates is an IRI (as autograder/execute.py).
+PAPERMILL = [sys.executable, "-c", "import sys; sys.modules.setdefault('rfc3987_syntax', None); "
+             "from papermill.cli import papermill; sys.argv[0] = 'papermill'; papermill()"]
 
 
 @dataclass
@@ -97,7 +101,7 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict | No
     the notebook is run once more. ipykernel 7 now and then never answers a cell: the kernel idle, papermill
     waiting for its reply (ipykernel#1554; about one run in 30 of lesson 08 under load), as the grader reruns a
     stalled notebook. The seconds measured are the last run's."""
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(output), "--no-progress-bar",
+    cmd = [*PAPERMILL, str(notebook), str(output), "--no-progress-bar",
            "-y", json.dumps(DEFAULT_PARAMETERS if parameters is None else parameters)]
     if cell_timeout is None:
         return measure(cmd, cwd=cwd, timeout=timeout, env=env)
