@@ -8,7 +8,8 @@ The live recipes of lessons 04 and 06 learned faster per CPU-second with Muon at
 (benchmarks/results.md, 4d and 4e), lesson 08's with min-SNR weighting (4g); the full (GPU) recipes took those
 changes over, unmeasured. This script measures them: each full recipe is trained from scratch by its own
 function in zoo/ (the course's one loop, bf16 autocast on CUDA), once with the settings it had before ("old") and
-once as it is now ("new"), for the same planned steps (the schedule fitted to them) and the same wall-clock cap,
+once as it is now ("new"), for the same planned steps (the schedule fitted to them: the cosine decay ends there,
+the warmup keeps its share of the run; lessons 05 and 07 keep theirs in steps) and the same wall-clock cap,
 then judged as the recipe judges it. Lessons 05 and 07's full recipes changed nothing: one run each, timed.
 It prints one Markdown table; paste it into benchmarks/results.md by hand.
 """
@@ -67,6 +68,16 @@ def recipe_as(recipes: dict, size: str, recipe):
         recipes[size] = kept
 
 
+def warmup_for(warmup_steps: int, recipe_steps: int, steps: int) -> int:
+    """The warmup of a run of `steps` planned steps: the same share of it as the recipe's warmup of its own."""
+    return max(1, round(warmup_steps * steps / recipe_steps))
+
+
+def fitted(cfg, steps: int):
+    """A recipe's TrainConfig for a run of `steps` planned steps (recipe functions take max_steps themselves)."""
+    return dataclasses.replace(cfg, warmup_steps=warmup_for(cfg.warmup_steps, cfg.max_steps, steps))
+
+
 def gpt(device, steps, cap, tiny) -> list[tuple]:
     """Lesson 04: held-out loss on the whole of The Tempest (nats per character; lower is better)."""
     full = gpt_shakespeare.RECIPES["full"]
@@ -75,6 +86,7 @@ def gpt(device, steps, cap, tiny) -> list[tuple]:
     old = dataclasses.replace(full, train=dataclasses.replace(full.train, optimizer="adamw", lr=1e-3))
     rows = []
     for name, recipe in (("old", old), ("new", full)):
+        recipe = dataclasses.replace(recipe, train=fitted(recipe.train, steps))
         watch = Deadline(cap)
         with recipe_as(gpt_shakespeare.RECIPES, "full", recipe):
             model, _ = gpt_shakespeare.train_gpt("full", str(device), max_steps=steps, progress=False, live=watch)
@@ -89,14 +101,17 @@ def clip(device, steps, cap, tiny) -> list[tuple]:
     full = clip_shapes.RECIPES["full"]
     if tiny:
         full = dataclasses.replace(full, n_pool=200, train=dataclasses.replace(full.train, eval_steps=1))
-    old = dataclasses.replace(full, train=dataclasses.replace(full.train, optimizer="adamw", lr=1e-3))
+    old = dataclasses.replace(full, train=dataclasses.replace(full.train, optimizer="adamw", lr=1e-3,
+                                                              warmup_steps=100))
     rows = []
     for name, recipe in (("old", old), ("new", full)):
+        recipe = dataclasses.replace(recipe, train=fitted(recipe.train, steps))
         watch = Deadline(cap)
         with recipe_as(clip_shapes.RECIPES, "full", recipe), tempfile.TemporaryDirectory() as tmp:
             clip_shapes.train_clip_shapes(tmp, "full", str(device), max_steps=steps, progress=False, live=watch)
             zero_shot = load_history(clip_shapes.NAME, tmp)["zero_shot"]["heldout_pairs_en"]["exact"]
-        rows.append((name, f"{recipe.train.optimizer}, lr {recipe.train.lr:g}", watch, f"{zero_shot:.1%} zero-shot"))
+        settings = f"{recipe.train.optimizer}, lr {recipe.train.lr:g}, warmup {recipe.train.warmup_steps}"
+        rows.append((name, settings, watch, f"{zero_shot:.1%} zero-shot"))
     return rows
 
 
@@ -106,6 +121,7 @@ def sd(device, steps, cap, tiny) -> list[tuple]:
     if tiny:
         full = dataclasses.replace(full, n_images=64, eval_steps=1)
     rows = []
+    full = dataclasses.replace(full, warmup_steps=warmup_for(full.warmup_steps, full.steps, steps))
     for name, recipe in (("old", dataclasses.replace(full, snr_gamma=None)), ("new", full)):
         watch = Deadline(cap)
         with recipe_as(sd_shapes.RECIPES, "full", recipe), tempfile.TemporaryDirectory() as tmp:
