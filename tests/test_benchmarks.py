@@ -1,6 +1,7 @@
 """benchmarks/run.py's bookkeeping: results.md keeps one dated block per section, and a run of some sections
 replaces those blocks and keeps the others; the one runner of the scratch sections stops at its budget of
-CPU-seconds and measures at each mark (CPU time of this process only, never wall time)."""
+CPU-seconds and measures at each mark (CPU time of this process only, never wall time); full_recipes.py caps
+each of its GPU runs."""
 
 from __future__ import annotations
 
@@ -130,3 +131,22 @@ def test_the_scratch_tables_have_a_cell_for_every_column(tmp_path, monkeypatch):
     assert "| 2.350 | 2.200 | 1.900 | 1.600 | 1.300 | **1.900** | yes |" in tables[0][2]   # at 15, 30, 60, 90, 120
     assert "| 15% / 8% | 30% / 15% | 45% / 22% | 60% / 30% | 75% / 38% | 90% / 45% |" in tables[2][2]
     assert (tmp_path / "scratch_04.png").exists() and (tmp_path / "scratch_08.png").exists()
+
+
+def test_full_recipes_caps_each_run_and_puts_the_recipe_back():
+    """benchmarks/full_recipes.py (for a GPU day): its Deadline stops the one loop once its seconds are spent,
+    and recipe_as swaps a recipe in only while the recipe function runs, even if that fails."""
+    from benchmarks import full_recipes
+    from shikumi.zoo import clip_shapes
+
+    model = torch.nn.Linear(4, 1)
+    watch = full_recipes.Deadline(0.0)
+    history = train(model, lambda split: (torch.randn(8, 4),), lambda m, b: m(b[0]).pow(2).mean(),
+                    TrainConfig(max_steps=1000, eval_every=0, eval_steps=1, progress=False), live=watch)
+    assert len(history.step) == watch.steps == 1 and watch.planned == 1000
+
+    full = clip_shapes.RECIPES["full"]
+    with pytest.raises(RuntimeError), full_recipes.recipe_as(clip_shapes.RECIPES, "full", "old settings"):
+        assert clip_shapes.RECIPES["full"] == "old settings"
+        raise RuntimeError("the recipe failed")
+    assert clip_shapes.RECIPES["full"] is full

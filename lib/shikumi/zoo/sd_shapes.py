@@ -69,7 +69,11 @@ RECIPES: dict[str, Recipe] = {
     # instead of 20,000 (encoding them is part of the lesson's time; 160 captions, each drawn ~50 times, suffice).
     "live": Recipe("quick", n_images=8000, batch_size=64, steps=1700, lr=3e-3, warmup_steps=100, snr_gamma=5.0,
                    eval_every=100, eval_steps=2),
-    # full: a wider UNet, for a GPU; min-SNR weighting as in "live"
+    # full: a wider UNet, for a GPU. From "live" it takes what is not about CPUs: min-SNR weighting, γ = 5
+    # (benchmarks/results.md, 4g: the clear gain early on). Its batch, learning rate and warmup stay: half the
+    # batch at a higher rate was about even per CPU-second there, and Muon was not measured (a UNet is mostly
+    # convolutions, which Muon leaves to AdamW). Unmeasured at this size until a GPU is lent:
+    # `python -m benchmarks.full_recipes` compares it with the plain MSE.
     "full": Recipe("full", n_images=50000, batch_size=256, steps=20000, lr=1e-3, warmup_steps=200, snr_gamma=5.0),
     # tiny: the tests
     "tiny": Recipe("tiny", n_images=512, batch_size=16, steps=20, lr=2e-3, warmup_steps=2, eval_every=10,

@@ -79,6 +79,9 @@ def train_unet_digits(out_dir, size: str = "quick", device: str = "auto", max_st
                           weight_decay=0.01, eval_every=100, eval_steps=4, device=str(device), progress=progress,
                           cpu_threads=1)
     else:
+        # "full" takes nothing from "live" (benchmarks/results.md, 4f): a smaller batch at a higher rate buys steps
+        # per CPU-second, which a GPU does not need; min-SNR and Muon were not measured for lesson 07. Unmeasured
+        # at this size until a GPU is lent: `python -m benchmarks.full_recipes` times it.
         cfg = TrainConfig(max_steps=max_steps or (20000 if full else 4000), lr=5e-4 if full else 2e-3,
                           warmup_steps=200, weight_decay=0.01, eval_every=500, eval_steps=8, device=str(device),
                           progress=progress, cpu_threads=1)  # small convolutions: one thread is fastest

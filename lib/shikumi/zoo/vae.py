@@ -95,6 +95,9 @@ def train_vae_shapes(out_dir: Path, size: str = "quick", device: str = "auto", p
         return fit_vae("vae_shapes", config, train_images, val_images, test_sets, out_dir, beta=1e-3,
                        max_steps=steps, lr=LIVE["lr"], batch_size=LIVE["batch_size"], device=device,
                        progress=progress, warmup_steps=min(LIVE["warmup_steps"], max(1, steps // 20)), live=live)
+    # "full" takes nothing from "live" (benchmarks/results.md, 4f): batches of 16 at twice the rate buy steps per
+    # CPU-second, which a GPU does not need, and Muon has no nn.Linear to take in this VAE. Unmeasured at this
+    # size until a GPU is lent: `python -m benchmarks.full_recipes` times it.
     return fit_vae("vae_shapes", config, train_images, val_images, test_sets, out_dir, beta=1e-3,
                    max_steps=max_steps or (3000 if small else 20000), lr=2e-3 if small else 1e-3,
                    batch_size=64 if small else 128, device=device, progress=progress, live=live)
