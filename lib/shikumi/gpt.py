@@ -193,19 +193,19 @@ class GPT(nn.Module, ParameterCount):
 
         Each step feeds only the newest token; the keys and values of the earlier ones wait in a GPTCache (the
         numbers are those of feeding the whole window every time). Once the text outgrows block_size the window
-        slides: every token moves to a new position, so the stored keys and values no longer hold, and the whole
-        window is computed again.
+        slides: every token moves to a new position, so the stored keys and values no longer hold, and from then
+        on the whole window is computed at every step, without the cache.
         """
         was_training = self.training
         self.eval()
         T = self.config.block_size
-        cache = None
+        cache, stored = GPTCache(self.config, idx.size(0), idx.device), 0  # stored: tokens of each row in the cache
         for _ in range(max_new_tokens):
-            if cache is None or idx.size(1) > T:  # the first step, or the window slid: read the whole window
-                cache = GPTCache(self.config, idx.size(0), idx.device)
-                logits = self(idx[:, -T:], cache=cache)                    # (B, ≤ block_size, vocab_size)
-            else:                                 # the rest is in the cache: read the newest token only
-                logits = self(idx[:, -1:], cache=cache)                    # (B, 1, vocab_size)
+            if idx.size(1) <= T:  # read what the cache does not hold yet: the prompt, then only the newest token
+                logits = self(idx[:, stored:], cache=cache)                # (B, new tokens, vocab_size)
+                stored = idx.size(1)
+            else:                 # the window slid: every token has a new position, so compute it all again
+                logits = self(idx[:, -T:])                                 # (B, block_size, vocab_size)
             logits = logits[:, -1, :].float()                              # (B, vocab_size): the last position
             if temperature == 0:
                 next_id = logits.argmax(dim=-1, keepdim=True)              # (B, 1)
