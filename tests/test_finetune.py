@@ -202,3 +202,40 @@ def test_batched_replies_are_those_of_each_chat_alone(base, sft):
         assert finetune.replies(m, tok, instructions) == [_generate_alone(m, tok, i) for i in instructions]
     longest = max(len(chatdata.chat_prompt(i)) for i in instructions)
     assert longest + 64 > model.config.block_size
+
+
+def _sampled_without_cache(model, tok, instructions, seed, max_new_tokens=64):
+    """Sampled replies as finetune.replies gave them before its cache: every talking chat's whole window (its last
+    block_size tokens, padded at the end) at every step, and one draw per chat per step."""
+    g = torch.Generator().manual_seed(seed)
+    rows = [tok.encode(chatdata.chat_prompt(i)) for i in instructions]
+    starts, done = [len(r) for r in rows], [False] * len(rows)
+    T, V = model.config.block_size, model.config.vocab_size
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            talking = [i for i, d in enumerate(done) if not d]
+            if not talking:
+                break
+            windows = [rows[i][-T:] for i in talking]
+            x = torch.zeros(len(talking), max(map(len, windows)), dtype=torch.long)
+            for j, w in enumerate(windows):
+                x[j, : len(w)] = torch.tensor(w)
+            last = model(x)[torch.arange(len(talking)), torch.tensor([len(w) - 1 for w in windows])]
+            probs = torch.full((len(rows), V), 1.0 / V)
+            probs[talking] = last.softmax(-1)
+            for i, next_id in zip(talking, torch.multinomial(probs, 1, generator=g)[talking, 0].tolist()):
+                rows[i].append(next_id)
+                done[i] = tok.decode(rows[i][starts[i]:]).endswith("\n\n")
+    return [tok.decode(r[s:]) for r, s in zip(rows, starts)]
+
+
+def test_sampled_replies_with_the_cache_are_those_without(base, sft):
+    """Temperature 1, seeded: the cached replies draw the same characters, chats whose window slides included."""
+    model, tok = base
+    instructions = [e.instruction for e in chatdata.instructions(6, "heldout", seed=11)]
+    got = {name: finetune.replies(m, tok, instructions, temperature=1.0, generator=torch.Generator().manual_seed(4))
+           for name, m in (("base", model), ("SFT", sft))}
+    assert got["base"] == _sampled_without_cache(model, tok, instructions, seed=4)
+    assert got["SFT"] == _sampled_without_cache(sft, tok, instructions, seed=4)
+    lengths = [len(chatdata.chat_prompt(i)) + len(r) for i, r in zip(instructions, got["base"])]
+    assert max(lengths) > model.config.block_size

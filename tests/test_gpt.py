@@ -190,6 +190,73 @@ def test_generate_crops_the_context_and_is_greedy_at_temperature_zero():
     assert not model.training
 
 
+# -- the key/value cache (GPT.generate) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("prenorm", [True, False])
+def test_cached_logits_are_those_of_the_full_forward(prenorm):
+    """Read 5 tokens, then one at a time up to block_size: every step's logits are the full forward's at that
+    position. A cache that ignored the positions, or let a query see a later slot, would differ."""
+    torch.manual_seed(0)
+    model = gpt.GPT(small_config(prenorm=prenorm)).eval()
+    idx = torch.randint(0, 37, (3, 16))
+    with torch.no_grad():
+        full = model(idx)                                                   # (3, 16, 37)
+        cache = gpt.GPTCache(model.config, 3)
+        steps = [model(idx[:, :5], cache=cache)] + [model(idx[:, t:t + 1], cache=cache) for t in range(5, 16)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=0)
+    assert cache.lengths.tolist() == [16, 16, 16]
+    with pytest.raises(ValueError, match="block_size=16"):                 # the cache is full: no 17th position
+        model(idx[:, :1], cache=cache)
+
+
+def test_cache_rows_of_different_lengths_padded_at_the_end():
+    """Row 0 reads 9 tokens, row 1 reads 4, padded with other tokens to 9: once the padding is dropped from the
+    lengths, row 1's next tokens take positions 4, 5, … and never see the padding's keys and values; then row 0
+    is dropped and row 1 goes on alone."""
+    torch.manual_seed(0)
+    model = gpt.GPT(small_config()).eval()
+    a, b = torch.randint(0, 37, (1, 14)), torch.randint(0, 37, (1, 10))
+    x = torch.cat([a[:, :9], torch.cat([b[:, :4], torch.randint(0, 37, (1, 5))], dim=1)])   # (2, 9)
+    with torch.no_grad():
+        cache = gpt.GPTCache(model.config, 2)
+        first = model(x, cache=cache)
+        cache.lengths = torch.tensor([9, 4])                                # the padding does not count
+        nxt = [model(torch.stack([a[0, 9 + t], b[0, 4 + t]])[:, None], cache=cache)[:, 0] for t in range(5)]
+        cache.keep([1])                                                     # row 0 is done; row 1 goes on alone
+        last = model(b[:, -1:], cache=cache)[0, 0]
+        want_a, want_b = model(a)[0], model(b)[0]
+    torch.testing.assert_close(first[0], want_a[:9], atol=1e-5, rtol=0)
+    torch.testing.assert_close(first[1, :4], want_b[:4], atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.stack([n[0] for n in nxt]), want_a[9:], atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.stack([n[1] for n in nxt]), want_b[4:9], atol=1e-5, rtol=0)
+    torch.testing.assert_close(last, want_b[9], atol=1e-5, rtol=0)
+
+
+def _generate_without_cache(model, idx, n, temperature, generator=None):
+    """GPT.generate as it was before the cache: the whole window (its last block_size tokens) at every step."""
+    with torch.no_grad():
+        for _ in range(n):
+            logits = model(idx[:, -model.config.block_size:])[:, -1].float()
+            if temperature == 0:
+                next_id = logits.argmax(-1, keepdim=True)
+            else:
+                next_id = torch.multinomial(gpt.next_token_probs(logits, temperature), 1, generator=generator)
+            idx = torch.cat([idx, next_id], dim=1)
+    return idx
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_generate_with_the_cache_slides_its_window_as_before(temperature):
+    """From 6 tokens to 30 with block_size 16: steps 1–10 use the cache, then the window slides and every step
+    reads its last 16 tokens afresh (the positions moved). Same tokens as without the cache, greedy or sampled."""
+    torch.manual_seed(0)
+    model = gpt.GPT(small_config()).eval()
+    prompt = torch.randint(0, 37, (3, 6))
+    got = model.generate(prompt, 24, temperature, generator=torch.Generator().manual_seed(5))
+    want = _generate_without_cache(model, prompt, 24, temperature, torch.Generator().manual_seed(5))
+    assert got.shape == (3, 30) and torch.equal(got, want)
+
+
 def test_next_token_probs():
     logits = torch.tensor([[1.0, 3.0, 2.0, -1.0], [0.0, 0.0, 5.0, 1.0]])
     assert torch.allclose(gpt.next_token_probs(logits, 2.0), (logits / 2).softmax(-1))

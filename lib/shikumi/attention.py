@@ -8,7 +8,8 @@ word (a *key*), turn the scores into weights with a softmax, and mix the words' 
 This file is the one implementation every model of the course uses: the Transformer (lesson 03), GPT (04),
 CLIP's text encoder (06) and the UNet's cross-attention (08). `scaled_dot_product_attention` has two paths:
 the explicit math, to read and to look at the weights, and PyTorch's fused kernel, to be fast. Tests check
-that they agree, and that `MultiHeadAttention` matches `torch.nn.MultiheadAttention`.
+that they agree, and that `MultiHeadAttention` matches `torch.nn.MultiheadAttention`. `KVCache` keeps the keys
+and values of the tokens already read, so that generating text one token at a time computes each position once.
 """
 
 from __future__ import annotations
@@ -61,6 +62,44 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     return weights @ v, weights                                       # (..., T_q, d_v)
 
 
+class KVCache:
+    """One self-attention layer's keys and values, kept between calls while a text grows (slide 25).
+
+    Generating reads the text one new token at a time. With the causal mask, the key and value of a position depend
+    only on that position and the ones before it, so they are the same at every step: compute them once, store
+    them here, and each step computes only the newest token's query, key and value.
+
+        keys, values: (B, n_head, max_len, head_dim); slot s of row b holds position s of row b's text.
+
+    A query at position p attends to slots 0 … p: exactly what the causal mask lets it see without the cache.
+    Slots past a row's own position (empty, or padding written there) are masked out, and overwritten later.
+    """
+
+    def __init__(self, max_len: int):
+        self.max_len = max_len
+        self.keys: torch.Tensor | None = None       # allocated at the first update, like the keys it stores
+        self.values: torch.Tensor | None = None
+
+    def update(self, k: torch.Tensor, v: torch.Tensor,
+               positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Store k, v (B, nh, T, hd) of the tokens at positions (B, T); return every slot's keys and values
+        (B, nh, max_len, hd) and the mask (B, 1, T, max_len), True where the query at positions[b, t] may look."""
+        if self.keys is None:
+            B, nh, _, hd = k.shape
+            self.keys = k.new_zeros(B, nh, self.max_len, hd)
+            self.values = v.new_zeros(B, nh, self.max_len, v.size(-1))
+        slots = positions[:, None, :, None]                                     # (B, 1, T, 1)
+        self.keys.scatter_(2, slots.expand_as(k), k)                            # keys[b, :, positions[b, t]] = k[b, :, t]
+        self.values.scatter_(2, slots.expand_as(v), v)
+        mask = torch.arange(self.max_len, device=k.device) <= slots            # (B, 1, T, max_len): the causal mask
+        return self.keys, self.values, mask
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these rows (in this order): the texts still being generated."""
+        if self.keys is not None:
+            self.keys, self.values = self.keys[rows], self.values[rows]
+
+
 class MultiHeadAttention(nn.Module):
     """n_head attentions side by side, each on its own d_model / n_head slice (slide 33: 8 heads, merged).
 
@@ -90,12 +129,20 @@ class MultiHeadAttention(nn.Module):
         return x.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # (B, T, d_model)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                need_weights: bool = False, is_causal: bool = False) -> torch.Tensor:
-        """is_causal=True: the same as mask=causal_mask(T), faster (GPT's self-attention)."""
+                need_weights: bool = False, is_causal: bool = False, cache: KVCache | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        """is_causal=True: the same as mask=causal_mask(T), faster (GPT's self-attention).
+
+        cache (causal self-attention only): x holds the new tokens, at positions (B, T_q) of their texts; their
+        keys and values join those of the earlier positions in the cache, and the causal mask spans the cache.
+        """
         context = x if context is None else context                 # x: (B, T_q, d_model), context: (B, T_k, d_ctx)
         q = self.split_heads(self.q_proj(x))                         # (B, nh, T_q, hd)
         k = self.split_heads(self.k_proj(context))                   # (B, nh, T_k, hd)
         v = self.split_heads(self.v_proj(context))                   # (B, nh, T_k, hd)
+        if cache is not None:  # attend to every position so far, not only the new ones
+            k, v, mask = cache.update(k, v, positions)               # (B, nh, max_len, hd) ×2, (B, 1, T_q, max_len)
+            is_causal = False                                        # the mask above is the causal mask
         out, weights = scaled_dot_product_attention(q, k, v, mask=mask, need_weights=need_weights,
                                                     dropout_p=self.dropout if self.training else 0.0,
                                                     is_causal=is_causal)

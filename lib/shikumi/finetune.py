@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from shikumi.chatdata import Example, chat_prompt, judge
 from shikumi.device import one_cpu_thread
-from shikumi.gpt import GPT, next_token_probs
+from shikumi.gpt import GPT, GPTCache, next_token_probs
 from shikumi.tokenizer import CharTokenizer
 from shikumi.train import History, TrainConfig, train
 
@@ -124,33 +124,60 @@ def answer_loss(model: GPT, tok: CharTokenizer, examples: Sequence[Example]) -> 
 
 # -- talking to it ---------------------------------------------------------------------------------------------
 
+def read_on(model: GPT, cache: GPTCache, pieces: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Feed row j of the cache the tokens pieces[j] (at least one; rows may differ); return each row's logits for
+    the token after its piece: (B, vocab).
+
+    The pieces are padded at the end to the longest. A padding token's key and value land in a slot past its row's
+    end: the mask hides it, and the row's next token overwrites it — so each row gets the numbers it would alone.
+    """
+    device = next(model.parameters()).device
+    x = torch.zeros(len(pieces), max(map(len, pieces)), dtype=torch.long)                # (B, W)
+    for j, piece in enumerate(pieces):
+        x[j, : len(piece)] = torch.tensor(piece)
+    sizes = torch.tensor([len(piece) for piece in pieces], device=device)               # (B,)
+    lengths = cache.lengths + sizes                                                      # (B,) after this call
+    logits = model(x.to(device), cache=cache)                                            # (B, W, vocab)
+    cache.lengths = lengths                                                              # the padding does not count
+    return logits[torch.arange(len(pieces), device=device), sizes - 1]                   # (B, vocab)
+
+
 @torch.no_grad()
 def replies(model: GPT, tok: CharTokenizer, instructions: Sequence[str], temperature: float = 0.0,
             max_new_tokens: int = 64, generator: torch.Generator | None = None) -> list[str]:
     """The model's answer to each instruction: the characters after "ASSISTANT\\n", up to and with the first blank
     line (the end of a speech), or max_new_tokens of them. temperature 0 is greedy.
 
-    The chats still talking grow together, one token per step, as GPT.generate does for one: row i, n_i tokens
-    long, is fed its last block_size tokens, padded at the end to the longest row (the causal mask keeps padding out
-    of sight), and its next token is read at its own last position — the same numbers as generating each chat alone.
-    A finished chat is not fed again.
+    The chats still talking grow together, one token per step, as GPT.generate does for one, and with its cache:
+    the first step reads every prompt (padded at the end to the longest), then each step feeds every chat only its
+    newest token, at its own position — the same numbers as generating each chat alone. A finished chat is not fed
+    again. A chat longer than block_size is read in its last block_size tokens; its window slides at every step,
+    so the cache no longer holds for it, and its whole window is computed again.
     """
     model.eval()
     device = next(model.parameters()).device
     rows = [tok.encode(chat_prompt(instruction)) for instruction in instructions]
     starts, done = [len(r) for r in rows], [False] * len(rows)
     T, V = model.config.block_size, model.config.vocab_size
+    cache, cached = GPTCache(model.config, len(rows), device), list(range(len(rows)))   # cache row j: chat cached[j]
     with one_cpu_thread(device):
         for _ in range(max_new_tokens):
             talking = [i for i, finished in enumerate(done) if not finished]
             if not talking:
                 break
-            windows = [rows[i][-T:] for i in talking]
-            x = torch.zeros(len(talking), max(map(len, windows)), dtype=torch.long)        # (A, W)
-            for j, w in enumerate(windows):
-                x[j, : len(w)] = torch.tensor(w)
-            logits = model(x.to(device)).float()                                           # (A, W, vocab)
-            last = logits[torch.arange(len(talking)), torch.tensor([len(w) - 1 for w in windows])]  # (A, vocab)
+            # the cache goes on with the chats still talking whose text still fits the window
+            keep = [j for j, i in enumerate(cached) if not done[i] and len(rows[i]) <= T]
+            cache.keep(keep)
+            cached = [cached[j] for j in keep]
+            last = {}                                                                      # chat → (vocab,)
+            if cached:  # each cached chat reads what the cache does not hold yet: its prompt, then its newest token
+                pieces = [rows[i][n:] for i, n in zip(cached, cache.lengths.tolist())]
+                last.update(zip(cached, read_on(model, cache, pieces)))
+            slid = [i for i in talking if len(rows[i]) > T]
+            if slid:    # the window slid: every position moved, so read the last block_size tokens afresh
+                x = torch.tensor([rows[i][-T:] for i in slid], device=device)             # (S, T)
+                last.update(zip(slid, model(x)[:, -1]))
+            last = torch.stack([last[i] for i in talking]).float()                         # (A, vocab)
             if temperature == 0:
                 next_ids = last.argmax(dim=-1)                                             # (A,)
             else:  # every chat draws, finished or not, so each gets the same random numbers however the others go

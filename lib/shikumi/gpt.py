@@ -12,6 +12,9 @@ Slide 14 lists moving the LayerNorm (「正規化レイヤーの位置変えた�
 
 The output layer shares its weights with the token embedding ("tied" embeddings, as in GPT-1/2/3), and the
 names and shapes follow GPT-2, so `GPT.from_pretrained` can load OpenAI's GPT-2 weights saved by Hugging Face.
+
+`GPT.generate` writes one token at a time (slide 25) and keeps each Block's keys and values in a `GPTCache`, so
+every position is computed once rather than at every step, as real LLMs do.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from shikumi import presets
-from shikumi.attention import MultiHeadAttention
+from shikumi.attention import KVCache, MultiHeadAttention
 from shikumi.presets import ParameterCount
 
 
@@ -99,15 +102,35 @@ class Block(nn.Module):
         self.mlp = MLP(d_model, dropout)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, positions: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """x: (B, T, d_model). With a cache, x holds only the new tokens, at positions (B, T) (see GPT.forward)."""
         # no peeking ahead: is_causal=True is mask=causal_mask(T) (lesson 02) without building it (faster on a GPU)
         if self.prenorm:  # GPT-2: normalise what goes into each part; the residual path stays untouched
-            x = x + self.dropout(self.attn(self.ln_1(x), is_causal=True))
+            x = x + self.dropout(self.attn(self.ln_1(x), is_causal=True, cache=cache, positions=positions))
             x = x + self.mlp(self.ln_2(x))
         else:             # GPT-1: normalise after adding
-            x = self.ln_1(x + self.dropout(self.attn(x, is_causal=True)))
+            x = self.ln_1(x + self.dropout(self.attn(x, is_causal=True, cache=cache, positions=positions)))
             x = self.ln_2(x + self.mlp(x))
         return x                                                           # (B, T, d_model)
+
+
+class GPTCache:
+    """What generation keeps between steps: each Block's keys and values, and how long each row's text is so far.
+
+    layers[i]: Block i's KVCache, keys and values (B, n_head, block_size, head_dim); lengths: (B,) the number of
+    positions stored for each row. Rows may differ in length (chats of different lengths, padded at the end).
+    """
+
+    def __init__(self, config: GPTConfig, batch: int, device: torch.device | str | None = None):
+        self.layers = [KVCache(config.block_size) for _ in range(config.n_layer)]
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)          # (B,)
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these rows, in this order (drop the texts that are finished)."""
+        for layer in self.layers:
+            layer.keep(rows)
+        self.lengths = self.lengths[rows]
 
 
 class GPT(nn.Module, ParameterCount):
@@ -135,17 +158,28 @@ class GPT(nn.Module, ParameterCount):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """idx: (B, T) token ids, T ≤ block_size → logits (B, T, vocab_size): the next token at every position."""
+    def forward(self, idx: torch.Tensor, cache: GPTCache | None = None) -> torch.Tensor:
+        """idx: (B, T) token ids, T ≤ block_size → logits (B, T, vocab_size): the next token at every position.
+
+        With a cache, idx holds the tokens that come next in each row, after the cache.lengths[b] already stored:
+        they take positions lengths[b], lengths[b] + 1, …, attend to the stored keys and values as well, and are
+        stored in turn. The logits are those that the full forward of the whole text would give at those positions.
+        """
         B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"a sequence of {T} tokens does not fit the context window "
+        length = T if cache is None else T + int(cache.lengths.max())     # the longest text, new tokens included
+        if length > self.config.block_size:
+            raise ValueError(f"a sequence of {length} tokens does not fit the context window "
                              f"(block_size={self.config.block_size}); keep only the last {self.config.block_size}")
         positions = torch.arange(T, device=idx.device)                     # (T,)
+        if cache is not None:  # the new tokens continue each row's text
+            positions = cache.lengths[:, None] + positions                 # (B, T)
         x = self.token_embedding(idx) + self.position_embedding(positions)  # (B, T, d_model)
         x = self.dropout(x)
-        for block in self.blocks:
-            x = block(x)                                                   # (B, T, d_model)
+        layer_caches = cache.layers if cache is not None else [None] * len(self.blocks)
+        for block, layer_cache in zip(self.blocks, layer_caches):
+            x = block(x, layer_cache, positions)                           # (B, T, d_model)
+        if cache is not None:
+            cache.lengths = cache.lengths + T
         return self.lm_head(self.ln_f(x))                                  # (B, T, vocab_size)
 
     @torch.no_grad()
@@ -156,12 +190,23 @@ class GPT(nn.Module, ParameterCount):
         temperature=0 is greedy: always the most probable token. Otherwise sample from
         softmax(logits / temperature), keeping only the top_k most probable tokens when top_k is given.
         Only the last block_size tokens are fed back: the model forgets whatever falls out of its window.
+
+        Each step feeds only the newest token; the keys and values of the earlier ones wait in a GPTCache (the
+        numbers are those of feeding the whole window every time). Once the text outgrows block_size the window
+        slides: every token moves to a new position, so the stored keys and values no longer hold, and from then
+        on the whole window is computed at every step, without the cache.
         """
         was_training = self.training
         self.eval()
+        T = self.config.block_size
+        cache, stored = GPTCache(self.config, idx.size(0), idx.device), 0  # stored: tokens of each row in the cache
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]                     # (B, ≤ block_size)
-            logits = self(context)[:, -1, :].float()                       # (B, vocab_size): the last position
+            if idx.size(1) <= T:  # read what the cache does not hold yet: the prompt, then only the newest token
+                logits = self(idx[:, stored:], cache=cache)                # (B, new tokens, vocab_size)
+                stored = idx.size(1)
+            else:                 # the window slid: every token has a new position, so compute it all again
+                logits = self(idx[:, -T:])                                 # (B, block_size, vocab_size)
+            logits = logits[:, -1, :].float()                              # (B, vocab_size): the last position
             if temperature == 0:
                 next_id = logits.argmax(dim=-1, keepdim=True)              # (B, 1)
             else:
