@@ -850,7 +850,7 @@ def scratch_0507(args) -> list[str]:
 
 def _images_fit(make_model: Callable, images: dict, loss_fn: Callable, recipe: dict, weight_decay: float) -> Callable:
     """fit (see _scratch) for lessons 05 and 07: make_model() trained on random batches of images[split], by
-    recipe's batch_size, lr and warmup_steps."""
+    recipe's batch_size, lr and warmup_steps (and channels_last, when it says so)."""
     from shikumi.device import seed_everything
     from shikumi.train import TrainConfig, train
 
@@ -864,7 +864,10 @@ def _images_fit(make_model: Callable, images: dict, loss_fn: Callable, recipe: d
         cfg = TrainConfig(lr=recipe["lr"], warmup_steps=recipe["warmup_steps"], weight_decay=weight_decay,
                           eval_every=0, eval_steps=1, device="cpu", cpu_threads=torch.get_num_threads(), progress=False)
         seed_everything(0)
-        train(make_model(), get_batch, loss_fn, _squeezed(cfg, steps), live=live)
+        model = make_model()
+        if recipe.get("channels_last"):                 # zoo.vae.LIVE's memory layout, as fit_vae does it
+            model = model.to(memory_format=torch.channels_last)
+        train(model, get_batch, loss_fn, _squeezed(cfg, steps), live=live)
 
     return fit
 

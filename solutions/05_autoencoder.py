@@ -66,22 +66,22 @@
 # プレゼンの 1 枚：スライド 44 の砂時計の図。入力 → 圧縮(潜在)表現 → 出力、そして正解は入力そのもの。
 
 # %% [markdown] tags=["en"]
-# **Settings** — yours to change. `MODEL = "train"` trains the shapes VAE of section 7 here, from nothing, in under a
+# **Settings** — yours to change. `MODEL = "train"` trains the shapes VAE of section 7 here, from nothing, in about a
 # minute, and you watch it learn; `MODEL = "shipped"` loads the one trained for the course instead (what the grader
 # uses). `SIZE = "full"` trains bigger models for longer (meant for a GPU).
 
 # %% [markdown] tags=["ja"]
-# **設定** —— 自由に変えて構いません。`MODEL = "train"` なら、7 節の図形の VAE をここでゼロから 1 分足らずで学習させ、
+# **設定** —— 自由に変えて構いません。`MODEL = "train"` なら、7 節の図形の VAE をここでゼロから 1 分ほどで学習させ、
 # 学習していく様子を見られます。`MODEL = "shipped"` なら、コース用に学習済みのものを読み込みます（採点もこちらを使います）。
 # `SIZE = "full"` にすると、より大きなモデルを長く学習します（GPU 向け）。
 
 # %% tags=["parameters"]
 # en: DEVICE: "auto" picks a CUDA GPU, then Apple MPS, then the CPU.
-# en: MODEL: "train" trains the shapes VAE here (under a minute); "shipped" loads the trained one (what the grader uses).
+# en: MODEL: "train" trains the shapes VAE here (about a minute); "shipped" loads the trained one (what the grader uses).
 # en: TRAIN_SECONDS: with MODEL = "train", stop the training after this many seconds, as Stop does (None: all of it).
 # en: SIZE: "quick" is a short training run and small VAEs; "full" trains bigger models from scratch. SEED: any whole number.
 # ja: DEVICE は "auto" なら CUDA の GPU、なければ Apple の MPS、それもなければ CPU を使います。
-# ja: MODEL は "train" なら図形の VAE をここで学習（1 分足らず）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
+# ja: MODEL は "train" なら図形の VAE をここで学習（1 分ほど）、"shipped" なら学習済みのものを読み込みます（採点はこちら）。
 # ja: TRAIN_SECONDS は MODEL = "train" のとき、この秒数で学習を止めます（「止める」と同じ。None なら最後まで）。
 # ja: SIZE は "quick" なら短い学習と小さな VAE、"full" なら大きなモデルをゼロから学習します。SEED は好きな整数。
 DEVICE = "auto"
@@ -873,7 +873,7 @@ latent_explorer(draw_walk, {"start": (0, 9, 1, 3), "end": (0, 9, 1, 8), "t": (0.
 # of the picture, as in SD. It learns with `vae_loss` and a small β = 0.001, and some colour × shape pairs — red
 # triangles, blue crosses, yellow circles, green squares — are **never** in its training images.
 #
-# It learns right here, from random numbers: under a minute on two CPU cores. Every few seconds you see the same
+# It learns right here, from random numbers: about a minute on two CPU cores. Every few seconds you see the same
 # eight shapes (the last four are pairs it never sees) above the VAE's redrawing of them from 64 numbers: coloured
 # fog first, then blobs, then shapes. **Stop** keeps the model as it is. (With `MODEL = "shipped"` the lesson loads
 # the one `shikumi train vae_shapes` made for the course, its SHA-256 checked first; lesson 08 always uses that one.)
@@ -887,7 +887,7 @@ latent_explorer(draw_walk, {"start": (0, 9, 1, 3), "end": (0, 9, 1, 8), "t": (0.
 # **マップ** のままです。SD と同じく、4 × 4 の各位置が画像の自分の担当部分を表します。`vae_loss` と小さな β = 0.001 で学習し、
 # いくつかの色 × 形の組み合わせ（赤い三角、青い十字、黄色い丸、緑の四角）は、学習画像に **一度も** 出てきません。
 #
-# この VAE を、でたらめな数から、ここで学習させます。CPU 2 コアで 1 分足らずです。数秒ごとに、同じ 8 つの図形（後ろの 4 つは
+# この VAE を、でたらめな数から、ここで学習させます。CPU 2 コアで 1 分ほどです。数秒ごとに、同じ 8 つの図形（後ろの 4 つは
 # 学習で一度も見せない組み合わせ）と、VAE がそれを 64 個の数から描き直したものが並びます。色のついた霧から、かたまりへ、
 # そして図形へと変わっていきます。**止める** を押すと、その時点のモデルで続きます（`MODEL = "shipped"` なら、
 # `shikumi train vae_shapes` でコース用に学習したものを、SHA-256 を確かめてから読み込みます。レッスン 08 はいつもそちらを使います）。
@@ -963,14 +963,16 @@ print(summary)
 # %% [markdown] tags=["en"]
 # Colour, shape, size and position survive the trip through 64 numbers for most pictures, even for pairs the VAE never
 # saw: it learned colours and shapes *separately*. How many survive depends on how long it trained: the VAE trained here
-# for a minute reads back right about three times in four; the shipped one, trained longer (`MODEL = "shipped"`), more
-# than nine times in ten. Here is the latent of the first picture, its 4 channels drawn as 4 × 4 grey tiles — this is
-# what lesson 08's UNet will draw, out of noise, instead of 3,072 pixels:
+# for a minute reads back right more than nine times in ten for pairs it saw, and a little less often (about 85 %) for
+# pairs it never saw; the shipped one, trained twenty times longer (`MODEL = "shipped"`), more often still. Here is the
+# latent of the first picture, its 4 channels drawn as 4 × 4 grey tiles — this is what lesson 08's UNet will draw, out
+# of noise, instead of 3,072 pixels:
 
 # %% [markdown] tags=["ja"]
 # 色・形・大きさ・位置は、ほとんどの画像で 64 個の数を通り抜けても残っています。VAE が見たことのない組み合わせでもです。
-# 色と形を *別々に* 学んだからです。どれだけ残るかは学習の長さ次第で、ここで 1 分学習した VAE では 4 枚に 3 枚ほど、もっと長く
-# 学習した同梱の VAE（`MODEL = "shipped"`）では 10 枚に 9 枚以上が正しく読み取れます。最初の画像の潜在表現の 4 チャネルを、
+# 色と形を *別々に* 学んだからです。どれだけ残るかは学習の長さ次第で、ここで 1 分学習した VAE では、見た組み合わせで 10 枚に
+# 9 枚以上、一度も見ていない組み合わせでは少し下がって 85 % ほど、20 倍長く学習した同梱の VAE（`MODEL = "shipped"`）では
+# さらに多くが正しく読み取れます。最初の画像の潜在表現の 4 チャネルを、
 # 4 × 4 の灰色のタイルとして描いてみます。レッスン 08 の UNet は、3,072 ピクセルの代わりにこれをノイズから描くのです：
 
 # %%
